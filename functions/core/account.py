@@ -1,0 +1,132 @@
+"""The account: who owes what, since when, and where it stands in the collection cycle."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from enum import StrEnum
+
+from functions.core.money import Money, total
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "active"  # placed and collectible
+    PAID = "paid"  # balance cleared
+    SETTLED = "settled"  # closed for less than the balance by agreement
+    RECALLED = "recalled"  # withdrawn by the lender
+    CLOSED = "closed"  # closed for any other reason
+
+
+class Stage(StrEnum):
+    """Outreach stage by days past due; `NONE` means no outreach window is open today."""
+
+    NONE = "none"
+    PRE_DUE = "pre_due"
+    EARLY = "early"
+    MID = "mid"
+    LATE = "late"
+    ADVANCED = "advanced"
+
+
+@dataclass(frozen=True, slots=True)
+class StageBound:
+    stage: Stage
+    first_dpd: int
+    last_dpd: int | None  # None: open-ended
+
+
+# Default stage windows in days past due (pre-due: 3 to 5 days before the due date).
+DEFAULT_STAGE_BOUNDS: tuple[StageBound, ...] = (
+    StageBound(Stage.PRE_DUE, -5, -3),
+    StageBound(Stage.EARLY, 1, 15),
+    StageBound(Stage.MID, 16, 30),
+    StageBound(Stage.LATE, 31, 60),
+    StageBound(Stage.ADVANCED, 61, None),
+)
+
+
+def days_past_due(due_date: date, today: date) -> int:
+    """Days since the due date; negative before it, 0 on the due date itself."""
+    return (today - due_date).days
+
+
+def stage_for(dpd: int, bounds: tuple[StageBound, ...] = DEFAULT_STAGE_BOUNDS) -> Stage:
+    """The outreach stage whose window contains `dpd`, or `Stage.NONE` between windows."""
+    for bound in bounds:
+        if dpd >= bound.first_dpd and (bound.last_dpd is None or dpd <= bound.last_dpd):
+            return bound.stage
+    return Stage.NONE
+
+
+def next_stage_opens(dpd: int, bounds: tuple[StageBound, ...] = DEFAULT_STAGE_BOUNDS) -> int | None:
+    """The first DPD after `dpd` at which an outreach window opens (None if none ever does)."""
+    upcoming = [bound.first_dpd for bound in bounds if bound.first_dpd > dpd]
+    return min(upcoming) if upcoming else None
+
+
+@dataclass(frozen=True, slots=True)
+class Debtor:
+    name: str
+    email: str | None
+    phone: str | None  # E.164
+    timezone: str  # IANA
+    language: str = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    principal: Money
+    interest: Money
+    fees: Money
+
+    @property
+    def currency(self) -> str:
+        return self.principal.currency
+
+    @property
+    def total(self) -> Money:
+        return total([self.principal, self.interest, self.fees], self.currency)
+
+
+def account_id_for(lender_id: str, external_ref: str) -> str:
+    """Accounts are keyed `<lender_id>#<external_ref>`: a lender's reference is unique per lender only."""
+    return f"{lender_id}#{external_ref}"
+
+
+def due_shard(account_id: str, shards: int) -> str:
+    """Stable partition of the sparse `due` index, "00".."NN": spreads the scheduler's queries."""
+    digest = hashlib.sha256(account_id.encode("utf-8")).digest()
+    return f"{int.from_bytes(digest[:4], 'big') % shards:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    lender_id: str
+    external_ref: str
+    debtor: Debtor
+    balance: Balance
+    due_date: date
+    status: AccountStatus = AccountStatus.ACTIVE
+    next_contact_at: datetime | None = None
+    contacts_sent: int = 0
+    last_contact_at: datetime | None = None
+    lender_attributes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def account_id(self) -> str:
+        return account_id_for(self.lender_id, self.external_ref)
+
+    @property
+    def is_collectible(self) -> bool:
+        """Only an active account with something owed may be contacted about the debt."""
+        return self.status is AccountStatus.ACTIVE and self.balance.total.is_positive
+
+    @property
+    def masked_ref(self) -> str:
+        """The reference as shown in messages: only the last four characters."""
+        tail = self.external_ref[-4:]
+        return f"••••{tail}" if len(self.external_ref) > 4 else tail
+
+    def with_changes(self, **changes: object) -> Account:
+        return replace(self, **changes)  # type: ignore[arg-type]

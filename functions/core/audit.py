@@ -1,0 +1,72 @@
+"""The audit trail: append-only events, each sealed with the hash of the one before it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from functions.core.clock import ensure_utc, iso_utc
+
+GENESIS_HASH = "0" * 64
+
+
+class EventType(StrEnum):
+    ACCOUNT_PLACED = "account_placed"
+    ACCOUNT_UPDATED = "account_updated"
+    REMINDER_SENT = "reminder_sent"
+    REMINDER_SUPPRESSED = "reminder_suppressed"
+    OUTREACH_STOPPED = "outreach_stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One fact about an account. `detail` holds references and codes, never copied PII."""
+
+    account_id: str
+    at: datetime
+    type: EventType
+    event_id: str
+    actor: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    prev_hash: str = GENESIS_HASH
+    hash: str = ""
+
+    @property
+    def sort_key(self) -> str:
+        return f"{iso_utc(self.at)}#{self.event_id}"
+
+    def content_hash(self, prev_hash: str) -> str:
+        canonical = json.dumps(
+            {
+                "account_id": self.account_id,
+                "at": iso_utc(ensure_utc(self.at)),
+                "type": self.type.value,
+                "event_id": self.event_id,
+                "actor": self.actor,
+                "detail": self.detail,
+                "prev_hash": prev_hash,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+            default=str,
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def sealed(self, prev_hash: str) -> AuditEvent:
+        """This event chained after the event whose hash is `prev_hash`."""
+        return replace(self, prev_hash=prev_hash, hash=self.content_hash(prev_hash))
+
+
+def chain_breaks(events: list[AuditEvent]) -> list[str]:
+    """Sort keys of the events (in trail order) whose link or content does not verify."""
+    breaks = []
+    prev = GENESIS_HASH
+    for event in events:
+        if event.prev_hash != prev or event.hash != event.content_hash(event.prev_hash):
+            breaks.append(event.sort_key)
+        prev = event.hash
+    return breaks

@@ -1,0 +1,1 @@
+"""Portfolio ingestion: S3 ObjectCreated -> validated rows upserted into the accounts table."""

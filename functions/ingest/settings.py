@@ -1,0 +1,5 @@
+"""The ingest function reads only the store's settings."""
+
+from functions.store.settings import StoreSettings as IngestSettings
+
+__all__ = ["IngestSettings"]

@@ -1,0 +1,45 @@
+"""Names shared by the runtime, the CDK app, the local stack and the tests.
+
+Environment variable names and stack output ids live here so that infra, handlers and the local
+stack cannot drift apart.
+"""
+
+# Environment variables read by the functions' settings modules.
+ENV_ACCOUNTS_TABLE = "ACCOUNTS_TABLE"
+ENV_EVENTS_TABLE = "EVENTS_TABLE"
+ENV_UPLOADS_TABLE = "UPLOADS_TABLE"
+ENV_LENDERS_TABLE = "LENDERS_TABLE"
+ENV_IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE"
+ENV_EXPERIMENTS_TABLE = "EXPERIMENTS_TABLE"
+ENV_DUE_SHARDS = "DUE_SHARDS"
+ENV_PORTFOLIO_BUCKET = "PORTFOLIO_BUCKET"
+ENV_EMAIL_QUEUE_URL = "EMAIL_QUEUE_URL"
+ENV_SMS_QUEUE_URL = "SMS_QUEUE_URL"
+ENV_DEFAULT_SENDER_EMAIL = "DEFAULT_SENDER_EMAIL"
+ENV_SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
+
+# Stack outputs (CloudFormation output ids); .local/outputs.json uses the same keys.
+OUTPUT_PORTFOLIO_BUCKET = "PortfolioBucketName"
+OUTPUT_ACCOUNTS_TABLE = "AccountsTableName"
+OUTPUT_EVENTS_TABLE = "EventsTableName"
+OUTPUT_UPLOADS_TABLE = "UploadsTableName"
+OUTPUT_LENDERS_TABLE = "LendersTableName"
+OUTPUT_IDEMPOTENCY_TABLE = "IdempotencyTableName"
+OUTPUT_EXPERIMENTS_TABLE = "ExperimentsTableName"
+OUTPUT_EMAIL_QUEUE_URL = "EmailQueueUrl"
+OUTPUT_EMAIL_DLQ_URL = "EmailDeadLetterQueueUrl"
+OUTPUT_SMS_QUEUE_URL = "SmsQueueUrl"
+OUTPUT_SMS_DLQ_URL = "SmsDeadLetterQueueUrl"
+OUTPUT_REGION = "Region"
+
+# Local-stack-only outputs.
+OUTPUT_AWS_ENDPOINT = "AwsEndpoint"
+
+# S3 layout of the portfolio bucket.
+PORTFOLIO_PREFIX = "portfolios/"
+REPORTS_PREFIX = "reports/"
+
+# Every SQS job queue: a message is retried this many times before it lands in the DLQ.
+MAX_RECEIVE_COUNT = 5
+# Number of partitions of the sparse `due` index (configurable per deployment through DUE_SHARDS).
+DEFAULT_DUE_SHARDS = 16

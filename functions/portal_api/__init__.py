@@ -1,0 +1,1 @@
+"""The debtor's portal API (built in its own issue): verify, account, pay, plan, promise, dispute."""

@@ -1,0 +1,23 @@
+"""The scheduler's settings: the store plus the per-channel job queues."""
+
+from __future__ import annotations
+
+import os
+
+from functions import names
+from functions.store.settings import StoreSettings
+
+
+class SchedulerSettings(StoreSettings):
+    email_queue_url: str
+    sms_queue_url: str | None = None
+
+    @classmethod
+    def from_env(cls) -> SchedulerSettings:
+        return cls.model_validate(
+            {
+                **cls.env_fields(),
+                "email_queue_url": os.environ.get(names.ENV_EMAIL_QUEUE_URL),
+                "sms_queue_url": os.environ.get(names.ENV_SMS_QUEUE_URL) or None,
+            }
+        )

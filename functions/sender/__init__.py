@@ -1,0 +1,1 @@
+"""The sender: SQS contact jobs -> re-check -> render -> SES, once per job, audited."""

@@ -1,0 +1,217 @@
+"""The accounts table: one item per placed account, with the sparse sharded `due` index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import PynamoDBException, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from functions.core.account import Account, AccountStatus, Balance, Debtor, due_shard
+from functions.core.money import Money
+from functions.store import StoreError
+from functions.store.attributes import UTCTimestampAttribute
+
+
+class DueIndex(GlobalSecondaryIndex["AccountModel"]):
+    """Sparse: only accounts with something due carry `due_shard` and `next_contact_at`."""
+
+    class Meta:
+        index_name = "due"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    next_contact_at = UTCTimestampAttribute(range_key=True)
+
+
+class ByLenderIndex(GlobalSecondaryIndex["AccountModel"]):
+    class Meta:
+        index_name = "by_lender"
+        projection = KeysOnlyProjection()
+
+    lender_id = UnicodeAttribute(hash_key=True)
+    account_id = UnicodeAttribute(range_key=True)
+
+
+class AccountModel(Model):
+    class Meta:
+        table_name = "cleardue-accounts"
+        billing_mode = "PAY_PER_REQUEST"
+
+    account_id = UnicodeAttribute(hash_key=True)
+    lender_id = UnicodeAttribute()
+    external_ref = UnicodeAttribute()
+    debtor_name = UnicodeAttribute()
+    email = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+    timezone = UnicodeAttribute()
+    language = UnicodeAttribute(default="en")
+    currency = UnicodeAttribute()
+    principal_minor = NumberAttribute()
+    interest_minor = NumberAttribute(default=0)
+    fees_minor = NumberAttribute(default=0)
+    due_date = UnicodeAttribute()
+    status = UnicodeAttribute(default=AccountStatus.ACTIVE.value)
+    due_shard = UnicodeAttribute(null=True)
+    next_contact_at = UTCTimestampAttribute(null=True)
+    contacts_sent = NumberAttribute(default=0)
+    last_contact_at = UTCTimestampAttribute(null=True)
+    last_job_id = UnicodeAttribute(null=True)
+    lender_attributes = MapAttribute(null=True)  # type: ignore[var-annotated]
+    placed_by_upload = UnicodeAttribute(null=True)
+    last_upload = UnicodeAttribute(null=True)
+    created_at = UTCTimestampAttribute(null=True)
+    updated_at = UTCTimestampAttribute(null=True)
+
+    due_index = DueIndex()
+    by_lender_index = ByLenderIndex()
+
+
+def to_domain(item: AccountModel) -> Account:
+    currency = item.currency
+    return Account(
+        lender_id=item.lender_id,
+        external_ref=item.external_ref,
+        debtor=Debtor(
+            name=item.debtor_name,
+            email=item.email,
+            phone=item.phone,
+            timezone=item.timezone,
+            language=item.language,
+        ),
+        balance=Balance(
+            principal=Money(int(item.principal_minor), currency),
+            interest=Money(int(item.interest_minor), currency),
+            fees=Money(int(item.fees_minor), currency),
+        ),
+        due_date=date.fromisoformat(item.due_date),
+        status=AccountStatus(item.status),
+        next_contact_at=item.next_contact_at,
+        contacts_sent=int(item.contacts_sent or 0),
+        last_contact_at=item.last_contact_at,
+        lender_attributes=dict(item.lender_attributes.as_dict()) if item.lender_attributes else {},
+    )
+
+
+def get(account_id: str) -> Account | None:
+    """The account, or None if it was never placed."""
+    try:
+        return to_domain(AccountModel.get(account_id))
+    except AccountModel.DoesNotExist:
+        return None
+    except PynamoDBException as exc:
+        raise StoreError(f"reading account failed: {exc}") from exc
+
+
+def upsert_placement(
+    account: Account, first_contact: datetime | None, upload_id: str, now: datetime, shards: int
+) -> bool:
+    """Create or refresh an account from a portfolio row; returns True if this upload placed it.
+
+    Portfolio facts are overwritten; the collection state (status, counters, the contact already
+    scheduled) is kept. An account that is no longer collectible leaves the due index.
+    Re-delivering the same upload reports the same answer, so callers stay idempotent.
+    """
+    item = AccountModel(account.account_id)
+    debtor, balance = account.debtor, account.balance
+    actions: list[Action] = [
+        AccountModel.lender_id.set(account.lender_id),
+        AccountModel.external_ref.set(account.external_ref),
+        AccountModel.debtor_name.set(debtor.name),
+        AccountModel.timezone.set(debtor.timezone),
+        AccountModel.language.set(debtor.language),
+        AccountModel.currency.set(balance.currency),
+        AccountModel.principal_minor.set(balance.principal.minor),
+        AccountModel.interest_minor.set(balance.interest.minor),
+        AccountModel.fees_minor.set(balance.fees.minor),
+        AccountModel.due_date.set(account.due_date.isoformat()),
+        AccountModel.status.set(AccountModel.status | AccountStatus.ACTIVE.value),
+        AccountModel.contacts_sent.set(AccountModel.contacts_sent | 0),
+        AccountModel.placed_by_upload.set(AccountModel.placed_by_upload | upload_id),
+        AccountModel.last_upload.set(upload_id),
+        AccountModel.created_at.set(AccountModel.created_at | now),
+        AccountModel.updated_at.set(now),
+        AccountModel.email.set(debtor.email) if debtor.email else AccountModel.email.remove(),
+        AccountModel.phone.set(debtor.phone) if debtor.phone else AccountModel.phone.remove(),
+    ]
+    if account.lender_attributes:
+        actions.append(AccountModel.lender_attributes.set(account.lender_attributes))
+    else:
+        actions.append(AccountModel.lender_attributes.remove())
+    if first_contact is None:
+        actions += [AccountModel.next_contact_at.remove(), AccountModel.due_shard.remove()]
+    else:
+        actions += [
+            AccountModel.next_contact_at.set(AccountModel.next_contact_at | first_contact),
+            AccountModel.due_shard.set(due_shard(account.account_id, shards)),
+        ]
+    try:
+        item.update(actions=actions)
+    except PynamoDBException as exc:
+        raise StoreError(f"upserting account failed: {exc}") from exc
+    return item.placed_by_upload == upload_id
+
+
+def due_accounts(shard: str, until: datetime) -> Iterator[Account]:
+    """Accounts in one shard of the due index whose next contact is at or before `until`."""
+    try:
+        for item in AccountModel.due_index.query(shard, AccountModel.next_contact_at <= until):
+            yield to_domain(item)
+    except PynamoDBException as exc:
+        raise StoreError(f"querying due shard {shard} failed: {exc}") from exc
+
+
+def reschedule(account_id: str, expected: datetime | None, next_contact_at: datetime | None, shards: int) -> bool:
+    """Claim a due account by moving its next contact, only if nobody else moved it first.
+
+    Returns False when the condition fails (another scheduler run claimed it, or it changed)."""
+    item = AccountModel(account_id)
+    condition: Condition
+    if expected is None:
+        condition = AccountModel.next_contact_at.does_not_exist()
+    else:
+        condition = AccountModel.next_contact_at == expected
+    condition &= AccountModel.account_id.exists()
+    actions: list[Action]
+    if next_contact_at is None:
+        actions = [AccountModel.next_contact_at.remove(), AccountModel.due_shard.remove()]
+    else:
+        actions = [
+            AccountModel.next_contact_at.set(next_contact_at),
+            AccountModel.due_shard.set(due_shard(account_id, shards)),
+        ]
+    try:
+        item.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise StoreError(f"rescheduling account failed: {exc}") from exc
+    return True
+
+
+def record_contact(account_id: str, at: datetime, job_id: str) -> bool:
+    """Count a contact that was made (feeds frequency caps and KPIs), once per job id.
+
+    Returns False if this job was already counted (a retried message)."""
+    try:
+        AccountModel(account_id).update(
+            actions=[
+                AccountModel.contacts_sent.add(1),
+                AccountModel.last_contact_at.set(at),
+                AccountModel.last_job_id.set(job_id),
+            ],
+            condition=AccountModel.account_id.exists()
+            & (AccountModel.last_job_id.does_not_exist() | (AccountModel.last_job_id != job_id)),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise StoreError(f"recording contact failed: {exc}") from exc
+    except PynamoDBException as exc:
+        raise StoreError(f"recording contact failed: {exc}") from exc
+    return True

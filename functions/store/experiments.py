@@ -1,0 +1,18 @@
+"""The experiments table: bandit statistics per message segment and variant (atomic counters)."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+
+class ExperimentModel(Model):
+    class Meta:
+        table_name = "cleardue-experiments"
+        billing_mode = "PAY_PER_REQUEST"
+
+    segment = UnicodeAttribute(hash_key=True)  # "<stage>#<tier>#<language>"
+    variant = UnicodeAttribute(range_key=True)
+    sends = NumberAttribute(default=0)
+    rewards = NumberAttribute(default=0)
+    state = UnicodeAttribute(default="active")  # active | pinned | retired

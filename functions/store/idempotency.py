@@ -1,0 +1,22 @@
+"""The idempotency table, in the layout Powertools' DynamoDB persistence layer writes.
+
+Powertools owns the items; this model is the schema's single source for infra and the local stack."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+
+class IdempotencyModel(Model):
+    class Meta:
+        table_name = "cleardue-idempotency"
+        billing_mode = "PAY_PER_REQUEST"
+
+    id = UnicodeAttribute(hash_key=True)
+    expiration = NumberAttribute(null=True)  # epoch seconds; the table's TTL attribute
+    status = UnicodeAttribute(null=True)
+    data = UnicodeAttribute(null=True)
+
+
+TTL_ATTRIBUTE = "expiration"

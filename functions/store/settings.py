@@ -1,0 +1,41 @@
+"""Table names and the due-index shard count, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions import names
+
+
+class StoreSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    accounts_table: str = "cleardue-accounts"
+    events_table: str = "cleardue-events"
+    uploads_table: str = "cleardue-uploads"
+    lenders_table: str = "cleardue-lenders"
+    idempotency_table: str = "cleardue-idempotency"
+    experiments_table: str = "cleardue-experiments"
+    due_shards: int = Field(default=names.DEFAULT_DUE_SHARDS, ge=1, le=100)
+    region: str | None = None
+
+    @classmethod
+    def env_fields(cls) -> dict[str, str | None]:
+        env = os.environ
+        values: dict[str, str | None] = {
+            "accounts_table": env.get(names.ENV_ACCOUNTS_TABLE),
+            "events_table": env.get(names.ENV_EVENTS_TABLE),
+            "uploads_table": env.get(names.ENV_UPLOADS_TABLE),
+            "lenders_table": env.get(names.ENV_LENDERS_TABLE),
+            "idempotency_table": env.get(names.ENV_IDEMPOTENCY_TABLE),
+            "experiments_table": env.get(names.ENV_EXPERIMENTS_TABLE),
+            "due_shards": env.get(names.ENV_DUE_SHARDS),
+            "region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+        }
+        return {key: value for key, value in values.items() if value}
+
+    @classmethod
+    def from_env(cls) -> StoreSettings:
+        return cls.model_validate(cls.env_fields())

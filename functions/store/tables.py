@@ -1,0 +1,48 @@
+"""Binding the models to the deployment's table names, and creating the tables from the models."""
+
+from __future__ import annotations
+
+from pynamodb.models import Model
+
+from functions.store.accounts import AccountModel
+from functions.store.events import EventModel
+from functions.store.experiments import ExperimentModel
+from functions.store.idempotency import TTL_ATTRIBUTE, IdempotencyModel
+from functions.store.lenders import LenderModel
+from functions.store.settings import StoreSettings
+from functions.store.uploads import UploadModel
+
+
+def models_by_setting() -> dict[str, type[Model]]:
+    """Each table's settings field and the model that defines its schema."""
+    return {
+        "accounts_table": AccountModel,
+        "events_table": EventModel,
+        "uploads_table": UploadModel,
+        "lenders_table": LenderModel,
+        "idempotency_table": IdempotencyModel,
+        "experiments_table": ExperimentModel,
+    }
+
+
+def configure(settings: StoreSettings) -> None:
+    """Point every model at its table; drops cached connections (the endpoint may have changed)."""
+    for field, model in models_by_setting().items():
+        model.Meta.table_name = getattr(settings, field)
+        if settings.region:
+            model.Meta.region = settings.region
+        model._connection = None
+
+
+def create_all_tables(settings: StoreSettings, client: object | None = None) -> list[str]:
+    """Create every table (idempotent); used by the local stack and the tests. Returns the names."""
+    configure(settings)
+    for model in models_by_setting().values():
+        if not model.exists():
+            model.create_table(wait=True)
+    if client is not None:
+        client.update_time_to_live(  # type: ignore[attr-defined]
+            TableName=settings.idempotency_table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+        )
+    return [getattr(settings, field) for field in models_by_setting()]

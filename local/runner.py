@@ -1,0 +1,142 @@
+"""`cleardue up`: the local stack running the real handlers on a (virtual) clock."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from functions.core.clock import ensure_utc, floor_to_slot, iso_utc
+from functions.core.lender import LenderProfile
+from functions.ingest.handler import lambda_handler as ingest_handler
+from functions.scheduler.handler import lambda_handler as scheduler_handler
+from functions.sender.handler import lambda_handler as sender_handler
+from functions.store import lenders
+from local.lambda_events import LocalLambdaContext, scheduled_event
+from local.pumps import S3NotificationPump, SqsPump
+from local.stack import PORTFOLIO_BUCKET, LocalStack
+
+SCHEDULE_EVERY = timedelta(minutes=15)
+SCHEDULE_RULE_ARN = "arn:aws:events:us-east-1:123456789012:rule/cleardue-schedule"
+SAMPLE_DIR = Path(__file__).parent
+SAMPLE_PORTFOLIO = SAMPLE_DIR / "sample_portfolio.csv"
+SAMPLE_LENDER = SAMPLE_DIR / "sample_lender.json"
+
+
+class VirtualClock:
+    """Real time by default; `speed` virtual seconds pass per real second; `start` sets the origin."""
+
+    def __init__(self, start: datetime | None = None, speed: float = 1.0) -> None:
+        self._origin = ensure_utc(start) if start else datetime.now(UTC)
+        self._speed = speed
+        self._t0 = time.monotonic()
+
+    def now(self) -> datetime:
+        return self._origin + timedelta(seconds=(time.monotonic() - self._t0) * self._speed)
+
+    def real_seconds_until(self, moment: datetime) -> float:
+        return max(0.0, (moment - self.now()).total_seconds() / self._speed)
+
+
+def _mask_email(address: str) -> str:
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}•••@{domain}"
+
+
+@dataclass
+class CycleReport:
+    at: datetime
+    uploads: list[dict[str, Any]] = field(default_factory=list)
+    schedule: dict[str, Any] | None = None
+    emails: list[dict[str, Any]] = field(default_factory=list)
+    send_failures: int = 0
+
+
+class LocalRunner:
+    def __init__(self, stack: LocalStack, clock: VirtualClock, out: Callable[[str], None] = print) -> None:
+        self.stack = stack
+        self.clock = clock
+        self.out = out
+        sqs = boto3.client("sqs")
+        self._s3 = boto3.client("s3")
+        assert stack.email is not None
+        self._ingest = S3NotificationPump(sqs, stack.notifications_url, ingest_handler, "cleardue-ingest")
+        self._email = SqsPump(sqs, stack.email.url, stack.email.arn, sender_handler, "cleardue-sender")
+        self._emails_seen = len(stack.sent_emails())
+
+    def load_lender(self, policy: Path) -> LenderProfile:
+        profile = LenderProfile.model_validate_json(policy.read_text(encoding="utf-8"))
+        lenders.put(profile)
+        if profile.sender_email:
+            self.stack.verify_sender(str(profile.sender_email))
+        return profile
+
+    def upload_portfolio(self, portfolio: Path, lender_id: str) -> str:
+        key = f"portfolios/{lender_id}/{portfolio.name}"
+        self._s3.put_object(Bucket=PORTFOLIO_BUCKET, Key=key, Body=portfolio.read_bytes(), ContentType="text/csv")
+        self.out(f"uploaded s3://{PORTFOLIO_BUCKET}/{key}")
+        return key
+
+    def cycle(self, at: datetime, schedule: bool = True) -> CycleReport:
+        """Ingest what arrived, run the scheduler for the tick at `at` (if `schedule`), send what is queued."""
+        report = CycleReport(at=at)
+        for result in self._ingest.drain(at).results:
+            report.uploads.extend(result.get("uploads", []))
+        if schedule:
+            report.schedule = scheduler_handler(
+                scheduled_event(at, SCHEDULE_RULE_ARN), LocalLambdaContext("cleardue-scheduler")
+            )
+        sent = self._email.drain(at)
+        report.send_failures = sent.failed
+        emails = self.stack.sent_emails()
+        report.emails = emails[self._emails_seen :]
+        self._emails_seen = len(emails)
+        self._print(report)
+        return report
+
+    def run_forever(self) -> None:
+        next_tick = self.clock.now()
+        while True:
+            now = self.clock.now()
+            due = now >= next_tick
+            self.cycle(next_tick if due else now, schedule=due)
+            if due:
+                next_tick = floor_to_slot(next_tick) + SCHEDULE_EVERY
+            time.sleep(min(1.0, self.clock.real_seconds_until(next_tick)))
+
+    def _print(self, report: CycleReport) -> None:
+        stamp = f"[{iso_utc(report.at)}]"
+        for upload in report.uploads:
+            if upload["status"] != "completed":
+                self.out(f"{stamp} upload {upload['upload_id']}: {upload['status']} {upload.get('error') or ''}")
+                continue
+            self.out(
+                f"{stamp} portfolio ingested: {upload['total']} rows, {upload['accepted']} accepted "
+                f"({upload['placed']} new accounts), {upload['rejected']} rejected; report "
+                f"s3://{PORTFOLIO_BUCKET}/{upload['report_key']}"
+            )
+            for line in self._rejections(upload["report_key"]):
+                self.out(f"    rejected {line}")
+        if report.schedule is not None:
+            s = report.schedule
+            self.out(
+                f"{stamp} scheduler: {s['due']} due, {s['enqueued']} jobs enqueued, {s['waiting']} waiting for "
+                f"their window, {s['stopped']} stopped"
+            )
+        for email in report.emails:
+            to = ", ".join(_mask_email(address) for address in email["destinations"]["ToAddresses"])
+            self.out(f"{stamp} email sent to {to}: {email['subject']}")
+        if report.send_failures:
+            self.out(f"{stamp} sender: {report.send_failures} job(s) failed and will be retried")
+
+    def _rejections(self, summary_key: str) -> list[str]:
+        rejected_key = summary_key.rsplit("/", 1)[0] + "/rejected.csv"
+        body = self._s3.get_object(Bucket=PORTFOLIO_BUCKET, Key=rejected_key)["Body"].read().decode("utf-8")
+        return [f"line {row['line']}: {row['reason']}" for row in csv.DictReader(io.StringIO(body))]

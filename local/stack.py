@@ -1,0 +1,177 @@
+"""The local stack: moto in server mode with every table, bucket and queue the CDK stack deploys.
+
+boto3 and pynamodb reach it through AWS_ENDPOINT_URL. If AWS_ENDPOINT_URL is already set (a moto
+server a test or another shell started), the stack provisions into that one instead of starting its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+from functions import names
+from functions.store import tables
+from functions.store.settings import StoreSettings
+
+REGION = "us-east-1"
+DEFAULT_SENDER = "reminders@cleardue.example.com"
+PORTFOLIO_BUCKET = "cleardue-portfolios-local"
+INGEST_NOTIFICATIONS_QUEUE = "cleardue-portfolio-notifications"  # stands in for S3 -> Lambda
+# Locally a failed job is visible again after a few seconds instead of the deployed 6x function timeout.
+LOCAL_VISIBILITY_TIMEOUT_S = 2
+
+_FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+@dataclass
+class Queues:
+    url: str
+    arn: str
+    dlq_url: str
+
+
+@dataclass
+class LocalStack:
+    state_dir: Path = Path(".local")
+    endpoint: str | None = None
+    settings: StoreSettings = field(default_factory=StoreSettings)
+    _server: Any = None
+    outputs: dict[str, str] = field(default_factory=dict)
+    email: Queues | None = None
+    sms: Queues | None = None
+    notifications_url: str = ""
+
+    def start(self) -> str:
+        """Start moto server on a free loopback port (unless AWS_ENDPOINT_URL names one); set the env."""
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self.endpoint = self.endpoint or os.environ.get("AWS_ENDPOINT_URL")
+        if not self.endpoint:
+            from moto.server import ThreadedMotoServer
+
+            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            self._server.start()
+            host, port = self._server.get_host_and_port()
+            self.endpoint = f"http://{host}:{port}"
+        for key, value in _FAKE_CREDENTIALS.items():
+            os.environ.setdefault(key, value)
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self.endpoint,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                names.ENV_ACCOUNTS_TABLE: self.settings.accounts_table,
+                names.ENV_EVENTS_TABLE: self.settings.events_table,
+                names.ENV_UPLOADS_TABLE: self.settings.uploads_table,
+                names.ENV_LENDERS_TABLE: self.settings.lenders_table,
+                names.ENV_IDEMPOTENCY_TABLE: self.settings.idempotency_table,
+                names.ENV_EXPERIMENTS_TABLE: self.settings.experiments_table,
+                names.ENV_DUE_SHARDS: str(self.settings.due_shards),
+                names.ENV_PORTFOLIO_BUCKET: PORTFOLIO_BUCKET,
+                names.ENV_DEFAULT_SENDER_EMAIL: DEFAULT_SENDER,
+                # The handlers run in this process: keep the console for the stack's own story.
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            }
+        )
+        return self.endpoint
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def provision(self) -> dict[str, str]:
+        """Create every resource (idempotent) and write `.local/outputs.json`."""
+        settings = StoreSettings.from_env()
+        tables.create_all_tables(settings, client=boto3.client("dynamodb"))
+        sqs = boto3.client("sqs")
+        self.email = self._job_queue(sqs, "cleardue-email-jobs")
+        self.sms = self._job_queue(sqs, "cleardue-sms-jobs")
+        self.notifications_url = sqs.create_queue(QueueName=INGEST_NOTIFICATIONS_QUEUE)["QueueUrl"]
+        os.environ[names.ENV_EMAIL_QUEUE_URL] = self.email.url
+        os.environ[names.ENV_SMS_QUEUE_URL] = self.sms.url
+        self._bucket(sqs)
+        self.verify_sender(DEFAULT_SENDER)
+        self.outputs = {
+            names.OUTPUT_PORTFOLIO_BUCKET: PORTFOLIO_BUCKET,
+            names.OUTPUT_ACCOUNTS_TABLE: settings.accounts_table,
+            names.OUTPUT_EVENTS_TABLE: settings.events_table,
+            names.OUTPUT_UPLOADS_TABLE: settings.uploads_table,
+            names.OUTPUT_LENDERS_TABLE: settings.lenders_table,
+            names.OUTPUT_IDEMPOTENCY_TABLE: settings.idempotency_table,
+            names.OUTPUT_EXPERIMENTS_TABLE: settings.experiments_table,
+            names.OUTPUT_EMAIL_QUEUE_URL: self.email.url,
+            names.OUTPUT_EMAIL_DLQ_URL: self.email.dlq_url,
+            names.OUTPUT_SMS_QUEUE_URL: self.sms.url,
+            names.OUTPUT_SMS_DLQ_URL: self.sms.dlq_url,
+            names.OUTPUT_REGION: REGION,
+            names.OUTPUT_AWS_ENDPOINT: self.endpoint or "",
+        }
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "outputs.json").write_text(json.dumps(self.outputs, indent=2) + "\n")
+        return self.outputs
+
+    def _job_queue(self, sqs: Any, name: str) -> Queues:
+        dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        url = sqs.create_queue(
+            QueueName=name,
+            Attributes={
+                "VisibilityTimeout": str(LOCAL_VISIBILITY_TIMEOUT_S),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(names.MAX_RECEIVE_COUNT)}
+                ),
+            },
+        )["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return Queues(url=url, arn=arn, dlq_url=dlq_url)
+
+    def _bucket(self, sqs: Any) -> None:
+        s3 = boto3.client("s3")
+        existing = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
+        if PORTFOLIO_BUCKET not in existing:
+            s3.create_bucket(Bucket=PORTFOLIO_BUCKET)
+        s3.put_bucket_versioning(Bucket=PORTFOLIO_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.notifications_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        s3.put_bucket_notification_configuration(
+            Bucket=PORTFOLIO_BUCKET,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "Id": "portfolio-uploads",
+                        "QueueArn": queue_arn,
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {
+                            "Key": {
+                                "FilterRules": [
+                                    {"Name": "prefix", "Value": names.PORTFOLIO_PREFIX},
+                                    {"Name": "suffix", "Value": ".csv"},
+                                ]
+                            }
+                        },
+                    }
+                ]
+            },
+        )
+
+    def verify_sender(self, email: str) -> None:
+        """SES refuses unverified senders; in AWS this is done once by ops (DNS records)."""
+        boto3.client("ses").verify_domain_identity(Domain=email.rsplit("@", 1)[1])
+
+    def sent_emails(self) -> list[dict[str, Any]]:
+        """Every email SES accepted, as moto's inspection API reports them."""
+        data = requests.get(f"{self.endpoint}/moto-api/data.json", timeout=10).json()
+        return list(data.get("ses", {}).get("Message", []))
