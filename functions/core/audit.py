@@ -12,6 +12,7 @@ from typing import Any
 from functions.core.clock import ensure_utc, iso_utc
 
 GENESIS_HASH = "0" * 64
+EVENT_KEY_PREFIX = "e#"
 
 
 class EventType(StrEnum):
@@ -32,12 +33,14 @@ class AuditEvent:
     event_id: str
     actor: str
     detail: dict[str, Any] = field(default_factory=dict)
+    seq: int = 0  # position in the account's trail, from 1; assigned when appended
     prev_hash: str = GENESIS_HASH
     hash: str = ""
 
     @property
     def sort_key(self) -> str:
-        return f"{iso_utc(self.at)}#{self.event_id}"
+        """Trail order is append order (not event time: facts can arrive late or in the same second)."""
+        return f"{EVENT_KEY_PREFIX}{self.seq:010d}"
 
     def content_hash(self, prev_hash: str) -> str:
         canonical = json.dumps(
@@ -48,6 +51,7 @@ class AuditEvent:
                 "event_id": self.event_id,
                 "actor": self.actor,
                 "detail": self.detail,
+                "seq": self.seq,
                 "prev_hash": prev_hash,
             },
             sort_keys=True,
@@ -56,17 +60,18 @@ class AuditEvent:
         )
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
-    def sealed(self, prev_hash: str) -> AuditEvent:
-        """This event chained after the event whose hash is `prev_hash`."""
-        return replace(self, prev_hash=prev_hash, hash=self.content_hash(prev_hash))
+    def sealed(self, seq: int, prev_hash: str) -> AuditEvent:
+        """This event as number `seq` of its trail, chained after the event whose hash is `prev_hash`."""
+        placed = replace(self, seq=seq, prev_hash=prev_hash)
+        return replace(placed, hash=placed.content_hash(prev_hash))
 
 
 def chain_breaks(events: list[AuditEvent]) -> list[str]:
-    """Sort keys of the events (in trail order) whose link or content does not verify."""
+    """Sort keys of the events (in trail order) whose position, link or content does not verify."""
     breaks = []
     prev = GENESIS_HASH
-    for event in events:
-        if event.prev_hash != prev or event.hash != event.content_hash(event.prev_hash):
+    for expected_seq, event in enumerate(events, start=1):
+        if event.seq != expected_seq or event.prev_hash != prev or event.hash != event.content_hash(event.prev_hash):
             breaks.append(event.sort_key)
         prev = event.hash
     return breaks

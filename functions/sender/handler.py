@@ -29,7 +29,8 @@ class JobRecord(SqsRecordModel):
     body: Json[Job]  # type: ignore[assignment]
 
 
-processor = BatchProcessor(event_type=EventType.SQS, model=JobRecord)
+# Report every failure per item, even when the whole batch failed: SQS retries exactly those.
+processor = BatchProcessor(event_type=EventType.SQS, model=JobRecord, raise_on_entire_batch_failure=False)
 
 
 @cache

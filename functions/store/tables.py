@@ -5,7 +5,7 @@ from __future__ import annotations
 from pynamodb.models import Model
 
 from functions.store.accounts import AccountModel
-from functions.store.events import EventModel
+from functions.store.events import EventIdModel, EventModel
 from functions.store.experiments import ExperimentModel
 from functions.store.idempotency import TTL_ATTRIBUTE, IdempotencyModel
 from functions.store.lenders import LenderModel
@@ -32,6 +32,11 @@ def configure(settings: StoreSettings) -> None:
         if settings.region:
             model.Meta.region = settings.region
         model._connection = None
+    # The once-only markers share the events table.
+    EventIdModel.Meta.table_name = settings.events_table
+    if settings.region:
+        EventIdModel.Meta.region = settings.region
+    EventIdModel._connection = None
 
 
 def create_all_tables(settings: StoreSettings, client: object | None = None) -> list[str]:

@@ -1,0 +1,79 @@
+"""Shared fixtures: fake AWS credentials, moto (in-process) with tables from the PynamoDB models."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from functions import names
+from functions.store import tables
+from functions.store.settings import StoreSettings
+from local.lambda_events import LocalLambdaContext
+
+REGION = "us-east-1"
+SENDER = "reminders@lender.example.com"
+BUCKET = "portfolios-test"
+
+
+@pytest.fixture(autouse=True)
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never reach a real account: fake credentials, no endpoint override unless a test sets one."""
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "cleardue-test")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+
+
+def _reset_runtimes() -> None:
+    from functions.ingest import handler as ingest
+    from functions.observability import metrics
+    from functions.scheduler import handler as scheduler
+    from functions.sender import handler as sender
+
+    for module in (ingest, scheduler, sender):
+        module._runtime.cache_clear()
+    metrics.clear_metrics()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """moto in-process with every table, the portfolio bucket, the email queue and a verified sender."""
+    settings = StoreSettings(region=REGION, due_shards=4)
+    monkeypatch.setenv(names.ENV_DUE_SHARDS, str(settings.due_shards))
+    for env_name, value in (
+        (names.ENV_ACCOUNTS_TABLE, settings.accounts_table),
+        (names.ENV_EVENTS_TABLE, settings.events_table),
+        (names.ENV_UPLOADS_TABLE, settings.uploads_table),
+        (names.ENV_LENDERS_TABLE, settings.lenders_table),
+        (names.ENV_IDEMPOTENCY_TABLE, settings.idempotency_table),
+        (names.ENV_EXPERIMENTS_TABLE, settings.experiments_table),
+    ):
+        monkeypatch.setenv(env_name, value)
+    with mock_aws():
+        tables.create_all_tables(settings)
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        sqs = boto3.client("sqs")
+        queue_url = sqs.create_queue(QueueName="email-jobs")["QueueUrl"]
+        boto3.client("ses").verify_domain_identity(Domain=SENDER.split("@")[1])
+        monkeypatch.setenv(names.ENV_EMAIL_QUEUE_URL, queue_url)
+        monkeypatch.setenv(names.ENV_DEFAULT_SENDER_EMAIL, SENDER)
+        os.environ.pop(names.ENV_SES_CONFIGURATION_SET, None)
+        _reset_runtimes()
+        yield {"settings": settings, "s3": s3, "sqs": sqs, "queue_url": queue_url}
+        _reset_runtimes()
+
+
+@pytest.fixture
+def context() -> LocalLambdaContext:
+    return LocalLambdaContext("cleardue-test")

@@ -1,0 +1,127 @@
+"""`cleardue up --once` against a moto server: a CSV lands, accounts appear, emails go out, the trail records it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from boto3.dynamodb.conditions import Attr
+from moto.server import ThreadedMotoServer
+
+from functions import names
+
+pytestmark = pytest.mark.e2e
+CLEARDUE = Path(sys.executable).parent / "cleardue"
+AT = "2026-03-08T14:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def first_run(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    state = tmp_path_factory.mktemp("state")
+    result = up(moto_server, state)
+    return {"endpoint": moto_server, "state": state, "result": result}
+
+
+def up(endpoint: str, state: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    env.pop("AWS_PROFILE", None)
+    return subprocess.run(
+        [str(CLEARDUE), "up", "--once", "--at", AT, "--state-dir", str(state), *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+
+def ses_messages(endpoint: str) -> list[dict]:
+    return requests.get(f"{endpoint}/moto-api/data.json", timeout=10).json()["ses"]["Message"]
+
+
+def audit_events(endpoint: str, outputs: dict, event_type: str) -> list[dict]:
+    table = boto3.resource(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).Table(outputs[names.OUTPUT_EVENTS_TABLE])
+    return table.scan(FilterExpression=Attr("type").eq(event_type))["Items"]
+
+
+def test_one_cycle_ingests_schedules_sends_and_audits(first_run: dict) -> None:
+    result, endpoint = first_run["result"], first_run["endpoint"]
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"AWS (moto server) at {endpoint}" in result.stdout
+    assert "52 rows, 49 accepted (49 new accounts), 3 rejected" in result.stdout
+    assert "rejected line 19: email 'pat.doe@' is not a valid address" in result.stdout
+
+    outputs = json.loads((first_run["state"] / "outputs.json").read_text())
+    assert outputs[names.OUTPUT_AWS_ENDPOINT] == endpoint
+    for key in (
+        names.OUTPUT_PORTFOLIO_BUCKET,
+        names.OUTPUT_ACCOUNTS_TABLE,
+        names.OUTPUT_EMAIL_QUEUE_URL,
+        names.OUTPUT_EMAIL_DLQ_URL,
+        names.OUTPUT_REGION,
+    ):
+        assert outputs[key]
+
+    messages = ses_messages(endpoint)
+    assert len(messages) == 48  # 49 accepted, one reachable by phone only (SMS comes with its own sender)
+    assert all(message["subject"].startswith("Northwind Credit: USD ") for message in messages)
+    assert f"one cycle done: {len(messages)} email(s) sent" in result.stdout
+
+    sent_events = audit_events(endpoint, outputs, "reminder_sent")
+    assert sorted(e["detail"]["message_id"] for e in sent_events) == sorted(m["id"] for m in messages)
+    assert all(e["at"] == AT for e in sent_events)
+
+
+def test_running_the_same_cycle_again_sends_nothing_twice(first_run: dict) -> None:
+    before = len(ses_messages(first_run["endpoint"]))
+    again = up(first_run["endpoint"], first_run["state"])
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "scheduler: 0 due" in again.stdout
+    assert len(ses_messages(first_run["endpoint"])) == before
+
+
+def test_another_portfolio_and_lender_can_be_loaded(first_run: dict, tmp_path: Path) -> None:
+    portfolio = tmp_path / "june.csv"
+    portfolio.write_text(
+        "reference,name,email,principal,currency,due_date\nZ-1,Ana Silva,ana.silva@example.com,99.99,EUR,2026-02-01\n"
+    )
+    result = up(first_run["endpoint"], first_run["state"], "--portfolio", str(portfolio), "--lender", "zeta-bank")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "1 rows, 1 accepted" in result.stdout
+    assert any("EUR 99.99" in m["subject"] for m in ses_messages(first_run["endpoint"]))
+
+
+def test_bad_arguments_are_refused_with_a_message(first_run: dict) -> None:
+    result = up(first_run["endpoint"], first_run["state"], "--portfolio", "/nonexistent.csv", "--lender", "x")
+    assert result.returncode == 2
+    assert "is not a file" in result.stderr

@@ -1,0 +1,88 @@
+"""Given placed accounts, when the EventBridge tick fires, then one job per due account is on the email queue."""
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from functions.core.account import due_shard
+from functions.core.jobs import Job
+from functions.core.outreach import first_contact_at
+from functions.scheduler.handler import lambda_handler
+from functions.store import accounts, events
+from tests.events.factories import make_account, scheduled_event
+
+TICK = datetime(2026, 3, 8, 14, 0, tzinfo=UTC)
+SHARDS = 4
+
+
+def place(account, now: datetime = TICK - timedelta(hours=1)) -> None:
+    accounts.upsert_placement(account, first_contact_at(account, now), "upload-1", now, SHARDS)
+
+
+def queued_jobs(aws: dict[str, Any]) -> list[Job]:
+    jobs = []
+    while messages := aws["sqs"].receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10).get("Messages"):
+        for message in messages:
+            jobs.append(Job.model_validate_json(message["Body"]))
+            aws["sqs"].delete_message(QueueUrl=aws["queue_url"], ReceiptHandle=message["ReceiptHandle"])
+    return jobs
+
+
+def test_due_accounts_across_shards_get_one_job_each(aws, context) -> None:
+    refs = [f"A-{n}" for n in range(25)]  # more than one SQS batch of 10, spread over the shards
+    for ref in refs:
+        place(make_account(ref))
+    assert len({due_shard(f"acme#{ref}", SHARDS) for ref in refs}) == SHARDS
+
+    summary = lambda_handler(scheduled_event(TICK), context)
+
+    jobs = queued_jobs(aws)
+    assert summary["enqueued"] == 25
+    assert sorted(job.account_id for job in jobs) == sorted(f"acme#{ref}" for ref in refs)
+    job = jobs[0]
+    assert (job.channel, job.template, job.stage, job.scheduled_for) == ("email", "reminder", "mid", TICK)
+    assert set(json.loads(job.model_dump_json())) == {
+        "job_id",
+        "account_id",
+        "channel",
+        "template",
+        "variant",
+        "stage",
+        "scheduled_for",
+    }
+    dana = accounts.get("acme#A-0")
+    assert dana is not None and dana.next_contact_at == TICK + timedelta(days=3)  # claimed: next on cadence
+
+
+def test_a_rerun_of_the_same_tick_enqueues_nothing_twice(aws, context) -> None:
+    place(make_account("A-1"))
+    lambda_handler(scheduled_event(TICK), context)
+    again = lambda_handler(scheduled_event(TICK), context)
+    assert again["due"] == 0
+    assert len(queued_jobs(aws)) == 1
+
+
+def test_accounts_not_yet_due_are_left_alone(aws, context) -> None:
+    place(make_account("LATER", due=date(2026, 4, 30)))  # pre-due window opens 2026-04-25
+    summary = lambda_handler(scheduled_event(TICK), context)
+    assert summary["due"] == 0 and queued_jobs(aws) == []
+
+
+def test_an_account_without_a_usable_channel_leaves_the_index_and_says_why(aws, context) -> None:
+    place(make_account("PHONE-ONLY", email=None))
+    summary = lambda_handler(scheduled_event(TICK), context)
+    assert (summary["stopped"], summary["enqueued"]) == (1, 0)
+    account = accounts.get("acme#PHONE-ONLY")
+    assert account is not None and account.next_contact_at is None
+    (stopped,) = events.history("acme#PHONE-ONLY")
+    assert (stopped.type, stopped.detail["reason"]) == ("outreach_stopped", "no_usable_channel")
+
+
+def test_the_scheduler_fixture_event_from_aws_is_accepted(aws, context) -> None:
+    # EventBridge Scheduler events carry `detail` as the string "{}"; the handler only needs `time`.
+    from tests.events.factories import _load
+
+    event = dict(_load("powertools_eventBridgeSchedulerEvent.json"))
+    event["time"] = "2026-03-08T14:00:00Z"
+    place(make_account("A-1"))
+    assert lambda_handler(event, context)["enqueued"] == 1

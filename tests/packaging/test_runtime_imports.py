@@ -1,0 +1,72 @@
+"""Every handler imports with only the runtime dependencies, laid out as Lambda lays them out.
+
+The dependencies from pyproject's [project].dependencies go to a `--target` folder (the layer), the
+`functions` package to another (the task root), and Python runs with `-S` so nothing from the dev
+virtual environment is visible."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HANDLERS = ["functions.ingest.handler", "functions.scheduler.handler", "functions.sender.handler"]
+
+
+@pytest.fixture(scope="module")
+def lambda_layout(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("lambda")
+    layer, task = base / "python", base / "task"
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+            str(layer),
+            *dependencies,
+        ],
+        check=True,
+        timeout=600,
+    )
+    shutil.copytree(ROOT / "functions", task / "functions", ignore=shutil.ignore_patterns("__pycache__"))
+    return {"layer": layer, "task": task}
+
+
+def run_isolated(layout: dict[str, Path], code: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": f"{layout['task']}{os.pathsep}{layout['layer']}",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    return subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        env=env,
+        cwd=layout["task"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("module", HANDLERS)
+def test_handler_imports_with_runtime_dependencies_only(lambda_layout: dict[str, Path], module: str) -> None:
+    result = run_isolated(lambda_layout, f"import {module}; print({module}.lambda_handler.__name__)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "lambda_handler"
+
+
+def test_dev_dependencies_are_really_out_of_reach(lambda_layout: dict[str, Path]) -> None:
+    result = run_isolated(lambda_layout, "import moto")
+    assert result.returncode != 0 and "No module named 'moto'" in result.stderr
