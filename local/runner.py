@@ -64,12 +64,21 @@ class LocalRunner:
         self.stack = stack
         self.clock = clock
         self.out = out
+        self.quiet_idle_ticks = False  # the long-running loop prints only ticks that found something due
         sqs = boto3.client("sqs")
         self._s3 = boto3.client("s3")
         assert stack.email is not None
-        self._ingest = S3NotificationPump(sqs, stack.notifications_url, ingest_handler, "cleardue-ingest")
-        self._email = SqsPump(sqs, stack.email.url, stack.email.arn, sender_handler, "cleardue-sender")
+        self._ingest = S3NotificationPump(sqs, stack.notifications_url, self._logged(ingest_handler), "cleardue-ingest")
+        self._email = SqsPump(sqs, stack.email.url, stack.email.arn, self._logged(sender_handler), "cleardue-sender")
+        self._scheduler = self._logged(scheduler_handler)
         self._emails_seen = len(stack.sent_emails())
+
+    def _logged(self, handler: Callable[[dict[str, Any], Any], Any]) -> Callable[[dict[str, Any], Any], Any]:
+        def invoke(event: dict[str, Any], context: Any) -> Any:
+            with self.stack.function_output():
+                return handler(event, context)
+
+        return invoke
 
     def load_lender(self, policy: Path) -> LenderProfile:
         profile = LenderProfile.model_validate_json(policy.read_text(encoding="utf-8"))
@@ -90,18 +99,20 @@ class LocalRunner:
         for result in self._ingest.drain(at).results:
             report.uploads.extend(result.get("uploads", []))
         if schedule:
-            report.schedule = scheduler_handler(
+            report.schedule = self._scheduler(
                 scheduled_event(at, SCHEDULE_RULE_ARN), LocalLambdaContext("cleardue-scheduler")
             )
         sent = self._email.drain(at)
         report.send_failures = sent.failed
-        emails = self.stack.sent_emails()
-        report.emails = emails[self._emails_seen :]
-        self._emails_seen = len(emails)
+        if sent.processed:  # moto's inspection API serialises its whole state: ask only when worth it
+            emails = self.stack.sent_emails()
+            report.emails = emails[self._emails_seen :]
+            self._emails_seen = len(emails)
         self._print(report)
         return report
 
     def run_forever(self) -> None:
+        self.quiet_idle_ticks = True
         next_tick = self.clock.now()
         while True:
             now = self.clock.now()
@@ -124,7 +135,7 @@ class LocalRunner:
             )
             for line in self._rejections(upload["report_key"]):
                 self.out(f"    rejected {line}")
-        if report.schedule is not None:
+        if report.schedule is not None and (report.schedule["due"] or not self.quiet_idle_ticks):
             s = report.schedule
             self.out(
                 f"{stamp} scheduler: {s['due']} due, {s['enqueued']} jobs enqueued, {s['waiting']} waiting for "

@@ -6,9 +6,12 @@ server a test or another shell started), the stack provisions into that one inst
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +58,7 @@ class LocalStack:
     def start(self) -> str:
         """Start moto server on a free loopback port (unless AWS_ENDPOINT_URL names one); set the env."""
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         self.endpoint = self.endpoint or os.environ.get("AWS_ENDPOINT_URL")
         if not self.endpoint:
             from moto.server import ThreadedMotoServer
@@ -79,8 +83,8 @@ class LocalStack:
                 names.ENV_DUE_SHARDS: str(self.settings.due_shards),
                 names.ENV_PORTFOLIO_BUCKET: PORTFOLIO_BUCKET,
                 names.ENV_DEFAULT_SENDER_EMAIL: DEFAULT_SENDER,
-                # The handlers run in this process: keep the console for the stack's own story.
-                "POWERTOOLS_METRICS_DISABLED": "true",
+                # The handlers run in this process: keep the console for the stack's own story
+                # (their metrics go to <state_dir>/functions.log, see `function_output`).
                 "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
             }
         )
@@ -172,6 +176,24 @@ class LocalStack:
         boto3.client("ses").verify_domain_identity(Domain=email.rsplit("@", 1)[1])
 
     def sent_emails(self) -> list[dict[str, Any]]:
-        """Every email SES accepted, as moto's inspection API reports them."""
-        data = requests.get(f"{self.endpoint}/moto-api/data.json", timeout=10).json()
+        """Every email SES accepted: `{"id", "source", "destinations", "subject", "body"}` each."""
+        if self._server is not None:
+            # Our own server runs in this process: read its SES backend directly. Its HTTP inspection
+            # API serialises the whole emulator state (seconds once S3 and SQS hold a few hundred items).
+            from moto.core import DEFAULT_ACCOUNT_ID
+            from moto.ses.models import ses_backends
+
+            return [
+                {"id": m.id, "source": m.source, "destinations": m.destinations, "subject": m.subject, "body": m.body}
+                for m in ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
+                if hasattr(m, "subject")
+            ]
+        data = requests.get(f"{self.endpoint}/moto-api/data.json", timeout=60).json()
         return list(data.get("ses", {}).get("Message", []))
+
+    @contextlib.contextmanager
+    def function_output(self) -> Iterator[None]:
+        """What a function prints (its EMF metrics) goes to <state_dir>/functions.log, as to CloudWatch Logs."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with (self.state_dir / "functions.log").open("a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+            yield

@@ -25,18 +25,18 @@ def models_by_setting() -> dict[str, type[Model]]:
     }
 
 
+def _bind(model: type[Model], table_name: str, region: str | None) -> None:
+    model.Meta.table_name = table_name
+    if region:
+        model.Meta.region = region
+    model._connection = None
+
+
 def configure(settings: StoreSettings) -> None:
     """Point every model at its table; drops cached connections (the endpoint may have changed)."""
     for field, model in models_by_setting().items():
-        model.Meta.table_name = getattr(settings, field)
-        if settings.region:
-            model.Meta.region = settings.region
-        model._connection = None
-    # The once-only markers share the events table.
-    EventIdModel.Meta.table_name = settings.events_table
-    if settings.region:
-        EventIdModel.Meta.region = settings.region
-    EventIdModel._connection = None
+        _bind(model, getattr(settings, field), settings.region)
+    _bind(EventIdModel, settings.events_table, settings.region)  # the once-only markers share the events table
 
 
 def create_all_tables(settings: StoreSettings, client: object | None = None) -> list[str]:

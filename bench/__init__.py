@@ -1,0 +1,1 @@
+"""Benchmarks that print figures (`make bench`). Never timed assertions: these machines are shared."""
