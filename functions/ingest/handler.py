@@ -13,20 +13,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.core.clock import parse_utc
 from functions.ingest import service
 from functions.ingest.settings import IngestSettings
-from functions.observability import logger, metrics, tracer
+from functions.observability import lambda_entry, logger, metrics
 from functions.store import tables
 
 
 @cache
 def _runtime() -> tuple[IngestSettings, Any]:
-    settings = IngestSettings.from_env()
-    tables.configure(settings)
+    settings = tables.configure(IngestSettings.from_env())
     return settings, boto3.client("s3")
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@lambda_entry
 @event_source(data_class=S3Event)
 def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     settings, s3 = _runtime()

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.core.clock import ensure_utc
-from functions.observability import logger, metrics, tracer
+from functions.observability import lambda_entry, logger, metrics
 from functions.scheduler.service import Scheduler
 from functions.scheduler.settings import SchedulerSettings
 from functions.store import lenders, tables
@@ -20,14 +20,11 @@ from functions.store import lenders, tables
 
 @cache
 def _runtime() -> tuple[SchedulerSettings, Any]:
-    settings = SchedulerSettings.from_env()
-    tables.configure(settings)
+    settings = tables.configure(SchedulerSettings.from_env())
     return settings, boto3.client("sqs")
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@lambda_entry
 @event_parser(model=EventBridgeModel)
 def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
     settings, sqs = _runtime()

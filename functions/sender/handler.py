@@ -19,7 +19,7 @@ from pydantic import Json
 
 from functions.core.clock import ensure_utc
 from functions.core.jobs import Job
-from functions.observability import logger, metrics, tracer
+from functions.observability import lambda_entry, logger, metrics
 from functions.sender import service
 from functions.sender.settings import SenderSettings
 from functions.store import tables
@@ -36,8 +36,7 @@ processor = BatchProcessor(event_type=EventType.SQS, model=JobRecord, raise_on_e
 @cache
 def _runtime() -> tuple[IdempotencyConfig, Any]:
     """Clients, tables and the idempotent delivery step, built once per container (never at import)."""
-    settings = SenderSettings.from_env()
-    tables.configure(settings)
+    settings = tables.configure(SenderSettings.from_env())
     sender = service.EmailSender(boto3.client("sesv2"), settings.default_sender_email, settings.ses_configuration_set)
     config = IdempotencyConfig(event_key_jmespath="job_id", expires_after_seconds=settings.idempotency_days * 86400)
     persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
@@ -60,9 +59,7 @@ def record_handler(record: JobRecord) -> None:
     logger.info("job done", extra={"job_id": job.job_id, "outcome": delivery.outcome, "reason": delivery.reason})
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@lambda_entry
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     config, _ = _runtime()
     config.register_lambda_context(context)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PynamoDBException, UpdateError
+from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
@@ -14,8 +14,8 @@ from pynamodb.models import Model
 
 from functions.core.account import Account, AccountStatus, Balance, Debtor, due_shard
 from functions.core.money import Money
-from functions.store import StoreError
-from functions.store.attributes import UTCTimestampAttribute
+from functions.store import StoreError, conditional_write
+from functions.store.attributes import OnDemandTable, UTCTimestampAttribute
 
 
 class DueIndex(GlobalSecondaryIndex["AccountModel"]):
@@ -39,9 +39,8 @@ class ByLenderIndex(GlobalSecondaryIndex["AccountModel"]):
 
 
 class AccountModel(Model):
-    class Meta:
+    class Meta(OnDemandTable):
         table_name = "cleardue-accounts"
-        billing_mode = "PAY_PER_REQUEST"
 
     account_id = UnicodeAttribute(hash_key=True)
     lender_id = UnicodeAttribute()
@@ -185,21 +184,15 @@ def reschedule(account_id: str, expected: datetime | None, next_contact_at: date
             AccountModel.next_contact_at.set(next_contact_at),
             AccountModel.due_shard.set(due_shard(account_id, shards)),
         ]
-    try:
-        item.update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise StoreError(f"rescheduling account failed: {exc}") from exc
-    return True
+    return conditional_write(lambda: item.update(actions=actions, condition=condition), "rescheduling account")
 
 
 def record_contact(account_id: str, at: datetime, job_id: str) -> bool:
     """Count a contact that was made (feeds frequency caps and KPIs), once per job id.
 
     Returns False if this job was already counted (a retried message)."""
-    try:
-        AccountModel(account_id).update(
+    return conditional_write(
+        lambda: AccountModel(account_id).update(
             actions=[
                 AccountModel.contacts_sent.add(1),
                 AccountModel.last_contact_at.set(at),
@@ -207,11 +200,6 @@ def record_contact(account_id: str, at: datetime, job_id: str) -> bool:
             ],
             condition=AccountModel.account_id.exists()
             & (AccountModel.last_job_id.does_not_exist() | (AccountModel.last_job_id != job_id)),
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise StoreError(f"recording contact failed: {exc}") from exc
-    except PynamoDBException as exc:
-        raise StoreError(f"recording contact failed: {exc}") from exc
-    return True
+        ),
+        "recording contact",
+    )

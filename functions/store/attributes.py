@@ -20,3 +20,9 @@ class UTCTimestampAttribute(Attribute[datetime]):
 
     def deserialize(self, value: str) -> datetime:
         return parse_utc(value)
+
+
+class OnDemandTable:
+    """Base of every model's Meta: on-demand capacity (the table name is bound by `tables.configure`)."""
+
+    billing_mode = "PAY_PER_REQUEST"

@@ -14,16 +14,15 @@ from pynamodb.transactions import TransactWrite
 
 from functions.core.audit import EVENT_KEY_PREFIX, GENESIS_HASH, AuditEvent, EventType
 from functions.store import StoreError
-from functions.store.attributes import UTCTimestampAttribute
+from functions.store.attributes import OnDemandTable, UTCTimestampAttribute
 
 ID_KEY_PREFIX = "id#"
 _APPEND_ATTEMPTS = 8
 
 
 class EventModel(Model):
-    class Meta:
+    class Meta(OnDemandTable):
         table_name = "cleardue-events"
-        billing_mode = "PAY_PER_REQUEST"
 
     account_id = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)  # "e#<seq, 10 digits>"
@@ -40,9 +39,7 @@ class EventModel(Model):
 class EventIdModel(Model):
     """The once-only marker of an event id (same table, `id#` keys)."""
 
-    class Meta:
-        table_name = "cleardue-events"
-        billing_mode = "PAY_PER_REQUEST"
+    Meta = EventModel.Meta  # type: ignore[assignment]  # the same table
 
     account_id = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)  # "id#<event_id>"

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
+from functions.store.attributes import OnDemandTable
+
 
 class ExperimentModel(Model):
-    class Meta:
+    class Meta(OnDemandTable):
         table_name = "cleardue-experiments"
-        billing_mode = "PAY_PER_REQUEST"
 
     segment = UnicodeAttribute(hash_key=True)  # "<stage>#<tier>#<language>"
     variant = UnicodeAttribute(range_key=True)

@@ -7,11 +7,12 @@ from __future__ import annotations
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
+from functions.store.attributes import OnDemandTable
+
 
 class IdempotencyModel(Model):
-    class Meta:
+    class Meta(OnDemandTable):
         table_name = "cleardue-idempotency"
-        billing_mode = "PAY_PER_REQUEST"
 
     id = UnicodeAttribute(hash_key=True)
     expiration = NumberAttribute(null=True)  # epoch seconds; the table's TTL attribute

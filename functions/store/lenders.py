@@ -10,12 +10,12 @@ from pynamodb.models import Model
 
 from functions.core.lender import LenderProfile
 from functions.store import StoreError
+from functions.store.attributes import OnDemandTable
 
 
 class LenderModel(Model):
-    class Meta:
+    class Meta(OnDemandTable):
         table_name = "cleardue-lenders"
-        billing_mode = "PAY_PER_REQUEST"
 
     lender_id = UnicodeAttribute(hash_key=True)
     profile = UnicodeAttribute()  # the validated LenderProfile as JSON

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from pynamodb.models import Model
 
 from functions.store.accounts import AccountModel
@@ -11,6 +13,8 @@ from functions.store.idempotency import TTL_ATTRIBUTE, IdempotencyModel
 from functions.store.lenders import LenderModel
 from functions.store.settings import StoreSettings
 from functions.store.uploads import UploadModel
+
+Settings = TypeVar("Settings", bound=StoreSettings)
 
 
 def models_by_setting() -> dict[str, type[Model]]:
@@ -32,11 +36,12 @@ def _bind(model: type[Model], table_name: str, region: str | None) -> None:
     model._connection = None
 
 
-def configure(settings: StoreSettings) -> None:
+def configure(settings: Settings) -> Settings:
     """Point every model at its table; drops cached connections (the endpoint may have changed)."""
     for field, model in models_by_setting().items():
         _bind(model, getattr(settings, field), settings.region)
     _bind(EventIdModel, settings.events_table, settings.region)  # the once-only markers share the events table
+    return settings
 
 
 def create_all_tables(settings: StoreSettings, client: object | None = None) -> list[str]:

@@ -7,12 +7,12 @@ from datetime import datetime
 from enum import StrEnum
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError, PynamoDBException
+from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from functions.store import StoreError
-from functions.store.attributes import UTCTimestampAttribute
+from functions.store import StoreError, conditional_write
+from functions.store.attributes import OnDemandTable, UTCTimestampAttribute
 
 
 class UploadStatus(StrEnum):
@@ -22,9 +22,8 @@ class UploadStatus(StrEnum):
 
 
 class UploadModel(Model):
-    class Meta:
+    class Meta(OnDemandTable):
         table_name = "cleardue-uploads"
-        billing_mode = "PAY_PER_REQUEST"
 
     upload_id = UnicodeAttribute(hash_key=True)  # "<bucket>/<key>/<etag>"
     lender_id = UnicodeAttribute()
@@ -59,21 +58,17 @@ def begin(upload_id: str, lender_id: str, bucket: str, key: str, etag: str, now:
     """Claim an upload for processing; False if it already completed (a re-delivered notification).
 
     A failed or interrupted earlier attempt may be claimed again: the account upserts are idempotent."""
-    try:
-        UploadModel(
-            upload_id,
-            lender_id=lender_id,
-            bucket=bucket,
-            key=key,
-            etag=etag,
-            status=UploadStatus.PROCESSING.value,
-            received_at=now,
-        ).save(condition=UploadModel.status.does_not_exist() | (UploadModel.status != UploadStatus.COMPLETED.value))
-    except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise StoreError(f"recording upload failed: {exc}") from exc
-    return True
+    item = UploadModel(
+        upload_id,
+        lender_id=lender_id,
+        bucket=bucket,
+        key=key,
+        etag=etag,
+        status=UploadStatus.PROCESSING.value,
+        received_at=now,
+    )
+    not_completed = UploadModel.status.does_not_exist() | (UploadModel.status != UploadStatus.COMPLETED.value)
+    return conditional_write(lambda: item.save(condition=not_completed), "recording upload")
 
 
 def complete(upload_id: str, outcome: UploadOutcome, now: datetime) -> None:
