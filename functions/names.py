@@ -17,6 +17,7 @@ ENV_EMAIL_QUEUE_URL = "EMAIL_QUEUE_URL"
 ENV_SMS_QUEUE_URL = "SMS_QUEUE_URL"
 ENV_DEFAULT_SENDER_EMAIL = "DEFAULT_SENDER_EMAIL"
 ENV_SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
+ENV_VERIFICATION_KEY_SECRET = "VERIFICATION_KEY_SECRET"  # Secrets Manager id of the identity-fact HMAC key
 
 # Stack outputs (CloudFormation output ids); .local/outputs.json uses the same keys.
 OUTPUT_PORTFOLIO_BUCKET = "PortfolioBucketName"

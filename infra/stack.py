@@ -12,6 +12,7 @@ from infra.constructs.data import TABLE_BINDINGS, DataConstruct
 from infra.constructs.functions import SENDER_TIMEOUT, FunctionsConstruct
 from infra.constructs.messaging import MessagingConstruct
 from infra.constructs.schedules import SchedulesConstruct
+from infra.constructs.secrets import SecretsConstruct
 from infra.constructs.storage import StorageConstruct
 
 DEFAULT_SENDER_EMAIL = "reminders@example.com"
@@ -24,8 +25,15 @@ class ClearDueStack(Stack):
         self.data = DataConstruct(self, "Data")
         self.storage = StorageConstruct(self, "Storage", key=self.data.key)
         self.messaging = MessagingConstruct(self, "Messaging", consumer_timeout=SENDER_TIMEOUT)
+        self.secrets = SecretsConstruct(self, "Secrets", key=self.data.key)
         self.functions = FunctionsConstruct(
-            self, "Functions", data=self.data, storage=self.storage, messaging=self.messaging, sender_email=sender_email
+            self,
+            "Functions",
+            data=self.data,
+            storage=self.storage,
+            messaging=self.messaging,
+            secrets=self.secrets,
+            sender_email=sender_email,
         )
         self.schedules = SchedulesConstruct(self, "Schedules", scheduler=self.functions.scheduler)
         self._build_outputs()

@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets as secrets_module
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from functions.store.settings import StoreSettings
 
 REGION = "us-east-1"
 DEFAULT_SENDER = "reminders@cleardue.example.com"
+VERIFICATION_KEY_SECRET = "cleardue/verification-key"
 PORTFOLIO_BUCKET = "cleardue-portfolios-local"
 INGEST_NOTIFICATIONS_QUEUE = "cleardue-portfolio-notifications"  # stands in for S3 -> Lambda
 # Locally a failed job is visible again after a few seconds instead of the deployed 6x function timeout.
@@ -83,6 +85,7 @@ class LocalStack:
                 names.ENV_DUE_SHARDS: str(self.settings.due_shards),
                 names.ENV_PORTFOLIO_BUCKET: PORTFOLIO_BUCKET,
                 names.ENV_DEFAULT_SENDER_EMAIL: DEFAULT_SENDER,
+                names.ENV_VERIFICATION_KEY_SECRET: VERIFICATION_KEY_SECRET,
                 # The handlers run in this process: keep the console for the stack's own story
                 # (their metrics go to <state_dir>/functions.log, see `function_output`).
                 "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
@@ -106,6 +109,7 @@ class LocalStack:
         os.environ[names.ENV_EMAIL_QUEUE_URL] = self.email.url
         os.environ[names.ENV_SMS_QUEUE_URL] = self.sms.url
         self._bucket(sqs)
+        self._verification_key()
         self.verify_sender(DEFAULT_SENDER)
         self.outputs = {
             names.OUTPUT_PORTFOLIO_BUCKET: PORTFOLIO_BUCKET,
@@ -140,6 +144,14 @@ class LocalStack:
         )["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         return Queues(url=url, arn=arn, dlq_url=dlq_url)
+
+    def _verification_key(self) -> None:
+        """The HMAC key identity facts are hashed with; in AWS a generated Secrets Manager secret."""
+        secrets = boto3.client("secretsmanager")
+        try:
+            secrets.describe_secret(SecretId=VERIFICATION_KEY_SECRET)
+        except secrets.exceptions.ResourceNotFoundException:
+            secrets.create_secret(Name=VERIFICATION_KEY_SECRET, SecretString=secrets_module.token_hex(32))
 
     def _bucket(self, sqs: Any) -> None:
         s3 = boto3.client("s3")

@@ -18,6 +18,7 @@ from local.lambda_events import LocalLambdaContext
 REGION = "us-east-1"
 SENDER = "reminders@lender.example.com"
 BUCKET = "portfolios-test"
+FACT_KEY = b"test-fact-key-0123456789abcdef"
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +36,8 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _reset_runtimes() -> None:
+    from aws_lambda_powertools.utilities import parameters
+
     from functions.ingest import handler as ingest
     from functions.observability import metrics
     from functions.scheduler import handler as scheduler
@@ -43,6 +46,7 @@ def _reset_runtimes() -> None:
     for module in (ingest, scheduler, sender):
         module._runtime.cache_clear()
     metrics.clear_metrics()
+    parameters.clear_caches()
 
 
 @pytest.fixture
@@ -66,6 +70,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         sqs = boto3.client("sqs")
         queue_url = sqs.create_queue(QueueName="email-jobs")["QueueUrl"]
         boto3.client("ses").verify_domain_identity(Domain=SENDER.split("@")[1])
+        boto3.client("secretsmanager").create_secret(Name="verification-key", SecretString=FACT_KEY.decode())
+        monkeypatch.setenv(names.ENV_VERIFICATION_KEY_SECRET, "verification-key")
         monkeypatch.setenv(names.ENV_EMAIL_QUEUE_URL, queue_url)
         monkeypatch.setenv(names.ENV_DEFAULT_SENDER_EMAIL, SENDER)
         os.environ.pop(names.ENV_SES_CONFIGURATION_SET, None)

@@ -65,13 +65,46 @@ def next_stage_opens(dpd: int, bounds: tuple[StageBound, ...] = DEFAULT_STAGE_BO
     return min(upcoming) if upcoming else None
 
 
+class Flag(StrEnum):
+    """Status flags a lender (or, later, an operator) sets; each suppresses outreach."""
+
+    BANKRUPTCY = "bankruptcy"  # Reg F 1006.30(b), 11 USC 362/524
+    DECEASED = "deceased"  # 1006.6(a): only the estate's representative
+    DISPUTE = "dispute"  # FDCPA 809(b): stop until verified
+    CEASE_COMMUNICATION = "cease_communication"  # FDCPA 805(c)
+    FRAUD = "fraud"  # identity theft: 1006.30(b)
+    RECALLED = "recalled"  # withdrawn by the lender
+
+
 @dataclass(frozen=True, slots=True)
 class Debtor:
     name: str
     email: str | None
     phone: str | None  # E.164
-    timezone: str  # IANA
+    timezone: str  # IANA, the primary zone
     language: str = "en"
+    timezones: tuple[str, ...] = ()  # every plausible zone, primary first (contact must suit all)
+    postal_code: str | None = None
+    country: str | None = None  # ISO 3166-1 alpha-2
+    phone_is_mobile: bool = False
+    sms_consent: bool = False  # TCPA prior express consent for texts
+
+    @property
+    def contact_zones(self) -> tuple[str, ...]:
+        return self.timezones or (self.timezone,)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """What the lender told us about the debt's history (validation notice facts, Reg F 1006.34)."""
+
+    original_creditor: str | None = None
+    itemization_date: date | None = None
+    open_date: date | None = None
+    last_payment_date: date | None = None
+    last_payment: Money | None = None
+    charge_off_date: date | None = None
+    statute_of_limitations: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +145,9 @@ class Account:
     contacts_sent: int = 0
     last_contact_at: datetime | None = None
     lender_attributes: dict[str, str] = field(default_factory=dict)
+    flags: frozenset[Flag] = frozenset()
+    placement: Placement = field(default_factory=Placement)
+    verification: dict[str, str] = field(default_factory=dict)  # fact kind -> keyed hash, never the fact
 
     @property
     def account_id(self) -> str:
@@ -119,8 +155,8 @@ class Account:
 
     @property
     def is_collectible(self) -> bool:
-        """Only an active account with something owed may be contacted about the debt."""
-        return self.status is AccountStatus.ACTIVE and self.balance.total.is_positive
+        """Only an active, unflagged account with something owed may be contacted about the debt."""
+        return self.status is AccountStatus.ACTIVE and not self.flags and self.balance.total.is_positive
 
     @property
     def masked_ref(self) -> str:

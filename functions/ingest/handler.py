@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
+from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -37,6 +38,7 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
             etag=obj.etag,
             received_at=parse_utc(record.event_time),
             due_shards=settings.due_shards,
+            fact_key=parameters.get_secret(settings.verification_key_secret, max_age=300).encode(),
         )
         logger.info(
             "upload processed",

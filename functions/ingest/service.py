@@ -61,8 +61,12 @@ class _RejectedRows:
         return self._file.read()
 
 
-def ingest_object(s3: Any, bucket: str, key: str, etag: str, received_at: datetime, due_shards: int) -> IngestResult:
-    """Ingest `s3://bucket/key` (version `etag`) as of the notification's time `received_at`."""
+def ingest_object(
+    s3: Any, bucket: str, key: str, etag: str, received_at: datetime, due_shards: int, fact_key: bytes
+) -> IngestResult:
+    """Ingest `s3://bucket/key` (version `etag`) as of the notification's time `received_at`.
+
+    `fact_key` is the HMAC key identity facts are hashed with (they are never stored as given)."""
     upload_id = uploads.upload_id_for(bucket, key, etag)
     match = _KEY_RE.match(key)
     if not match or not LENDER_ID_RE.match(match["lender"]):
@@ -81,6 +85,7 @@ def ingest_object(s3: Any, bucket: str, key: str, etag: str, received_at: dateti
             report_prefix(lender_id, stem, etag),
             received_at,
             due_shards,
+            fact_key,
             _RejectedRows(spool),
         )
 
@@ -95,6 +100,7 @@ def _ingest(
     prefix: str,
     received_at: datetime,
     due_shards: int,
+    fact_key: bytes,
     rejected: _RejectedRows,
 ) -> IngestResult:
     lender = lenders.get_or_default(lender_id)
@@ -102,7 +108,7 @@ def _ingest(
     body = s3.get_object(Bucket=bucket, Key=key, IfMatch=etag)["Body"]
     try:
         text = io.TextIOWrapper(body, encoding="utf-8-sig", newline="")
-        for row in read_portfolio(text, lender):
+        for row in read_portfolio(text, lender, fact_key):
             counts["total"] += 1
             if isinstance(row, RowRejected):
                 counts["rejected"] += 1

@@ -1,5 +1,18 @@
-"""The ingest function reads only the store's settings."""
+"""The ingest function's settings: the store plus the key that hashes identity facts."""
 
-from functions.store.settings import StoreSettings as IngestSettings
+from __future__ import annotations
 
-__all__ = ["IngestSettings"]
+import os
+
+from functions import names
+from functions.store.settings import StoreSettings
+
+
+class IngestSettings(StoreSettings):
+    verification_key_secret: str
+
+    @classmethod
+    def from_env(cls) -> IngestSettings:
+        return cls.model_validate(
+            {**cls.env_fields(), "verification_key_secret": os.environ.get(names.ENV_VERIFICATION_KEY_SECRET)}
+        )

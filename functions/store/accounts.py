@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime
+from typing import Any
 
-from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from functions.core.account import Account, AccountStatus, Balance, Debtor, due_shard
+from functions.core.account import Account, AccountStatus, Balance, Debtor, Flag, Placement, due_shard
 from functions.core.money import Money
 from functions.store import StoreError, conditional_write
 from functions.store.attributes import OnDemandTable, UTCTimestampAttribute
@@ -49,13 +57,31 @@ class AccountModel(Model):
     email = UnicodeAttribute(null=True)
     phone = UnicodeAttribute(null=True)
     timezone = UnicodeAttribute()
+    timezones = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]
     language = UnicodeAttribute(default="en")
+    postal_code = UnicodeAttribute(null=True)
+    country = UnicodeAttribute(null=True)
+    phone_is_mobile = BooleanAttribute(default=False)
+    sms_consent = BooleanAttribute(default=False)
     currency = UnicodeAttribute()
     principal_minor = NumberAttribute()
     interest_minor = NumberAttribute(default=0)
     fees_minor = NumberAttribute(default=0)
     due_date = UnicodeAttribute()
     status = UnicodeAttribute(default=AccountStatus.ACTIVE.value)
+    # Reconciliation: the lender's flags are the lender's to set and clear on every upload; flags that
+    # arise through cleardue (a dispute in the portal, an operator's notice) live apart and are never
+    # overwritten by a portfolio. The account is flagged if either set has the flag.
+    lender_flags = UnicodeSetAttribute(null=True)
+    flags = UnicodeSetAttribute(null=True)
+    original_creditor = UnicodeAttribute(null=True)
+    itemization_date = UnicodeAttribute(null=True)
+    open_date = UnicodeAttribute(null=True)
+    last_payment_date = UnicodeAttribute(null=True)
+    last_payment_minor = NumberAttribute(null=True)
+    charge_off_date = UnicodeAttribute(null=True)
+    statute_of_limitations = UnicodeAttribute(null=True)
+    verification = MapAttribute(null=True)  # type: ignore[var-annotated]
     due_shard = UnicodeAttribute(null=True)
     next_contact_at = UTCTimestampAttribute(null=True)
     contacts_sent = NumberAttribute(default=0)
@@ -71,6 +97,10 @@ class AccountModel(Model):
     by_lender_index = ByLenderIndex()
 
 
+def _date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
 def to_domain(item: AccountModel) -> Account:
     currency = item.currency
     return Account(
@@ -82,6 +112,11 @@ def to_domain(item: AccountModel) -> Account:
             phone=item.phone,
             timezone=item.timezone,
             language=item.language,
+            timezones=tuple(str(zone) for zone in item.timezones or ()),
+            postal_code=item.postal_code,
+            country=item.country,
+            phone_is_mobile=bool(item.phone_is_mobile),
+            sms_consent=bool(item.sms_consent),
         ),
         balance=Balance(
             principal=Money(int(item.principal_minor), currency),
@@ -94,6 +129,17 @@ def to_domain(item: AccountModel) -> Account:
         contacts_sent=int(item.contacts_sent or 0),
         last_contact_at=item.last_contact_at,
         lender_attributes=dict(item.lender_attributes.as_dict()) if item.lender_attributes else {},
+        flags=frozenset(Flag(flag) for flag in (item.lender_flags or set()) | (item.flags or set())),
+        placement=Placement(
+            original_creditor=item.original_creditor,
+            itemization_date=_date(item.itemization_date),
+            open_date=_date(item.open_date),
+            last_payment_date=_date(item.last_payment_date),
+            last_payment=Money(int(item.last_payment_minor), currency) if item.last_payment_minor is not None else None,
+            charge_off_date=_date(item.charge_off_date),
+            statute_of_limitations=_date(item.statute_of_limitations),
+        ),
+        verification=dict(item.verification.as_dict()) if item.verification else {},
     )
 
 
@@ -117,13 +163,32 @@ def upsert_placement(
     Re-delivering the same upload reports the same answer, so callers stay idempotent.
     """
     item = AccountModel(account.account_id)
-    debtor, balance = account.debtor, account.balance
+    debtor, balance, placement = account.debtor, account.balance, account.placement
+    optional: list[tuple[Any, Any]] = [
+        (AccountModel.email, debtor.email),
+        (AccountModel.phone, debtor.phone),
+        (AccountModel.postal_code, debtor.postal_code),
+        (AccountModel.country, debtor.country),
+        (AccountModel.lender_attributes, account.lender_attributes or None),
+        (AccountModel.lender_flags, {flag.value for flag in account.flags} or None),
+        (AccountModel.original_creditor, placement.original_creditor),
+        (AccountModel.itemization_date, _iso(placement.itemization_date)),
+        (AccountModel.open_date, _iso(placement.open_date)),
+        (AccountModel.last_payment_date, _iso(placement.last_payment_date)),
+        (AccountModel.last_payment_minor, placement.last_payment.minor if placement.last_payment else None),
+        (AccountModel.charge_off_date, _iso(placement.charge_off_date)),
+        (AccountModel.statute_of_limitations, _iso(placement.statute_of_limitations)),
+        (AccountModel.verification, account.verification or None),
+    ]
     actions: list[Action] = [
         AccountModel.lender_id.set(account.lender_id),
         AccountModel.external_ref.set(account.external_ref),
         AccountModel.debtor_name.set(debtor.name),
         AccountModel.timezone.set(debtor.timezone),
+        AccountModel.timezones.set(list(debtor.contact_zones)),  # type: ignore[arg-type]
         AccountModel.language.set(debtor.language),
+        AccountModel.phone_is_mobile.set(debtor.phone_is_mobile),
+        AccountModel.sms_consent.set(debtor.sms_consent),
         AccountModel.currency.set(balance.currency),
         AccountModel.principal_minor.set(balance.principal.minor),
         AccountModel.interest_minor.set(balance.interest.minor),
@@ -135,13 +200,8 @@ def upsert_placement(
         AccountModel.last_upload.set(upload_id),
         AccountModel.created_at.set(AccountModel.created_at | now),
         AccountModel.updated_at.set(now),
-        AccountModel.email.set(debtor.email) if debtor.email else AccountModel.email.remove(),
-        AccountModel.phone.set(debtor.phone) if debtor.phone else AccountModel.phone.remove(),
+        *(attribute.set(value) if value is not None else attribute.remove() for attribute, value in optional),
     ]
-    if account.lender_attributes:
-        actions.append(AccountModel.lender_attributes.set(account.lender_attributes))
-    else:
-        actions.append(AccountModel.lender_attributes.remove())
     if first_contact is None:
         actions += [AccountModel.next_contact_at.remove(), AccountModel.due_shard.remove()]
     else:
@@ -154,6 +214,10 @@ def upsert_placement(
     except PynamoDBException as exc:
         raise StoreError(f"upserting account failed: {exc}") from exc
     return item.placed_by_upload == upload_id
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def due_accounts(shard: str, until: datetime) -> Iterator[Account]:

@@ -15,6 +15,7 @@ from functions import names
 from infra import bundling
 from infra.constructs.data import DataConstruct
 from infra.constructs.messaging import MessagingConstruct
+from infra.constructs.secrets import SecretsConstruct
 from infra.constructs.storage import StorageConstruct
 
 RUNTIME = lambda_.Runtime.PYTHON_3_11
@@ -35,13 +36,14 @@ class FunctionsConstruct(Construct):
         data: DataConstruct,
         storage: StorageConstruct,
         messaging: MessagingConstruct,
+        secrets: SecretsConstruct,
         sender_email: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self._data = data
         self._code = bundling.functions_code()
         self.dependencies = self._build_dependencies_layer()
-        self.ingest = self._build_ingest(storage.portfolio_bucket)
+        self.ingest = self._build_ingest(storage.portfolio_bucket, secrets)
         self.scheduler = self._build_scheduler(messaging)
         self.sender = self._build_sender(messaging, sender_email)
 
@@ -89,14 +91,18 @@ class FunctionsConstruct(Construct):
             },
         )
 
-    def _build_ingest(self, bucket: s3.Bucket) -> lambda_.Function:
+    def _build_ingest(self, bucket: s3.Bucket, secrets: SecretsConstruct) -> lambda_.Function:
         function = self._build_function(
             "ingest",
             INGEST_HANDLER,
             timeout=Duration.minutes(5),
             memory_size=1024,
-            environment={names.ENV_PORTFOLIO_BUCKET: bucket.bucket_name},
+            environment={
+                names.ENV_PORTFOLIO_BUCKET: bucket.bucket_name,
+                names.ENV_VERIFICATION_KEY_SECRET: secrets.verification_key.secret_arn,
+            },
         )
+        secrets.verification_key.grant_read(function)
         bucket.grant_read(function, f"{names.PORTFOLIO_PREFIX}*")
         bucket.grant_put(function, f"{names.REPORTS_PREFIX}*")
         bucket.add_event_notification(

@@ -315,3 +315,18 @@ def test_template_passes_cfn_lint(template, tmp_path: Path):
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ingest_alone_reads_the_generated_identity_fact_key(template):
+    (secret_id,) = _resources(template, "AWS::SecretsManager::Secret")
+    secret = template["Resources"][secret_id]
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    assert secret["DeletionPolicy"] == "Retain"
+    functions = _function_ids(template)
+    ingest_env = template["Resources"][functions[INGEST_HANDLER]]["Properties"]["Environment"]["Variables"]
+    assert ingest_env[names.ENV_VERIFICATION_KEY_SECRET] == {"Ref": secret_id}
+    readers = [s for s in _statements(template) if "secretsmanager:GetSecretValue" in _as_list(s["Action"])]
+    assert readers and all(s["Resource"] == {"Ref": secret_id} for s in readers)
+    for handler in (SCHEDULER_HANDLER, SENDER_HANDLER):
+        env = template["Resources"][functions[handler]]["Properties"]["Environment"]["Variables"]
+        assert names.ENV_VERIFICATION_KEY_SECRET not in env

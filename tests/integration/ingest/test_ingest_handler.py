@@ -49,7 +49,7 @@ def test_valid_rows_become_accounts_and_rejected_rows_are_reported_with_line_and
     assert summary["total"] == summary["accepted"] + summary["rejected"]
     rejected = list(csv.DictReader(io.StringIO(read_report(aws, summary["rejected_rows"]).decode())))
     assert [(row["line"], row["external_ref"]) for row in rejected] == [("4", "R-3"), ("5", "R-4")]
-    assert "not a valid address" in rejected[0]["reason"]
+    assert "There must be something after the @-sign" in rejected[0]["reason"]
     assert "due_date" in rejected[1]["reason"]
 
     (placed,) = events.history("acme#R-1")
