@@ -17,6 +17,8 @@ ENV_EMAIL_QUEUE_URL = "EMAIL_QUEUE_URL"
 ENV_SMS_QUEUE_URL = "SMS_QUEUE_URL"
 ENV_DEFAULT_SENDER_EMAIL = "DEFAULT_SENDER_EMAIL"
 ENV_SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
+ENV_INGEST_QUEUE_URL = "INGEST_QUEUE_URL"  # chunks of portfolio uploads
+ENV_INGEST_CHUNK_SECONDS = "INGEST_CHUNK_SECONDS"  # time budget of one chunk (bounded by Lambda's remaining time)
 ENV_VERIFICATION_KEY_SECRET = "VERIFICATION_KEY_SECRET"  # Secrets Manager id of the identity-fact HMAC key
 
 # Stack outputs (CloudFormation output ids); .local/outputs.json uses the same keys.
@@ -31,6 +33,8 @@ OUTPUT_EMAIL_QUEUE_URL = "EmailQueueUrl"
 OUTPUT_EMAIL_DLQ_URL = "EmailDeadLetterQueueUrl"
 OUTPUT_SMS_QUEUE_URL = "SmsQueueUrl"
 OUTPUT_SMS_DLQ_URL = "SmsDeadLetterQueueUrl"
+OUTPUT_INGEST_QUEUE_URL = "IngestQueueUrl"
+OUTPUT_INGEST_DLQ_URL = "IngestDeadLetterQueueUrl"
 OUTPUT_REGION = "Region"
 
 # Local-stack-only outputs.
@@ -38,7 +42,15 @@ OUTPUT_AWS_ENDPOINT = "AwsEndpoint"
 
 # S3 layout of the portfolio bucket.
 PORTFOLIO_PREFIX = "portfolios/"
+POLICY_PREFIX = "lenders/"
 REPORTS_PREFIX = "reports/"
+# The files S3 announces to ingest: (key prefix, key suffix), one bucket notification each.
+NOTIFIED_FILES = (
+    (PORTFOLIO_PREFIX, ".csv"),
+    (POLICY_PREFIX, ".yaml"),
+    (POLICY_PREFIX, ".yml"),
+    (POLICY_PREFIX, ".json"),
+)
 
 # Every SQS job queue: a message is retried this many times before it lands in the DLQ.
 MAX_RECEIVE_COUNT = 5

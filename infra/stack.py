@@ -9,7 +9,7 @@ from constructs import Construct
 
 from functions import names
 from infra.constructs.data import TABLE_BINDINGS, DataConstruct
-from infra.constructs.functions import SENDER_TIMEOUT, FunctionsConstruct
+from infra.constructs.functions import INGEST_TIMEOUT, SENDER_TIMEOUT, FunctionsConstruct
 from infra.constructs.messaging import MessagingConstruct
 from infra.constructs.schedules import SchedulesConstruct
 from infra.constructs.secrets import SecretsConstruct
@@ -24,7 +24,9 @@ class ClearDueStack(Stack):
         sender_email = self.node.try_get_context("senderEmail") or DEFAULT_SENDER_EMAIL
         self.data = DataConstruct(self, "Data")
         self.storage = StorageConstruct(self, "Storage", key=self.data.key)
-        self.messaging = MessagingConstruct(self, "Messaging", consumer_timeout=SENDER_TIMEOUT)
+        self.messaging = MessagingConstruct(
+            self, "Messaging", consumer_timeout=SENDER_TIMEOUT, ingest_timeout=INGEST_TIMEOUT
+        )
         self.secrets = SecretsConstruct(self, "Secrets", key=self.data.key)
         self.functions = FunctionsConstruct(
             self,
@@ -46,6 +48,8 @@ class ClearDueStack(Stack):
             names.OUTPUT_EMAIL_DLQ_URL: self.messaging.email_dead_letter_queue.queue_url,
             names.OUTPUT_SMS_QUEUE_URL: self.messaging.sms_queue.queue_url,
             names.OUTPUT_SMS_DLQ_URL: self.messaging.sms_dead_letter_queue.queue_url,
+            names.OUTPUT_INGEST_QUEUE_URL: self.messaging.ingest_queue.queue_url,
+            names.OUTPUT_INGEST_DLQ_URL: self.messaging.ingest_dead_letter_queue.queue_url,
             names.OUTPUT_REGION: self.region,
         }
         for output_id, value in outputs.items():

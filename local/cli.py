@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from functions.core.clock import ClockError, parse_utc
-from functions.core.lender import LENDER_ID_RE
+from functions.core.lender import LENDER_ID_RE, LenderProfile
 
 
 def _utc(text: str):  # type: ignore[no-untyped-def]
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--speed", type=_positive, default=1.0, help="virtual seconds per real second (default 1)")
     up.add_argument("--portfolio", type=_existing_file, help="portfolio CSV to load instead of the sample")
     up.add_argument("--lender", type=_lender_id, help="lender id the portfolio belongs to (with --portfolio)")
-    up.add_argument("--policy", type=_existing_file, help="lender policy JSON (default: the sample lender's)")
+    up.add_argument("--policy", type=_existing_file, help="lender policy, .json or .yaml (default: the sample's)")
     up.add_argument("--state-dir", type=Path, default=Path(".local"), help="where outputs.json is written")
     return parser
 
@@ -77,13 +77,16 @@ def up(args: argparse.Namespace) -> int:
             f" at x{args.speed:g}"
         )
         policy = args.policy or (None if args.portfolio else SAMPLE_LENDER)
-        lender_id = args.lender
-        if policy:
-            profile = runner.load_lender(policy)
-            if lender_id and lender_id != profile.lender_id:
-                print(f"cleardue up: policy is for {profile.lender_id}, not {lender_id}", file=sys.stderr)
-                return 2
-            lender_id = profile.lender_id
+        if policy is None:
+            # A portfolio needs its lender's policy first; without --policy, a default one is uploaded.
+            policy = args.state_dir / f"{args.lender}-policy.json"
+            policy.write_text(LenderProfile.default_for(args.lender).model_dump_json(indent=2, exclude_none=True))
+            print(f"no --policy: uploading a default policy for {args.lender} ({policy})")
+        profile = runner.load_lender(policy, clock.now())
+        if args.lender and args.lender != profile.lender_id:
+            print(f"cleardue up: policy is for {profile.lender_id}, not {args.lender}", file=sys.stderr)
+            return 2
+        lender_id = profile.lender_id
         runner.upload_portfolio(args.portfolio or SAMPLE_PORTFOLIO, lender_id)
         if args.once:
             report = runner.cycle(clock.now())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,13 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import yaml
 
+from functions import names
 from functions.core.clock import ensure_utc, floor_to_slot, iso_utc
 from functions.core.lender import LenderProfile
 from functions.ingest.handler import lambda_handler as ingest_handler
 from functions.scheduler.handler import lambda_handler as scheduler_handler
 from functions.sender.handler import lambda_handler as sender_handler
-from functions.store import lenders
+from functions.store import uploads
+from functions.store.uploads import UploadStatus
 from local.lambda_events import LocalLambdaContext, scheduled_event
 from local.pumps import S3NotificationPump, SqsPump
 from local.stack import PORTFOLIO_BUCKET, LocalStack
@@ -68,7 +72,10 @@ class LocalRunner:
         sqs = boto3.client("sqs")
         self._s3 = boto3.client("s3")
         assert stack.email is not None
+        assert stack.ingest is not None
         self._ingest = S3NotificationPump(sqs, stack.notifications_url, self._logged(ingest_handler), "cleardue-ingest")
+        self._chunks = SqsPump(sqs, stack.ingest.url, stack.ingest.arn, self._logged(ingest_handler), "cleardue-ingest")
+        self._uploads_in_flight: list[str] = []
         self._email = SqsPump(sqs, stack.email.url, stack.email.arn, self._logged(sender_handler), "cleardue-sender")
         self._scheduler = self._logged(scheduler_handler)
         self._emails_seen = len(stack.sent_emails())
@@ -80,9 +87,16 @@ class LocalRunner:
 
         return invoke
 
-    def load_lender(self, policy: Path) -> LenderProfile:
-        profile = LenderProfile.model_validate_json(policy.read_text(encoding="utf-8"))
-        lenders.put(profile)
+    def load_lender(self, policy: Path, at: datetime) -> LenderProfile:
+        """Upload the lender's policy file as a lender would, and let ingest apply it now."""
+        text = policy.read_text(encoding="utf-8")
+        document = json.loads(text) if policy.suffix == ".json" else yaml.safe_load(text)
+        profile = LenderProfile.model_validate(document)  # fail early, with pydantic's message
+        key = f"{names.POLICY_PREFIX}{profile.lender_id}/policy{policy.suffix}"
+        self._s3.put_object(Bucket=PORTFOLIO_BUCKET, Key=key, Body=text.encode("utf-8"))
+        for result in self._ingest.drain(at).results:
+            for file in result.get("files", []):
+                self.out(f"policy {key}: {file['status']} {file.get('errors') or ''}".rstrip())
         if profile.sender_email:
             self.stack.verify_sender(str(profile.sender_email))
         return profile
@@ -97,7 +111,14 @@ class LocalRunner:
         """Ingest what arrived, run the scheduler for the tick at `at` (if `schedule`), send what is queued."""
         report = CycleReport(at=at)
         for result in self._ingest.drain(at).results:
-            report.uploads.extend(result.get("uploads", []))
+            for file in result.get("files", []):
+                if file["kind"] == "portfolio" and file["status"] == "queued":
+                    self._uploads_in_flight.append(file["upload_id"])
+                elif file["kind"] != "portfolio" or file["status"] != "duplicate":
+                    report.uploads.append(file)
+        while self._chunks.drain(at).processed:
+            pass  # a chunk that stops at its time budget queues the next one
+        report.uploads.extend(self._finished_uploads())
         if schedule:
             report.schedule = self._scheduler(
                 scheduled_event(at, SCHEDULE_RULE_ARN), LocalLambdaContext("cleardue-scheduler")
@@ -122,18 +143,31 @@ class LocalRunner:
                 next_tick = floor_to_slot(next_tick) + SCHEDULE_EVERY
             time.sleep(min(1.0, self.clock.real_seconds_until(next_tick)))
 
+    def _finished_uploads(self) -> list[dict[str, Any]]:
+        finished = []
+        for upload_id in list(self._uploads_in_flight):
+            upload = uploads.get(upload_id)
+            if upload is None or upload.status is UploadStatus.PROCESSING:
+                continue
+            self._uploads_in_flight.remove(upload_id)
+            key = upload.report_prefix + "summary.json"
+            finished.append(json.loads(self._s3.get_object(Bucket=PORTFOLIO_BUCKET, Key=key)["Body"].read()))
+        return finished
+
     def _print(self, report: CycleReport) -> None:
         stamp = f"[{iso_utc(report.at)}]"
         for upload in report.uploads:
             if upload["status"] != "completed":
-                self.out(f"{stamp} upload {upload['upload_id']}: {upload['status']} {upload.get('error') or ''}")
+                reason = upload.get("error") or upload.get("reason") or ""
+                self.out(f"{stamp} {upload.get('key') or upload.get('kind')}: {upload['status']} {reason}".rstrip())
                 continue
+            by_outcome = upload["accepted_by_outcome"]
             self.out(
                 f"{stamp} portfolio ingested: {upload['total']} rows, {upload['accepted']} accepted "
-                f"({upload['placed']} new accounts), {upload['rejected']} rejected; report "
-                f"s3://{PORTFOLIO_BUCKET}/{upload['report_key']}"
+                f"({by_outcome['new']} new, {by_outcome['updated']} updated, {by_outcome['unchanged']} unchanged), "
+                f"{upload['rejected']} rejected; report s3://{PORTFOLIO_BUCKET}/{upload['rejected_rows']}"
             )
-            for line in self._rejections(upload["report_key"]):
+            for line in self._rejections(upload["rejected_rows"]):
                 self.out(f"    rejected {line}")
         if report.schedule is not None and (report.schedule["due"] or not self.quiet_idle_ticks):
             s = report.schedule
@@ -147,7 +181,6 @@ class LocalRunner:
         if report.send_failures:
             self.out(f"{stamp} sender: {report.send_failures} job(s) failed and will be retried")
 
-    def _rejections(self, summary_key: str) -> list[str]:
-        rejected_key = summary_key.rsplit("/", 1)[0] + "/rejected.csv"
+    def _rejections(self, rejected_key: str) -> list[str]:
         body = self._s3.get_object(Bucket=PORTFOLIO_BUCKET, Key=rejected_key)["Body"].read().decode("utf-8")
-        return [f"line {row['line']}: {row['reason']}" for row in csv.DictReader(io.StringIO(body))]
+        return [f"line {row['line']}: {row['reasons']}" for row in csv.DictReader(io.StringIO(body))]

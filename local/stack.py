@@ -55,6 +55,7 @@ class LocalStack:
     outputs: dict[str, str] = field(default_factory=dict)
     email: Queues | None = None
     sms: Queues | None = None
+    ingest: Queues | None = None
     notifications_url: str = ""
 
     def start(self) -> str:
@@ -64,6 +65,10 @@ class LocalStack:
         self.endpoint = self.endpoint or os.environ.get("AWS_ENDPOINT_URL")
         if not self.endpoint:
             from moto.server import ThreadedMotoServer
+
+            from local import moto_tuning
+
+            moto_tuning.apply()
 
             self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             self._server.start()
@@ -105,9 +110,11 @@ class LocalStack:
         sqs = boto3.client("sqs")
         self.email = self._job_queue(sqs, "cleardue-email-jobs")
         self.sms = self._job_queue(sqs, "cleardue-sms-jobs")
+        self.ingest = self._job_queue(sqs, "cleardue-ingest-chunks")
         self.notifications_url = sqs.create_queue(QueueName=INGEST_NOTIFICATIONS_QUEUE)["QueueUrl"]
         os.environ[names.ENV_EMAIL_QUEUE_URL] = self.email.url
         os.environ[names.ENV_SMS_QUEUE_URL] = self.sms.url
+        os.environ[names.ENV_INGEST_QUEUE_URL] = self.ingest.url
         self._bucket(sqs)
         self._verification_key()
         self.verify_sender(DEFAULT_SENDER)
@@ -123,6 +130,8 @@ class LocalStack:
             names.OUTPUT_EMAIL_DLQ_URL: self.email.dlq_url,
             names.OUTPUT_SMS_QUEUE_URL: self.sms.url,
             names.OUTPUT_SMS_DLQ_URL: self.sms.dlq_url,
+            names.OUTPUT_INGEST_QUEUE_URL: self.ingest.url,
+            names.OUTPUT_INGEST_DLQ_URL: self.ingest.dlq_url,
             names.OUTPUT_REGION: REGION,
             names.OUTPUT_AWS_ENDPOINT: self.endpoint or "",
         }
@@ -167,18 +176,19 @@ class LocalStack:
             NotificationConfiguration={
                 "QueueConfigurations": [
                     {
-                        "Id": "portfolio-uploads",
+                        "Id": f"{prefix}{suffix}",
                         "QueueArn": queue_arn,
                         "Events": ["s3:ObjectCreated:*"],
                         "Filter": {
                             "Key": {
                                 "FilterRules": [
-                                    {"Name": "prefix", "Value": names.PORTFOLIO_PREFIX},
-                                    {"Name": "suffix", "Value": ".csv"},
+                                    {"Name": "prefix", "Value": prefix},
+                                    {"Name": "suffix", "Value": suffix},
                                 ]
                             }
                         },
                     }
+                    for prefix, suffix in names.NOTIFIED_FILES
                 ]
             },
         )

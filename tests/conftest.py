@@ -13,7 +13,10 @@ from moto import mock_aws
 from functions import names
 from functions.store import tables
 from functions.store.settings import StoreSettings
+from local import moto_tuning
 from local.lambda_events import LocalLambdaContext
+
+moto_tuning.apply()
 
 REGION = "us-east-1"
 SENDER = "reminders@lender.example.com"
@@ -69,6 +72,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         s3.create_bucket(Bucket=BUCKET)
         sqs = boto3.client("sqs")
         queue_url = sqs.create_queue(QueueName="email-jobs")["QueueUrl"]
+        ingest_queue_url = sqs.create_queue(QueueName="ingest-chunks")["QueueUrl"]
+        monkeypatch.setenv(names.ENV_INGEST_QUEUE_URL, ingest_queue_url)
         boto3.client("ses").verify_domain_identity(Domain=SENDER.split("@")[1])
         boto3.client("secretsmanager").create_secret(Name="verification-key", SecretString=FACT_KEY.decode())
         monkeypatch.setenv(names.ENV_VERIFICATION_KEY_SECRET, "verification-key")
@@ -76,7 +81,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         monkeypatch.setenv(names.ENV_DEFAULT_SENDER_EMAIL, SENDER)
         os.environ.pop(names.ENV_SES_CONFIGURATION_SET, None)
         _reset_runtimes()
-        yield {"settings": settings, "s3": s3, "sqs": sqs, "queue_url": queue_url}
+        yield {"settings": settings, "s3": s3, "sqs": sqs, "queue_url": queue_url, "ingest_queue_url": ingest_queue_url}
         _reset_runtimes()
 
 

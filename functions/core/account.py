@@ -166,3 +166,17 @@ class Account:
 
     def with_changes(self, **changes: object) -> Account:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def placement_fingerprint(account: Account) -> str:
+    """A digest of everything the lender's row says about the account: equal means nothing to write."""
+    facts = (
+        account.debtor,
+        account.balance,
+        account.due_date,
+        sorted(account.flags),
+        account.placement,
+        sorted(account.lender_attributes.items()),
+        sorted(account.verification.items()),
+    )
+    return hashlib.sha256(repr(facts).encode("utf-8")).hexdigest()[:16]

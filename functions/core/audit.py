@@ -16,8 +16,10 @@ EVENT_KEY_PREFIX = "e#"
 
 
 class EventType(StrEnum):
-    ACCOUNT_PLACED = "account_placed"
-    ACCOUNT_UPDATED = "account_updated"
+    UPLOAD_COMPLETED = "upload_completed"
+    UPLOAD_FAILED = "upload_failed"
+    POLICY_UPDATED = "policy_updated"
+    POLICY_REJECTED = "policy_rejected"
     REMINDER_SENT = "reminder_sent"
     REMINDER_SUPPRESSED = "reminder_suppressed"
     OUTREACH_STOPPED = "outreach_stopped"

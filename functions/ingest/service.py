@@ -1,182 +1,334 @@
-"""Ingesting one portfolio object: stream, validate row by row, upsert, audit, report."""
+"""Ingesting lenders' files: portfolios (streamed, checkpointed, idempotent) and policies.
+
+A portfolio upload is a job: the S3 notification records it and queues its first chunk; each chunk
+(an SQS message `{"upload_id", "offset"}`) streams the object from its byte offset, validates rows,
+writes accounts, and either queues the next chunk or completes the upload with its report. Nothing is
+half-applied without being recorded: the checkpoint (uploads table) moves only after the chunk's
+accounts, rejected rows and manifest are written, and a replayed chunk repeats the same outcomes.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
-import tempfile
-from dataclasses import asdict, dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import yaml
+from pydantic import ValidationError
+
 from functions import names
 from functions.core import outreach
+from functions.core.account import Account, placement_fingerprint
 from functions.core.audit import AuditEvent, EventType
 from functions.core.clock import iso_utc
-from functions.core.lender import LENDER_ID_RE
-from functions.core.portfolio import PortfolioError, RowAccepted, RowRejected, read_portfolio
-from functions.store import accounts, events, lenders, uploads
+from functions.core.lender import LENDER_ID_RE, LenderProfile
+from functions.core.portfolio import Header, PortfolioError, RowAccepted, RowRejected, parse_header, read_rows
+from functions.ingest import reports
+from functions.ingest.lines import CountingLines, NotTextError
+from functions.store import accounts, events, lenders, manifests, uploads
+from functions.store.manifests import Entry
+from functions.store.uploads import Upload, UploadStatus
 
 ACTOR = "ingest"
-_KEY_RE = re.compile(rf"^{re.escape(names.PORTFOLIO_PREFIX)}(?P<lender>[^/]+)/(?P<name>[^/]+)\.csv$", re.IGNORECASE)
+WRITE_BATCH = 100
+_PORTFOLIO_KEY = re.compile(rf"^{re.escape(names.PORTFOLIO_PREFIX)}(?P<lender>[^/]+)/(?P<name>[^/]+)\.csv$", re.I)
+_POLICY_KEY = re.compile(rf"^{re.escape(names.POLICY_PREFIX)}(?P<lender>[^/]+)/policy\.(?P<ext>ya?ml|json)$", re.I)
+
+
+def lender_trail(lender_id: str) -> str:
+    """Audit events about a lender's files live in the trail of `lender#<id>`."""
+    return f"lender#{lender_id}"
 
 
 @dataclass(frozen=True, slots=True)
-class IngestResult:
-    upload_id: str
-    status: str  # completed | failed | duplicate | ignored
-    total: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    placed: int = 0
-    report_key: str | None = None
-    error: str | None = None
+class ObjectCreated:
+    bucket: str
+    key: str
+    etag: str
+    version_id: str | None
+    at: datetime
 
 
-def report_prefix(lender_id: str, file_stem: str, etag: str) -> str:
-    return f"{names.REPORTS_PREFIX}{lender_id}/{file_stem}-{etag[:12]}/"
+@dataclass
+class Outcome:
+    kind: str  # portfolio | policy | ignored
+    status: str  # queued | duplicate | completed | failed | continuing | accepted | rejected | ignored | stale
+    upload_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
-class _RejectedRows:
-    """Rejected rows spooled (to disk past 4 MB) as CSV: line, reason, then the row as the lender sent it."""
+class Ingestion:
+    """Everything ingestion does, with its clients and knobs injected (the handler builds one)."""
 
-    def __init__(self, spool: Any) -> None:
-        self._file = spool
-        self._text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
-        self._writer: Any = None
+    def __init__(
+        self,
+        s3: Any,
+        enqueue: Callable[[dict[str, Any], int], None],
+        fact_key: Callable[[], bytes],
+        due_shards: int,
+        budget_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._s3 = s3
+        self._enqueue = enqueue  # (message, delay seconds) -> None
+        self._fact_key = fact_key
+        self._due_shards = due_shards
+        self._budget_seconds = budget_seconds
+        self._clock = clock
 
-    def add(self, row: RowRejected) -> None:
-        if self._writer is None:
-            self._writer = csv.DictWriter(self._text, fieldnames=["line", "reason", *row.raw.keys()])
-            self._writer.writeheader()
-        self._writer.writerow({"line": row.line, "reason": row.reason, **row.raw})
+    # --- S3 notifications -------------------------------------------------------------------------
 
-    def body(self) -> bytes:
-        if self._writer is None:
-            return b"line,reason\r\n"
-        self._text.flush()
-        self._file.seek(0)
-        return self._file.read()
+    def object_created(self, event: ObjectCreated) -> Outcome:
+        if match := _POLICY_KEY.match(event.key):
+            return self._policy(event, match["lender"], match["ext"].lower())
+        if match := _PORTFOLIO_KEY.match(event.key):
+            return self._portfolio(event, match["lender"], match["name"])
+        return Outcome("ignored", "ignored", detail={"reason": f"{event.key} is not a portfolio or policy file"})
 
-
-def ingest_object(
-    s3: Any, bucket: str, key: str, etag: str, received_at: datetime, due_shards: int, fact_key: bytes
-) -> IngestResult:
-    """Ingest `s3://bucket/key` (version `etag`) as of the notification's time `received_at`.
-
-    `fact_key` is the HMAC key identity facts are hashed with (they are never stored as given)."""
-    upload_id = uploads.upload_id_for(bucket, key, etag)
-    match = _KEY_RE.match(key)
-    if not match or not LENDER_ID_RE.match(match["lender"]):
-        return IngestResult(upload_id, "ignored", error=f"{key} is not portfolios/<lender_id>/<name>.csv")
-    lender_id, stem = match["lender"], match["name"]
-    if not uploads.begin(upload_id, lender_id, bucket, key, etag, received_at):
-        return IngestResult(upload_id, "duplicate")
-    with tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024, mode="w+b") as spool:
-        return _ingest(
-            s3,
-            upload_id,
-            lender_id,
-            bucket,
-            key,
-            etag,
-            report_prefix(lender_id, stem, etag),
-            received_at,
-            due_shards,
-            fact_key,
-            _RejectedRows(spool),
+    def _portfolio(self, event: ObjectCreated, lender_id: str, name: str) -> Outcome:
+        upload_id = uploads.upload_id_for(event.bucket, event.key, event.etag)
+        upload = Upload(
+            upload_id=upload_id,
+            lender_id=lender_id,
+            bucket=event.bucket,
+            key=event.key,
+            etag=event.etag,
+            version_id=event.version_id,
+            received_at=event.at,
+            report_prefix=f"{names.REPORTS_PREFIX}{lender_id}/{upload_id}/",
         )
+        if not LENDER_ID_RE.match(lender_id) or lenders.get(lender_id) is None:
+            if not uploads.begin(upload):
+                return Outcome("portfolio", "duplicate", upload_id)
+            reason = f"unknown lender {lender_id!r}: upload lenders/{lender_id}/policy.yaml first"
+            return self._fail(upload, reason, event.at)
+        upload.first_placement = manifests.load(
+            self._s3, event.bucket, lender_id
+        ) is None and not accounts.lender_has_accounts(lender_id)
+        if not uploads.begin(upload):
+            return Outcome("portfolio", "duplicate", upload_id)
+        self._enqueue({"upload_id": upload_id, "offset": 0}, 0)
+        return Outcome("portfolio", "queued", upload_id)
 
-
-def _ingest(
-    s3: Any,
-    upload_id: str,
-    lender_id: str,
-    bucket: str,
-    key: str,
-    etag: str,
-    prefix: str,
-    received_at: datetime,
-    due_shards: int,
-    fact_key: bytes,
-    rejected: _RejectedRows,
-) -> IngestResult:
-    lender = lenders.get_or_default(lender_id)
-    counts = {"total": 0, "accepted": 0, "rejected": 0, "placed": 0}
-    body = s3.get_object(Bucket=bucket, Key=key, IfMatch=etag)["Body"]
-    try:
-        text = io.TextIOWrapper(body, encoding="utf-8-sig", newline="")
-        for row in read_portfolio(text, lender, fact_key):
-            counts["total"] += 1
-            if isinstance(row, RowRejected):
-                counts["rejected"] += 1
-                rejected.add(row)
-                continue
-            counts["accepted"] += 1
-            counts["placed"] += _place(row, upload_id, received_at, due_shards)
-    except (PortfolioError, UnicodeDecodeError, csv.Error) as exc:
-        error = f"the file cannot be read: {exc}"
-        summary_key = _put_json(
-            s3,
-            bucket,
+    def _policy(self, event: ObjectCreated, lender_id: str, ext: str) -> Outcome:
+        prefix = f"{names.REPORTS_PREFIX}{lender_id}/policy-{event.etag[:12]}/"
+        body = self._s3.get_object(Bucket=event.bucket, Key=event.key, **_version(event))["Body"].read()
+        try:
+            document = json.loads(body) if ext == "json" else yaml.safe_load(body)
+            if not isinstance(document, dict):
+                raise ValueError("the policy must be a mapping of settings")
+            if document.setdefault("lender_id", lender_id) != lender_id:
+                raise ValueError(f"lender_id {document['lender_id']!r} does not match the folder {lender_id!r}")
+            profile = LenderProfile.model_validate(document)
+        except (ValueError, yaml.YAMLError, UnicodeDecodeError) as exc:
+            errors = _policy_errors(exc)
+            reports.put_json(
+                self._s3,
+                event.bucket,
+                prefix + "summary.json",
+                {
+                    "key": event.key,
+                    "status": "rejected",
+                    "at": iso_utc(event.at),
+                    "errors": errors,
+                    "note": "the previous policy stays in force",
+                },
+            )
+            self._audit(
+                lender_id,
+                event.at,
+                EventType.POLICY_REJECTED,
+                f"policy:{event.etag}",
+                {"key": event.key, "errors": len(errors)},
+            )
+            return Outcome("policy", "rejected", detail={"errors": errors, "report": prefix + "summary.json"})
+        lenders.put(profile)
+        reports.put_json(
+            self._s3,
+            event.bucket,
             prefix + "summary.json",
-            {"upload_id": upload_id, "status": "failed", "error": error, "at": iso_utc(received_at)},
+            {"key": event.key, "status": "accepted", "at": iso_utc(event.at)},
         )
-        uploads.fail(upload_id, error, summary_key, received_at)
-        return IngestResult(upload_id, "failed", error=error, report_key=summary_key)
-    s3.put_object(Bucket=bucket, Key=prefix + "rejected.csv", Body=rejected.body(), ContentType="text/csv")
-    summary = {
-        "upload_id": upload_id,
-        "lender_id": lender_id,
-        "key": key,
-        "status": "completed",
-        "at": iso_utc(received_at),
-        **counts,
-        "rejected_rows": f"{prefix}rejected.csv",
-    }
-    summary_key = _put_json(s3, bucket, prefix + "summary.json", summary)
-    uploads.complete(upload_id, uploads.UploadOutcome(report_key=summary_key, **counts), received_at)
-    return IngestResult(
-        upload_id,
-        "completed",
-        total=counts["total"],
-        accepted=counts["accepted"],
-        rejected=counts["rejected"],
-        placed=counts["placed"],
-        report_key=summary_key,
-    )
+        self._audit(lender_id, event.at, EventType.POLICY_UPDATED, f"policy:{event.etag}", {"key": event.key})
+        return Outcome("policy", "accepted", detail={"report": prefix + "summary.json"})
 
+    # --- chunks -------------------------------------------------------------------------------------
 
-def _place(row: RowAccepted, upload_id: str, now: datetime, due_shards: int) -> int:
-    account = row.account
-    first_contact = outreach.first_contact_at(account, now)
-    placed = accounts.upsert_placement(account, first_contact, upload_id, now, due_shards)
-    events.append(
-        AuditEvent(
-            account_id=account.account_id,
-            at=now,
-            type=EventType.ACCOUNT_PLACED if placed else EventType.ACCOUNT_UPDATED,
-            event_id=f"upload:{upload_id}:{row.line}",
-            actor=ACTOR,
-            detail={
-                "upload_id": upload_id,
-                "line": row.line,
-                "currency": account.balance.currency,
-                "balance_minor": account.balance.total.minor,
-                "due_date": account.due_date.isoformat(),
-                "next_contact_at": iso_utc(first_contact) if first_contact else None,
-            },
+    def process_chunk(self, upload_id: str, offset: int, now: datetime, attempt: int) -> Outcome:
+        """Process one chunk of an upload from `offset`; `attempt` > 1 means an earlier try may have written."""
+        upload = uploads.get(upload_id)
+        if upload is None or upload.status is not UploadStatus.PROCESSING or upload.offset != offset:
+            return Outcome("portfolio", "stale", upload_id)  # a duplicate message for a chunk already done
+        if not uploads.acquire_lender_lock(upload.lender_id, upload_id, now):
+            self._enqueue({"upload_id": upload_id, "offset": offset}, 60)  # another upload of this lender runs
+            return Outcome("portfolio", "waiting", upload_id)
+        started = self._clock()
+        try:
+            done = _Chunk(self, upload, attempt, started).run(now)
+        except (PortfolioError, NotTextError) as exc:
+            return self._fail(upload, f"the file cannot be read: {exc}", now)
+        upload.processing_ms += int((self._clock() - started) * 1000)
+        upload.chunks += 1
+        if not done:
+            if uploads.checkpoint(upload, offset):
+                self._enqueue({"upload_id": upload_id, "offset": upload.offset}, 0)
+            return Outcome("portfolio", "continuing", upload_id, {"offset": upload.offset, **upload.counts})
+        return self._complete(upload, offset, now)
+
+    def _complete(self, upload: Upload, previous_offset: int, now: datetime) -> Outcome:
+        rejected_key = reports.compose_rejected(self._s3, upload.bucket, upload.report_prefix, upload.header or "")
+        summary = reports.summary(upload, "completed", now, rejected_key)
+        reports.put_json(self._s3, upload.bucket, upload.report_prefix + "summary.json", summary)
+        if not uploads.checkpoint(upload, previous_offset):
+            return Outcome("portfolio", "stale", upload.upload_id)
+        uploads.finish(upload, UploadStatus.COMPLETED, now)
+        uploads.release_lender_lock(upload.lender_id, upload.upload_id)
+        self._audit(
+            upload.lender_id,
+            now,
+            EventType.UPLOAD_COMPLETED,
+            f"upload:{upload.upload_id}",
+            {"upload_id": upload.upload_id, **upload.counts},
         )
-    )
-    return int(placed)
+        return Outcome("portfolio", "completed", upload.upload_id, summary)
+
+    def _fail(self, upload: Upload, reason: str, now: datetime) -> Outcome:
+        summary = reports.summary(upload, "failed", now, None, error=reason)
+        reports.put_json(self._s3, upload.bucket, upload.report_prefix + "summary.json", summary)
+        uploads.begin(upload)  # recorded even when it failed before it started
+        uploads.finish(upload, UploadStatus.FAILED, now, error=reason)
+        uploads.release_lender_lock(upload.lender_id, upload.upload_id)
+        self._audit(
+            upload.lender_id,
+            now,
+            EventType.UPLOAD_FAILED,
+            f"upload:{upload.upload_id}",
+            {"upload_id": upload.upload_id, "error": reason[:300]},
+        )
+        return Outcome("portfolio", "failed", upload.upload_id, summary)
+
+    def _audit(self, lender_id: str, at: datetime, kind: EventType, event_id: str, detail: dict[str, Any]) -> None:
+        events.append(AuditEvent(lender_trail(lender_id), at, kind, event_id, ACTOR, detail))
 
 
-def _put_json(s3: Any, bucket: str, key: str, document: dict[str, Any]) -> str:
-    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(document, indent=2).encode(), ContentType="application/json")
-    return key
+class _Chunk:
+    """One invocation's share of an upload: rows from the checkpoint until the time budget is spent."""
+
+    def __init__(self, ingestion: Ingestion, upload: Upload, attempt: int, started: float) -> None:
+        self._ingestion = ingestion
+        self._upload = upload
+        self._deadline = started + ingestion._budget_seconds
+        if attempt > 1:
+            # An earlier try of this chunk may have written: from now on, create only what is absent.
+            upload.first_placement = False
+        self._pending: list[tuple[RowAccepted, str | None]] = []  # row, its known outcome if replayed
+        self._rejected: list[RowRejected] = []
+        self._manifest: dict[str, Entry] = {}
+
+    def run(self, now: datetime) -> bool:
+        """Process rows until the budget is spent (False: more to do) or the file ends (True)."""
+        ingestion, upload = self._ingestion, self._upload
+        s3 = ingestion._s3
+        lender = lenders.get(upload.lender_id)
+        if lender is None:
+            raise PortfolioError(f"lender {upload.lender_id!r} has no policy any more")
+        self._manifest = manifests.load(s3, upload.bucket, upload.lender_id) or {}
+        start_offset = upload.offset
+        resume = {"Range": f"bytes={start_offset}-"} if start_offset else {}
+        response = s3.get_object(Bucket=upload.bucket, Key=upload.key, **_version_of(upload), **resume)
+        size = int(response["ContentRange"].rsplit("/", 1)[1]) if start_offset else int(response["ContentLength"])
+        lines = CountingLines(response["Body"], start_offset, first_line=upload.next_line if start_offset else 1)
+        iterator = iter(lines)
+        if upload.header is None:
+            upload.header = next(iterator, "")
+        header: Header = parse_header(upload.header)
+        finished = True
+        for row in read_rows(iterator, header, lender, ingestion._fact_key(), first_line=lines.next_line):
+            self._count("total")
+            if isinstance(row, RowRejected):
+                self._reject(row)
+            else:
+                self._accept(row)
+            if len(self._pending) >= WRITE_BATCH:
+                self._flush(now)
+            if ingestion._clock() >= self._deadline:
+                finished = False
+                break
+        self._flush(now)
+        upload.offset, upload.next_line = lines.offset, lines.next_line
+        reports.put_rejected_part(s3, upload.bucket, upload.report_prefix, start_offset, header, self._rejected)
+        manifests.save(s3, upload.bucket, upload.lender_id, self._manifest)
+        return finished or upload.offset >= size
+
+    def _count(self, outcome: str) -> None:
+        self._upload.counts[outcome] = self._upload.counts.get(outcome, 0) + 1
+
+    def _reject(self, row: RowRejected) -> None:
+        self._count("rejected")
+        self._rejected.append(row)
+
+    def _accept(self, row: RowAccepted) -> None:
+        account = row.account
+        previous = self._manifest.get(account.external_ref)
+        if previous and previous.upload_id == self._upload.upload_id:
+            if previous.line != row.line:
+                reason = f"duplicate external_ref {account.external_ref!r} in this file (first on line {previous.line})"
+                self._reject(RowRejected(row.line, (reason,), {"external_ref": account.external_ref}))
+                return
+            # A replayed chunk: this row's outcome was decided by the earlier try.
+            self._count("accepted")
+            self._count(previous.outcome)
+            if previous.outcome != "unchanged":
+                self._pending.append((row, previous.outcome))
+            return
+        self._count("accepted")
+        fingerprint = placement_fingerprint(account)
+        if previous and previous.fingerprint == fingerprint:
+            self._decided(account, row.line, fingerprint, "unchanged")
+            return
+        self._pending.append((row, None))
+
+    def _decided(self, account: Account, line: int, fingerprint: str, outcome: str) -> None:
+        self._count(outcome)
+        self._manifest[account.external_ref] = Entry(fingerprint, self._upload.upload_id, line, outcome)
+
+    def _flush(self, now: datetime) -> None:
+        if not self._pending:
+            return
+        upload, shards = self._upload, self._ingestion._due_shards
+        pending, self._pending = self._pending, []
+        contact = {row.account.account_id: outreach.first_contact_at(row.account, now) for row, _ in pending}
+        items = [
+            accounts.new_item(row.account, contact[row.account.account_id], upload.upload_id, now, shards)
+            for row, _ in pending
+        ]
+        if upload.first_placement:
+            accounts.put_new(items)
+            existing: set[str] = set()
+        else:
+            existing, _ = accounts.create_absent(items)
+        for row, known_outcome in pending:
+            account = row.account
+            if account.account_id in existing:
+                accounts.update_placement(account, contact[account.account_id], upload.upload_id, now, shards)
+            if known_outcome is None:
+                outcome = "updated" if account.account_id in existing else "new"
+                self._decided(account, row.line, placement_fingerprint(account), outcome)
 
 
-def result_dict(result: IngestResult) -> dict[str, Any]:
-    return asdict(result)
+def _version(event: ObjectCreated) -> dict[str, str]:
+    return {"VersionId": event.version_id} if event.version_id else {"IfMatch": event.etag}
+
+
+def _version_of(upload: Upload) -> dict[str, str]:
+    return {"VersionId": upload.version_id} if upload.version_id else {"IfMatch": upload.etag}
+
+
+def _policy_errors(exc: Exception) -> list[str]:
+    if isinstance(exc, ValidationError):
+        return [f"{'.'.join(str(p) for p in error['loc']) or 'policy'}: {error['msg']}" for error in exc.errors()]
+    return [str(exc)]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -14,15 +16,16 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.exceptions import PynamoDBException
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from functions.core.account import Account, AccountStatus, Balance, Debtor, Flag, Placement, due_shard
 from functions.core.money import Money
-from functions.store import StoreError, conditional_write
+from functions.store import StoreError, batch, conditional_write
 from functions.store.attributes import OnDemandTable, UTCTimestampAttribute
 
 
@@ -153,22 +156,27 @@ def get(account_id: str) -> Account | None:
         raise StoreError(f"reading account failed: {exc}") from exc
 
 
-def upsert_placement(
-    account: Account, first_contact: datetime | None, upload_id: str, now: datetime, shards: int
-) -> bool:
-    """Create or refresh an account from a portfolio row; returns True if this upload placed it.
-
-    Portfolio facts are overwritten; the collection state (status, counters, the contact already
-    scheduled) is kept. An account that is no longer collectible leaves the due index.
-    Re-delivering the same upload reports the same answer, so callers stay idempotent.
-    """
-    item = AccountModel(account.account_id)
+def _lender_owned(account: Account) -> list[tuple[Any, Any]]:
+    """The attributes a portfolio row sets (None: absent). Everything else on the item is cleardue's."""
     debtor, balance, placement = account.debtor, account.balance, account.placement
-    optional: list[tuple[Any, Any]] = [
+    return [
+        (AccountModel.lender_id, account.lender_id),
+        (AccountModel.external_ref, account.external_ref),
+        (AccountModel.debtor_name, debtor.name),
         (AccountModel.email, debtor.email),
         (AccountModel.phone, debtor.phone),
+        (AccountModel.timezone, debtor.timezone),
+        (AccountModel.timezones, list(debtor.contact_zones)),
+        (AccountModel.language, debtor.language),
         (AccountModel.postal_code, debtor.postal_code),
         (AccountModel.country, debtor.country),
+        (AccountModel.phone_is_mobile, debtor.phone_is_mobile),
+        (AccountModel.sms_consent, debtor.sms_consent),
+        (AccountModel.currency, balance.currency),
+        (AccountModel.principal_minor, balance.principal.minor),
+        (AccountModel.interest_minor, balance.interest.minor),
+        (AccountModel.fees_minor, balance.fees.minor),
+        (AccountModel.due_date, account.due_date.isoformat()),
         (AccountModel.lender_attributes, account.lender_attributes or None),
         (AccountModel.lender_flags, {flag.value for flag in account.flags} or None),
         (AccountModel.original_creditor, placement.original_creditor),
@@ -180,27 +188,97 @@ def upsert_placement(
         (AccountModel.statute_of_limitations, _iso(placement.statute_of_limitations)),
         (AccountModel.verification, account.verification or None),
     ]
+
+
+def new_item(
+    account: Account, first_contact: datetime | None, upload_id: str, now: datetime, shards: int
+) -> AccountModel:
+    """The whole item of an account placed for the first time (written in batches, unconditionally).
+
+    Only for accounts the lender's manifest does not know: a known account is merged with
+    `update_placement`, which never touches what happened through cleardue."""
+    item = AccountModel(account.account_id)
+    for attribute, value in _lender_owned(account):
+        if value is not None:
+            setattr(item, attribute.attr_name, value)
+    item.status = AccountStatus.ACTIVE.value
+    item.contacts_sent = 0
+    item.placed_by_upload = item.last_upload = upload_id
+    item.created_at = item.updated_at = now
+    if first_contact is not None:
+        item.next_contact_at = first_contact
+        item.due_shard = due_shard(account.account_id, shards)
+    return item
+
+
+def put_new(items: list[AccountModel]) -> int:
+    """Write accounts known to be new, 25 a BatchWriteItem (unprocessed items retried with backoff).
+
+    Unconditional: only for a lender's first upload on its first try, when nothing can be overwritten."""
+    return batch.put_all(AccountModel, items)
+
+
+TRANSACTION_LIMIT = 100  # DynamoDB's maximum of actions per TransactWriteItems
+_CONFLICT_ATTEMPTS = 6
+
+
+def create_absent(items: list[AccountModel], sleep: Callable[[float], None] = time.sleep) -> tuple[set[str], int]:
+    """Create, up to 100 a call, the accounts that do not exist yet; never overwrite one that does.
+
+    Returns the ids that already existed (for the caller to merge with `update_placement`) and the
+    number of calls made. A transaction is all-or-nothing: when some items exist, it is cancelled with
+    a reason per item, and the rest are sent again without them."""
+    existing: set[str] = set()
+    calls = 0
+    connection = AccountModel._get_connection().connection
+    for start in range(0, len(items), TRANSACTION_LIMIT):
+        pending = items[start : start + TRANSACTION_LIMIT]
+        attempt = 0
+        while pending:
+            calls += 1
+            try:
+                with TransactWrite(connection=connection) as transaction:
+                    for item in pending:
+                        transaction.save(item, condition=AccountModel.account_id.does_not_exist())
+                break
+            except TransactWriteError as exc:
+                reasons = [reason.code if reason else None for reason in exc.cancellation_reasons]
+                if len(reasons) != len(pending):
+                    raise StoreError(f"creating accounts failed: {exc}") from exc
+                if "ConditionalCheckFailed" in reasons:
+                    existing |= {
+                        i.account_id for i, r in zip(pending, reasons, strict=True) if r == "ConditionalCheckFailed"
+                    }
+                    pending = [i for i, r in zip(pending, reasons, strict=True) if r != "ConditionalCheckFailed"]
+                    continue
+                attempt += 1  # a conflict with a concurrent write, or throttling: back off and retry
+                if attempt >= _CONFLICT_ATTEMPTS:
+                    raise StoreError(f"creating accounts failed after {attempt} tries: {exc}") from exc
+                sleep(random.uniform(0, 0.05 * 2**attempt))
+            except PynamoDBException as exc:
+                raise StoreError(f"creating accounts failed: {exc}") from exc
+    return existing, calls
+
+
+def update_placement(
+    account: Account, first_contact: datetime | None, upload_id: str, now: datetime, shards: int
+) -> None:
+    """Merge a portfolio row into an account that may already have a history in cleardue.
+
+    Reconciliation rule: the lender's facts (contact, balance components, due date, flags, placement
+    facts) are overwritten; cleardue's (status, payments, plans, promises, its own flags, opt-outs,
+    counters, the contact already scheduled) are kept. An account that is no longer collectible by the
+    lender's facts leaves the due index; one that is collectible again re-enters it."""
     actions: list[Action] = [
-        AccountModel.lender_id.set(account.lender_id),
-        AccountModel.external_ref.set(account.external_ref),
-        AccountModel.debtor_name.set(debtor.name),
-        AccountModel.timezone.set(debtor.timezone),
-        AccountModel.timezones.set(list(debtor.contact_zones)),  # type: ignore[arg-type]
-        AccountModel.language.set(debtor.language),
-        AccountModel.phone_is_mobile.set(debtor.phone_is_mobile),
-        AccountModel.sms_consent.set(debtor.sms_consent),
-        AccountModel.currency.set(balance.currency),
-        AccountModel.principal_minor.set(balance.principal.minor),
-        AccountModel.interest_minor.set(balance.interest.minor),
-        AccountModel.fees_minor.set(balance.fees.minor),
-        AccountModel.due_date.set(account.due_date.isoformat()),
+        attribute.set(value) if value is not None else attribute.remove() for attribute, value in _lender_owned(account)
+    ]
+    actions += [
         AccountModel.status.set(AccountModel.status | AccountStatus.ACTIVE.value),
         AccountModel.contacts_sent.set(AccountModel.contacts_sent | 0),
         AccountModel.placed_by_upload.set(AccountModel.placed_by_upload | upload_id),
         AccountModel.last_upload.set(upload_id),
         AccountModel.created_at.set(AccountModel.created_at | now),
         AccountModel.updated_at.set(now),
-        *(attribute.set(value) if value is not None else attribute.remove() for attribute, value in optional),
     ]
     if first_contact is None:
         actions += [AccountModel.next_contact_at.remove(), AccountModel.due_shard.remove()]
@@ -210,10 +288,16 @@ def upsert_placement(
             AccountModel.due_shard.set(due_shard(account.account_id, shards)),
         ]
     try:
-        item.update(actions=actions)
+        AccountModel(account.account_id).update(actions=actions)
     except PynamoDBException as exc:
-        raise StoreError(f"upserting account failed: {exc}") from exc
-    return item.placed_by_upload == upload_id
+        raise StoreError(f"updating account failed: {exc}") from exc
+
+
+def lender_has_accounts(lender_id: str) -> bool:
+    try:
+        return any(True for _ in AccountModel.by_lender_index.query(lender_id, limit=1))
+    except PynamoDBException as exc:
+        raise StoreError(f"querying lender's accounts failed: {exc}") from exc
 
 
 def _iso(day: date | None) -> str | None:

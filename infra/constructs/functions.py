@@ -12,6 +12,7 @@ from aws_cdk import aws_s3_notifications as s3_notifications
 from constructs import Construct
 
 from functions import names
+from functions.store.manifests import MANIFEST_PREFIX
 from infra import bundling
 from infra.constructs.data import DataConstruct
 from infra.constructs.messaging import MessagingConstruct
@@ -21,6 +22,7 @@ from infra.constructs.storage import StorageConstruct
 RUNTIME = lambda_.Runtime.PYTHON_3_11
 ARCHITECTURE = lambda_.Architecture.ARM_64
 SENDER_TIMEOUT = Duration.seconds(30)
+INGEST_TIMEOUT = Duration.minutes(15)  # a chunk runs until 60 s before this, then queues the next one
 
 INGEST_HANDLER = "functions.ingest.handler.lambda_handler"
 SCHEDULER_HANDLER = "functions.scheduler.handler.lambda_handler"
@@ -43,7 +45,7 @@ class FunctionsConstruct(Construct):
         self._data = data
         self._code = bundling.functions_code()
         self.dependencies = self._build_dependencies_layer()
-        self.ingest = self._build_ingest(storage.portfolio_bucket, secrets)
+        self.ingest = self._build_ingest(storage.portfolio_bucket, secrets, messaging)
         self.scheduler = self._build_scheduler(messaging)
         self.sender = self._build_sender(messaging, sender_email)
 
@@ -91,30 +93,43 @@ class FunctionsConstruct(Construct):
             },
         )
 
-    def _build_ingest(self, bucket: s3.Bucket, secrets: SecretsConstruct) -> lambda_.Function:
+    def _build_ingest(
+        self, bucket: s3.Bucket, secrets: SecretsConstruct, messaging: MessagingConstruct
+    ) -> lambda_.Function:
         function = self._build_function(
             "ingest",
             INGEST_HANDLER,
-            timeout=Duration.minutes(5),
-            memory_size=1024,
+            timeout=INGEST_TIMEOUT,
+            memory_size=1769,  # one full vCPU: parsing and validating rows is CPU-bound
             environment={
                 names.ENV_PORTFOLIO_BUCKET: bucket.bucket_name,
                 names.ENV_VERIFICATION_KEY_SECRET: secrets.verification_key.secret_arn,
+                names.ENV_INGEST_QUEUE_URL: messaging.ingest_queue.queue_url,
             },
         )
         secrets.verification_key.grant_read(function)
-        bucket.grant_read(function, f"{names.PORTFOLIO_PREFIX}*")
-        bucket.grant_put(function, f"{names.REPORTS_PREFIX}*")
-        bucket.add_event_notification(
-            s3.EventType.OBJECT_CREATED,
-            s3_notifications.LambdaDestination(function),
-            s3.NotificationKeyFilter(prefix=names.PORTFOLIO_PREFIX, suffix=".csv"),
+        for prefix in (names.PORTFOLIO_PREFIX, names.POLICY_PREFIX, MANIFEST_PREFIX, names.REPORTS_PREFIX):
+            bucket.grant_read(function, f"{prefix}*")
+        for prefix in (names.REPORTS_PREFIX, MANIFEST_PREFIX):
+            bucket.grant_put(function, f"{prefix}*")
+        for prefix, suffix in names.NOTIFIED_FILES:
+            bucket.add_event_notification(
+                s3.EventType.OBJECT_CREATED,
+                s3_notifications.LambdaDestination(function),
+                s3.NotificationKeyFilter(prefix=prefix, suffix=suffix),
+            )
+        messaging.ingest_queue.grant_send_messages(function)
+        function.add_event_source(
+            event_sources.SqsEventSource(messaging.ingest_queue, batch_size=1, report_batch_item_failures=True)
         )
         data = self._data
         data.grant_read_update(data.accounts, function)
+        # New accounts: BatchWriteItem on a lender's first upload, conditional puts in transactions after.
+        data.accounts.grant(function, "dynamodb:PutItem", "dynamodb:BatchWriteItem")
         data.grant_append(data.events, function)
         data.uploads.grant_read_write_data(function)
         data.lenders.grant_read_data(function)
+        data.lenders.grant(function, "dynamodb:PutItem")  # policy files
         return function
 
     def _build_scheduler(self, messaging: MessagingConstruct) -> lambda_.Function:

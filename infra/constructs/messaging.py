@@ -13,12 +13,22 @@ from functions import names
 VISIBILITY_TO_CONSUMER_TIMEOUT = 6
 
 
+def _visibility(consumer_timeout: Duration) -> Duration:
+    return Duration.seconds(consumer_timeout.to_seconds() * VISIBILITY_TO_CONSUMER_TIMEOUT)
+
+
 class MessagingConstruct(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, consumer_timeout: Duration) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, consumer_timeout: Duration, ingest_timeout: Duration
+    ) -> None:
         super().__init__(scope, construct_id)
-        visibility_timeout = Duration.seconds(consumer_timeout.to_seconds() * VISIBILITY_TO_CONSUMER_TIMEOUT)
+        visibility_timeout = _visibility(consumer_timeout)
         self.email_queue, self.email_dead_letter_queue = self._build_job_queue("EmailJobs", visibility_timeout)
         self.sms_queue, self.sms_dead_letter_queue = self._build_job_queue("SmsJobs", visibility_timeout)
+        # Chunks of portfolio uploads: `{"upload_id", "offset"}`, one per invocation.
+        self.ingest_queue, self.ingest_dead_letter_queue = self._build_job_queue(
+            "IngestChunks", _visibility(ingest_timeout)
+        )
         self.email_configuration_set = self._build_email_configuration_set()
 
     def _build_job_queue(self, name: str, visibility_timeout: Duration) -> tuple[sqs.Queue, sqs.Queue]:

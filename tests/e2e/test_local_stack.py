@@ -78,7 +78,7 @@ def test_one_cycle_ingests_schedules_sends_and_audits(first_run: dict) -> None:
     result, endpoint = first_run["result"], first_run["endpoint"]
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"AWS (moto server) at {endpoint}" in result.stdout
-    assert "52 rows, 49 accepted (49 new accounts), 3 rejected" in result.stdout
+    assert "52 rows, 49 accepted (49 new, 0 updated, 0 unchanged), 3 rejected" in result.stdout
     assert "rejected line 19: email 'pat.doe@' is not valid" in result.stdout
 
     outputs = json.loads((first_run["state"] / "outputs.json").read_text())

@@ -41,7 +41,7 @@ def scheduled_event(at: datetime) -> dict[str, Any]:
     return event
 
 
-def sqs_event(bodies: list[str], sent_at: datetime) -> dict[str, Any]:
+def sqs_event(bodies: list[str], sent_at: datetime, receive_count: int = 1) -> dict[str, Any]:
     """An SQS batch as the event source mapping delivers it."""
     template = _load("powertools_sqsEvent.json")["Records"][0]
     records = []
@@ -49,6 +49,7 @@ def sqs_event(bodies: list[str], sent_at: datetime) -> dict[str, Any]:
         record = copy.deepcopy(template)
         record.update(messageId=f"msg-{index}", body=body, messageAttributes={})
         record["attributes"]["SentTimestamp"] = str(to_epoch_millis(sent_at))
+        record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
         records.append(record)
     return {"Records": records}
 
@@ -76,3 +77,11 @@ def make_account(
         balance=Balance(Money(principal, currency), Money(interest, currency), Money(fees, currency)),
         due_date=due,
     )
+
+
+def place(account: Account, now: datetime, shards: int = 4) -> None:
+    """Put an account in the table as a lender's first upload would."""
+    from functions.core.outreach import first_contact_at
+    from functions.store import accounts
+
+    accounts.put_new([accounts.new_item(account, first_contact_at(account, now), "upload-test", now, shards)])

@@ -241,7 +241,7 @@ def test_functions_get_their_configuration_from_the_environment(template):
 
 
 def test_sender_consumes_email_jobs_and_reports_partial_batch_failures(stack_template, template):
-    stack_template.resource_count_is("AWS::Lambda::EventSourceMapping", 1)
+    stack_template.resource_count_is("AWS::Lambda::EventSourceMapping", 2)  # email jobs, ingest chunks
     stack_template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
         {
@@ -254,16 +254,36 @@ def test_sender_consumes_email_jobs_and_reports_partial_batch_failures(stack_tem
     )
 
 
-def test_csv_uploads_under_portfolios_trigger_ingest(template):
+def test_portfolio_and_policy_uploads_trigger_ingest(template):
     (notifications,) = _resources(template, "Custom::S3BucketNotifications").values()
-    (configuration,) = notifications["NotificationConfiguration"]["LambdaFunctionConfigurations"]
+    configurations = notifications["NotificationConfiguration"]["LambdaFunctionConfigurations"]
 
     assert notifications["BucketName"] == {"Ref": _ref(template, names.OUTPUT_PORTFOLIO_BUCKET)}
-    assert configuration["Events"] == ["s3:ObjectCreated:*"]
-    assert configuration["LambdaFunctionArn"] == _arn_of(_function_ids(template)[INGEST_HANDLER])
-    assert _unordered(configuration["Filter"]["Key"]["FilterRules"]) == _unordered(
-        [{"Name": "prefix", "Value": names.PORTFOLIO_PREFIX}, {"Name": "suffix", "Value": ".csv"}]
+    filters = []
+    for configuration in configurations:
+        assert configuration["Events"] == ["s3:ObjectCreated:*"]
+        assert configuration["LambdaFunctionArn"] == _arn_of(_function_ids(template)[INGEST_HANDLER])
+        rules = {rule["Name"]: rule["Value"] for rule in configuration["Filter"]["Key"]["FilterRules"]}
+        filters.append((rules["prefix"], rules["suffix"]))
+    assert sorted(filters) == sorted(names.NOTIFIED_FILES)
+
+
+def test_ingest_continues_uploads_from_its_chunk_queue(stack_template, template):
+    stack_template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionName": {"Ref": _function_ids(template)[INGEST_HANDLER]},
+            "EventSourceArn": _arn_of(_ref(template, names.OUTPUT_INGEST_QUEUE_URL)),
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BatchSize": 1,
+        },
     )
+    ingest = template["Resources"][_function_ids(template)[INGEST_HANDLER]]["Properties"]
+    queue = template["Resources"][_ref(template, names.OUTPUT_INGEST_QUEUE_URL)]["Properties"]
+    assert queue["VisibilityTimeout"] >= ingest["Timeout"]
+    assert ingest["Environment"]["Variables"][names.ENV_INGEST_QUEUE_URL] == {
+        "Ref": _ref(template, names.OUTPUT_INGEST_QUEUE_URL)
+    }
 
 
 def test_scheduler_runs_every_fifteen_minutes(stack_template, template):

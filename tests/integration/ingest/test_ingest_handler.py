@@ -1,89 +1,225 @@
-"""Given a portfolio CSV in S3, when S3 notifies the ingest function, then accounts, audit and a report exist."""
+"""Given lenders' files in S3, when S3 notifies ingest and its chunks run, then accounts, reports and the
+upload's record say exactly what happened to every row."""
+
+from __future__ import annotations
 
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
+from functions.core.account import Flag
 from functions.core.clock import parse_utc
+from functions.core.lender import LenderProfile
 from functions.ingest.handler import lambda_handler
-from functions.store import accounts, events, uploads
-from tests.conftest import BUCKET
-from tests.events.factories import s3_object_created
+from functions.store import accounts, events, lenders, uploads
+from functions.store.accounts import AccountModel
+from tests.conftest import BUCKET, FACT_KEY
+from tests.events.factories import s3_object_created, sqs_event
 
 AT = datetime(2026, 3, 8, 14, 0, tzinfo=UTC)
+HEADER = "external_ref,name,email,phone,timezone,language,currency,principal,interest,fees,due_date,recalled\r\n"
 PORTFOLIO = (
-    "\ufeffexternal_ref,name,email,phone,timezone,language,currency,principal,interest,fees,due_date,product\r\n"
-    "R-1,Dana Reyes,dana@example.com,+13125550147,America/Chicago,en,USD,120.00,8.50,25.00,2026-02-20,card\r\n"
-    'R-2,Luis Gómez,luis@example.org,,America/Puerto_Rico,es,USD,"1,500.00",0,0,2026-04-30,loan\r\n'
-    "R-3,Bad Email,bad@,,America/Chicago,en,USD,10,0,0,2026-02-20,card\r\n"
-    "R-4,No Due,nodue@example.com,,America/Chicago,en,USD,10,0,0,,card\r\n"
+    "\ufeff"
+    + HEADER
+    + "R-1,Dana Reyes,dana@example.com,+13125550147,America/Chicago,en,USD,120.00,8.50,25.00,2026-02-20,\r\n"
+    + 'R-2,Luis Gómez,luis@example.org,,America/Puerto_Rico,es,USD,"1,500.00",0,0,2026-04-30,no\r\n'
+    + "R-3,Bad Email,bad@,,America/Chicago,en,USD,10,0,0,2026-02-20,\r\n"
+    + "R-4,No Due,nodue@example.com,12,America/Chicago,en,USD,10,0,0,,\r\n"
 )
 
 
-def upload(aws: dict[str, Any], key: str, body: str) -> dict[str, Any]:
-    response = aws["s3"].put_object(Bucket=BUCKET, Key=key, Body=body.encode("utf-8"))
+@pytest.fixture
+def lender(aws: dict[str, Any]) -> LenderProfile:
+    profile = LenderProfile(lender_id="acme", creditor_name="Acme Lending", timezone="America/Chicago")
+    lenders.put(profile)
+    return profile
+
+
+def put(aws: dict[str, Any], key: str, body: str | bytes) -> dict[str, Any]:
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    response = aws["s3"].put_object(Bucket=BUCKET, Key=key, Body=data)
     return s3_object_created(BUCKET, key, response["ETag"].strip('"'), AT)
 
 
-def read_report(aws: dict[str, Any], key: str) -> bytes:
-    return aws["s3"].get_object(Bucket=BUCKET, Key=key)["Body"].read()
+def run(aws: dict[str, Any], context: Any, event: dict[str, Any], receive_count: int = 1) -> list[dict[str, Any]]:
+    """Deliver the S3 event, then every queued chunk (as the SQS event source would), until none is left."""
+    files = lambda_handler(event, context)["files"]
+    while (
+        messages := aws["sqs"].receive_message(QueueUrl=aws["ingest_queue_url"], MaxNumberOfMessages=1).get("Messages")
+    ):
+        (message,) = messages
+        response = lambda_handler(sqs_event([message["Body"]], AT, receive_count), context)
+        assert response["batchItemFailures"] == []
+        aws["sqs"].delete_message(QueueUrl=aws["ingest_queue_url"], ReceiptHandle=message["ReceiptHandle"])
+    return files
 
 
-def test_valid_rows_become_accounts_and_rejected_rows_are_reported_with_line_and_reason(aws, context) -> None:
-    result = lambda_handler(upload(aws, "portfolios/acme/march 2026.csv", PORTFOLIO), context)
+def summary_of(aws: dict[str, Any], upload_id: str) -> dict[str, Any]:
+    upload = uploads.get(upload_id)
+    assert upload is not None
+    body = aws["s3"].get_object(Bucket=BUCKET, Key=upload.report_prefix + "summary.json")["Body"].read()
+    return json.loads(body)
 
-    (outcome,) = result["uploads"]
-    assert (outcome["status"], outcome["total"], outcome["accepted"], outcome["rejected"]) == ("completed", 4, 2, 2)
+
+def rejected_rows(aws: dict[str, Any], summary: dict[str, Any]) -> list[dict[str, str]]:
+    body = aws["s3"].get_object(Bucket=BUCKET, Key=summary["rejected_rows"])["Body"].read().decode()
+    return list(csv.DictReader(io.StringIO(body)))
+
+
+def test_valid_rows_become_accounts_and_every_rejected_row_is_reported(aws, context, lender) -> None:
+    (file,) = run(aws, context, put(aws, "portfolios/acme/march 2026.csv", PORTFOLIO))
+
+    summary = summary_of(aws, file["upload_id"])
+    assert (summary["status"], summary["total"], summary["accepted"], summary["rejected"]) == ("completed", 4, 2, 2)
+    assert summary["total"] == summary["accepted"] + summary["rejected"]
+    assert summary["accepted_by_outcome"] == {"new": 2, "updated": 0, "unchanged": 0}
     dana = accounts.get("acme#R-1")
-    assert dana is not None
-    assert dana.balance.total.minor == 15350
+    assert dana is not None and dana.balance.total.minor == 15350
     assert dana.next_contact_at == AT  # past due: due at once
     luis = accounts.get("acme#R-2")
-    assert luis is not None and luis.debtor.language == "es"
-    assert luis.next_contact_at == parse_utc("2026-04-25T13:00:00Z")  # pre-due window, 09:00 AST
+    assert luis is not None and luis.next_contact_at == parse_utc("2026-04-25T13:00:00Z")  # pre-due, 09:00 AST
     assert accounts.get("acme#R-3") is None
 
-    summary = json.loads(read_report(aws, outcome["report_key"]))
-    assert summary["total"] == summary["accepted"] + summary["rejected"]
-    rejected = list(csv.DictReader(io.StringIO(read_report(aws, summary["rejected_rows"]).decode())))
-    assert [(row["line"], row["external_ref"]) for row in rejected] == [("4", "R-3"), ("5", "R-4")]
-    assert "There must be something after the @-sign" in rejected[0]["reason"]
-    assert "due_date" in rejected[1]["reason"]
-
-    (placed,) = events.history("acme#R-1")
-    assert placed.type == "account_placed"
-    assert placed.detail["line"] == 2
-    assert "dana" not in json.dumps(placed.detail).lower()  # the audit trail references, never copies PII
+    rows = rejected_rows(aws, summary)
+    assert [(row["line"], row["external_ref"], row["email"]) for row in rows] == [
+        ("4", "R-3", "bad@"),
+        ("5", "R-4", "nodue@example.com"),
+    ]
+    assert "There must be something after the @-sign" in rows[0]["reasons"]
+    assert "phone '12'" in rows[1]["reasons"] and "due_date is required" in rows[1]["reasons"]  # every reason
+    (completed,) = events.history("lender#acme")
+    assert (completed.type, completed.detail["accepted"]) == ("upload_completed", 2)
 
 
-def test_redelivered_notification_is_processed_once(aws, context) -> None:
-    event = upload(aws, "portfolios/acme/p.csv", PORTFOLIO)
-    lambda_handler(event, context)
-    (again,) = lambda_handler(event, context)["uploads"]
+def test_a_redelivered_event_or_the_same_file_again_changes_nothing(aws, context, lender) -> None:
+    event = put(aws, "portfolios/acme/p.csv", PORTFOLIO)
+    (first,) = run(aws, context, event)
+    before = AccountModel.get("acme#R-1").updated_at
+    (again,) = run(aws, context, event)
     assert again["status"] == "duplicate"
-    assert len(events.history("acme#R-1")) == 1
+    (copy,) = run(aws, context, put(aws, "portfolios/acme/p-copy.csv", PORTFOLIO))
+    assert summary_of(aws, copy["upload_id"])["accepted_by_outcome"] == {"new": 0, "updated": 0, "unchanged": 2}
+    assert AccountModel.get("acme#R-1").updated_at == before  # not even rewritten
 
 
-def test_a_new_version_of_the_file_updates_balances_and_keeps_the_schedule(aws, context) -> None:
-    lambda_handler(upload(aws, "portfolios/acme/p.csv", PORTFOLIO), context)
-    lambda_handler(upload(aws, "portfolios/acme/p.csv", PORTFOLIO.replace("120.00,8.50", "100.00,8.50")), context)
+def test_a_new_balance_never_overwrites_what_happened_through_cleardue(aws, context, lender) -> None:
+    run(aws, context, put(aws, "portfolios/acme/p.csv", PORTFOLIO))
+    AccountModel("acme#R-1").update(
+        actions=[
+            AccountModel.status.set("paid"),
+            AccountModel.contacts_sent.set(4),
+            AccountModel.flags.add({"dispute"}),
+        ]
+    )
+    (file,) = run(aws, context, put(aws, "portfolios/acme/p.csv", PORTFOLIO.replace("120.00,8.50", "100.00,8.50")))
+
+    assert summary_of(aws, file["upload_id"])["accepted_by_outcome"] == {"new": 0, "updated": 1, "unchanged": 1}
     dana = accounts.get("acme#R-1")
-    assert dana is not None and dana.balance.principal.minor == 10000
-    assert [event.type for event in events.history("acme#R-1")] == ["account_placed", "account_updated"]
-    assert dana.next_contact_at == AT
+    assert dana is not None
+    assert dana.balance.principal.minor == 10000  # the lender's fact
+    assert (dana.status, dana.contacts_sent, dana.flags) == ("paid", 4, {Flag.DISPUTE})  # cleardue's history
 
 
-def test_an_unreadable_file_fails_with_a_report_and_loses_nothing_silently(aws, context) -> None:
-    (outcome,) = lambda_handler(upload(aws, "portfolios/acme/wrong.csv", "id,who\n1,2\n"), context)["uploads"]
-    assert outcome["status"] == "failed"
-    assert "missing required column" in outcome["error"]
-    assert json.loads(read_report(aws, outcome["report_key"]))["status"] == "failed"
-    record = uploads.get(outcome["upload_id"])
+def test_a_recall_flag_suppresses_the_account(aws, context, lender) -> None:
+    run(aws, context, put(aws, "portfolios/acme/p.csv", PORTFOLIO))
+    recalled = PORTFOLIO.replace("2026-02-20,\r\n", "2026-02-20,yes\r\n", 1)
+    run(aws, context, put(aws, "portfolios/acme/p.csv", recalled))
+    dana = accounts.get("acme#R-1")
+    assert dana is not None and dana.flags == {Flag.RECALLED}
+    assert not dana.is_collectible and dana.next_contact_at is None  # out of the due index
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "the file is empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+        ((HEADER + "R-1,Zoë,z@example.com,,,,USD,1,0,0,2026-01-01,\r\n").encode("latin-1"), "line 2 is not UTF-8"),
+        (b"id,who\n1,2\n", "missing required column(s): external_ref, name, principal, due_date"),
+    ],
+)
+def test_a_bad_file_fails_the_upload_with_a_clear_report(aws, context, lender, body: bytes, reason: str) -> None:
+    (file,) = run(aws, context, put(aws, "portfolios/acme/bad.csv", body))
+    summary = summary_of(aws, file["upload_id"])
+    assert summary["status"] == "failed" and reason in summary["error"]
+    record = uploads.get(file["upload_id"])
     assert record is not None and record.status == "failed"
+    assert events.history("lender#acme")[-1].type == "upload_failed"
 
 
-def test_objects_outside_the_portfolio_layout_are_ignored(aws, context) -> None:
-    (outcome,) = lambda_handler(upload(aws, "portfolios/notes.csv", PORTFOLIO), context)["uploads"]
-    assert outcome["status"] == "ignored"
+def test_a_portfolio_for_an_unknown_lender_fails(aws, context) -> None:
+    (file,) = run(aws, context, put(aws, "portfolios/nobody/p.csv", PORTFOLIO))
+    assert file["status"] == "failed"
+    assert "unknown lender 'nobody'" in summary_of(aws, file["upload_id"])["error"]
+    assert accounts.get("nobody#R-1") is None
+
+
+def test_policy_files_are_validated_and_a_bad_one_leaves_the_previous_in_force(aws, context) -> None:
+    yaml_policy = "creditor_name: Zeta Bank\ncurrency: EUR\ntimezone: Europe/Madrid\ncountry: ES\ncadence_days: 4\n"
+    (accepted,) = run(aws, context, put(aws, "lenders/zeta/policy.yaml", yaml_policy))
+    assert accepted["status"] == "accepted"
+    (rejected,) = run(aws, context, put(aws, "lenders/zeta/policy.yaml", "creditor_name: Zeta\ncurrency: EURO\n"))
+    assert rejected["status"] == "rejected"
+    assert any("currency" in error for error in rejected["errors"])
+    profile = lenders.get("zeta")
+    assert profile is not None and (profile.currency, profile.cadence_days) == ("EUR", 4)
+    (mismatch,) = run(
+        aws, context, put(aws, "lenders/zeta/policy.json", '{"lender_id": "other", "creditor_name": "X"}')
+    )
+    assert mismatch["status"] == "rejected"
+    assert [e.type for e in events.history("lender#zeta")] == ["policy_updated", "policy_rejected", "policy_rejected"]
+
+
+def test_small_time_budgets_checkpoint_and_continue_with_nothing_lost(aws, context, lender, monkeypatch) -> None:
+    monkeypatch.setenv("INGEST_CHUNK_SECONDS", "0.001")  # every chunk stops after its first row
+    rows = "".join(
+        f"C-{n},Debtor {n},d{n}@example.com,,America/Chicago,en,USD,{n}.00,0,0,2026-02-20,\r\n" for n in range(1, 31)
+    )
+    bad = "C-X,No Amount,x@example.com,,America/Chicago,en,USD,,0,0,2026-02-20,\r\n"
+    duplicate = "C-5,Again,again@example.com,,America/Chicago,en,USD,5.00,0,0,2026-02-20,\r\n"
+    (file,) = run(aws, context, put(aws, "portfolios/acme/big.csv", HEADER + rows + bad + duplicate))
+
+    summary = summary_of(aws, file["upload_id"])
+    assert summary["chunks"] >= 10
+    assert (summary["total"], summary["accepted"], summary["rejected"]) == (32, 30, 2)
+    assert [row["line"] for row in rejected_rows(aws, summary)] == ["32", "33"]
+    assert "duplicate external_ref 'C-5'" in rejected_rows(aws, summary)[1]["reasons"]
+    assert accounts.get("acme#C-30") is not None
+
+
+def test_a_replayed_chunk_counts_and_writes_each_row_once(aws, context, lender) -> None:
+    event = put(aws, "portfolios/acme/p.csv", PORTFOLIO)
+    (file,) = lambda_handler(event, context)["files"]
+    (message,) = aws["sqs"].receive_message(QueueUrl=aws["ingest_queue_url"])["Messages"]
+    upload_id = file["upload_id"]
+    ingestion_checkpoint = uploads.checkpoint
+    uploads.checkpoint = lambda upload, previous: False  # the first try dies before its checkpoint
+    try:
+        lambda_handler(sqs_event([message["Body"]], AT), context)
+    finally:
+        uploads.checkpoint = ingestion_checkpoint
+    assert uploads.get(upload_id).offset == 0
+    lambda_handler(sqs_event([message["Body"]], AT + timedelta(minutes=16), receive_count=2), context)
+    summary = summary_of(aws, upload_id)
+    assert (summary["total"], summary["accepted"], summary["rejected"]) == (4, 2, 2)
+    assert summary["accepted_by_outcome"]["new"] == 2
+
+
+def test_a_poison_chunk_message_is_reported_failed_for_the_dlq(aws, context, lender) -> None:
+    response = lambda_handler(sqs_event(['{"upload_id": "nope"}'], AT), context)
+    assert response["batchItemFailures"] == [{"itemIdentifier": "msg-0"}]
+
+
+def test_identity_facts_are_stored_only_as_keyed_hashes(aws, context, lender) -> None:
+    body = "ref,name,email,dob,principal,due_date\nV-1,Vera Lind,vera@example.com,1980-05-17,10,2026-02-20\n"
+    run(aws, context, put(aws, "portfolios/acme/v.csv", body))
+    item = AccountModel.get("acme#V-1")
+    stored = json.dumps(item.serialize())
+    assert "1980" not in stored
+    from functions.core.verification import fact_matches
+
+    assert fact_matches(FACT_KEY, "acme#V-1", "date_of_birth", "1980-05-17", item.verification["date_of_birth"])

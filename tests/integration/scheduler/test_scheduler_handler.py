@@ -6,17 +6,17 @@ from typing import Any
 
 from functions.core.account import due_shard
 from functions.core.jobs import Job
-from functions.core.outreach import first_contact_at
 from functions.scheduler.handler import lambda_handler
 from functions.store import accounts, events
 from tests.events.factories import make_account, scheduled_event
+from tests.events.factories import place as place_account
 
 TICK = datetime(2026, 3, 8, 14, 0, tzinfo=UTC)
 SHARDS = 4
 
 
 def place(account, now: datetime = TICK - timedelta(hours=1)) -> None:
-    accounts.upsert_placement(account, first_contact_at(account, now), "upload-1", now, SHARDS)
+    place_account(account, now, SHARDS)
 
 
 def queued_jobs(aws: dict[str, Any]) -> list[Job]:

@@ -7,11 +7,12 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from functions.core.account import AccountStatus
-from functions.core.outreach import first_contact_at, plan_contact
+from functions.core.outreach import plan_contact
 from functions.sender.handler import lambda_handler
 from functions.store import accounts, events, lenders
 from functions.store.accounts import AccountModel
 from tests.events.factories import job_event, make_account, sqs_event
+from tests.events.factories import place as place_account
 
 TICK = datetime(2026, 3, 8, 14, 0, tzinfo=UTC)
 
@@ -22,7 +23,7 @@ def sent() -> list:
 
 def place_and_plan(ref: str, **overrides):
     account = make_account(ref, **overrides)
-    accounts.upsert_placement(account, first_contact_at(account, TICK), "upload-1", TICK, 4)
+    place_account(account, TICK)
     job = plan_contact(accounts.get(account.account_id), TICK, 3).job
     assert job is not None
     return job

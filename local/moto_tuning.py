@@ -1,0 +1,112 @@
+"""Make the DynamoDB emulator's TransactWriteItems cost what it costs in AWS: the items it touches.
+
+moto 5.2 backs up *every table a transaction touches* with `copy.deepcopy` before applying it, so each
+transaction costs O(table size): the audit trail's appends and ingestion's conditional batches grow
+quadratically with the data. This replacement keeps moto's semantics (all-or-nothing, per-item
+cancellation reasons, the same validations) but backs up and restores only the touched items.
+Applied by the local stack and the test suite; tests/integration/store prove the rollback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+
+_OPERATIONS = {"ConditionCheck", "Put", "Delete", "Update"}
+
+
+def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    touched: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []  # table, key, attributes before
+    seen: set[tuple[str, str]] = set()
+    errors: list[tuple[Any, Any, Any]] = []
+
+    def rollback() -> None:
+        for table_name, key, before in reversed(touched):
+            if before is None:
+                self.delete_item(table_name, key)
+            else:
+                self.put_item(table_name, before)
+
+    for item in transact_items:
+        if len(item) > 1:
+            raise TransactWriteSingleOpException
+        original_item = None
+        try:
+            op_type, op = next(iter(item.items()))
+            if op_type not in _OPERATIONS:
+                raise ValueError("Unsupported transaction operation")
+            table_name = op["TableName"]
+            if op_type == "Put":
+                table = self.get_table(table_name)
+                attrs = op["Item"]
+                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = attrs[table.range_key_attr]
+            else:
+                key = op["Key"]
+            marker = (str(table_name), str(dict(sorted(key.items()))))
+            if marker in seen:
+                raise MultipleTransactionsException()
+            seen.add(marker)
+            current = self.get_item(table_name, key)
+            condition = op.get("ConditionExpression")
+            names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            if condition is not None and not get_filter_expression(condition, names, values).expr(current):
+                if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                    original_item = current.to_json()["Attributes"]
+                raise ConditionalCheckFailed(item=original_item)
+            if op_type != "ConditionCheck":
+                touched.append((table_name, key, current.to_json()["Attributes"] if current else None))
+            if op_type == "Put":
+                self.put_item(
+                    table_name,
+                    op["Item"],
+                    condition_expression=condition,
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
+            elif op_type == "Delete":
+                self.delete_item(
+                    table_name,
+                    key,
+                    condition_expression=condition,
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
+            elif op_type == "Update":
+                self.update_item(
+                    table_name,
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    condition_expression=condition,
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
+            errors.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            rollback()
+            raise
+        except ConditionalCheckFailed as exc:
+            errors.append(("ConditionalCheckFailed", str(exc.message), original_item))
+        except Exception as exc:  # noqa: BLE001 - moto reports any other failure as the item's reason
+            errors.append((type(exc).__name__, str(exc), original_item))
+    if any(code is not None for code, _, _ in errors):
+        rollback()
+        raise TransactionCanceledException(errors)
+
+
+def apply() -> None:
+    """Idempotent: swap in the item-level transaction for every DynamoDB backend (in-process and server)."""
+    DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
