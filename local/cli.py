@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from functions import names
 from functions.core.clock import ClockError, parse_utc
 from functions.core.lender import LENDER_ID_RE, LenderProfile
 
@@ -53,7 +54,37 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--lender", type=_lender_id, help="lender id the portfolio belongs to (with --portfolio)")
     up.add_argument("--policy", type=_existing_file, help="lender policy, .json or .yaml (default: the sample's)")
     up.add_argument("--state-dir", type=Path, default=Path(".local"), help="where outputs.json is written")
+    upload = commands.add_parser(
+        "upload",
+        help="upload a portfolio and follow its ingestion to the summary",
+        description="Upload FILE to portfolios/<lender>/ and show progress and the summary. Targets the local "
+        "stack (cleardue up must be running) unless --bucket names a deployed portfolio bucket.",
+    )
+    upload.add_argument("file", type=_existing_file)
+    upload.add_argument("--lender", type=_lender_id, required=True)
+    upload.add_argument("--bucket", help="a deployed stack's PortfolioBucketName (default: the local stack's)")
+    upload.add_argument("--uploads-table", help="with --bucket: the stack's UploadsTableName")
+    upload.add_argument("--timeout", type=_positive, default=3600.0, help="seconds to wait for the summary")
+    upload.add_argument("--state-dir", type=Path, default=Path(".local"))
     return parser
+
+
+def upload_command(args: argparse.Namespace) -> int:
+    from local.upload import target_from_outputs, upload_and_follow
+
+    if args.bucket:
+        if not args.uploads_table:
+            print("cleardue upload: --bucket needs --uploads-table", file=sys.stderr)
+            return 2
+        bucket, table = args.bucket, args.uploads_table
+    else:
+        try:
+            outputs = target_from_outputs(args.state_dir)
+        except FileNotFoundError as exc:
+            print(f"cleardue upload: {exc}", file=sys.stderr)
+            return 2
+        bucket, table = outputs[names.OUTPUT_PORTFOLIO_BUCKET], outputs[names.OUTPUT_UPLOADS_TABLE]
+    return upload_and_follow(args.file, args.lender, bucket, table, timeout_s=args.timeout)
 
 
 def up(args: argparse.Namespace) -> int:
@@ -105,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "up":
         return up(args)
+    if args.command == "upload":
+        return upload_command(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

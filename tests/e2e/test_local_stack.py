@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,3 +127,59 @@ def test_bad_arguments_are_refused_with_a_message(first_run: dict) -> None:
     result = up(first_run["endpoint"], first_run["state"], "--portfolio", "/nonexistent.csv", "--lender", "x")
     assert result.returncode == 2
     assert "is not a file" in result.stderr
+
+
+def test_cleardue_upload_follows_a_portfolio_through_the_running_stack(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key not in ("AWS_ENDPOINT_URL", "AWS_PROFILE")}
+    state = tmp_path / "state"
+    running = subprocess.Popen(
+        [str(CLEARDUE), "up", "--state-dir", str(state), "--at", AT],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (state / "outputs.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        portfolio = tmp_path / "june.csv"
+        portfolio.write_text(
+            "ref,name,email,principal,due_date\nJ-1,Ann Bee,ann@example.com,10.00,2026-02-01\n"
+            "J-2,Bo Ray,bo@,1,2026-02-01\n"
+        )
+        result = subprocess.run(
+            [
+                str(CLEARDUE),
+                "upload",
+                str(portfolio),
+                "--lender",
+                "northwind",
+                "--state-dir",
+                str(state),
+                "--timeout",
+                "120",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+    finally:
+        running.send_signal(signal.SIGINT)
+        running.wait(timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "completed: 2 rows = 1 accepted (1 new, 0 updated, 0 unchanged) + 1 rejected" in result.stdout
+
+
+def test_cleardue_upload_without_a_stack_says_what_to_do(tmp_path: Path) -> None:
+    portfolio = tmp_path / "p.csv"
+    portfolio.write_text("ref\n")
+    result = subprocess.run(
+        [str(CLEARDUE), "upload", str(portfolio), "--lender", "acme", "--state-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2 and "start the local stack (make run)" in result.stderr
