@@ -1,9 +1,11 @@
-"""Make the DynamoDB emulator's TransactWriteItems cost what it costs in AWS: the items it touches.
+"""Two costs of moto 5.2's DynamoDB that real DynamoDB does not have, removed with the same semantics.
 
-moto 5.2 backs up *every table a transaction touches* with `copy.deepcopy` before applying it, so each
-transaction costs O(table size): the audit trail's appends and ingestion's conditional batches grow
-quadratically with the data. This replacement keeps moto's semantics (all-or-nothing, per-item
-cancellation reasons, the same validations) but backs up and restores only the touched items.
+- TransactWriteItems backs up *every table it touches* with `copy.deepcopy` before applying, so each
+  transaction costs O(table size): the audit trail's appends and ingestion's conditional batches grow
+  quadratically with the data. The replacement keeps moto's semantics (all-or-nothing, per-item
+  cancellation reasons, the same validations) but backs up and restores only the touched items.
+- Creating an item re-measures the whole item for the 400 KB limit after each attribute
+  (O(attributes²), ~1.4 ms for a 25-attribute account). The replacement measures it once.
 Applied by the local stack and the test suite; tests/integration/store prove the rollback.
 """
 
@@ -14,6 +16,7 @@ from typing import Any
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
+    ItemSizeTooLarge,
     MockValidationException,
     MultipleTransactionsException,
     TooManyTransactionsException,
@@ -21,6 +24,7 @@ from moto.dynamodb.exceptions import (
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict, bytesize
 
 _OPERATIONS = {"ConditionCheck", "Put", "Delete", "Update"}
 
@@ -107,6 +111,21 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
         raise TransactionCanceledException(errors)
 
 
+_ITEM_SIZE_LIMIT = 405000  # moto's own figure for DynamoDB's 400 KB item limit
+
+
+def _item_init(self: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]) -> None:
+    """moto's Item.__init__, measuring the item once instead of once per attribute."""
+    self.hash_key = hash_key
+    self.range_key = range_key
+    converted = {key: DynamoType(value) for key, value in attrs.items()}
+    if sum(bytesize(key) + value.size() for key, value in converted.items()) > _ITEM_SIZE_LIMIT:
+        raise ItemSizeTooLarge
+    self.attrs = LimitedSizeDict()
+    dict.update(self.attrs, converted)
+
+
 def apply() -> None:
-    """Idempotent: swap in the item-level transaction for every DynamoDB backend (in-process and server)."""
+    """Idempotent: swap both in for every DynamoDB backend (in-process and server)."""
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    Item.__init__ = _item_init  # type: ignore[method-assign]
