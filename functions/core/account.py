@@ -170,13 +170,15 @@ class Account:
 
 def placement_fingerprint(account: Account) -> str:
     """A digest of everything the lender's row says about the account: equal means nothing to write."""
+    debtor, balance, placement = account.debtor, account.balance, account.placement
     facts = (
-        account.debtor,
-        account.balance,
-        account.due_date,
-        sorted(account.flags),
-        account.placement,
-        sorted(account.lender_attributes.items()),
-        sorted(account.verification.items()),
-    )
+        debtor.name, debtor.email, debtor.phone, debtor.timezone, debtor.language, debtor.timezones,
+        debtor.postal_code, debtor.country, debtor.phone_is_mobile, debtor.sms_consent,
+        balance.currency, balance.principal.minor, balance.interest.minor, balance.fees.minor,
+        account.due_date.toordinal(), sorted(account.flags),
+        placement.original_creditor, placement.itemization_date, placement.open_date, placement.last_payment_date,
+        placement.last_payment.minor if placement.last_payment else None, placement.charge_off_date,
+        placement.statute_of_limitations,
+        sorted(account.lender_attributes.items()), sorted(account.verification.items()),
+    )  # fmt: skip
     return hashlib.sha256(repr(facts).encode("utf-8")).hexdigest()[:16]

@@ -12,12 +12,13 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TypeVar
+from functools import lru_cache
+from typing import Any, TypeVar
 
-from functions.core.account import Account, Balance, Debtor, Flag, Placement
-from functions.core.contact import ContactError, candidate_timezones, is_country, normalize_email, normalize_phone
+from functions.core.account import Account, Balance, Debtor, Flag, Placement, account_id_for
+from functions.core.contact import candidate_timezones, is_country, normalize_email, normalize_phone
 from functions.core.lender import LenderProfile
-from functions.core.money import Money, MoneyError, normalize_currency
+from functions.core.money import Money, MoneyError, currency_exponent, normalize_currency
 from functions.core.verification import fact_hash
 
 T = TypeVar("T")
@@ -69,10 +70,25 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 }
 _ALIAS_TO_FIELD = {alias: name for name, aliases in COLUMN_ALIASES.items() for alias in aliases}
 FLAG_COLUMNS: dict[str, Flag] = {flag.value: flag for flag in Flag}
-_TRUE = {"y", "yes", "true", "t", "1", "x"}
-_FALSE = {"", "n", "no", "false", "f", "0"}
+_BOOLEANS = {
+    **dict.fromkeys(("y", "yes", "true", "t", "1", "x"), True),
+    **dict.fromkeys(("", "n", "no", "false", "f", "0"), False),
+}
+# sign, grouped or plain whole part, fraction after it; or a bare fraction (".5"), as Money.parse accepts.
+_AMOUNT_RE = re.compile(r"([+-]?)(?:(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d*))?|\.(\d+))\Z")
+_DATE_FIELDS = (
+    "due_date",
+    "itemization_date",
+    "open_date",
+    "last_payment_date",
+    "charge_off_date",
+    "statute_of_limitations_date",
+    "date_of_birth",
+)
+_exponent = lru_cache(maxsize=None)(currency_exponent)
 _LANGUAGE_RE = re.compile(r"^([a-zA-Z]{2,3})(?:[-_]([a-zA-Z]{2}))?$")
 _DELIMITERS = (",", ";", "\t")
+_QUOTED_RE = re.compile(r'"[^"]*"')
 _EARLIEST, _LATEST = date(1900, 1, 1), date(2100, 12, 31)
 
 
@@ -111,23 +127,30 @@ class Header:
 
 
 def _normalise_header(header: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", header.strip().lstrip("\ufeff").lower()).strip("_")
+    return re.sub(r"[^a-z0-9]+", "_", header.lower()).strip("_")
 
 
 def detect_delimiter(header_line: str) -> str:
-    """`,` `;` or tab: whichever splits the header line into the most columns (ties go to `,`)."""
-    counts = {delimiter: header_line.count(delimiter) for delimiter in _DELIMITERS}
+    """`,` `;` or tab: whichever splits the header line into the most columns (ties go to `,`).
+
+    Quoted column names do not count: `"Name; full",Email` is comma-separated."""
+    unquoted = _QUOTED_RE.sub("", header_line)
+    counts = {delimiter: unquoted.count(delimiter) for delimiter in _DELIMITERS}
     best = max(_DELIMITERS, key=lambda d: counts[d])
     return best if counts[best] else ","
 
 
 def parse_header(header_line: str) -> Header:
     """Map each column to its field; refuse a header without the required columns."""
+    header_line = header_line.removeprefix("\ufeff")
     if not header_line.strip():
         raise PortfolioError("the file is empty (no header row)")
     delimiter = detect_delimiter(header_line)
     columns = next(csv.reader([header_line], delimiter=delimiter))
-    fields = tuple(_ALIAS_TO_FIELD.get(_normalise_header(column), f"attr:{column.strip()}") for column in columns)
+    fields = tuple(
+        _ALIAS_TO_FIELD.get(_normalise_header(column), f"attr:{column.strip() or f'column_{position}'}")
+        for position, column in enumerate(columns, start=1)
+    )
     present = set(fields)
     missing = [f for f in ("external_ref", "principal", "due_date") if f not in present]
     if "name" not in present and not {"first_name", "last_name"} <= present:
@@ -136,24 +159,19 @@ def parse_header(header_line: str) -> Header:
         raise PortfolioError(f"missing required column(s): {', '.join(missing)}")
     if not {"email", "phone"} & present:
         raise PortfolioError("missing contact columns: need email and/or phone")
-    duplicated = sorted({f for f in fields if fields.count(f) > 1})
+    duplicated = sorted({f.removeprefix("attr:") for f in fields if fields.count(f) > 1})
     if duplicated:
         raise PortfolioError(f"column(s) given twice: {', '.join(duplicated)}")
     return Header(columns=tuple(columns), fields=fields, delimiter=delimiter)
 
 
-class _Reasons:
-    """Collects every problem of a row instead of stopping at the first."""
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def check(self, parse: Callable[..., T], *args: str | tuple[str, ...]) -> T | None:
-        try:
-            return parse(*args)
-        except (ValueError, MoneyError, ContactError) as exc:
-            self.items.append(str(exc))
-            return None
+def _attempt(reasons: list[str], parse: Callable[..., T], *args: Any) -> T | None:
+    """`parse(*args)`, or None with the problem added to the row's reasons (every one is reported)."""
+    try:
+        return parse(*args)
+    except ValueError as exc:  # ContactError and MoneyError are ValueErrors
+        reasons.append(str(exc))
+        return None
 
 
 def parse_date(text: str, formats: tuple[str, ...], field: str) -> date | None:
@@ -161,16 +179,7 @@ def parse_date(text: str, formats: tuple[str, ...], field: str) -> date | None:
     value = text.strip()
     if not value:
         return None
-    parsed: date | None = None
-    try:
-        parsed = date.fromisoformat(value[:10] if len(value) > 10 and value[10] in "T " else value)
-    except ValueError:
-        for fmt in formats:
-            try:
-                parsed = datetime.strptime(value, fmt).date()
-                break
-            except ValueError:
-                continue
+    parsed = _calendar_date(value, formats)
     if parsed is None:
         accepted = " or ".join(("YYYY-MM-DD", *formats))
         raise ValueError(f"{field} {value!r} is not a date ({accepted})")
@@ -179,44 +188,77 @@ def parse_date(text: str, formats: tuple[str, ...], field: str) -> date | None:
     return parsed
 
 
+@lru_cache(maxsize=8192)
+def _calendar_date(value: str, formats: tuple[str, ...]) -> date | None:
+    # Cached: a portfolio's dates repeat (due dates cluster), and strptime costs ~15 µs a call.
+    try:
+        return date.fromisoformat(value[:10] if len(value) > 10 and value[10] in "T " else value)
+    except ValueError:
+        pass
+    for fmt in formats:
+        try:
+            return datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
 def parse_bool(text: str, field: str) -> bool:
-    value = text.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(f"{field} {text!r} is not yes/no")
+    answer = _BOOLEANS.get(text.strip().lower())
+    if answer is None:
+        raise ValueError(f"{field} {text!r} is not yes/no")
+    return answer
 
 
-def _language(text: str, default: str) -> str:
-    match = _LANGUAGE_RE.match(text.strip() or default)
+@lru_cache(maxsize=256)
+def _language(text: str) -> str:
+    match = _LANGUAGE_RE.match(text)
     if not match:
         raise ValueError(f"language {text!r} is not a code like en or es-MX")
     region = f"-{match[2].upper()}" if match[2] else ""
     return f"{match[1].lower()}{region}"
 
 
-def _required(text: str, field: str) -> str:
-    value = text.strip()
+def _reference(value: str) -> str:
     if not value:
-        raise ValueError(f"{field} is required")
-    return value
-
-
-def _reference(text: str) -> str:
-    value = _required(text, "external_ref")
+        raise ValueError("external_ref is required")
     if "#" in value or len(value) > 64:
         raise ValueError("external_ref must be 1-64 characters without '#'")
     return value
 
 
-def _amount(text: str, currency: str, field: str, *, required: bool = False) -> Money | None:
-    if not text.strip():
-        if required:
-            raise ValueError(f"{field} is required")
+def minor_units(text: str, currency: str) -> int:
+    """The exact amount in the currency's minor units: the rule of `Money.parse`, with integers instead of Decimal.
+
+    A decimal point, `,` only as thousands grouping, and no more decimals than the currency has
+    ("1.230" USD is 123; "1.235" USD and "5.5" JPY are errors, never rounded)."""
+    match = _AMOUNT_RE.match(text)
+    if not match:
+        raise MoneyError(f"{text!r} is not an amount (expected digits like 1234.56 or 1,234.56)")
+    sign, whole, fraction, bare_fraction = match.groups()
+    fraction = fraction or bare_fraction or ""
+    exponent = _exponent(currency)
+    if len(fraction) > exponent:
+        if int(fraction[exponent:]):
+            raise MoneyError(f"{text!r} has more than {exponent} decimal places for {currency.upper()}")
+        fraction = fraction[:exponent]
+    minor = int(whole.replace(",", "")) * 10**exponent if whole else 0
+    if fraction:
+        minor += int(fraction) * 10 ** (exponent - len(fraction))
+    return -minor if sign == "-" else minor
+
+
+@lru_cache(maxsize=4096)
+def _money(text: str, currency: str) -> Money:
+    # Cached: interest, fees and zero amounts repeat from row to row.
+    return Money(minor_units(text, currency), currency)
+
+
+def _amount(text: str, currency: str, field: str) -> Money | None:
+    if not text:
         return None
     try:
-        amount = Money.parse(text, currency)
+        amount = _money(text, currency)
     except MoneyError as exc:
         raise ValueError(f"{field}: {exc}") from exc
     if amount.minor < 0:
@@ -226,63 +268,59 @@ def _amount(text: str, currency: str, field: str, *, required: bool = False) -> 
 
 def parse_account(fields: dict[str, str], lender: LenderProfile, key: bytes) -> Account:
     """Validate one row (field name -> text) into an account, or raise RowError with every reason."""
-    get = fields.get
-    reasons = _Reasons()
-    formats = lender.date_formats
-    ref = reasons.check(lambda: _reference(get("external_ref", "")))
-    name = get("name", "").strip() or " ".join(
-        p for p in (get("first_name", "").strip(), get("last_name", "").strip()) if p
-    )
+    stripped = {name: text.strip() for name, text in fields.items()}
+    return _account(stripped, tuple(name for name in fields if name.startswith("attr:")), lender, key)
+
+
+def _account(text: dict[str, str], attributes: tuple[str, ...], lender: LenderProfile, key: bytes) -> Account:
+    # `text` holds stripped values; this runs once per row of a million-row file, so it stays flat.
+    get = text.get
+    reasons: list[str] = []
+    ref = _attempt(reasons, _reference, get("external_ref", ""))
+    name = get("name") or " ".join(part for part in (get("first_name"), get("last_name")) if part)
     if not name:
-        reasons.items.append("name is required")
-    email = reasons.check(lambda: normalize_email(get("email", "").strip()) if get("email", "").strip() else None)
-    country = get("country", "").strip().upper() or None
+        reasons.append("name is required")
+    email_text, phone_text = get("email"), get("phone")
+    email = _attempt(reasons, normalize_email, email_text) if email_text else None
+    country = get("country", "").upper() or None
     if country and not is_country(country):
-        reasons.items.append(f"country {get('country')!r} is not an ISO 3166 code like US")
+        reasons.append(f"country {get('country')!r} is not an ISO 3166 code like US")
         country = None
-    region = country or lender.country
-    phone = reasons.check(lambda: normalize_phone(get("phone", ""), region) if get("phone", "").strip() else None)
-    if not get("email", "").strip() and not get("phone", "").strip():
-        reasons.items.append("no way to reach the debtor: email or phone is required")
-    zones = reasons.check(
-        lambda: candidate_timezones(get("timezone", "").strip() or None, phone, country, lender.timezone)
-    )
-    language = reasons.check(lambda: _language(get("language", ""), lender.language))
-    currency = (
-        reasons.check(lambda: normalize_currency(get("currency", "").strip() or lender.currency)) or lender.currency
-    )
-    principal = reasons.check(lambda: _amount(get("principal", ""), currency, "principal", required=True))
-    interest = reasons.check(lambda: _amount(get("interest", ""), currency, "interest"))
-    fees = reasons.check(lambda: _amount(get("fees", ""), currency, "fees"))
-    last_paid = reasons.check(lambda: _amount(get("last_payment_amount", ""), currency, "last_payment_amount"))
-    dates = {
-        field: reasons.check(parse_date, get(field, ""), formats, field)
-        for field in (
-            "due_date",
-            "itemization_date",
-            "open_date",
-            "last_payment_date",
-            "charge_off_date",
-            "statute_of_limitations_date",
-            "date_of_birth",
-        )
+    phone = _attempt(reasons, normalize_phone, phone_text, country or lender.country) if phone_text else None
+    if not email_text and not phone_text:
+        reasons.append("no way to reach the debtor: email or phone is required")
+    zones = _attempt(reasons, candidate_timezones, get("timezone") or None, phone, country, lender.timezone)
+    language = _attempt(reasons, _language, get("language") or lender.language)
+    currency = _attempt(reasons, normalize_currency, get("currency") or lender.currency) or lender.currency
+    principal = _attempt(reasons, _amount, get("principal", ""), currency, "principal")
+    if not get("principal"):
+        reasons.append("principal is required")
+    interest = _attempt(reasons, _amount, get("interest", ""), currency, "interest")
+    fees = _attempt(reasons, _amount, get("fees", ""), currency, "fees")
+    last_paid = _attempt(reasons, _amount, get("last_payment_amount", ""), currency, "last_payment_amount")
+    formats = lender.date_formats
+    dates: dict[str, date | None] = {
+        field: _attempt(reasons, parse_date, value, formats, field) if (value := get(field)) else None
+        for field in _DATE_FIELDS
     }
-    if dates["due_date"] is None and not get("due_date", "").strip():
-        reasons.items.append("due_date is required")
-    sms_consent = reasons.check(lambda: parse_bool(get("sms_consent", ""), "sms_consent"))
+    if not get("due_date"):
+        reasons.append("due_date is required")
+    sms_consent = _attempt(reasons, parse_bool, get("sms_consent", ""), "sms_consent")
     flags = frozenset(
-        flag for column, flag in FLAG_COLUMNS.items() if reasons.check(parse_bool, get(column, ""), column)
+        flag
+        for column, flag in FLAG_COLUMNS.items()
+        if (value := get(column)) and _attempt(reasons, parse_bool, value, column)
     )
-    if reasons.items:
-        raise RowError(reasons.items)
+    if reasons:
+        raise RowError(reasons)
     assert ref is not None and principal is not None and zones and language is not None
-    account_id = f"{lender.lender_id}#{ref}"
+    account_id = account_id_for(lender.lender_id, ref)
     verification = {}
-    if dates["date_of_birth"]:
-        verification["date_of_birth"] = fact_hash(key, account_id, "date_of_birth", dates["date_of_birth"].isoformat())
-    if get("verification_fact", "").strip():
-        verification["fact"] = fact_hash(key, account_id, "fact", get("verification_fact", ""))
-    zero = Money.zero(currency)
+    if birth := dates["date_of_birth"]:
+        verification["date_of_birth"] = fact_hash(key, account_id, "date_of_birth", birth.isoformat())
+    if fact := get("verification_fact"):
+        verification["fact"] = fact_hash(key, account_id, "fact", fact)
+    zero = _money("0", currency)
     return Account(
         lender_id=lender.lender_id,
         external_ref=ref,
@@ -293,17 +331,17 @@ def parse_account(fields: dict[str, str], lender: LenderProfile, key: bytes) -> 
             timezone=zones[0],
             language=language,
             timezones=zones,
-            postal_code=get("postal_code", "").strip() or None,
+            postal_code=get("postal_code") or None,
             country=country,
             phone_is_mobile=bool(phone and phone.is_mobile),
             sms_consent=bool(sms_consent),
         ),
         balance=Balance(principal=principal, interest=interest or zero, fees=fees or zero),
         due_date=dates["due_date"],  # type: ignore[arg-type]
-        lender_attributes={key[5:]: value for key, value in fields.items() if key.startswith("attr:") and value},
+        lender_attributes={name[5:]: value for name in attributes if (value := text[name])},
         flags=flags,
         placement=Placement(
-            original_creditor=get("original_creditor", "").strip() or None,
+            original_creditor=get("original_creditor") or None,
             itemization_date=dates["itemization_date"],
             open_date=dates["open_date"],
             last_payment_date=dates["last_payment_date"],
@@ -318,26 +356,31 @@ def parse_account(fields: dict[str, str], lender: LenderProfile, key: bytes) -> 
 def read_rows(
     lines: Iterable[str], header: Header, lender: LenderProfile, key: bytes, first_line: int = 2
 ) -> Iterator[RowAccepted | RowRejected]:
-    """Validate the data rows that follow the header; `first_line` is the file line the first one starts on."""
+    """Validate the data rows that follow the header; `first_line` is the file line the first one starts on.
+
+    Lines are pulled from `lines` one CSV record at a time, never ahead: when a result is yielded, the
+    lines consumed are exactly those of the records up to and including it."""
     reader = csv.reader(lines, delimiter=header.delimiter)
-    width = len(header.columns)
+    fields, width = header.fields, len(header.columns)
+    attributes = tuple(field for field in fields if field.startswith("attr:"))
     seen: set[str] = set()
     previous_line = 0
     for values in reader:
         line = first_line + previous_line
         previous_line = reader.line_num
-        if not any(value.strip() for value in values):
+        if not "".join(values).strip():
             continue
-        raw = dict(zip(header.columns, values, strict=False))
         if len(values) != width:
+            raw = dict(zip(header.columns, values, strict=False))
             yield RowRejected(line, (f"expected {width} fields, found {len(values)}",), raw)
             continue
         try:
-            account = parse_account(dict(zip(header.fields, values, strict=True)), lender, key)
+            account = _account(dict(zip(fields, map(str.strip, values), strict=True)), attributes, lender, key)
         except RowError as exc:
-            yield RowRejected(line, tuple(exc.reasons), raw)
+            yield RowRejected(line, tuple(exc.reasons), dict(zip(header.columns, values, strict=True)))
             continue
         if account.external_ref in seen:
+            raw = dict(zip(header.columns, values, strict=True))
             yield RowRejected(line, (f"duplicate external_ref {account.external_ref!r} in this file",), raw)
             continue
         seen.add(account.external_ref)

@@ -30,7 +30,7 @@ from functions.core.portfolio import Header, PortfolioError, RowAccepted, RowRej
 from functions.ingest import reports
 from functions.ingest.lines import CountingLines, NotTextError
 from functions.store import accounts, events, lenders, manifests, uploads
-from functions.store.manifests import Entry
+from functions.store.manifests import Entry, Manifest
 from functions.store.uploads import Upload, UploadStatus
 
 ACTOR = "ingest"
@@ -227,7 +227,7 @@ class _Chunk:
             upload.first_placement = False
         self._pending: list[tuple[RowAccepted, str | None]] = []  # row, its known outcome if replayed
         self._rejected: list[RowRejected] = []
-        self._manifest: dict[str, Entry] = {}
+        self._manifest = Manifest()
 
     def run(self, now: datetime) -> bool:
         """Process rows until the budget is spent (False: more to do) or the file ends (True)."""
@@ -236,7 +236,7 @@ class _Chunk:
         lender = lenders.get(upload.lender_id)
         if lender is None:
             raise PortfolioError(f"lender {upload.lender_id!r} has no policy any more")
-        self._manifest = manifests.load(s3, upload.bucket, upload.lender_id) or {}
+        self._manifest = manifests.load(s3, upload.bucket, upload.lender_id) or Manifest()
         start_offset = upload.offset
         resume = {"Range": f"bytes={start_offset}-"} if start_offset else {}
         response = s3.get_object(Bucket=upload.bucket, Key=upload.key, **_version_of(upload), **resume)

@@ -1,12 +1,23 @@
 import io
+from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from functions.core.account import Flag
 from functions.core.lender import LenderProfile
 from functions.core.money import Money
-from functions.core.portfolio import PortfolioError, RowAccepted, RowRejected, detect_delimiter, read_portfolio
+from functions.core.portfolio import (
+    COLUMN_ALIASES,
+    PortfolioError,
+    RowAccepted,
+    RowRejected,
+    detect_delimiter,
+    parse_header,
+    read_portfolio,
+    read_rows,
+)
 from functions.core.verification import fact_hash, fact_matches
 
 KEY = b"k" * 32
@@ -37,7 +48,10 @@ def test_reads_rows_with_aliased_headers_and_keeps_unknown_columns() -> None:
     assert account.lender_attributes == {"Branch": "Denver"}
 
 
-@pytest.mark.parametrize(("line", "delimiter"), [("a,b;c", ","), ("a;b;c", ";"), ("a\tb\tc", "\t"), ("abc", ",")])
+@pytest.mark.parametrize(
+    ("line", "delimiter"),
+    [("a,b;c", ","), ("a;b;c", ";"), ("a\tb\tc", "\t"), ("abc", ","), ('"a;b;c",d', ",")],
+)
 def test_delimiter_is_detected_from_the_header(line: str, delimiter: str) -> None:
     assert detect_delimiter(line) == delimiter
 
@@ -141,3 +155,82 @@ def test_a_file_without_the_required_columns_is_refused_as_a_whole() -> None:
 def test_blank_lines_are_skipped_not_rejected_and_bom_is_ignored() -> None:
     (account,) = accepted(f"\ufeff{HEADER}\n\nA-1,Dana Reyes,dana@example.com,,JPY,1200,0,0,2026-02-20,x\n,,,,,,,,,\n")
     assert account.balance.principal == Money(1200, "JPY")
+
+
+def test_the_documented_example_file_is_accepted_whole() -> None:
+    lender = LenderProfile(
+        lender_id="example", creditor_name="Example Lending", country="US", date_formats=("%m/%d/%Y",)
+    )
+    example = Path(__file__).parents[3] / "docs" / "examples" / "portfolio-example.csv"
+    with example.open(encoding="utf-8-sig", newline="") as text:
+        rows = list(read_portfolio(text, lender, KEY))
+    assert len(rows) == 8
+    assert all(isinstance(row, RowAccepted) for row in rows), [row for row in rows if isinstance(row, RowRejected)]
+    by_ref = {row.account.external_ref: row.account for row in rows}  # type: ignore[union-attr]
+    assert by_ref["JP-0042"].balance.total == Money(151100, "JPY")
+    assert by_ref["ES-2201"].debtor.contact_zones[0] == "Europe/Madrid"
+    assert by_ref["AC-100237"].flags == {Flag.RECALLED}
+    assert by_ref["AC-100237"].lender_attributes["product"] == "Auto loan\nrefinanced 2023"
+    assert by_ref["AC-100234"].placement.open_date == date(2019, 6, 15)  # the lender's %m/%d/%Y
+
+
+def test_the_format_document_lists_every_column_and_alias() -> None:
+    document = (Path(__file__).parents[3] / "docs" / "portfolio-format.md").read_text(encoding="utf-8")
+    missing = [alias for aliases in COLUMN_ALIASES.values() for alias in aliases if f"`{alias}`" not in document]
+    assert not missing
+
+
+def test_rows_are_read_one_record_at_a_time_without_reading_ahead() -> None:
+    # The ingest checkpoints by byte offset: after each result, the lines handed out must be exactly
+    # those of the records read so far.
+    lines = [
+        f"{HEADER}\n",
+        "A-1,Dana Reyes,dana@example.com,,USD,100,0,0,2026-02-20,x\n",
+        'A-2,"Sam\n',
+        'Lee",sam@example.com,,USD,100,0,0,2026-02-20,x\n',
+        "\n",
+        "A-3,Ana Silva,,,USD,100,0,0,2026-02-20,x\n",
+    ]
+    handed_out = 0
+
+    def feed() -> Iterator[str]:
+        nonlocal handed_out
+        for line in lines:
+            handed_out += 1
+            yield line
+
+    source = feed()
+    header = parse_header(next(source))
+    consumed = [(row.line, handed_out) for row in read_rows(source, header, LENDER, KEY)]
+    assert consumed == [(2, 2), (3, 4), (6, 6)]
+
+
+def test_rows_can_be_resumed_from_a_later_line() -> None:
+    header = parse_header(HEADER)
+    rest = io.StringIO("A-9,Ana Silva,ana@example.com,,USD,100,0,0,2026-02-20,x\n", newline="")
+    (row,) = read_rows(rest, header, LENDER, KEY, first_line=1234)
+    assert row.line == 1234 and isinstance(row, RowAccepted)
+
+
+def test_unnamed_columns_are_kept_by_position_and_quoted_names_do_not_fool_the_delimiter() -> None:
+    (account,) = accepted(
+        'ref;name;email;principal;due_date;"Notes, internal";\nB-1;Ana;a@example.com;5;2026-01-01;vip;x\n'
+    )
+    assert account.lender_attributes == {"Notes, internal": "vip", "column_7": "x"}
+
+
+@pytest.mark.parametrize(
+    ("currency", "text", "minor"),
+    [("JPY", "150,000", 150000), ("KWD", "12.345", 12345), ("USD", "12.340", 1234), ("USD", ".5", 50)],
+)
+def test_amounts_are_exact_in_the_currencys_minor_unit(currency: str, text: str, minor: int) -> None:
+    (account,) = accepted(
+        f'ref,name,email,currency,principal,due_date\nC-1,Ana,a@example.com,{currency},"{text}",2026-01-01\n'
+    )
+    assert account.balance.principal == Money(minor, currency)
+
+
+@pytest.mark.parametrize(("currency", "text"), [("JPY", "5.5"), ("USD", "1.005"), ("KWD", "1.0001")])
+def test_amounts_finer_than_the_minor_unit_are_rejected_never_rounded(currency: str, text: str) -> None:
+    (row,) = read(f"ref,name,email,currency,principal,due_date\nC-1,Ana,a@example.com,{currency},{text},2026-01-01\n")
+    assert isinstance(row, RowRejected) and "decimal places" in row.reason
