@@ -31,7 +31,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench.ingest --rows 100000
+	$(BIN)/python -m bench --rows 300
 
 synth: $(STAMP)
 	$(BIN)/python -m infra.app
