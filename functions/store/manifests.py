@@ -54,6 +54,16 @@ class Manifest:
         return json.dumps(self._raw, separators=(",", ":")).encode()
 
 
+def exists(s3: Any, bucket: str, lender_id: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=manifest_key(lender_id))
+    except s3.exceptions.ClientError as exc:
+        if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
 def load(s3: Any, bucket: str, lender_id: str) -> Manifest | None:
     """The lender's manifest, or None if there is none yet."""
     try:
