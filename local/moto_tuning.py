@@ -73,31 +73,17 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
                 raise ConditionalCheckFailed(item=original_item)
             if op_type != "ConditionCheck":
                 touched.append((table_name, key, current.to_json()["Attributes"] if current else None))
+            expression = {
+                "condition_expression": condition,
+                "expression_attribute_names": names,
+                "expression_attribute_values": values,
+            }
             if op_type == "Put":
-                self.put_item(
-                    table_name,
-                    op["Item"],
-                    condition_expression=condition,
-                    expression_attribute_names=names,
-                    expression_attribute_values=values,
-                )
+                self.put_item(table_name, op["Item"], **expression)
             elif op_type == "Delete":
-                self.delete_item(
-                    table_name,
-                    key,
-                    condition_expression=condition,
-                    expression_attribute_names=names,
-                    expression_attribute_values=values,
-                )
+                self.delete_item(table_name, key, **expression)
             elif op_type == "Update":
-                self.update_item(
-                    table_name,
-                    key,
-                    update_expression=op["UpdateExpression"],
-                    condition_expression=condition,
-                    expression_attribute_names=names,
-                    expression_attribute_values=values,
-                )
+                self.update_item(table_name, key, update_expression=op["UpdateExpression"], **expression)
             errors.append((None, None, None))
         except (MultipleTransactionsException, MockValidationException):
             rollback()

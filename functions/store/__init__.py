@@ -4,8 +4,12 @@ The only package that touches pynamodb or boto3 for data; functions take and ret
 """
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
+from pynamodb.models import Model
+
+M = TypeVar("M", bound=Model)
 
 
 class StoreError(RuntimeError):
@@ -25,3 +29,13 @@ def conditional_write(write: Callable[[], object], what: str) -> bool:
     except PynamoDBException as exc:
         raise StoreError(f"{what} failed: {exc}") from exc
     return True
+
+
+def get_or_none(model: type[M], key: str, what: str) -> M | None:
+    """The item with this hash key, or None; SDK failures become a StoreError about `what`."""
+    try:
+        return model.get(key)
+    except model.DoesNotExist:
+        return None
+    except PynamoDBException as exc:
+        raise StoreError(f"reading {what} failed: {exc}") from exc

@@ -25,7 +25,7 @@ from pynamodb.transactions import TransactWrite
 
 from functions.core.account import Account, AccountStatus, Balance, Debtor, Flag, Placement, due_shard
 from functions.core.money import Money
-from functions.store import StoreError, batch, conditional_write
+from functions.store import StoreError, batch, conditional_write, get_or_none
 from functions.store.attributes import OnDemandTable, UTCTimestampAttribute
 
 
@@ -148,12 +148,8 @@ def to_domain(item: AccountModel) -> Account:
 
 def get(account_id: str) -> Account | None:
     """The account, or None if it was never placed."""
-    try:
-        return to_domain(AccountModel.get(account_id))
-    except AccountModel.DoesNotExist:
-        return None
-    except PynamoDBException as exc:
-        raise StoreError(f"reading account failed: {exc}") from exc
+    item = get_or_none(AccountModel, account_id, "account")
+    return to_domain(item) if item else None
 
 
 def _lender_owned(account: Account) -> list[tuple[Any, Any]]:

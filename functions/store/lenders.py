@@ -9,7 +9,7 @@ from pynamodb.exceptions import PynamoDBException
 from pynamodb.models import Model
 
 from functions.core.lender import LenderProfile
-from functions.store import StoreError
+from functions.store import StoreError, get_or_none
 from functions.store.attributes import OnDemandTable
 
 
@@ -22,13 +22,8 @@ class LenderModel(Model):
 
 
 def get(lender_id: str) -> LenderProfile | None:
-    try:
-        item = LenderModel.get(lender_id)
-    except LenderModel.DoesNotExist:
-        return None
-    except PynamoDBException as exc:
-        raise StoreError(f"reading lender failed: {exc}") from exc
-    return LenderProfile.model_validate(json.loads(item.profile))
+    item = get_or_none(LenderModel, lender_id, "lender")
+    return LenderProfile.model_validate(json.loads(item.profile)) if item else None
 
 
 def get_or_default(lender_id: str) -> LenderProfile:

@@ -14,7 +14,7 @@ from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from functions.store import StoreError, conditional_write
+from functions.store import StoreError, conditional_write, get_or_none
 from functions.store.attributes import OnDemandTable, UTCTimestampAttribute
 
 LOCK_PREFIX = "lock#"
@@ -127,12 +127,8 @@ def begin(upload: Upload) -> bool:
 
 
 def get(upload_id: str) -> Upload | None:
-    try:
-        return _to_domain(UploadModel.get(upload_id))
-    except UploadModel.DoesNotExist:
-        return None
-    except PynamoDBException as exc:
-        raise StoreError(f"reading upload failed: {exc}") from exc
+    item = get_or_none(UploadModel, upload_id, "upload")
+    return _to_domain(item) if item else None
 
 
 def checkpoint(upload: Upload, previous_offset: int) -> bool:
