@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 
 # ISO 4217 active codes whose minor-unit exponent is not 2.
 _EXPONENT_EXCEPTIONS: dict[str, int] = {
@@ -77,12 +77,14 @@ class Money:
         raw = (text or "").strip()
         if not _AMOUNT_RE.match(raw):
             raise MoneyError(f"{text!r} is not an amount (expected digits like 1234.56 or 1,234.56)")
-        try:
-            value = Decimal(raw.replace(",", ""))
-        except InvalidOperation as exc:  # pragma: no cover - the regex admits only valid decimals
-            raise MoneyError(f"{text!r} is not an amount") from exc
         exponent = currency_exponent(currency)
-        scaled = value.scaleb(exponent)
+        with localcontext() as context:
+            context.prec = len(raw) + exponent + 2  # exact: never Decimal's default 28-digit rounding
+            try:
+                value = Decimal(raw.replace(",", ""))
+            except InvalidOperation as exc:  # pragma: no cover - the regex admits only valid decimals
+                raise MoneyError(f"{text!r} is not an amount") from exc
+            scaled = value.scaleb(exponent)
         if scaled != scaled.to_integral_value():
             raise MoneyError(f"{text!r} has more than {exponent} decimal places for {currency.upper()}")
         return cls(int(scaled), currency)

@@ -80,3 +80,8 @@ def test_renders_exactly(money: Money, plain: str, shown: str) -> None:
     assert money.to_decimal_string() == plain
     assert money.display() == shown
     assert Money.parse(plain, money.currency) == money
+
+
+def test_very_long_amounts_stay_exact() -> None:
+    digits = "123456789012345678901234567890123"  # beyond Decimal's default 28-digit precision
+    assert Money.parse(f"{digits}.45", "USD").minor == int(f"{digits}45")
