@@ -1,0 +1,262 @@
+"""The compliance gate: every rule a named function that allows, or denies with a reason and the
+earliest moment it would allow (None: not until something about the account changes).
+
+The engine asks `gate(...)` before any contact and reschedules to `earliest` instead of dropping.
+Rules and sources: ../shared/COMPLIANCE.md (Reg F 12 CFR 1006, TCPA). Numbers that come from
+secondary sources are in `GatePolicy`, configurable per lender.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+
+from functions.core.account import Account, AccountStatus, Flag
+from functions.core.clock import ensure_utc, zone
+from functions.core.jobs import Channel
+
+_SEARCH_DAYS = 8  # a convenient moment, if any exists, recurs within a week of local days
+
+
+class ContactKind(StrEnum):
+    ATTEMPT = "attempt"  # a message sent or a call placed
+    CONVERSATION = "conversation"  # the debtor was reached and talked with us
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    at: datetime
+    channel: Channel
+    kind: ContactKind = ContactKind.ATTEMPT
+
+
+@dataclass(frozen=True, slots=True)
+class GatePolicy:
+    window_start: time = time(8, 0)  # Reg F 1006.6(b)(1)(i): not before 8 a.m.
+    window_end: time = time(21, 0)  # ... nor after 9 p.m., local time
+    caps_per_channel: dict[Channel, int] = field(
+        default_factory=lambda: {Channel.EMAIL: 3, Channel.SMS: 3}  # stricter than 7-in-7 (R2, verify)
+    )
+    cap_all_channels: int = 5
+    cap_period: timedelta = timedelta(days=7)
+    pause_after_conversation: timedelta = timedelta(days=7)  # 1006.14(b)(2)(ii), applied to every channel
+    promise_grace: timedelta = timedelta(days=2)
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What the gate knows about the debtor beyond the account: consent, opt-outs, history, arrangements."""
+
+    history: tuple[Contact, ...] = ()
+    opted_out: frozenset[Channel] = frozenset()
+    attorney_represented: bool = False
+    email_bounced: bool = False
+    email_employer_provided: bool = False  # R7
+    promise_until: datetime | None = None
+    plan_current: bool = False
+
+
+class Kind(StrEnum):
+    REMINDER = "reminder"
+    INSTALLMENT_NOTICE = "installment_notice"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    rule: str
+    allowed: bool
+    reason: str = ""
+    earliest: datetime | None = None  # when denied: the first moment this rule would allow, if known
+
+    @classmethod
+    def allow(cls, rule: str) -> Verdict:
+        return cls(rule, True)
+
+
+Rule = Callable[[Account, Standing, Channel, Kind, datetime, GatePolicy], Verdict]
+
+
+def _local_minutes(moment: datetime, tz_name: str) -> int:
+    local = moment.astimezone(zone(tz_name))
+    return local.hour * 60 + local.minute
+
+
+def _convenient_everywhere(moment: datetime, zones: tuple[str, ...], policy: GatePolicy) -> bool:
+    start = policy.window_start.hour * 60 + policy.window_start.minute
+    end = policy.window_end.hour * 60 + policy.window_end.minute
+    return all(start <= _local_minutes(moment, z) < end for z in zones)
+
+
+def next_convenient(now: datetime, zones: tuple[str, ...], policy: GatePolicy) -> datetime | None:
+    """The first moment at or after `now` that is inside the window in every zone (DST-safe), or None.
+
+    Candidates are `now` and each window opening (local start time) in each zone over the next days:
+    the earliest moment convenient everywhere is always one of them."""
+    now = ensure_utc(now)
+    if _convenient_everywhere(now, zones, policy):
+        return now
+    candidates = []
+    for tz_name in zones:
+        tz = zone(tz_name)
+        local_day = now.astimezone(tz).date()
+        for offset in range(_SEARCH_DAYS):
+            opening = datetime.combine(local_day + timedelta(days=offset), policy.window_start, tzinfo=tz)
+            opening_utc = opening.astimezone(now.tzinfo)
+            if opening_utc > now:
+                candidates.append(opening_utc)
+    for candidate in sorted(candidates):
+        if _convenient_everywhere(candidate, zones, policy):
+            return candidate
+    return None
+
+
+def inconvenient_time(
+    account: Account, standing: Standing, channel: Channel, kind: Kind, now: datetime, policy: GatePolicy
+) -> Verdict:
+    """R4, Reg F 1006.6(b)(1)(i): 08:00-21:00 at the consumer's location; every candidate zone must agree."""
+    zones = account.debtor.contact_zones
+    earliest = next_convenient(now, zones, policy)
+    if earliest == ensure_utc(now):
+        return Verdict.allow("inconvenient_time")
+    if earliest is None:
+        return Verdict("inconvenient_time", False, f"no moment is convenient in all of {', '.join(zones)}")
+    return Verdict("inconvenient_time", False, "outside 08:00-21:00 in the debtor's time zone(s)", earliest)
+
+
+def suppressed(
+    account: Account, standing: Standing, channel: Channel, kind: Kind, now: datetime, policy: GatePolicy
+) -> Verdict:
+    """R8, R9, R19, R21 and the lender's recall: no outreach at all; a dispute pauses until verified (R13)."""
+    if account.status in (AccountStatus.PAID, AccountStatus.SETTLED, AccountStatus.CLOSED, AccountStatus.RECALLED):
+        return Verdict("suppressed", False, f"account {account.status.value}")
+    if standing.attorney_represented:
+        return Verdict("suppressed", False, "represented by an attorney")  # 1006.6(b)(2)
+    for flag in (Flag.CEASE_COMMUNICATION, Flag.BANKRUPTCY, Flag.DECEASED, Flag.FRAUD, Flag.RECALLED, Flag.DISPUTE):
+        if flag in account.flags:
+            reason = "disputed: paused until verification is sent" if flag is Flag.DISPUTE else flag.value
+            return Verdict("suppressed", False, reason)
+    if not account.balance.total.is_positive:
+        return Verdict("suppressed", False, "nothing owed")
+    return Verdict.allow("suppressed")
+
+
+def channel_permitted(
+    account: Account, standing: Standing, channel: Channel, kind: Kind, now: datetime, policy: GatePolicy
+) -> Verdict:
+    """R6/T2 opt-outs per channel; T1 SMS only with consent to a mobile; R7 no bounced or work email."""
+    if channel in standing.opted_out:
+        return Verdict("channel_permitted", False, f"opted out of {channel.value}")
+    debtor = account.debtor
+    if channel is Channel.SMS:
+        if not debtor.phone or not debtor.phone_is_mobile:
+            return Verdict("channel_permitted", False, "no mobile number")
+        if not debtor.sms_consent:
+            return Verdict("channel_permitted", False, "no prior express consent to texts")  # 47 USC 227(b)
+    if channel is Channel.EMAIL:
+        if not debtor.email:
+            return Verdict("channel_permitted", False, "no email address")
+        if standing.email_bounced:
+            return Verdict("channel_permitted", False, "email address bounces")
+        if standing.email_employer_provided:
+            return Verdict("channel_permitted", False, "employer-provided email address")  # 1006.22(f)(3)
+    return Verdict.allow("channel_permitted")
+
+
+def _cap(rule: str, contacts: list[Contact], cap: int, now: datetime, period: timedelta) -> Verdict:
+    recent = sorted(c.at for c in contacts if now - period < c.at <= now)
+    if len(recent) < cap:
+        return Verdict.allow(rule)
+    # The window frees a slot when the oldest counted contact is a full period old.
+    return Verdict(rule, False, f"{len(recent)} contacts in the last {period.days} days", recent[-cap] + period)
+
+
+def frequency_cap(
+    account: Account, standing: Standing, channel: Channel, kind: Kind, now: datetime, policy: GatePolicy
+) -> Verdict:
+    """R1/R2: at most N attempts per channel and M across channels in any rolling period."""
+    now = ensure_utc(now)
+    attempts = [c for c in standing.history if c.kind is ContactKind.ATTEMPT]
+    cap = policy.caps_per_channel.get(channel)
+    if cap is not None:
+        verdict = _cap("frequency_cap", [c for c in attempts if c.channel is channel], cap, now, policy.cap_period)
+        if not verdict.allowed:
+            return verdict
+    return _cap("frequency_cap", attempts, policy.cap_all_channels, now, policy.cap_period)
+
+
+def conversation_pause(
+    account: Account, standing: Standing, channel: Channel, kind: Kind, now: datetime, policy: GatePolicy
+) -> Verdict:
+    """R1, 1006.14(b)(2)(ii): after a conversation, a pause before the next attempt."""
+    talks = [c.at for c in standing.history if c.kind is ContactKind.CONVERSATION and c.at <= ensure_utc(now)]
+    if talks and ensure_utc(now) < max(talks) + policy.pause_after_conversation:
+        return Verdict("conversation_pause", False, "recent conversation", max(talks) + policy.pause_after_conversation)
+    return Verdict.allow("conversation_pause")
+
+
+def arrangement(
+    account: Account, standing: Standing, channel: Channel, kind: Kind, now: datetime, policy: GatePolicy
+) -> Verdict:
+    """A pending promise to pay holds reminders until its date plus grace; a current plan gets only its notices."""
+    if standing.promise_until is not None:
+        resume = ensure_utc(standing.promise_until) + policy.promise_grace
+        if ensure_utc(now) < resume:
+            return Verdict("arrangement", False, "promise to pay pending", resume)
+    if standing.plan_current and kind is not Kind.INSTALLMENT_NOTICE:
+        return Verdict("arrangement", False, "payment plan current: installment notices only")
+    return Verdict.allow("arrangement")
+
+
+RULES: tuple[Rule, ...] = (
+    suppressed,
+    channel_permitted,
+    arrangement,
+    conversation_pause,
+    frequency_cap,
+    inconvenient_time,
+)
+
+
+def gate(
+    account: Account,
+    standing: Standing,
+    channel: Channel,
+    kind: Kind,
+    now: datetime,
+    policy: GatePolicy | None = None,
+) -> list[Verdict]:
+    """Every rule's verdict (in order). The contact may go only if all allow; otherwise the latest
+    `earliest` among the denials is when to look again (None if one of them waits for a change)."""
+    policy = policy or GatePolicy()
+    return [rule(account, standing, channel, kind, now, policy) for rule in RULES]
+
+
+_MAX_STEPS = 16
+
+
+def earliest_allowed(
+    account: Account,
+    standing: Standing,
+    channel: Channel,
+    kind: Kind,
+    now: datetime,
+    policy: GatePolicy | None = None,
+) -> tuple[datetime | None, list[str]]:
+    """The first moment at or after `now` when every rule allows this contact, and why not before.
+
+    None means a rule waits for something to change (an opt-out, a dispute, consent), not for time:
+    the account leaves the schedule until that happens. Each step jumps to the latest `earliest` of
+    the denials and asks every rule again, so a cap that lifts at night waits for the morning."""
+    moment = ensure_utc(now)
+    reasons: list[str] = []
+    for _ in range(_MAX_STEPS):
+        denials = [v for v in gate(account, standing, channel, kind, moment, policy) if not v.allowed]
+        if not denials:
+            return moment, reasons
+        reasons += [f"{v.rule}: {v.reason}" for v in denials if f"{v.rule}: {v.reason}" not in reasons]
+        if any(v.earliest is None for v in denials):
+            return None, reasons
+        moment = max(v.earliest for v in denials if v.earliest is not None)
+    return None, [*reasons, "no convenient moment found"]
