@@ -9,6 +9,7 @@ accounts, rejected rows and manifest are written, and a replayed chunk repeats t
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import time
@@ -169,7 +170,7 @@ class Ingestion:
         started = self._clock()
         try:
             done = _Chunk(self, upload, attempt, started).run(now)
-        except (PortfolioError, NotTextError) as exc:
+        except (PortfolioError, NotTextError, csv.Error) as exc:
             return self._fail(upload, f"the file cannot be read: {exc}", now)
         upload.processing_ms += int((self._clock() - started) * 1000)
         upload.chunks += 1

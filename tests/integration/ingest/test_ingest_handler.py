@@ -223,3 +223,10 @@ def test_identity_facts_are_stored_only_as_keyed_hashes(aws, context, lender) ->
     from functions.core.verification import fact_matches
 
     assert fact_matches(FACT_KEY, "acme#V-1", "date_of_birth", "1980-05-17", item.verification["date_of_birth"])
+
+
+def test_an_unclosed_quote_that_swallows_the_file_fails_it_with_a_reason(aws, context, lender) -> None:
+    runaway = HEADER + 'R-1,"Dana Reyes,dana@example.com\r\n' + ("x" * 200 + "\r\n") * 1000
+    (file,) = run(aws, context, put(aws, "portfolios/acme/runaway.csv", runaway))
+    summary = summary_of(aws, file["upload_id"])
+    assert summary["status"] == "failed" and "field larger than field limit" in summary["error"]
