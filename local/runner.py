@@ -173,7 +173,7 @@ class LocalRunner:
             s = report.schedule
             self.out(
                 f"{stamp} scheduler: {s['due']} due, {s['enqueued']} jobs enqueued, {s['waiting']} waiting for "
-                f"their window, {s['stopped']} stopped"
+                f"their stage, {s['held']} held by a compliance rule until allowed, {s['stopped']} stopped"
             )
         for email in report.emails:
             to = ", ".join(_mask_email(address) for address in email["destinations"]["ToAddresses"])

@@ -18,6 +18,23 @@ class AccountStatus(StrEnum):
     CLOSED = "closed"  # closed for any other reason
 
 
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class ContactKind(StrEnum):
+    ATTEMPT = "attempt"  # a message sent or a call placed
+    CONVERSATION = "conversation"  # the debtor was reached and talked with us
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    at: datetime
+    channel: Channel
+    kind: ContactKind = ContactKind.ATTEMPT
+
+
 class Stage(StrEnum):
     """Outreach stage by days past due; `NONE` means no outreach window is open today."""
 
@@ -148,6 +165,7 @@ class Account:
     flags: frozenset[Flag] = frozenset()
     placement: Placement = field(default_factory=Placement)
     verification: dict[str, str] = field(default_factory=dict)  # fact kind -> keyed hash, never the fact
+    recent_contacts: tuple[Contact, ...] = ()  # for frequency caps and pauses (newest last)
 
     @property
     def account_id(self) -> str:

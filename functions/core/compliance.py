@@ -13,23 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 
-from functions.core.account import Account, AccountStatus, Flag
+from functions.core.account import Account, AccountStatus, Channel, Contact, ContactKind, Flag
 from functions.core.clock import ensure_utc, zone
-from functions.core.jobs import Channel
+
+__all__ = ["Contact", "ContactKind", "GatePolicy", "Kind", "Standing", "Verdict", "earliest_allowed", "gate"]
 
 _SEARCH_DAYS = 8  # a convenient moment, if any exists, recurs within a week of local days
-
-
-class ContactKind(StrEnum):
-    ATTEMPT = "attempt"  # a message sent or a call placed
-    CONVERSATION = "conversation"  # the debtor was reached and talked with us
-
-
-@dataclass(frozen=True, slots=True)
-class Contact:
-    at: datetime
-    channel: Channel
-    kind: ContactKind = ContactKind.ATTEMPT
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +45,11 @@ class Standing:
     email_employer_provided: bool = False  # R7
     promise_until: datetime | None = None
     plan_current: bool = False
+
+
+def standing_of(account: Account) -> Standing:
+    """What the account itself records (opt-outs, arrangements and bounces join as their issues land)."""
+    return Standing(history=account.recent_contacts)
 
 
 class Kind(StrEnum):

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from functions.core.account import Stage
+from functions.core.account import Channel, Stage
 from functions.core.clock import iso_utc
 
-
-class Channel(StrEnum):
-    EMAIL = "email"
-    SMS = "sms"
+__all__ = ["Channel", "Job", "job_id_for"]
 
 
 class Job(BaseModel):

@@ -13,6 +13,7 @@ from datetime import datetime, time, timedelta
 
 from functions.core.account import Account, Stage, days_past_due, next_stage_opens, stage_for
 from functions.core.clock import at_local_time, ensure_utc, local_date
+from functions.core.compliance import Kind, earliest_allowed, standing_of
 from functions.core.jobs import Channel, Job, job_id_for
 
 WINDOW_OPENS_AT = time(9, 0)
@@ -24,6 +25,8 @@ class NoContactReason:
     NOT_COLLECTIBLE = "not_collectible"
     NO_USABLE_CHANNEL = "no_usable_channel"
     NO_STAGE_OPEN = "no_stage_open"
+    HELD = "held"  # a compliance rule allows it later (outside the window, a cap): rescheduled
+    BLOCKED = "blocked"  # a compliance rule allows it only once something changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,11 @@ def plan_contact(account: Account, now: datetime, cadence_days: int) -> ContactP
         )
     if not account.debtor.email:
         return ContactPlan(job=None, next_contact_at=None, reason=NoContactReason.NO_USABLE_CHANNEL)
+    allowed_at, reasons = earliest_allowed(account, standing_of(account), Channel.EMAIL, Kind.REMINDER, now)
+    if allowed_at is None:
+        return ContactPlan(job=None, next_contact_at=None, reason=f"{NoContactReason.BLOCKED}: {'; '.join(reasons)}")
+    if allowed_at > now:
+        return ContactPlan(job=None, next_contact_at=allowed_at, reason=NoContactReason.HELD)
     # The slot is the due time the account was claimed for, so any scheduler run that picks up this
     # same due instance derives the same job id.
     slot = account.next_contact_at or now
@@ -88,14 +96,24 @@ def plan_contact(account: Account, now: datetime, cadence_days: int) -> ContactP
     return ContactPlan(job=job, next_contact_at=now + timedelta(days=cadence_days))
 
 
-def still_eligible(account: Account, job: Job) -> str | None:
-    """The sender's re-check: the account may have paid or changed since the job was scheduled.
+@dataclass(frozen=True, slots=True)
+class Recheck:
+    reason: str | None  # None: send it
+    retry_at: datetime | None = None  # when it would be allowed, if only time stands in the way
 
-    Returns the reason the job must not be sent, or None."""
+
+def still_eligible(account: Account, job: Job, now: datetime) -> Recheck:
+    """The sender's re-check at the moment of sending: the account may have paid, opted out or been
+    contacted since the job was scheduled, and a retried job may arrive outside the contact window."""
     if not account.is_collectible:
-        return NoContactReason.NOT_COLLECTIBLE
+        return Recheck(NoContactReason.NOT_COLLECTIBLE)
     if job.channel is Channel.EMAIL and not account.debtor.email:
-        return NoContactReason.NO_USABLE_CHANNEL
-    if current_stage(account, job.scheduled_for) is Stage.NONE:
-        return NoContactReason.NO_STAGE_OPEN
-    return None
+        return Recheck(NoContactReason.NO_USABLE_CHANNEL)
+    if current_stage(account, now) is Stage.NONE:
+        return Recheck(NoContactReason.NO_STAGE_OPEN)
+    allowed_at, reasons = earliest_allowed(account, standing_of(account), job.channel, Kind.REMINDER, now)
+    if allowed_at is None:
+        return Recheck(f"{NoContactReason.BLOCKED}: {'; '.join(reasons)}")
+    if allowed_at > ensure_utc(now):
+        return Recheck(f"{NoContactReason.HELD}: {'; '.join(reasons)}", allowed_at)
+    return Recheck(None)

@@ -36,5 +36,6 @@ def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str,
     )
     metrics.add_metric(name="AccountsDue", unit="Count", value=summary.due)
     metrics.add_metric(name="JobsEnqueued", unit="Count", value=summary.enqueued)
+    metrics.add_metric(name="ContactsHeld", unit="Count", value=summary.held)
     metrics.add_metric(name="EnqueueFailures", unit="Count", value=summary.enqueue_failures)
     return asdict(summary)

@@ -22,6 +22,7 @@ class ScheduleSummary:
     due: int = 0
     enqueued: int = 0
     waiting: int = 0  # no stage open now; rescheduled to when one opens
+    held: int = 0  # a compliance rule allows it later (window, cap, pause): rescheduled to then
     stopped: int = 0  # left the due index (not collectible, no usable channel)
     enqueue_failures: int = 0
     claim_conflicts: int = 0
@@ -68,13 +69,16 @@ class Scheduler:
         if plan.reason == NoContactReason.NO_STAGE_OPEN:
             summary.waiting += 1
             return
+        if plan.reason == NoContactReason.HELD:
+            summary.held += 1
+            return
         summary.stopped += 1
         events.append(
             AuditEvent(
                 account_id=account.account_id,
                 at=now,
                 type=EventType.OUTREACH_STOPPED,
-                event_id=f"stop:{plan.reason}",
+                event_id=f"stop:{(plan.reason or '').split(':')[0]}",
                 actor=ACTOR,
                 detail={"reason": plan.reason},
             )

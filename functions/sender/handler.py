@@ -34,7 +34,7 @@ processor = BatchProcessor(event_type=EventType.SQS, model=JobRecord, raise_on_e
 
 
 @cache
-def _runtime() -> tuple[IdempotencyConfig, Any]:
+def _runtime() -> tuple[IdempotencyConfig, Any, SenderSettings]:
     """Clients, tables and the idempotent delivery step, built once per container (never at import)."""
     settings = tables.configure(SenderSettings.from_env())
     sender = service.EmailSender(boto3.client("sesv2"), settings.default_sender_email, settings.ses_configuration_set)
@@ -43,16 +43,16 @@ def _runtime() -> tuple[IdempotencyConfig, Any]:
     deliver = idempotent_function(data_keyword_argument="job", config=config, persistence_store=persistence)(
         sender.deliver
     )
-    return config, deliver
+    return config, deliver, settings
 
 
 def record_handler(record: JobRecord) -> None:
     job: Job = record.body  # type: ignore[assignment]
-    _, deliver = _runtime()
-    delivery = service.Delivery.from_dict(deliver(job=job))
+    _, deliver, settings = _runtime()
     # Time comes from the event: the job's slot, or when it was enqueued if that is later.
     now = max(ensure_utc(job.scheduled_for), ensure_utc(record.attributes.SentTimestamp))
-    service.record(job, delivery, now)
+    delivery = service.Delivery.from_dict(deliver(job=job, now=now))
+    service.record(job, delivery, now, settings.due_shards)
     metrics.add_metric(
         name="RemindersSent" if delivery.outcome == service.SENT else "RemindersSuppressed", unit="Count", value=1
     )
@@ -61,6 +61,6 @@ def record_handler(record: JobRecord) -> None:
 
 @lambda_entry
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    config, _ = _runtime()
+    config, _, _ = _runtime()
     config.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

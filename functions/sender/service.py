@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from functions.core.audit import AuditEvent, EventType
-from functions.core.clock import local_date
+from functions.core.clock import iso_utc, local_date, parse_utc
 from functions.core.jobs import Job
 from functions.core.messages import reminder_email
 from functions.core.outreach import still_eligible
@@ -28,13 +28,24 @@ class Delivery:
     outcome: str  # sent | suppressed
     message_id: str | None = None
     reason: str | None = None
+    retry_at: str | None = None  # ISO UTC: when a held contact would be allowed
 
     def as_dict(self) -> dict[str, Any]:
-        return {"outcome": self.outcome, "message_id": self.message_id, "reason": self.reason}
+        return {
+            "outcome": self.outcome,
+            "message_id": self.message_id,
+            "reason": self.reason,
+            "retry_at": self.retry_at,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Delivery:
-        return cls(outcome=data["outcome"], message_id=data.get("message_id"), reason=data.get("reason"))
+        return cls(
+            outcome=data["outcome"],
+            message_id=data.get("message_id"),
+            reason=data.get("reason"),
+            retry_at=data.get("retry_at"),
+        )
 
 
 class EmailSender:
@@ -43,14 +54,15 @@ class EmailSender:
         self._default_sender = default_sender
         self._configuration_set = configuration_set
 
-    def deliver(self, job: Job) -> dict[str, Any]:
-        """Send the job's email unless the account no longer qualifies. Runs at most once per job id."""
+    def deliver(self, job: Job, now: datetime) -> dict[str, Any]:
+        """Send the job's email unless the account no longer qualifies at `now`. At most once per job id."""
         account = accounts.get(job.account_id)
         if account is None:
             return Delivery(SUPPRESSED, reason="unknown_account").as_dict()
-        reason = still_eligible(account, job)
-        if reason:
-            return Delivery(SUPPRESSED, reason=reason).as_dict()
+        recheck = still_eligible(account, job, now)
+        if recheck.reason:
+            retry_at = iso_utc(recheck.retry_at) if recheck.retry_at else None
+            return Delivery(SUPPRESSED, reason=recheck.reason, retry_at=retry_at).as_dict()
         lender = lenders.get_or_default(account.lender_id)
         content = reminder_email(account, lender, local_date(job.scheduled_for, account.debtor.timezone))
         request: dict[str, Any] = {
@@ -70,7 +82,7 @@ class EmailSender:
         return Delivery(SENT, message_id=message_id).as_dict()
 
 
-def record(job: Job, delivery: Delivery, now: datetime) -> None:
+def record(job: Job, delivery: Delivery, now: datetime, due_shards: int) -> None:
     """Write the audit event for the job's outcome and count the contact (both once per job)."""
     detail: dict[str, Any] = {
         "job_id": job.job_id,
@@ -93,4 +105,7 @@ def record(job: Job, delivery: Delivery, now: datetime) -> None:
         )
     )
     if delivery.outcome == SENT:
-        accounts.record_contact(job.account_id, now, job.job_id)
+        accounts.record_contact(job.account_id, now, job.job_id, job.channel)
+    elif delivery.retry_at:
+        # Held at the last moment (a retry that arrived outside the window): contact it when allowed.
+        accounts.reschedule_no_later_than(job.account_id, parse_utc(delivery.retry_at), due_shards)

@@ -23,7 +23,18 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from functions.core.account import Account, AccountStatus, Balance, Debtor, Flag, Placement, due_shard
+from functions.core.account import (
+    Account,
+    AccountStatus,
+    Balance,
+    Channel,
+    Contact,
+    ContactKind,
+    Debtor,
+    Flag,
+    Placement,
+    due_shard,
+)
 from functions.core.money import Money
 from functions.store import StoreError, batch, conditional_write, get_or_none
 from functions.store.attributes import OnDemandTable, UTCTimestampAttribute
@@ -47,6 +58,12 @@ class ByLenderIndex(GlobalSecondaryIndex["AccountModel"]):
 
     lender_id = UnicodeAttribute(hash_key=True)
     account_id = UnicodeAttribute(range_key=True)
+
+
+class ContactAttribute(MapAttribute[str, Any]):
+    at = UTCTimestampAttribute()
+    channel = UnicodeAttribute()
+    kind = UnicodeAttribute()
 
 
 class AccountModel(Model):
@@ -90,6 +107,8 @@ class AccountModel(Model):
     contacts_sent = NumberAttribute(default=0)
     last_contact_at = UTCTimestampAttribute(null=True)
     last_job_id = UnicodeAttribute(null=True)
+    # Every contact made, newest last: what frequency caps and pauses count (a few a month).
+    recent_contacts = ListAttribute(of=ContactAttribute, null=True)  # type: ignore[var-annotated]
     lender_attributes = MapAttribute(null=True)  # type: ignore[var-annotated]
     placed_by_upload = UnicodeAttribute(null=True)
     last_upload = UnicodeAttribute(null=True)
@@ -143,6 +162,10 @@ def to_domain(item: AccountModel) -> Account:
             statute_of_limitations=_date(item.statute_of_limitations),
         ),
         verification=dict(item.verification.as_dict()) if item.verification else {},
+        recent_contacts=tuple(
+            Contact(contact.at, Channel(contact.channel), ContactKind(contact.kind))
+            for contact in item.recent_contacts or ()
+        ),
     )
 
 
@@ -199,6 +222,7 @@ def new_item(
             setattr(item, attribute.attr_name, value)
     item.status = AccountStatus.ACTIVE.value
     item.contacts_sent = 0
+    item.recent_contacts = []
     item.placed_by_upload = item.last_upload = upload_id
     item.created_at = item.updated_at = now
     if first_contact is not None:
@@ -271,6 +295,7 @@ def update_placement(
     actions += [
         AccountModel.status.set(AccountModel.status | AccountStatus.ACTIVE.value),
         AccountModel.contacts_sent.set(AccountModel.contacts_sent | 0),
+        AccountModel.recent_contacts.set(AccountModel.recent_contacts | []),
         AccountModel.placed_by_upload.set(AccountModel.placed_by_upload | upload_id),
         AccountModel.last_upload.set(upload_id),
         AccountModel.created_at.set(AccountModel.created_at | now),
@@ -287,6 +312,24 @@ def update_placement(
         AccountModel(account.account_id).update(actions=actions)
     except PynamoDBException as exc:
         raise StoreError(f"updating account failed: {exc}") from exc
+
+
+def reschedule_no_later_than(account_id: str, moment: datetime, shards: int) -> bool:
+    """Bring the next contact forward to `moment` if it is later (or absent while the account is active)."""
+    item = AccountModel(account_id)
+    condition = AccountModel.account_id.exists() & (
+        AccountModel.next_contact_at.does_not_exist() | (AccountModel.next_contact_at > moment)
+    )
+    return conditional_write(
+        lambda: item.update(
+            actions=[
+                AccountModel.next_contact_at.set(moment),
+                AccountModel.due_shard.set(due_shard(account_id, shards)),
+            ],
+            condition=condition & (AccountModel.status == AccountStatus.ACTIVE.value),
+        ),
+        "rescheduling account",
+    )
 
 
 def lender_has_accounts(lender_id: str) -> bool:
@@ -331,16 +374,18 @@ def reschedule(account_id: str, expected: datetime | None, next_contact_at: date
     return conditional_write(lambda: item.update(actions=actions, condition=condition), "rescheduling account")
 
 
-def record_contact(account_id: str, at: datetime, job_id: str) -> bool:
+def record_contact(account_id: str, at: datetime, job_id: str, channel: Channel) -> bool:
     """Count a contact that was made (feeds frequency caps and KPIs), once per job id.
 
     Returns False if this job was already counted (a retried message)."""
+    contact = ContactAttribute(at=at, channel=channel.value, kind=ContactKind.ATTEMPT.value)
     return conditional_write(
         lambda: AccountModel(account_id).update(
             actions=[
                 AccountModel.contacts_sent.add(1),
                 AccountModel.last_contact_at.set(at),
                 AccountModel.last_job_id.set(job_id),
+                AccountModel.recent_contacts.set((AccountModel.recent_contacts | []).append([contact])),
             ],
             condition=AccountModel.account_id.exists()
             & (AccountModel.last_job_id.does_not_exist() | (AccountModel.last_job_id != job_id)),

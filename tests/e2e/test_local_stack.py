@@ -22,7 +22,7 @@ from functions import names
 
 pytestmark = pytest.mark.e2e
 CLEARDUE = Path(sys.executable).parent / "cleardue"
-AT = "2026-03-08T14:00:00Z"
+AT = "2026-03-08T19:00:00Z"  # inside 08:00-21:00 in every sample time zone (Honolulu to Puerto Rico)
 
 
 @pytest.fixture(scope="module")

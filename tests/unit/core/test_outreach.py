@@ -1,7 +1,7 @@
 from datetime import UTC, date, datetime, timedelta
 
-from functions.core.account import AccountStatus, Stage
-from functions.core.jobs import Channel, job_id_for
+from functions.core.account import AccountStatus, Channel, Contact, Debtor, Stage
+from functions.core.jobs import job_id_for
 from functions.core.outreach import NoContactReason, first_contact_at, plan_contact, still_eligible
 from tests.events.factories import make_account
 
@@ -63,6 +63,37 @@ def test_between_windows_the_account_waits_for_the_next_one() -> None:
 def test_sender_recheck_catches_what_changed_since_scheduling() -> None:
     job = plan_contact(make_account(), NOW, 3).job
     assert job is not None
-    assert still_eligible(make_account(), job) is None
-    assert still_eligible(make_account().with_changes(status=AccountStatus.PAID), job) == "not_collectible"
-    assert still_eligible(make_account(email=None), job) == "no_usable_channel"
+    assert still_eligible(make_account(), job, NOW).reason is None
+    assert still_eligible(make_account().with_changes(status=AccountStatus.PAID), job, NOW).reason == "not_collectible"
+    assert still_eligible(make_account(email=None), job, NOW).reason == "no_usable_channel"
+
+
+def test_a_job_that_arrives_at_night_is_held_until_the_morning() -> None:
+    job = plan_contact(make_account(), NOW, 3).job
+    assert job is not None
+    late = datetime(2026, 3, 9, 4, 0, tzinfo=UTC)  # 23:00 in Chicago
+    recheck = still_eligible(make_account(), job, late)
+    assert recheck.reason is not None and recheck.reason.startswith("held")
+    assert recheck.retry_at == datetime(2026, 3, 9, 13, 0, tzinfo=UTC)  # 08:00 CDT
+
+
+def test_the_scheduler_holds_contacts_outside_the_window_and_over_the_cap() -> None:
+    night = datetime(2026, 3, 8, 6, 0, tzinfo=UTC)  # 01:00 in Chicago
+    plan = plan_contact(make_account(), night, 3)
+    assert (plan.job, plan.reason, plan.next_contact_at) == (None, "held", datetime(2026, 3, 8, 13, 0, tzinfo=UTC))
+    busy = make_account().with_changes(
+        recent_contacts=tuple(Contact(NOW - timedelta(days=d), Channel.EMAIL) for d in (1, 2, 3))
+    )
+    capped = plan_contact(busy, NOW, 3)
+    assert capped.job is None and capped.next_contact_at == NOW - timedelta(days=3) + timedelta(days=7)
+
+
+def test_an_account_no_moment_suits_leaves_the_schedule_with_the_reason() -> None:
+    account = make_account()
+    debtor = account.debtor
+    spread = ("America/Los_Angeles", "Europe/London", "Asia/Shanghai")
+    plan = plan_contact(
+        account.with_changes(debtor=Debtor(debtor.name, debtor.email, None, spread[0], "en", spread)), NOW, 3
+    )
+    assert plan.job is None and plan.next_contact_at is None
+    assert plan.reason is not None and plan.reason.startswith("blocked: inconvenient_time")
