@@ -1,0 +1,83 @@
+"""Property: over random portfolios and 60 simulated days of scheduler ticks, no contact is ever
+scheduled outside 08:00-21:00 in any of the debtor's zones, over a cap, or to a suppressed account."""
+
+from __future__ import annotations
+
+import heapq
+from datetime import UTC, date, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from functions.core.account import Account, Balance, Channel, Contact, Debtor, Flag
+from functions.core.clock import zone
+from functions.core.compliance import GatePolicy
+from functions.core.money import Money
+from functions.core.outreach import first_contact_at, plan_contact
+
+START = datetime(2026, 2, 20, 0, 0, tzinfo=UTC)  # spans the US spring-forward of 2026-03-08
+TICK = timedelta(minutes=15)
+DAYS = 60
+ZONES = [
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "Pacific/Honolulu",
+    "Asia/Kathmandu",
+    "Europe/London",
+    "Australia/Lord_Howe",
+    "America/St_Johns",
+]
+POLICY = GatePolicy()
+
+accounts = st.builds(
+    lambda ref, zones, due_offset, flags, principal: Account(
+        lender_id="acme",
+        external_ref=f"P-{ref}",
+        debtor=Debtor("Pat Lee", "pat@example.com", None, zones[0], "en", tuple(zones)),
+        balance=Balance(Money(principal, "USD"), Money(0, "USD"), Money(0, "USD")),
+        due_date=date(2026, 2, 20) + timedelta(days=due_offset),
+        flags=frozenset(flags),
+    ),
+    ref=st.integers(0, 10**6),
+    zones=st.lists(st.sampled_from(ZONES), min_size=1, max_size=2, unique=True),
+    due_offset=st.integers(-90, 45),
+    flags=st.sets(st.sampled_from(list(Flag)), max_size=1),
+    principal=st.integers(0, 500_000),
+)
+
+
+def _inside_window(moment: datetime, zones: tuple[str, ...]) -> bool:
+    return all(8 <= moment.astimezone(zone(z)).hour < 21 for z in zones)
+
+
+@settings(max_examples=25, deadline=None, database=None)
+@given(st.lists(accounts, min_size=1, max_size=12, unique_by=lambda a: a.external_ref))
+def test_sixty_days_of_ticks_never_break_a_rule(portfolio: list[Account]) -> None:
+    state = {a.account_id: a.with_changes(next_contact_at=first_contact_at(a, START)) for a in portfolio}
+    due = [(a.next_contact_at, a.account_id) for a in state.values() if a.next_contact_at is not None]
+    heapq.heapify(due)
+    end = START + timedelta(days=DAYS)
+    jobs = dict.fromkeys(state, 0)
+    while due and due[0][0] < end:
+        moment, account_id = heapq.heappop(due)
+        account = state[account_id]
+        if account.next_contact_at != moment:
+            continue
+        tick = START + ((moment - START) // TICK + (1 if (moment - START) % TICK else 0)) * TICK
+        plan = plan_contact(account, tick, cadence_days=2)  # a cadence that pushes against the caps
+        if plan.job is not None:
+            assert not account.flags and account.balance.total.is_positive, "contacted a suppressed account"
+            assert _inside_window(plan.job.scheduled_for, account.debtor.contact_zones), "outside the window"
+            contacts = (*account.recent_contacts, Contact(tick, Channel.EMAIL))
+            window = [c for c in contacts if tick - POLICY.cap_period < c.at <= tick]
+            assert len(window) <= POLICY.caps_per_channel[Channel.EMAIL], "over the weekly cap"
+            account = account.with_changes(recent_contacts=contacts)
+            jobs[account_id] += 1
+        following = None if plan.next_contact_at is None else max(plan.next_contact_at, tick + TICK)
+        state[account_id] = account.with_changes(next_contact_at=following)
+        if following is not None:
+            heapq.heappush(due, (following, account_id))
+    for account_id, account in state.items():
+        if account.is_collectible:  # every stage window opens within the 60 days: each one is reached
+            assert jobs[account_id] > 0, f"{account_id} was never contacted"
