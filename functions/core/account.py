@@ -136,7 +136,9 @@ class Balance:
 
     @property
     def total(self) -> Money:
-        return total([self.principal, self.interest, self.fees], self.currency)
+        if not self.principal.currency == self.interest.currency == self.fees.currency:
+            return total([self.principal, self.interest, self.fees], self.currency)  # raises the mismatch
+        return Money(self.principal.minor + self.interest.minor + self.fees.minor, self.currency)
 
 
 def account_id_for(lender_id: str, external_ref: str) -> str:

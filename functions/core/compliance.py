@@ -66,7 +66,10 @@ class Verdict:
 
     @classmethod
     def allow(cls, rule: str) -> Verdict:
-        return cls(rule, True)
+        return _ALLOWED[rule] if rule in _ALLOWED else _ALLOWED.setdefault(rule, cls(rule, True))
+
+
+_ALLOWED: dict[str, Verdict] = {}  # verdicts are immutable: one "allowed" per rule is enough
 
 
 Rule = Callable[[Account, Standing, Channel, Kind, datetime, GatePolicy], Verdict]

@@ -61,7 +61,8 @@ class Money:
     def __post_init__(self) -> None:
         if isinstance(self.minor, bool) or not isinstance(self.minor, int):
             raise MoneyError(f"minor units must be an int, got {type(self.minor).__name__}")
-        object.__setattr__(self, "currency", normalize_currency(self.currency))
+        if self.currency not in ISO_4217_CODES:  # already canonical: the common case, kept cheap
+            object.__setattr__(self, "currency", normalize_currency(self.currency))
 
     @classmethod
     def zero(cls, currency: str) -> Money:

@@ -1,0 +1,69 @@
+"""`python -m bench.decide [--accounts N]`: decisions per second on one core, AWS calls per enqueued job.
+
+Decisions: `plan_contact` (stage, the compliance gate with its earliest allowed moment, the job)
+over generated accounts with mixed zones, histories and flags, in this process. Calls per job: one
+scheduler tick over N placed accounts against moto server, counting the function's own AWS calls."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from datetime import UTC, date, datetime, timedelta
+
+from functions.core.account import Account, Balance, Channel, Contact, Debtor, Flag
+from functions.core.money import Money
+from functions.core.outreach import plan_contact
+
+NOW = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)
+ZONES = [
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "Pacific/Honolulu",
+    "America/Puerto_Rico",
+    "Europe/London",
+    "Asia/Kathmandu",
+]
+
+
+def generate_accounts(count: int, seed: int = 3) -> list[Account]:
+    rng = random.Random(seed)
+    accounts = []
+    for n in range(count):
+        zones = tuple(rng.sample(ZONES, 2 if rng.random() < 0.1 else 1))
+        history = tuple(
+            Contact(NOW - timedelta(days=rng.randint(1, 9), hours=rng.randint(0, 23)), Channel.EMAIL)
+            for _ in range(rng.randint(0, 3))
+        )
+        accounts.append(Account(
+            lender_id="bench", external_ref=f"D-{n}",
+            debtor=Debtor(f"Debtor {n}", f"d{n}@example.com", None, zones[0], "en", zones),
+            balance=Balance(Money(rng.randint(1000, 500000), "USD"), Money(0, "USD"), Money(0, "USD")),
+            due_date=date(2026, 3, 10) - timedelta(days=rng.randint(-10, 120)),
+            flags=frozenset({rng.choice(list(Flag))}) if rng.random() < 0.05 else frozenset(),
+            next_contact_at=NOW - timedelta(minutes=rng.randint(0, 60)),
+            recent_contacts=history,
+        ))  # fmt: skip
+    return accounts
+
+
+def decision_rate(count: int) -> float:
+    accounts = generate_accounts(count)
+    started = time.perf_counter()
+    for account in accounts:
+        plan_contact(account, NOW, cadence_days=3)
+    return count / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.decide")
+    parser.add_argument("--accounts", type=int, default=50_000)
+    args = parser.parse_args()
+    rate = decision_rate(args.accounts)
+    print(f"decisions: {args.accounts} accounts, {rate:,.0f} decisions/s (one core; target 50,000)")
+
+
+if __name__ == "__main__":
+    main()
