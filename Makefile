@@ -32,6 +32,7 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest --rows 100000
+	$(BIN)/python -m bench.decide --accounts 50000
 	$(BIN)/python -m bench --rows 300
 
 synth: $(STAMP)
