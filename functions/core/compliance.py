@@ -226,11 +226,12 @@ def gate(
 ) -> list[Verdict]:
     """Every rule's verdict (in order). The contact may go only if all allow; otherwise the latest
     `earliest` among the denials is when to look again (None if one of them waits for a change)."""
-    policy = policy or GatePolicy()
+    policy = policy or DEFAULT_POLICY
     return [rule(account, standing, channel, kind, now, policy) for rule in RULES]
 
 
 _MAX_STEPS = 16
+DEFAULT_POLICY = GatePolicy()
 
 
 def earliest_allowed(
