@@ -186,8 +186,7 @@ class Ingestion:
         reports.put_json(self._s3, upload.bucket, upload.report_prefix + "summary.json", summary)
         if not uploads.checkpoint(upload, previous_offset):
             return Outcome("portfolio", "stale", upload.upload_id)
-        uploads.finish(upload, UploadStatus.COMPLETED, now)
-        uploads.release_lender_lock(upload.lender_id, upload.upload_id)
+        # The status changes last: a crash before it retries these steps, each of them idempotent.
         self._audit(
             upload.lender_id,
             now,
@@ -195,14 +194,14 @@ class Ingestion:
             f"upload:{upload.upload_id}",
             {"upload_id": upload.upload_id, **upload.counts},
         )
+        uploads.release_lender_lock(upload.lender_id, upload.upload_id)
+        uploads.finish(upload, UploadStatus.COMPLETED, now)
         return Outcome("portfolio", "completed", upload.upload_id, summary)
 
     def _fail(self, upload: Upload, reason: str, now: datetime) -> Outcome:
         summary = reports.summary(upload, "failed", now, None, error=reason)
         reports.put_json(self._s3, upload.bucket, upload.report_prefix + "summary.json", summary)
         uploads.begin(upload)  # recorded even when it failed before it started
-        uploads.finish(upload, UploadStatus.FAILED, now, error=reason)
-        uploads.release_lender_lock(upload.lender_id, upload.upload_id)
         self._audit(
             upload.lender_id,
             now,
@@ -210,6 +209,8 @@ class Ingestion:
             f"upload:{upload.upload_id}",
             {"upload_id": upload.upload_id, "error": reason[:300]},
         )
+        uploads.release_lender_lock(upload.lender_id, upload.upload_id)
+        uploads.finish(upload, UploadStatus.FAILED, now, error=reason)
         return Outcome("portfolio", "failed", upload.upload_id, summary)
 
     def _audit(self, lender_id: str, at: datetime, kind: EventType, event_id: str, detail: dict[str, Any]) -> None:
