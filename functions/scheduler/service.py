@@ -85,26 +85,35 @@ class Scheduler:
         )
 
     def _flush(self, batch: list[_Pending], summary: ScheduleSummary) -> None:
-        if not batch:
+        """Claim each account (conditional update of its next contact), then enqueue only what was claimed.
+
+        Two overlapping runs cannot both claim the same due instance, so each contact is enqueued once.
+        A job that then fails to enqueue gives its claim back: the account is due again at the next tick."""
+        claimed = []
+        for pending in batch:
+            if accounts.reschedule(
+                pending.account.account_id, pending.account.next_contact_at, pending.plan.next_contact_at, self._shards
+            ):
+                claimed.append(pending)
+            else:
+                summary.claim_conflicts += 1  # another run claimed it, or it changed since the query
+        if not claimed:
             return
         response = self._sqs.send_message_batch(
             QueueUrl=self._queue_url,
             Entries=[
                 {"Id": str(index), "MessageBody": pending.plan.job.model_dump_json()}  # type: ignore[union-attr]
-                for index, pending in enumerate(batch)
+                for index, pending in enumerate(claimed)
             ],
         )
-        # A job that failed to enqueue keeps its account due: the next tick tries again.
-        summary.enqueue_failures += len(response.get("Failed", []))
         for entry in response.get("Successful", []):
-            pending = batch[int(entry["Id"])]
-            job = pending.plan.job
+            job = claimed[int(entry["Id"])].plan.job
             assert job is not None
             summary.enqueued += 1
             summary.job_ids.append(job.job_id)
-            claimed = accounts.reschedule(
-                pending.account.account_id, pending.account.next_contact_at, pending.plan.next_contact_at, self._shards
+        for entry in response.get("Failed", []):
+            pending = claimed[int(entry["Id"])]
+            summary.enqueue_failures += 1
+            accounts.reschedule(
+                pending.account.account_id, pending.plan.next_contact_at, pending.account.next_contact_at, self._shards
             )
-            if not claimed:
-                # Another run claimed it for the same due time: same job id, the sender sends it once.
-                summary.claim_conflicts += 1

@@ -1,7 +1,10 @@
 """Given placed accounts, when the EventBridge tick fires, then one job per due account is on the email queue."""
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from functions.core.account import due_shard
@@ -86,3 +89,43 @@ def test_the_scheduler_fixture_event_from_aws_is_accepted(aws, context) -> None:
     event["time"] = "2026-03-08T14:00:00Z"
     place(make_account("A-1"))
     assert lambda_handler(event, context)["enqueued"] == 1
+
+
+def test_two_overlapping_runs_enqueue_each_due_contact_once(aws, context) -> None:
+    for n in range(40):
+        place(make_account(f"O-{n}"))
+    barrier = threading.Barrier(2)
+
+    def tick() -> dict:
+        barrier.wait()
+        return lambda_handler(scheduled_event(TICK), context)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        summaries = list(pool.map(lambda _: tick(), range(2)))
+
+    jobs = queued_jobs(aws)
+    assert sum(summary["enqueued"] for summary in summaries) == 40
+    assert sorted(job.account_id for job in jobs) == sorted(f"acme#O-{n}" for n in range(40))
+
+
+def test_a_job_that_fails_to_enqueue_gives_its_claim_back(aws, context, monkeypatch) -> None:
+    place(make_account("F-1"))
+    before = accounts.get("acme#F-1").next_contact_at
+    from functions.scheduler import handler
+
+    real = handler._runtime()[1]
+
+    class FailingSqs:
+        def send_message_batch(self, QueueUrl, Entries):  # noqa: N803 - boto3's argument names
+            return {
+                "Successful": [],
+                "Failed": [{"Id": e["Id"], "Code": "InternalError", "SenderFault": False} for e in Entries],
+            }
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    monkeypatch.setattr(handler, "_runtime", cache(lambda: (handler.SchedulerSettings.from_env(), FailingSqs())))
+    summary = lambda_handler(scheduled_event(TICK), context)
+    assert (summary["enqueued"], summary["enqueue_failures"]) == (0, 1)
+    assert accounts.get("acme#F-1").next_contact_at == before  # still due: the next tick tries again
