@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import argparse
 import random
+import tempfile
 import time
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
+from bench.ingest import CallCounter
 from functions.core.account import Account, Balance, Channel, Contact, Debtor, Flag
 from functions.core.money import Money
 from functions.core.outreach import plan_contact
@@ -57,12 +61,50 @@ def decision_rate(count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
+def calls_per_job(count: int) -> tuple[float, Counter[str], int]:
+    """One scheduler tick over `count` due accounts on moto server: the function's AWS calls per job."""
+    from functions.core.outreach import first_contact_at
+    from functions.store import accounts as store
+    from local.lambda_events import LocalLambdaContext, scheduled_event
+    from local.stack import LocalStack
+
+    counter = CallCounter()
+    counter.install()
+    with tempfile.TemporaryDirectory(prefix="cleardue-bench-") as directory:
+        stack = LocalStack(state_dir=Path(directory))
+        stack.start()
+        try:
+            stack.provision()
+            from functions.scheduler.handler import lambda_handler
+
+            shards = stack.settings.due_shards
+            placed = [a.with_changes(next_contact_at=None) for a in generate_accounts(count) if not a.flags]
+            store.put_new(
+                [store.new_item(a, first_contact_at(a, NOW - timedelta(hours=1)), "bench", NOW, shards) for a in placed]
+            )
+            summary = counter.wrap(lambda_handler)(
+                scheduled_event(NOW, "arn:aws:events:::rule/bench"), LocalLambdaContext("cleardue-scheduler")
+            )
+        finally:
+            stack.stop()
+    enqueued = summary["enqueued"]
+    return sum(counter.calls.values()) / max(enqueued, 1), counter.calls, enqueued
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.decide")
     parser.add_argument("--accounts", type=int, default=50_000)
+    parser.add_argument("--tick-accounts", type=int, default=2_000, help="accounts in the scheduler tick")
     args = parser.parse_args()
     rate = decision_rate(args.accounts)
     print(f"decisions: {args.accounts} accounts, {rate:,.0f} decisions/s (one core; target 50,000)")
+    per_job, by_operation, enqueued = calls_per_job(args.tick_accounts)
+    print(
+        f"AWS calls per enqueued job (moto server, one tick): {per_job:.3f} ({sum(by_operation.values())} calls, "
+        f"{enqueued} jobs)"
+    )
+    for operation, calls in by_operation.most_common():
+        print(f"    {operation:40} {calls}")
 
 
 if __name__ == "__main__":

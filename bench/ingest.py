@@ -157,7 +157,7 @@ def parse_rate(rows: int) -> float:
     return rows / elapsed
 
 
-class _CallCounter:
+class CallCounter:
     """Counts the AWS API calls a handler makes (botocore, so PynamoDB's too), per operation."""
 
     def __init__(self) -> None:
@@ -194,7 +194,7 @@ def calls_per_row(rows: int) -> tuple[float, Counter[str], float]:
     from functions.core.clock import parse_utc
     from local.stack import LocalStack
 
-    counter = _CallCounter()
+    counter = CallCounter()
     counter.install()
     with tempfile.TemporaryDirectory(prefix="cleardue-bench-") as directory:
         stack = LocalStack(state_dir=Path(directory))
