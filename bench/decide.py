@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from bench.ingest import CallCounter
+from bench.ingest import CallCounter, print_calls
 from functions.core.account import Account, Balance, Channel, Contact, Debtor, Flag
 from functions.core.money import Money
 from functions.core.outreach import plan_contact
@@ -66,27 +66,21 @@ def calls_per_job(count: int) -> tuple[float, Counter[str], int]:
     from functions.core.outreach import first_contact_at
     from functions.store import accounts as store
     from local.lambda_events import LocalLambdaContext, scheduled_event
-    from local.stack import LocalStack
+    from local.stack import running
 
     counter = CallCounter()
     counter.install()
-    with tempfile.TemporaryDirectory(prefix="cleardue-bench-") as directory:
-        stack = LocalStack(state_dir=Path(directory))
-        stack.start()
-        try:
-            stack.provision()
-            from functions.scheduler.handler import lambda_handler
+    with tempfile.TemporaryDirectory(prefix="cleardue-bench-") as directory, running(Path(directory)) as stack:
+        from functions.scheduler.handler import lambda_handler
 
-            shards = stack.settings.due_shards
-            placed = [a.with_changes(next_contact_at=None) for a in generate_accounts(count) if not a.flags]
-            store.put_new(
-                [store.new_item(a, first_contact_at(a, NOW - timedelta(hours=1)), "bench", NOW, shards) for a in placed]
-            )
-            summary = counter.wrap(lambda_handler)(
-                scheduled_event(NOW, "arn:aws:events:::rule/bench"), LocalLambdaContext("cleardue-scheduler")
-            )
-        finally:
-            stack.stop()
+        shards = stack.settings.due_shards
+        placed = [a.with_changes(next_contact_at=None) for a in generate_accounts(count) if not a.flags]
+        store.put_new(
+            [store.new_item(a, first_contact_at(a, NOW - timedelta(hours=1)), "bench", NOW, shards) for a in placed]
+        )
+        summary = counter.wrap(lambda_handler)(
+            scheduled_event(NOW, "arn:aws:events:::rule/bench"), LocalLambdaContext("cleardue-scheduler")
+        )
     enqueued = summary["enqueued"]
     return sum(counter.calls.values()) / max(enqueued, 1), counter.calls, enqueued
 
@@ -103,8 +97,7 @@ def main() -> None:
         f"AWS calls per enqueued job (moto server, one tick): {per_job:.3f} ({sum(by_operation.values())} calls, "
         f"{enqueued} jobs)"
     )
-    for operation, calls in by_operation.most_common():
-        print(f"    {operation:40} {calls}")
+    print_calls(by_operation)
 
 
 if __name__ == "__main__":

@@ -186,38 +186,47 @@ class CallCounter:
         return invoke
 
 
+def upload_generated(runner: Any, directory: Path, rows: int, at: Any) -> None:
+    """Give the local stack the bench lender's policy, then upload a generated `rows`-row portfolio."""
+    policy = directory / "policy.json"
+    policy.write_text(LENDER.model_dump_json(exclude_none=True))
+    runner.load_lender(policy, at)
+    path = directory / "portfolio.csv"
+    generate_portfolio(path, rows)
+    runner.upload_portfolio(path, LENDER.lender_id)
+
+
+def print_calls(by_operation: Counter[str]) -> None:
+    for operation, count in by_operation.most_common():
+        print(f"    {operation:40} {count}")
+
+
 def calls_per_row(rows: int) -> tuple[float, Counter[str], float]:
     """AWS calls per row the ingest function makes for a new `rows`-row portfolio, on moto server.
 
     Returns (calls per row, calls by operation, seconds). Only the function's own calls count: the
     pumps' ReceiveMessage/DeleteMessage are what Lambda's event source mapping does."""
     from functions.core.clock import parse_utc
-    from local.stack import LocalStack
+    from local.stack import running
 
     counter = CallCounter()
     counter.install()
-    with tempfile.TemporaryDirectory(prefix="cleardue-bench-") as directory:
-        stack = LocalStack(state_dir=Path(directory))
-        stack.start()
-        try:
-            stack.provision()
-            from local.runner import LocalRunner, VirtualClock
+    with tempfile.TemporaryDirectory(prefix="cleardue-bench-") as directory, running(Path(directory)) as stack:
+        from local.runner import LocalRunner, VirtualClock
 
-            at = parse_utc("2026-03-08T14:00:00Z")
-            runner = LocalRunner(stack, VirtualClock(at), out=lambda line: None)
-            policy = Path(directory) / "policy.json"
-            policy.write_text(LENDER.model_dump_json(exclude_none=True))
-            runner.load_lender(policy, at)
-            path = Path(directory) / "portfolio.csv"
-            generate_portfolio(path, rows)
-            runner._ingest._handler = counter.wrap(runner._ingest._handler)
-            runner._chunks._handler = counter.wrap(runner._chunks._handler)
-            runner.upload_portfolio(path, LENDER.lender_id)
-            started = time.perf_counter()
-            report = runner.cycle(at, schedule=False)
-            elapsed = time.perf_counter() - started
-        finally:
-            stack.stop()
+        at = parse_utc("2026-03-08T14:00:00Z")
+        runner = LocalRunner(stack, VirtualClock(at), out=lambda line: None)
+        policy = Path(directory) / "policy.json"
+        policy.write_text(LENDER.model_dump_json(exclude_none=True))
+        runner.load_lender(policy, at)
+        path = Path(directory) / "portfolio.csv"
+        generate_portfolio(path, rows)
+        runner._ingest._handler = counter.wrap(runner._ingest._handler)
+        runner._chunks._handler = counter.wrap(runner._chunks._handler)
+        runner.upload_portfolio(path, LENDER.lender_id)
+        started = time.perf_counter()
+        report = runner.cycle(at, schedule=False)
+        elapsed = time.perf_counter() - started
     (summary,) = report.uploads
     if summary["total"] != rows:
         raise SystemExit(f"expected {rows} rows in the summary, got {summary['total']}")
@@ -238,8 +247,7 @@ def main() -> None:
         f"AWS calls per row (moto server, a new portfolio): {per_row:.4f} ({sum(by_operation.values())} calls "
         f"for {args.rows} rows, ingestion took {seconds:.0f} s on the emulator)"
     )
-    for operation, count in by_operation.most_common():
-        print(f"    {operation:40} {count}")
+    print_calls(by_operation)
 
 
 if __name__ == "__main__":

@@ -219,3 +219,15 @@ class LocalStack:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with (self.state_dir / "functions.log").open("a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
             yield
+
+
+@contextlib.contextmanager
+def running(state_dir: Path) -> Iterator[LocalStack]:
+    """A started and provisioned local stack, stopped on the way out (benchmarks, scripts)."""
+    stack = LocalStack(state_dir=state_dir)
+    stack.start()
+    try:
+        stack.provision()
+        yield stack
+    finally:
+        stack.stop()
