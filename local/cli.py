@@ -96,17 +96,14 @@ def up(args: argparse.Namespace) -> int:
     stack = LocalStack(state_dir=args.state_dir)
     endpoint = stack.start()
     try:
-        stack.provision()
+        stack.provision(publish=False)
         # Imported after the stack has set the environment the handlers configure themselves from.
         from local.runner import SAMPLE_LENDER, SAMPLE_PORTFOLIO, LocalRunner, VirtualClock
 
         clock = VirtualClock(start=args.at, speed=args.speed)
         runner = LocalRunner(stack, clock)
         print(f"cleardue local stack: AWS (moto server) at {endpoint}")
-        print(
-            f"outputs written to {args.state_dir / 'outputs.json'}; clock starts {clock.now():%Y-%m-%dT%H:%M:%SZ}"
-            f" at x{args.speed:g}"
-        )
+        print(f"clock starts {clock.now():%Y-%m-%dT%H:%M:%SZ} at x{args.speed:g}")
         policy = args.policy or (None if args.portfolio else SAMPLE_LENDER)
         if policy is None:
             # A portfolio needs its lender's policy first; without --policy, a default one is uploaded.
@@ -119,6 +116,8 @@ def up(args: argparse.Namespace) -> int:
             return 2
         lender_id = profile.lender_id
         runner.upload_portfolio(args.portfolio or SAMPLE_PORTFOLIO, lender_id)
+        # Only now is the stack ready for `cleardue upload` from another shell.
+        print(f"ready: outputs written to {stack.publish()}")
         if args.once:
             report = runner.cycle(clock.now())
             print(f"one cycle done: {len(report.emails)} email(s) sent")

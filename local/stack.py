@@ -61,6 +61,8 @@ class LocalStack:
     def start(self) -> str:
         """Start moto server on a free loopback port (unless AWS_ENDPOINT_URL names one); set the env."""
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # A previous run's outputs name a dead endpoint: gone until this stack is ready again.
+        (self.state_dir / "outputs.json").unlink(missing_ok=True)
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         self.endpoint = self.endpoint or os.environ.get("AWS_ENDPOINT_URL")
         if not self.endpoint:
@@ -103,8 +105,12 @@ class LocalStack:
             self._server.stop()
             self._server = None
 
-    def provision(self) -> dict[str, str]:
-        """Create every resource (idempotent) and write `.local/outputs.json`."""
+    def provision(self, *, publish: bool = True) -> dict[str, str]:
+        """Create every resource (idempotent) and, with `publish`, write `.local/outputs.json`.
+
+        outputs.json is the stack's "ready" signal for other processes (`cleardue upload`), so a caller
+        that still has seeding to do passes `publish=False` and calls `publish()` when it is done.
+        """
         settings = StoreSettings.from_env()
         tables.create_all_tables(settings, client=boto3.client("dynamodb"))
         sqs = boto3.client("sqs")
@@ -135,9 +141,18 @@ class LocalStack:
             names.OUTPUT_REGION: REGION,
             names.OUTPUT_AWS_ENDPOINT: self.endpoint or "",
         }
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        (self.state_dir / "outputs.json").write_text(json.dumps(self.outputs, indent=2) + "\n")
+        if publish:
+            self.publish()
         return self.outputs
+
+    def publish(self) -> Path:
+        """Write outputs.json atomically (write then rename), so a reader never sees half a file."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        target = self.state_dir / "outputs.json"
+        partial = target.with_suffix(".json.partial")
+        partial.write_text(json.dumps(self.outputs, indent=2) + "\n")
+        partial.replace(target)
+        return target
 
     def _job_queue(self, sqs: Any, name: str) -> Queues:
         dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]

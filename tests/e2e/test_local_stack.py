@@ -139,9 +139,12 @@ def test_cleardue_upload_follows_a_portfolio_through_the_running_stack(tmp_path:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 120
+        # outputs.json appears only once the sample lender and portfolio are loaded (the "ready" signal).
+        deadline = time.monotonic() + 240
         while not (state / "outputs.json").exists() and time.monotonic() < deadline:
+            assert running.poll() is None, "cleardue up exited before it was ready"
             time.sleep(0.5)
+        assert (state / "outputs.json").exists(), "cleardue up was not ready within 240 s"
         portfolio = tmp_path / "june.csv"
         portfolio.write_text(
             "ref,name,email,principal,due_date\nJ-1,Ann Bee,ann@example.com,10.00,2026-02-01\n"
