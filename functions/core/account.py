@@ -91,6 +91,96 @@ class Flag(StrEnum):
     CEASE_COMMUNICATION = "cease_communication"  # FDCPA 805(c)
     FRAUD = "fraud"  # identity theft: 1006.30(b)
     RECALLED = "recalled"  # withdrawn by the lender
+    ATTORNEY = "attorney"  # represented by an attorney: 1006.6(b)(2)
+
+
+class Block(StrEnum):
+    """Why cleardue must not use a channel of an account (kept per channel in `blocked_channels`)."""
+
+    OPTED_OUT = "opted_out"  # STOP, unsubscribe, or a preference set in the portal (1006.6(e))
+    BOUNCED = "bounced"  # a permanent bounce: the address does not exist
+    COMPLAINED = "complained"  # marked as spam: treated as an opt-out
+    INVALID = "invalid"  # the provider refused the address or number permanently
+    EMPLOYER = "employer"  # known employer-provided email (1006.22(f)(3))
+
+
+class PromiseStatus(StrEnum):
+    PENDING = "pending"
+    KEPT = "kept"
+    BROKEN = "broken"
+
+
+@dataclass(frozen=True, slots=True)
+class Promise:
+    """The debtor promised to pay `amount` by `due` (a date in their own time zone)."""
+
+    amount: Money
+    due: date
+    made_at: datetime
+    status: PromiseStatus = PromiseStatus.PENDING
+
+
+class InstallmentStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    PAID = "paid"
+    FAILED = "failed"  # a charge failed; retried by the plan rules
+    MISSED = "missed"  # failed past the plan's grace: the plan may break
+
+
+@dataclass(frozen=True, slots=True)
+class Installment:
+    number: int  # 1-based
+    due: date
+    amount: Money
+    status: InstallmentStatus = InstallmentStatus.SCHEDULED
+    attempts: int = 0
+    payment_id: str | None = None  # the Stripe PaymentIntent that paid (or last tried) it
+
+
+class PlanStatus(StrEnum):
+    AWAITING_CARD = "awaiting_card"  # chosen in the portal; the card is being saved through Checkout
+    CURRENT = "current"
+    BROKEN = "broken"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    plan_id: str
+    created_at: datetime
+    installments: tuple[Installment, ...]
+    status: PlanStatus = PlanStatus.AWAITING_CARD
+    customer_id: str | None = None  # Stripe Customer
+    payment_method_id: str | None = None  # saved by Checkout in setup mode, charged off-session
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """A payment applied to the account (once per Stripe PaymentIntent), and how it was allocated."""
+
+    payment_id: str  # Stripe PaymentIntent id
+    amount: Money
+    at: datetime
+    fees_minor: int = 0
+    interest_minor: int = 0
+    principal_minor: int = 0
+    credit_minor: int = 0  # the part above the balance, held as a credit
+    refunded_minor: int = 0
+    source: str = "checkout"  # checkout | installment
+
+
+class DisputeStatus(StrEnum):
+    OPEN = "open"  # outreach paused until verified (FDCPA 809(b))
+    VERIFIED = "verified"  # verification sent: outreach may resume
+    UPHELD = "upheld"  # the debtor was right: adjusted or closed
+
+
+@dataclass(frozen=True, slots=True)
+class Dispute:
+    opened_at: datetime
+    reason: str
+    status: DisputeStatus = DisputeStatus.OPEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +258,18 @@ class Account:
     placement: Placement = field(default_factory=Placement)
     verification: dict[str, str] = field(default_factory=dict)  # fact kind -> keyed hash, never the fact
     recent_contacts: tuple[Contact, ...] = ()  # for frequency caps and pauses (newest last)
+    # What happened through cleardue (never overwritten by a portfolio upload; see store.accounts).
+    blocked_channels: dict[Channel, Block] = field(default_factory=dict)
+    preferred_channel: Channel | None = None
+    promise: Promise | None = None
+    plan: Plan | None = None
+    payments: tuple[Payment, ...] = ()
+    credit: Money | None = None  # overpayment held for the debtor
+    dispute: Dispute | None = None
+    hardship_requested_at: datetime | None = None
+    validation_notice_at: datetime | None = None  # third-party regime: when the notice was sent
+    tier: int | None = None  # 1..4, set by segmentation
+    version: int = 0  # optimistic lock for state changes (store.accounts.update_state)
 
     @property
     def account_id(self) -> str:

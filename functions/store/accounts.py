@@ -37,6 +37,7 @@ from functions.core.account import (
 )
 from functions.core.money import Money
 from functions.store import StoreError, batch, conditional_write, get_or_none
+from functions.store import account_state as state
 from functions.store.attributes import OnDemandTable, UTCTimestampAttribute
 
 
@@ -114,6 +115,18 @@ class AccountModel(Model):
     last_upload = UnicodeAttribute(null=True)
     created_at = UTCTimestampAttribute(null=True)
     updated_at = UTCTimestampAttribute(null=True)
+    # What happened through cleardue (codecs in store.account_state; written by `save_state`).
+    blocked_channels = MapAttribute(null=True)  # type: ignore[var-annotated]
+    preferred_channel = UnicodeAttribute(null=True)
+    promise = MapAttribute(null=True)  # type: ignore[var-annotated]
+    plan = MapAttribute(null=True)  # type: ignore[var-annotated]
+    payments = ListAttribute(null=True)  # type: ignore[var-annotated]
+    credit_minor = NumberAttribute(null=True)
+    dispute = MapAttribute(null=True)  # type: ignore[var-annotated]
+    hardship_requested_at = UTCTimestampAttribute(null=True)
+    validation_notice_at = UTCTimestampAttribute(null=True)
+    tier = NumberAttribute(null=True)
+    version = NumberAttribute(default=0)
 
     due_index = DueIndex()
     by_lender_index = ByLenderIndex()
@@ -121,6 +134,17 @@ class AccountModel(Model):
 
 def _date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
+
+
+def _raw(value: Any) -> Any:
+    """A raw MapAttribute / ListAttribute value as plain Python (dicts, lists, str, int)."""
+    if isinstance(value, MapAttribute):
+        return {key: _raw(inner) for key, inner in value.as_dict().items()}
+    if isinstance(value, dict):
+        return {key: _raw(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_raw(inner) for inner in value]
+    return value
 
 
 def to_domain(item: AccountModel) -> Account:
@@ -166,6 +190,17 @@ def to_domain(item: AccountModel) -> Account:
             Contact(contact.at, Channel(contact.channel), ContactKind(contact.kind))
             for contact in item.recent_contacts or ()
         ),
+        blocked_channels=state.blocked_in(_raw(item.blocked_channels)),
+        preferred_channel=Channel(item.preferred_channel) if item.preferred_channel else None,
+        promise=state.promise_in(_raw(item.promise)),
+        plan=state.plan_in(_raw(item.plan)),
+        payments=tuple(state.payment_in(_raw(payment)) for payment in item.payments or ()),
+        credit=Money(int(item.credit_minor), currency) if item.credit_minor else None,
+        dispute=state.dispute_in(_raw(item.dispute)),
+        hardship_requested_at=item.hardship_requested_at,
+        validation_notice_at=item.validation_notice_at,
+        tier=int(item.tier) if item.tier is not None else None,
+        version=int(item.version or 0),
     )
 
 
@@ -391,4 +426,67 @@ def record_contact(account_id: str, at: datetime, job_id: str, channel: Channel)
             & (AccountModel.last_job_id.does_not_exist() | (AccountModel.last_job_id != job_id)),
         ),
         "recording contact",
+    )
+
+
+def _state_values(account: Account, shards: int) -> list[tuple[Any, Any]]:
+    """The attributes `save_state` may write, with their stored values (None: remove)."""
+    balance = account.balance
+    return [
+        (AccountModel.status, account.status.value),
+        (AccountModel.principal_minor, balance.principal.minor),
+        (AccountModel.interest_minor, balance.interest.minor),
+        (AccountModel.fees_minor, balance.fees.minor),
+        (AccountModel.blocked_channels, state.blocked_out(account.blocked_channels)),
+        (AccountModel.preferred_channel, account.preferred_channel.value if account.preferred_channel else None),
+        (AccountModel.promise, state.promise_out(account.promise)),
+        (AccountModel.plan, state.plan_out(account.plan)),
+        (AccountModel.payments, [state.payment_out(payment) for payment in account.payments] or None),
+        (AccountModel.credit_minor, account.credit.minor if account.credit else None),
+        (AccountModel.dispute, state.dispute_out(account.dispute)),
+        (AccountModel.hardship_requested_at, account.hardship_requested_at),
+        (AccountModel.validation_notice_at, account.validation_notice_at),
+        (AccountModel.tier, account.tier),
+        (AccountModel.next_contact_at, account.next_contact_at),
+        (AccountModel.due_shard, due_shard(account.account_id, shards) if account.next_contact_at else None),
+    ]
+
+
+def save_state(before: Account, after: Account, now: datetime, shards: int) -> bool:
+    """Write what changed from `before` to `after` in cleardue's part of the account, atomically.
+
+    Optimistic lock: succeeds only if nobody changed the account since `before` was read (its
+    `version`), and moves the version on. Returns False on a conflict: re-read, re-apply, retry.
+    Lender-owned facts (contact data, placement facts) are never written here; the balance
+    components are, since payments and adjustments move them."""
+    if before.account_id != after.account_id:
+        raise ValueError("save_state compares two versions of the same account")
+    old = {attribute.attr_name: value for attribute, value in _state_values(before, shards)}
+    actions: list[Action] = []
+    for attribute, value in _state_values(after, shards):
+        if old[attribute.attr_name] == value:
+            continue
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+    if not actions:
+        return True
+    actions += [AccountModel.version.set(before.version + 1), AccountModel.updated_at.set(now)]
+    unchanged = AccountModel.version == before.version
+    if before.version == 0:
+        unchanged = AccountModel.version.does_not_exist() | unchanged
+    condition = AccountModel.account_id.exists() & unchanged
+    return conditional_write(
+        lambda: AccountModel(after.account_id).update(actions=actions, condition=condition), "saving account state"
+    )
+
+
+def set_flag(account_id: str, flag: Flag, on: bool, now: datetime) -> bool:
+    """Set or clear a flag that arises through cleardue (a dispute, an operator's notice, a portal action).
+
+    Never touches the lender's own flags (`lender_flags`), which each upload sets."""
+    action = AccountModel.flags.add({flag.value}) if on else AccountModel.flags.delete({flag.value})
+    return conditional_write(
+        lambda: AccountModel(account_id).update(
+            actions=[action, AccountModel.updated_at.set(now)], condition=AccountModel.account_id.exists()
+        ),
+        "flagging account",
     )

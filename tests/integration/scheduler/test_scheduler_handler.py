@@ -52,6 +52,9 @@ def test_due_accounts_across_shards_get_one_job_each(aws, context) -> None:
         "variant",
         "stage",
         "scheduled_for",
+        "tone",
+        "tier",
+        "reason",
     }
     dana = accounts.get("acme#A-0")
     assert dana is not None and dana.next_contact_at == TICK + timedelta(days=3)  # claimed: next on cadence

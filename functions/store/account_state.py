@@ -1,0 +1,150 @@
+"""Codecs for the account state that arises through cleardue (promise, plan, payments, dispute, ...).
+
+Nested values are stored as plain DynamoDB maps (readable in the console, diffable in an export);
+these functions are the only place that knows their shape. Money inside a map is `{"minor", "currency"}`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from functions.core.account import (
+    Block,
+    Channel,
+    Dispute,
+    DisputeStatus,
+    Installment,
+    InstallmentStatus,
+    Payment,
+    Plan,
+    PlanStatus,
+    Promise,
+    PromiseStatus,
+)
+from functions.core.clock import iso_utc, parse_utc
+from functions.core.money import Money
+
+
+def money_out(value: Money) -> dict[str, Any]:
+    return {"minor": value.minor, "currency": value.currency}
+
+
+def money_in(data: dict[str, Any]) -> Money:
+    return Money(int(data["minor"]), str(data["currency"]))
+
+
+def blocked_out(blocked: dict[Channel, Block]) -> dict[str, str] | None:
+    return {channel.value: block.value for channel, block in blocked.items()} or None
+
+
+def blocked_in(data: dict[str, Any] | None) -> dict[Channel, Block]:
+    return {Channel(channel): Block(block) for channel, block in (data or {}).items()}
+
+
+def promise_out(promise: Promise | None) -> dict[str, Any] | None:
+    if promise is None:
+        return None
+    return {
+        "amount": money_out(promise.amount),
+        "due": promise.due.isoformat(),
+        "made_at": iso_utc(promise.made_at),
+        "status": promise.status.value,
+    }
+
+
+def promise_in(data: dict[str, Any] | None) -> Promise | None:
+    if not data:
+        return None
+    return Promise(
+        amount=money_in(data["amount"]),
+        due=date.fromisoformat(data["due"]),
+        made_at=parse_utc(data["made_at"]),
+        status=PromiseStatus(data["status"]),
+    )
+
+
+def plan_out(plan: Plan | None) -> dict[str, Any] | None:
+    if plan is None:
+        return None
+    return {
+        "plan_id": plan.plan_id,
+        "created_at": iso_utc(plan.created_at),
+        "status": plan.status.value,
+        "customer_id": plan.customer_id,
+        "payment_method_id": plan.payment_method_id,
+        "installments": [
+            {
+                "number": installment.number,
+                "due": installment.due.isoformat(),
+                "amount": money_out(installment.amount),
+                "status": installment.status.value,
+                "attempts": installment.attempts,
+                "payment_id": installment.payment_id,
+            }
+            for installment in plan.installments
+        ],
+    }
+
+
+def plan_in(data: dict[str, Any] | None) -> Plan | None:
+    if not data:
+        return None
+    return Plan(
+        plan_id=data["plan_id"],
+        created_at=parse_utc(data["created_at"]),
+        status=PlanStatus(data["status"]),
+        customer_id=data.get("customer_id"),
+        payment_method_id=data.get("payment_method_id"),
+        installments=tuple(
+            Installment(
+                number=int(item["number"]),
+                due=date.fromisoformat(item["due"]),
+                amount=money_in(item["amount"]),
+                status=InstallmentStatus(item["status"]),
+                attempts=int(item.get("attempts") or 0),
+                payment_id=item.get("payment_id"),
+            )
+            for item in data.get("installments") or ()
+        ),
+    )
+
+
+def payment_out(payment: Payment) -> dict[str, Any]:
+    return {
+        "payment_id": payment.payment_id,
+        "amount": money_out(payment.amount),
+        "at": iso_utc(payment.at),
+        "fees_minor": payment.fees_minor,
+        "interest_minor": payment.interest_minor,
+        "principal_minor": payment.principal_minor,
+        "credit_minor": payment.credit_minor,
+        "refunded_minor": payment.refunded_minor,
+        "source": payment.source,
+    }
+
+
+def payment_in(data: dict[str, Any]) -> Payment:
+    return Payment(
+        payment_id=data["payment_id"],
+        amount=money_in(data["amount"]),
+        at=parse_utc(data["at"]),
+        fees_minor=int(data.get("fees_minor") or 0),
+        interest_minor=int(data.get("interest_minor") or 0),
+        principal_minor=int(data.get("principal_minor") or 0),
+        credit_minor=int(data.get("credit_minor") or 0),
+        refunded_minor=int(data.get("refunded_minor") or 0),
+        source=str(data.get("source") or "checkout"),
+    )
+
+
+def dispute_out(dispute: Dispute | None) -> dict[str, Any] | None:
+    if dispute is None:
+        return None
+    return {"opened_at": iso_utc(dispute.opened_at), "reason": dispute.reason, "status": dispute.status.value}
+
+
+def dispute_in(data: dict[str, Any] | None) -> Dispute | None:
+    if not data:
+        return None
+    return Dispute(opened_at=parse_utc(data["opened_at"]), reason=data["reason"], status=DisputeStatus(data["status"]))
