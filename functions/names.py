@@ -20,6 +20,9 @@ ENV_SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
 ENV_INGEST_QUEUE_URL = "INGEST_QUEUE_URL"  # chunks of portfolio uploads
 ENV_INGEST_CHUNK_SECONDS = "INGEST_CHUNK_SECONDS"  # time budget of one chunk (bounded by Lambda's remaining time)
 ENV_VERIFICATION_KEY_SECRET = "VERIFICATION_KEY_SECRET"  # Secrets Manager id of the identity-fact HMAC key
+ENV_LINK_KEY_SECRET = "LINK_KEY_SECRET"  # Secrets Manager id of the pay-link signing key (core.links)
+ENV_PORTAL_URL = "PORTAL_URL"  # the pay page's base URL, e.g. https://pay.example.com
+ENV_PORTAL_API_URL = "PORTAL_API_URL"  # the HTTP API's base URL (unsubscribe links point at it)
 
 # Stack outputs (CloudFormation output ids); .local/outputs.json uses the same keys.
 OUTPUT_PORTFOLIO_BUCKET = "PortfolioBucketName"

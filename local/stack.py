@@ -27,6 +27,7 @@ from functions.store.settings import StoreSettings
 REGION = "us-east-1"
 DEFAULT_SENDER = "reminders@cleardue.example.com"
 VERIFICATION_KEY_SECRET = "cleardue/verification-key"
+LINK_KEY_SECRET = "cleardue/link-key"
 PORTFOLIO_BUCKET = "cleardue-portfolios-local"
 INGEST_NOTIFICATIONS_QUEUE = "cleardue-portfolio-notifications"  # stands in for S3 -> Lambda
 # Locally a failed job is visible again after a few seconds instead of the deployed 6x function timeout.
@@ -93,6 +94,7 @@ class LocalStack:
                 names.ENV_PORTFOLIO_BUCKET: PORTFOLIO_BUCKET,
                 names.ENV_DEFAULT_SENDER_EMAIL: DEFAULT_SENDER,
                 names.ENV_VERIFICATION_KEY_SECRET: VERIFICATION_KEY_SECRET,
+                names.ENV_LINK_KEY_SECRET: LINK_KEY_SECRET,
                 # The handlers run in this process: keep the console for the stack's own story
                 # (their metrics go to <state_dir>/functions.log, see `function_output`).
                 "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
@@ -170,12 +172,13 @@ class LocalStack:
         return Queues(url=url, arn=arn, dlq_url=dlq_url)
 
     def _verification_key(self) -> None:
-        """The HMAC key identity facts are hashed with; in AWS a generated Secrets Manager secret."""
+        """The HMAC keys (identity facts, pay links); in AWS generated Secrets Manager secrets."""
         secrets = boto3.client("secretsmanager")
-        try:
-            secrets.describe_secret(SecretId=VERIFICATION_KEY_SECRET)
-        except secrets.exceptions.ResourceNotFoundException:
-            secrets.create_secret(Name=VERIFICATION_KEY_SECRET, SecretString=secrets_module.token_hex(32))
+        for name in (VERIFICATION_KEY_SECRET, LINK_KEY_SECRET):
+            try:
+                secrets.describe_secret(SecretId=name)
+            except secrets.exceptions.ResourceNotFoundException:
+                secrets.create_secret(Name=name, SecretString=secrets_module.token_hex(32))
 
     def _bucket(self, sqs: Any) -> None:
         s3 = boto3.client("s3")

@@ -22,6 +22,9 @@ REGION = "us-east-1"
 SENDER = "reminders@lender.example.com"
 BUCKET = "portfolios-test"
 FACT_KEY = b"test-fact-key-0123456789abcdef"
+LINK_KEY = b"test-link-signing-key-0123456789abcdef"
+PORTAL_URL = "https://pay.test.cleardue.example"
+PORTAL_API_URL = "https://api.test.cleardue.example"
 
 
 @pytest.fixture(autouse=True)
@@ -77,6 +80,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         boto3.client("ses").verify_domain_identity(Domain=SENDER.split("@")[1])
         boto3.client("secretsmanager").create_secret(Name="verification-key", SecretString=FACT_KEY.decode())
         monkeypatch.setenv(names.ENV_VERIFICATION_KEY_SECRET, "verification-key")
+        boto3.client("secretsmanager").create_secret(Name="link-key", SecretString=LINK_KEY.decode())
+        monkeypatch.setenv(names.ENV_LINK_KEY_SECRET, "link-key")
+        monkeypatch.setenv(names.ENV_PORTAL_URL, PORTAL_URL)
+        monkeypatch.setenv(names.ENV_PORTAL_API_URL, PORTAL_API_URL)
         monkeypatch.setenv(names.ENV_EMAIL_QUEUE_URL, queue_url)
         monkeypatch.setenv(names.ENV_DEFAULT_SENDER_EMAIL, SENDER)
         os.environ.pop(names.ENV_SES_CONFIGURATION_SET, None)

@@ -269,7 +269,8 @@ class Account:
     hardship_requested_at: datetime | None = None
     validation_notice_at: datetime | None = None  # third-party regime: when the notice was sent
     tier: int | None = None  # 1..4, set by segmentation
-    version: int = 0  # optimistic lock for state changes (store.accounts.update_state)
+    version: int = 0  # optimistic lock for state changes (store.accounts.save_state)
+    link_ref: str | None = None  # the pay link's opaque reference (core.links), set at placement
 
     @property
     def account_id(self) -> str:

@@ -35,6 +35,7 @@ from functions.core.account import (
     Placement,
     due_shard,
 )
+from functions.core.links import new_link_ref
 from functions.core.money import Money
 from functions.store import StoreError, batch, conditional_write, get_or_none
 from functions.store import account_state as state
@@ -59,6 +60,16 @@ class ByLenderIndex(GlobalSecondaryIndex["AccountModel"]):
 
     lender_id = UnicodeAttribute(hash_key=True)
     account_id = UnicodeAttribute(range_key=True)
+
+
+class ByLinkIndex(GlobalSecondaryIndex["AccountModel"]):
+    """Sparse: the pay link's opaque reference to its account (core.links)."""
+
+    class Meta:
+        index_name = "by_link"
+        projection = KeysOnlyProjection()
+
+    link_ref = UnicodeAttribute(hash_key=True)
 
 
 class ContactAttribute(MapAttribute[str, Any]):
@@ -127,9 +138,11 @@ class AccountModel(Model):
     validation_notice_at = UTCTimestampAttribute(null=True)
     tier = NumberAttribute(null=True)
     version = NumberAttribute(default=0)
+    link_ref = UnicodeAttribute(null=True)  # the pay link's opaque reference, set once at placement
 
     due_index = DueIndex()
     by_lender_index = ByLenderIndex()
+    by_link_index = ByLinkIndex()
 
 
 def _date(text: str | None) -> date | None:
@@ -201,6 +214,7 @@ def to_domain(item: AccountModel) -> Account:
         validation_notice_at=item.validation_notice_at,
         tier=int(item.tier) if item.tier is not None else None,
         version=int(item.version or 0),
+        link_ref=item.link_ref,
     )
 
 
@@ -260,6 +274,7 @@ def new_item(
     item.recent_contacts = []
     item.placed_by_upload = item.last_upload = upload_id
     item.created_at = item.updated_at = now
+    item.link_ref = new_link_ref()
     if first_contact is not None:
         item.next_contact_at = first_contact
         item.due_shard = due_shard(account.account_id, shards)
@@ -332,6 +347,7 @@ def update_placement(
         AccountModel.contacts_sent.set(AccountModel.contacts_sent | 0),
         AccountModel.recent_contacts.set(AccountModel.recent_contacts | []),
         AccountModel.placed_by_upload.set(AccountModel.placed_by_upload | upload_id),
+        AccountModel.link_ref.set(AccountModel.link_ref | new_link_ref()),
         AccountModel.last_upload.set(upload_id),
         AccountModel.created_at.set(AccountModel.created_at | now),
         AccountModel.updated_at.set(now),
@@ -365,6 +381,17 @@ def reschedule_no_later_than(account_id: str, moment: datetime, shards: int) -> 
         ),
         "rescheduling account",
     )
+
+
+def by_link_ref(link_ref: str) -> Account | None:
+    """The account a pay link points at, or None (an unknown or retired reference)."""
+    try:
+        keys = list(AccountModel.by_link_index.query(link_ref, limit=2))
+    except PynamoDBException as exc:
+        raise StoreError(f"finding the link's account failed: {exc}") from exc
+    if len(keys) != 1:
+        return None  # none, or (128 random bits colliding) ambiguous: refuse rather than guess
+    return get(keys[0].account_id)
 
 
 def lender_has_accounts(lender_id: str) -> bool:

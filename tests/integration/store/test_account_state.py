@@ -69,3 +69,14 @@ def test_cleardue_flags_are_kept_apart_from_the_lenders(aws) -> None:
     stored = accounts.get(account.account_id)
     assert stored is not None and Flag.ATTORNEY not in stored.flags
     assert not accounts.set_flag("nobody#x", Flag.ATTORNEY, True, NOW)
+
+
+def test_each_placed_account_is_found_by_its_own_link_ref(aws) -> None:
+    first, second = make_account("L-1"), make_account("L-2")
+    place(first, NOW)
+    place(second, NOW)
+    one, two = accounts.get(first.account_id), accounts.get(second.account_id)
+    assert one is not None and two is not None and one.link_ref and two.link_ref and one.link_ref != two.link_ref
+    found = accounts.by_link_ref(one.link_ref)
+    assert found is not None and found.account_id == first.account_id
+    assert accounts.by_link_ref("x" * 22) is None
