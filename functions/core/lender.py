@@ -16,6 +16,42 @@ from functions.core.money import normalize_currency
 
 LENDER_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
+# How a debtor proves who they are on the pay page before anything about the debt is shown:
+# the date of birth or the lender's own fact (both kept only as keyed hashes), or the postal code
+# plus the last four characters of the account reference.
+IDENTITY_CHECKS = ("date_of_birth", "fact", "postal_code_last4")
+
+
+class PlanBounds(BaseModel):
+    """What a debtor may choose on the pay page without a person (amounts in the lender's currency, minor units)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_installments: int = Field(default=6, ge=2, le=36)
+    min_installment_minor: int = Field(default=2_500, ge=1)
+    max_start_days: int = Field(default=30, ge=0, le=90)  # first installment no later than this after today
+    interval_days: int = Field(default=30, ge=7, le=31)  # 30 means monthly, on the same day of the month
+    missed_grace_days: int = Field(default=5, ge=0, le=30)  # a failed installment may be paid until then
+    max_retries: int = Field(default=2, ge=0, le=5)  # off-session retries of a soft-declined installment
+
+
+class SettlementBounds(BaseModel):
+    """A settlement for less than the balance, offered automatically only within these bounds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = False
+    min_percent: int = Field(default=80, ge=1, le=100)  # of the balance
+    offer_days: int = Field(default=14, ge=1, le=90)  # an offer lapses after this
+
+
+class PaymentBounds(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_partial_minor: int = Field(default=1_000, ge=1)  # smallest partial payment
+    max_promise_days: int = Field(default=14, ge=1, le=60)  # a promise date no later than this after today
+    promise_grace_days: int = Field(default=2, ge=0, le=14)  # no reminder until the promise date + grace
+
 
 class LenderProfile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -33,6 +69,10 @@ class LenderProfile(BaseModel):
     # "%m/%d/%Y". Never guessed: 03/04/2026 means what the lender's policy says it means.
     date_formats: tuple[str, ...] = ()
     language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
+    identity_check: str = Field(default="date_of_birth", pattern="^(" + "|".join(IDENTITY_CHECKS) + ")$")
+    payments: PaymentBounds = Field(default_factory=PaymentBounds)
+    plans: PlanBounds = Field(default_factory=PlanBounds)
+    settlement: SettlementBounds = Field(default_factory=SettlementBounds)
 
     @field_validator("currency")
     @classmethod
