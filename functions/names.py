@@ -23,6 +23,8 @@ ENV_VERIFICATION_KEY_SECRET = "VERIFICATION_KEY_SECRET"  # Secrets Manager id of
 ENV_LINK_KEY_SECRET = "LINK_KEY_SECRET"  # Secrets Manager id of the pay-link signing key (core.links)
 ENV_PORTAL_URL = "PORTAL_URL"  # the pay page's base URL, e.g. https://pay.example.com
 ENV_PORTAL_API_URL = "PORTAL_API_URL"  # the HTTP API's base URL (unsubscribe links point at it)
+ENV_STRIPE_SECRET = "STRIPE_SECRET"  # Secrets Manager id of {"api_key": "sk_...", "webhook_secret": "whsec_..."}
+ENV_STRIPE_API_BASE = "STRIPE_API_BASE"  # unset in AWS (real Stripe); the local emulator's URL locally
 
 # Stack outputs (CloudFormation output ids); .local/outputs.json uses the same keys.
 OUTPUT_PORTFOLIO_BUCKET = "PortfolioBucketName"
