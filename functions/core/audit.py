@@ -23,6 +23,17 @@ class EventType(StrEnum):
     REMINDER_SENT = "reminder_sent"
     REMINDER_SUPPRESSED = "reminder_suppressed"
     OUTREACH_STOPPED = "outreach_stopped"
+    # Portal (functions/portal_api): every verification attempt and every debtor action.
+    PORTAL_VERIFIED = "portal_verified"
+    PORTAL_VERIFICATION_FAILED = "portal_verification_failed"
+    PORTAL_LOCKED = "portal_locked"
+    PORTAL_CHECKOUT_STARTED = "portal_checkout_started"
+    PORTAL_PLAN_CHOSEN = "portal_plan_chosen"
+    PORTAL_PROMISE_MADE = "portal_promise_made"
+    PORTAL_DISPUTE_OPENED = "portal_dispute_opened"
+    PORTAL_HARDSHIP = "portal_hardship"
+    PORTAL_PREFERENCES_CHANGED = "portal_preferences_changed"
+    PORTAL_UNSUBSCRIBED = "portal_unsubscribed"
 
 
 @dataclass(frozen=True, slots=True)
