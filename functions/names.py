@@ -25,6 +25,13 @@ ENV_PORTAL_URL = "PORTAL_URL"  # the pay page's base URL, e.g. https://pay.examp
 ENV_PORTAL_API_URL = "PORTAL_API_URL"  # the HTTP API's base URL (unsubscribe links point at it)
 ENV_STRIPE_SECRET = "STRIPE_SECRET"  # Secrets Manager id of {"api_key": "sk_...", "webhook_secret": "whsec_..."}
 ENV_STRIPE_API_BASE = "STRIPE_API_BASE"  # unset in AWS (real Stripe); the local emulator's URL locally
+ENV_SMS_SENDER_ID = "SMS_SENDER_ID"  # default AWS.SNS.SMS.SenderID (a lender's own id takes precedence); may be ""
+
+# CloudWatch metrics (namespace "cleardue", Powertools' `service` dimension) that the stack's alarms and
+# dashboard read: the producers emit them under exactly these names.
+METRIC_WEBHOOK_SIGNATURE_FAILURES = "WebhookSignatureFailures"  # webhooks: a Stripe signature did not verify
+METRIC_PAYMENTS_APPLIED = "PaymentsApplied"  # webhooks: a payment applied to an account (count)
+METRIC_AMOUNT_COLLECTED = "AmountCollected"  # webhooks: minor units applied, with a `currency` dimension
 
 # Stack outputs (CloudFormation output ids); .local/outputs.json uses the same keys.
 OUTPUT_PORTFOLIO_BUCKET = "PortfolioBucketName"
@@ -41,6 +48,11 @@ OUTPUT_SMS_DLQ_URL = "SmsDeadLetterQueueUrl"
 OUTPUT_INGEST_QUEUE_URL = "IngestQueueUrl"
 OUTPUT_INGEST_DLQ_URL = "IngestDeadLetterQueueUrl"
 OUTPUT_REGION = "Region"
+OUTPUT_API_URL = "ApiUrl"  # the HTTP API (portal API routes and POST /webhooks/stripe)
+OUTPUT_PORTAL_URL = "PortalUrl"  # the pay page (CloudFront, or the configured portal domain)
+OUTPUT_SES_EVENTS_TOPIC = "SesEventsTopicArn"  # SES configuration-set events -> webhooks events_handler
+OUTPUT_ALARM_TOPIC = "AlarmTopicArn"
+OUTPUT_STRIPE_SECRET = "StripeSecretArn"  # fill in {"api_key", "webhook_secret"} after the first deploy
 
 # Local-stack-only outputs.
 OUTPUT_AWS_ENDPOINT = "AwsEndpoint"
