@@ -10,13 +10,42 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
-from functions.core.account import Account, AccountStatus, Channel, Contact, ContactKind, Flag
-from functions.core.clock import ensure_utc, zone
+from functions.core.account import (
+    Account,
+    AccountStatus,
+    Block,
+    Channel,
+    Contact,
+    ContactKind,
+    DisputeStatus,
+    Flag,
+    PlanStatus,
+    PromiseStatus,
+)
+from functions.core.clock import at_local_time, ensure_utc
+from functions.core.clock import zone as _zone_checked
+from functions.core.policy import Rules
 
-__all__ = ["Contact", "ContactKind", "GatePolicy", "Kind", "Standing", "Verdict", "earliest_allowed", "gate"]
+__all__ = [
+    "Contact",
+    "ContactKind",
+    "GatePolicy",
+    "Kind",
+    "Standing",
+    "Verdict",
+    "earliest_allowed",
+    "gate",
+    "gate_policy",
+    "is_time_barred",
+    "standing_of",
+]
+
+zone: Callable[[str], ZoneInfo] = lru_cache(maxsize=1024)(_zone_checked)  # a hot path: one lookup per name
 
 _SEARCH_DAYS = 8  # a convenient moment, if any exists, recurs within a week of local days
 
@@ -32,6 +61,21 @@ class GatePolicy:
     cap_period: timedelta = timedelta(days=7)
     pause_after_conversation: timedelta = timedelta(days=7)  # 1006.14(b)(2)(ii), applied to every channel
     promise_grace: timedelta = timedelta(days=2)
+    third_party: bool = False  # the lender's regime: a third-party collector sends the validation notice first
+
+
+def gate_policy(rules: Rules) -> GatePolicy:
+    """The gate's numbers from a lender's compiled policy."""
+    return GatePolicy(
+        window_start=rules.window_start,
+        window_end=rules.window_end,
+        caps_per_channel=dict(rules.caps),
+        cap_all_channels=rules.cap_all_channels,
+        cap_period=rules.cap_period,
+        pause_after_conversation=rules.pause_after_conversation,
+        promise_grace=rules.promise_grace,
+        third_party=rules.third_party,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,18 +87,51 @@ class Standing:
     attorney_represented: bool = False
     email_bounced: bool = False
     email_employer_provided: bool = False  # R7
-    promise_until: datetime | None = None
+    promise_until: datetime | None = None  # the end of the promised day; reminders wait until then + grace
     plan_current: bool = False
+    blocked: tuple[tuple[Channel, Block], ...] = ()  # every blocked channel and why (from `blocked_channels`)
+    dispute_open: bool = False
+    validation_sent: bool = False
+
+
+_OPT_OUTS = (Block.OPTED_OUT, Block.COMPLAINED)
 
 
 def standing_of(account: Account) -> Standing:
-    """What the account itself records (opt-outs, arrangements and bounces join as their issues land)."""
-    return Standing(history=account.recent_contacts)
+    """What the account's stored state says: history, opt-outs and blocks per channel, the attorney flag,
+    a pending promise, a current plan, an open dispute, whether the validation notice went out."""
+    blocked = account.blocked_channels
+    promise = account.promise
+    promise_until = None
+    if promise is not None and promise.status is PromiseStatus.PENDING:
+        promise_until = at_local_time(promise.due + timedelta(days=1), time(0), account.debtor.timezone)
+    email_block = blocked.get(Channel.EMAIL)
+    return Standing(
+        history=account.recent_contacts,
+        opted_out=frozenset(channel for channel, block in blocked.items() if block in _OPT_OUTS),
+        attorney_represented=Flag.ATTORNEY in account.flags,
+        email_bounced=email_block in (Block.BOUNCED, Block.INVALID),
+        email_employer_provided=email_block is Block.EMPLOYER,
+        promise_until=promise_until,
+        plan_current=account.plan is not None and account.plan.status is PlanStatus.CURRENT,
+        blocked=tuple(blocked.items()),
+        dispute_open=account.dispute is not None and account.dispute.status is DisputeStatus.OPEN,
+        validation_sent=account.validation_notice_at is not None,
+    )
+
+
+def is_time_barred(account: Account, today: date) -> bool:
+    """R17: past the statute of limitations; messages carry the time-barred disclosure and never threaten suit."""
+    limit = account.placement.statute_of_limitations
+    return limit is not None and limit < today
 
 
 class Kind(StrEnum):
-    REMINDER = "reminder"
-    INSTALLMENT_NOTICE = "installment_notice"
+    REMINDER = "reminder"  # any collection message outside an arrangement (reminder, broken promise)
+    INSTALLMENT_NOTICE = "installment_notice"  # a current plan's notices: installment due, missed installment
+    PROMISE_NOTICE = "promise_notice"  # the promised date is near
+    VALIDATION_NOTICE = "validation_notice"  # third-party regime: the first message (R10)
+    TRANSACTIONAL = "transactional"  # receipts, payment failures: not collection outreach
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,14 +203,18 @@ def suppressed(
     account: Account, standing: Standing, channel: Channel, kind: Kind, now: datetime, policy: GatePolicy
 ) -> Verdict:
     """R8, R9, R19, R21 and the lender's recall: no outreach at all; a dispute pauses until verified (R13)."""
+    if kind is Kind.TRANSACTIONAL:
+        return Verdict.allow("suppressed")  # a receipt or a failed payment's next step is not collection
     if account.status in (AccountStatus.PAID, AccountStatus.SETTLED, AccountStatus.CLOSED, AccountStatus.RECALLED):
         return Verdict("suppressed", False, f"account {account.status.value}")
-    if standing.attorney_represented:
+    if standing.attorney_represented or Flag.ATTORNEY in account.flags:
         return Verdict("suppressed", False, "represented by an attorney")  # 1006.6(b)(2)
     for flag in (Flag.CEASE_COMMUNICATION, Flag.BANKRUPTCY, Flag.DECEASED, Flag.FRAUD, Flag.RECALLED, Flag.DISPUTE):
         if flag in account.flags:
             reason = "disputed: paused until verification is sent" if flag is Flag.DISPUTE else flag.value
             return Verdict("suppressed", False, reason)
+    if standing.dispute_open:
+        return Verdict("suppressed", False, "disputed: paused until verification is sent")  # FDCPA 809(b)
     if not account.balance.total.is_positive:
         return Verdict("suppressed", False, "nothing owed")
     return Verdict.allow("suppressed")
@@ -145,6 +226,9 @@ def channel_permitted(
     """R6/T2 opt-outs per channel; T1 SMS only with consent to a mobile; R7 no bounced or work email."""
     if channel in standing.opted_out:
         return Verdict("channel_permitted", False, f"opted out of {channel.value}")
+    for blocked_channel, block in standing.blocked:
+        if blocked_channel is channel and channel is not Channel.EMAIL:  # email's blocks have their own reasons
+            return Verdict("channel_permitted", False, f"{channel.value} blocked: {block.value}")
     debtor = account.debtor
     if channel is Channel.SMS:
         if not debtor.phone or not debtor.phone_is_mobile:
@@ -173,6 +257,8 @@ def frequency_cap(
     account: Account, standing: Standing, channel: Channel, kind: Kind, now: datetime, policy: GatePolicy
 ) -> Verdict:
     """R1/R2: at most N attempts per channel and M across channels in any rolling period."""
+    if kind is Kind.TRANSACTIONAL or not standing.history:
+        return Verdict.allow("frequency_cap")
     now = ensure_utc(now)
     attempts = [c for c in standing.history if c.kind is ContactKind.ATTEMPT]
     cap = policy.caps_per_channel.get(channel)
@@ -187,6 +273,8 @@ def conversation_pause(
     account: Account, standing: Standing, channel: Channel, kind: Kind, now: datetime, policy: GatePolicy
 ) -> Verdict:
     """R1, 1006.14(b)(2)(ii): after a conversation, a pause before the next attempt."""
+    if kind is Kind.TRANSACTIONAL or not standing.history:
+        return Verdict.allow("conversation_pause")
     talks = [c.at for c in standing.history if c.kind is ContactKind.CONVERSATION and c.at <= ensure_utc(now)]
     if talks and ensure_utc(now) < max(talks) + policy.pause_after_conversation:
         return Verdict("conversation_pause", False, "recent conversation", max(talks) + policy.pause_after_conversation)
@@ -197,18 +285,43 @@ def arrangement(
     account: Account, standing: Standing, channel: Channel, kind: Kind, now: datetime, policy: GatePolicy
 ) -> Verdict:
     """A pending promise to pay holds reminders until its date plus grace; a current plan gets only its notices."""
-    if standing.promise_until is not None:
+    if kind is Kind.TRANSACTIONAL:
+        return Verdict.allow("arrangement")
+    if standing.promise_until is not None and kind is not Kind.PROMISE_NOTICE:
         resume = ensure_utc(standing.promise_until) + policy.promise_grace
         if ensure_utc(now) < resume:
             return Verdict("arrangement", False, "promise to pay pending", resume)
+    if kind is Kind.PROMISE_NOTICE and standing.promise_until is None:
+        return Verdict("arrangement", False, "no promise pending")
     if standing.plan_current and kind is not Kind.INSTALLMENT_NOTICE:
         return Verdict("arrangement", False, "payment plan current: installment notices only")
+    if kind is Kind.INSTALLMENT_NOTICE and not standing.plan_current:
+        return Verdict("arrangement", False, "no current payment plan")
     return Verdict.allow("arrangement")
+
+
+def validation_notice_first(
+    account: Account, standing: Standing, channel: Channel, kind: Kind, now: datetime, policy: GatePolicy
+) -> Verdict:
+    """R10, Reg F 1006.34(a): a third-party collector's first message is the validation notice, sent once,
+    by email (the notice needs the model form's layout; a text cannot carry it)."""
+    if not policy.third_party or kind is Kind.TRANSACTIONAL:
+        return Verdict.allow("validation_notice_first")
+    if kind is Kind.VALIDATION_NOTICE:
+        if standing.validation_sent or account.validation_notice_at is not None:
+            return Verdict("validation_notice_first", False, "validation notice already sent")
+        if channel is not Channel.EMAIL:
+            return Verdict("validation_notice_first", False, "the validation notice goes by email")
+        return Verdict.allow("validation_notice_first")
+    if not (standing.validation_sent or account.validation_notice_at is not None):
+        return Verdict("validation_notice_first", False, "the validation notice must be the first message")
+    return Verdict.allow("validation_notice_first")
 
 
 RULES: tuple[Rule, ...] = (
     suppressed,
     channel_permitted,
+    validation_notice_first,
     arrangement,
     conversation_pause,
     frequency_cap,
@@ -248,13 +361,20 @@ def earliest_allowed(
     the account leaves the schedule until that happens. Each step jumps to the latest `earliest` of
     the denials and asks every rule again, so a cap that lifts at night waits for the morning."""
     moment = ensure_utc(now)
+    policy = policy or DEFAULT_POLICY
     reasons: list[str] = []
     for _ in range(_MAX_STEPS):
-        denials = [v for v in gate(account, standing, channel, kind, moment, policy) if not v.allowed]
+        denials = []
+        for rule in RULES:
+            verdict = rule(account, standing, channel, kind, moment, policy)
+            if verdict.allowed:
+                continue
+            if verdict.earliest is None:  # waits for a change, not for time: the rest cannot help
+                reason = f"{verdict.rule}: {verdict.reason}"
+                return None, reasons if reason in reasons else [*reasons, reason]
+            denials.append(verdict)
         if not denials:
             return moment, reasons
         reasons += [f"{v.rule}: {v.reason}" for v in denials if f"{v.rule}: {v.reason}" not in reasons]
-        if any(v.earliest is None for v in denials):
-            return None, reasons
         moment = max(v.earliest for v in denials if v.earliest is not None)
     return None, [*reasons, "no convenient moment found"]

@@ -1,7 +1,8 @@
 """The lender's profile: who the creditor is and the defaults its portfolio falls back on.
 
-Issue-sized growth: stages, cadence, channels and plan bounds join this model as the decision
-engine arrives; what is here is what ingestion and the first reminder need.
+The outreach policy (stages, cadence, channels, tone, window, caps, tiers) is its `outreach`
+section (functions/core/policy.py; format in docs/policy.md). `cadence_days` stays the fallback
+cadence of any stage or tier that does not set its own.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from functions.core.clock import zone
 from functions.core.money import normalize_currency
+from functions.core.policy import OutreachPolicy, Rules, compile_rules
 
 LENDER_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
@@ -73,6 +75,7 @@ class LenderProfile(BaseModel):
     payments: PaymentBounds = Field(default_factory=PaymentBounds)
     plans: PlanBounds = Field(default_factory=PlanBounds)
     settlement: SettlementBounds = Field(default_factory=SettlementBounds)
+    outreach: OutreachPolicy = Field(default_factory=OutreachPolicy)
 
     @field_validator("currency")
     @classmethod
@@ -98,6 +101,16 @@ class LenderProfile(BaseModel):
             if datetime.strptime(sample.strftime(fmt), fmt).date() != sample:
                 raise ValueError(f"date format {fmt!r} does not round-trip")
         return formats
+
+    def rules(self) -> Rules:
+        """The compiled outreach rules the decision engine uses (compile once per lender and reuse)."""
+        return compile_rules(
+            self.outreach,
+            cadence_days=self.cadence_days,
+            regime=self.regime,
+            promise_grace_days=self.payments.promise_grace_days,
+            installment_grace_days=self.plans.missed_grace_days,
+        )
 
     @classmethod
     def default_for(cls, lender_id: str) -> LenderProfile:

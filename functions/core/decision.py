@@ -1,0 +1,327 @@
+"""The decision engine: for a due account at `now`, whether, when, how and what to send, and why.
+
+Pure: the account (with its stored state), the lender's compiled rules, the gate's policy, `now`.
+Order of business:
+1. not collectible (paid, settled, recalled, flagged, nothing owed) → nothing, out of the schedule;
+2. arrangements first: a pending promise (kept by a payment → KEPT; its date + grace passed → BROKEN
+   and a `BROKEN_PROMISE` message; its date near → one `PROMISE_DUE`), a current plan (a failed
+   installment → one `MISSED_INSTALLMENT`; the next installment near → one `INSTALLMENT_DUE`);
+3. third-party regime: the validation notice is the first message (by email, whatever the stage);
+4. otherwise a `REMINDER` while a stage is open, on the stage's and tier's cadence.
+Each candidate channel (preference, then the tier's order within the stage's channels, an unanswered
+channel escalated to the next) goes through the compliance gate; the first allowed now gets the job,
+else the account is held until the earliest moment a channel allows, or leaves the schedule with
+the reason. The result records why (`why`, joined into `Job.reason` and the audit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+
+from functions.core.account import (
+    Account,
+    Channel,
+    ContactKind,
+    Installment,
+    InstallmentStatus,
+    PlanStatus,
+    PromiseStatus,
+    Stage,
+    days_past_due,
+    next_stage_opens,
+)
+from functions.core.clock import at_local_time, ensure_utc, local_date
+from functions.core.compliance import GatePolicy, Kind, earliest_allowed, is_time_barred, standing_of
+from functions.core.jobs import Job, Template, Tone, job_id_for
+from functions.core.policy import Rules
+from functions.core.segmentation import segment
+
+DEFAULT_VARIANT = "a"
+TIME_BARRED = "time_barred"  # a token of `Job.reason`: the message layer adds the time-barred disclosure (R17)
+STAGE_OPENS_AT = time(9, 0)
+
+
+class NoContactReason:
+    NOT_COLLECTIBLE = "not_collectible"
+    NO_USABLE_CHANNEL = "no_usable_channel"
+    NO_STAGE_OPEN = "no_stage_open"
+    HELD = "held"  # a compliance rule allows it later (outside the window, a cap): rescheduled
+    BLOCKED = "blocked"  # a compliance rule allows it only once something changes
+    WAITING = "waiting"  # an arrangement is running: nothing to say until its next date
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPlan:
+    """What to do with a due account now: a job (or none, with the reason), and when to look again.
+
+    `next_contact_at` None takes the account out of the due index (nothing more to do until
+    something about it changes). `updated` is the account with the state the decision changed
+    (a promise kept or broken, the tier): save it with the claim. `why` is the decision's record."""
+
+    job: Job | None
+    next_contact_at: datetime | None
+    reason: str | None = None
+    why: tuple[str, ...] = ()
+    updated: Account | None = None
+    tier: int | None = None
+
+
+_TEMPLATE_KIND = {
+    Template.REMINDER: Kind.REMINDER,
+    Template.BROKEN_PROMISE: Kind.REMINDER,
+    Template.VALIDATION_NOTICE: Kind.VALIDATION_NOTICE,
+    Template.PROMISE_DUE: Kind.PROMISE_NOTICE,
+    Template.INSTALLMENT_DUE: Kind.INSTALLMENT_NOTICE,
+    Template.MISSED_INSTALLMENT: Kind.INSTALLMENT_NOTICE,
+    Template.SETTLEMENT_EXPIRING: Kind.REMINDER,
+    Template.RECEIPT: Kind.TRANSACTIONAL,
+    Template.PAYMENT_FAILED: Kind.TRANSACTIONAL,
+}
+
+
+def kind_of(template: str) -> Kind:
+    """The gate's kind of a job's template (unknown templates are treated as reminders: the strictest)."""
+    try:
+        return _TEMPLATE_KIND[Template(template)]
+    except ValueError:
+        return Kind.REMINDER
+
+
+def next_stage_at(account: Account, dpd: int, rules: Rules) -> datetime | None:
+    """When the next stage opens for this account (09:00 local on its first day), if one ever does."""
+    opens_at_dpd = next_stage_opens(dpd, rules.bounds)
+    if opens_at_dpd is None:
+        return None
+    return at_local_time(account.due_date + timedelta(days=opens_at_dpd), STAGE_OPENS_AT, account.debtor.timezone)
+
+
+def channel_order(account: Account, stage: Stage, tier: int, rules: Rules) -> tuple[tuple[Channel, ...], str]:
+    """Candidate channels, best first: the debtor's preference, then the tier's order, within what the
+    stage allows; a channel with `escalate_after_attempts` unanswered attempts in a row goes last."""
+    stage_rules = rules.stages.get(stage)
+    allowed = stage_rules.channels if stage_rules else (Channel.EMAIL,)
+    treatment = rules.tiers.get(tier)
+    preferred = (account.preferred_channel,) if account.preferred_channel in allowed else ()
+    tiered = tuple(c for c in treatment.channel_order if c in allowed) if treatment else ()
+    order = tuple(dict.fromkeys((*preferred, *tiered, *allowed)))
+    note = ""
+    unanswered = _unanswered_channel(account, rules.escalate_after_attempts)
+    if unanswered is not None and len(order) > 1 and order[0] is unanswered:
+        order = (*order[1:], unanswered)
+        note = f"escalated: {rules.escalate_after_attempts} unanswered {unanswered.value} attempts"
+    return order, note
+
+
+def _unanswered_channel(account: Account, attempts: int) -> Channel | None:
+    """The channel of the last `attempts` attempts if they all used it and nothing answered since."""
+    history = account.recent_contacts
+    if len(history) < attempts:
+        return None
+    last = history[-attempts:]
+    channel = last[0].channel
+    if any(c.kind is not ContactKind.ATTEMPT or c.channel is not channel for c in last):
+        return None
+    since = last[0].at
+    if any(p.at >= since for p in account.payments) or (account.promise and account.promise.made_at >= since):
+        return None
+    return channel
+
+
+def decide(
+    account: Account, now: datetime, rules: Rules, policy: GatePolicy, score: float | None = None
+) -> ContactPlan:
+    """The decision for an account the due index says is due at `now`."""
+    now = ensure_utc(now)
+    if not account.is_collectible:
+        return ContactPlan(None, None, NoContactReason.NOT_COLLECTIBLE, ("not collectible",))
+    tz = account.debtor.timezone
+    today = local_date(now, tz)
+    dpd = days_past_due(account.due_date, today)
+    seg = segment(account, dpd, rules, score)
+    why = [f"stage {seg.stage.value} (dpd {dpd})", f"tier {seg.tier}: {seg.why}"]
+    if is_time_barred(account, today):
+        why.append(TIME_BARRED)
+    updated = account if account.tier == seg.tier else account.with_changes(tier=seg.tier)
+
+    promise = account.promise
+    if promise is not None and promise.status is PromiseStatus.PENDING:
+        paid = sum(p.amount.minor for p in account.payments if p.at >= promise.made_at)
+        if paid >= promise.amount.minor:
+            updated = updated.with_changes(promise=replace(promise, status=PromiseStatus.KEPT))
+            why.append("promise kept")
+        else:
+            standing = standing_of(account)
+            assert standing.promise_until is not None
+            resume = standing.promise_until + rules.promise_grace
+            if now >= resume:
+                updated = updated.with_changes(promise=replace(promise, status=PromiseStatus.BROKEN))
+                why.append("promise broken: its date and grace passed without the payment")
+                return _send(account, updated, now, seg.stage, seg.tier, Template.BROKEN_PROMISE, rules, policy, why)
+            notice_at = at_local_time(promise.due - rules.promise_notice, rules.window_start, tz)
+            if now >= notice_at and not _contacted_since(account, max(notice_at, promise.made_at)):
+                why.append("promise date near")
+                plan = _send(account, updated, now, seg.stage, seg.tier, Template.PROMISE_DUE, rules, policy, why)
+                if plan.job is not None:
+                    return replace(plan, next_contact_at=resume)
+                return plan
+            following = notice_at if notice_at > now else resume
+            return _wait(updated, account, following, seg.tier, [*why, "promise pending"])
+
+    if account.plan is not None and account.plan.status is PlanStatus.CURRENT:
+        return _plan_notice(account, updated, now, seg.stage, seg.tier, rules, policy, why)
+
+    if policy.third_party and account.validation_notice_at is None:
+        why.append("third-party regime: the validation notice goes first")
+        return _send(account, updated, now, seg.stage, seg.tier, Template.VALIDATION_NOTICE, rules, policy, why)
+
+    if seg.stage is Stage.NONE:
+        return ContactPlan(
+            None,
+            next_stage_at(account, dpd, rules),
+            NoContactReason.NO_STAGE_OPEN,
+            tuple(why),
+            _changed(updated, account),
+            seg.tier,
+        )
+    return _send(account, updated, now, seg.stage, seg.tier, Template.REMINDER, rules, policy, why)
+
+
+def _changed(updated: Account, account: Account) -> Account | None:
+    return None if updated is account else updated
+
+
+def _wait(updated: Account, account: Account, following: datetime | None, tier: int, why: list[str]) -> ContactPlan:
+    return ContactPlan(None, following, NoContactReason.WAITING, tuple(why), _changed(updated, account), tier)
+
+
+def _contacted_since(account: Account, moment: datetime) -> bool:
+    return any(c.at >= moment and c.kind is ContactKind.ATTEMPT for c in account.recent_contacts)
+
+
+def _plan_notice(
+    account: Account,
+    updated: Account,
+    now: datetime,
+    stage: Stage,
+    tier: int,
+    rules: Rules,
+    policy: GatePolicy,
+    why: list[str],
+) -> ContactPlan:
+    """A current plan: one MISSED_INSTALLMENT per failed installment (within its grace), one INSTALLMENT_DUE
+    before each scheduled one; otherwise wait for the next installment's notice day."""
+    assert account.plan is not None
+    tz = account.debtor.timezone
+    for installment in account.plan.installments:
+        if installment.status in (InstallmentStatus.FAILED, InstallmentStatus.MISSED):
+            due_start = at_local_time(installment.due, time(0), tz)
+            grace_ends = due_start + timedelta(days=1) + rules.installment_grace
+            if now < grace_ends and not _contacted_since(account, due_start):
+                why.append(f"installment {installment.number} failed")
+                plan = _send(account, updated, now, stage, tier, Template.MISSED_INSTALLMENT, rules, policy, why)
+                return (
+                    replace(plan, next_contact_at=_next_notice(account.plan.installments, now, rules, tz) or grace_ends)
+                    if plan.job
+                    else plan
+                )
+    upcoming = _upcoming(account.plan.installments)
+    if upcoming is not None:
+        notice_at = at_local_time(upcoming.due - rules.installment_notice, rules.window_start, tz)
+        due_ends = at_local_time(upcoming.due + timedelta(days=1), time(0), tz)
+        if notice_at <= now < due_ends and not _contacted_since(account, notice_at):
+            why.append(f"installment {upcoming.number} due {upcoming.due.isoformat()}")
+            plan = _send(account, updated, now, stage, tier, Template.INSTALLMENT_DUE, rules, policy, why)
+            after_due = _next_notice(account.plan.installments, due_ends, rules, tz) or due_ends
+            return replace(plan, next_contact_at=after_due) if plan.job else plan
+    following = _next_notice(account.plan.installments, now, rules, tz)
+    return _wait(updated, account, following, tier, [*why, "payment plan current"])
+
+
+def _upcoming(installments: tuple[Installment, ...]) -> Installment | None:
+    scheduled = [i for i in installments if i.status is InstallmentStatus.SCHEDULED]
+    return min(scheduled, key=lambda i: i.due) if scheduled else None
+
+
+def _next_notice(installments: tuple[Installment, ...], after: datetime, rules: Rules, tz: str) -> datetime | None:
+    """The first installment notice moment after `after` (None when no installment is left)."""
+    moments = [
+        at_local_time(i.due - rules.installment_notice, rules.window_start, tz)
+        for i in installments
+        if i.status is InstallmentStatus.SCHEDULED
+    ]
+    later = [m for m in moments if m > after]
+    return min(later) if later else None
+
+
+def _send(
+    account: Account,
+    updated: Account,
+    now: datetime,
+    stage: Stage,
+    tier: int,
+    template: Template,
+    rules: Rules,
+    policy: GatePolicy,
+    why: list[str],
+) -> ContactPlan:
+    kind = _TEMPLATE_KIND[template]
+    if kind is Kind.VALIDATION_NOTICE:
+        order: tuple[Channel, ...] = (Channel.EMAIL,)
+        note = ""
+    else:
+        order, note = channel_order(account, stage, tier, rules)
+    if note:
+        why.append(note)
+    standing = standing_of(updated)
+    held: datetime | None = None
+    reasons: list[str] = []
+    permanent_only_channel = True
+    for channel in order:
+        allowed_at, channel_reasons = earliest_allowed(updated, standing, channel, kind, now, policy)
+        if allowed_at == now:
+            return _job(account, updated, now, stage, tier, template, channel, rules, why)
+        reasons += [f"{channel.value}: {r}" for r in channel_reasons]
+        if allowed_at is not None:
+            held = allowed_at if held is None else min(held, allowed_at)
+        if any(not r.startswith("channel_permitted") for r in channel_reasons):
+            permanent_only_channel = False
+    changed = _changed(updated, account)
+    if held is not None:
+        return ContactPlan(None, held, NoContactReason.HELD, (*why, *reasons), changed, tier)
+    if permanent_only_channel:
+        return ContactPlan(None, None, NoContactReason.NO_USABLE_CHANNEL, (*why, *reasons), changed, tier)
+    detail = "; ".join(r.split(": ", 1)[1] for r in reasons)
+    return ContactPlan(None, None, f"{NoContactReason.BLOCKED}: {detail}", (*why, *reasons), changed, tier)
+
+
+def _job(
+    account: Account,
+    updated: Account,
+    now: datetime,
+    stage: Stage,
+    tier: int,
+    template: Template,
+    channel: Channel,
+    rules: Rules,
+    why: list[str],
+) -> ContactPlan:
+    tone = Tone.FRIENDLY if template is Template.VALIDATION_NOTICE else rules.tone(stage, tier)
+    why = [*why, f"{template.value} by {channel.value}, {tone.value}"]
+    # The slot is the due time the account was claimed for, so any scheduler run that picks up this
+    # same due instance derives the same job id.
+    slot = account.next_contact_at or now
+    job = Job.model_construct(  # every value is already typed and valid: skip validation in the hot loop
+        job_id=job_id_for(account.account_id, stage, slot),
+        account_id=account.account_id,
+        channel=channel,
+        template=template.value,
+        variant=DEFAULT_VARIANT,
+        stage=stage,
+        scheduled_for=now,
+        tone=tone,
+        tier=tier,
+        reason="; ".join(why),
+    )
+    following = now + rules.cadence(stage, tier)
+    return ContactPlan(job, following, None, tuple(why), _changed(updated, account), tier)

@@ -1,0 +1,249 @@
+"""The lender's outreach policy: stages, cadence, channels, tone, contact window, caps and tiers.
+
+Validated once with pydantic when the lender uploads it (`lenders/<id>/policy.{yaml,json}`, the
+`outreach` section of the profile), then compiled into `Rules`: plain frozen dataclasses and dicts the
+decision engine reads in its hot loop (no pydantic per decision). Every field has a default that
+ships; docs/policy.md documents the format with a complete example.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time, timedelta
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from functions.core.account import Channel, Stage, StageBound
+from functions.core.jobs import Tone
+
+_LEGAL_WINDOW = (time(8, 0), time(21, 0))  # Reg F 1006.6(b)(1)(i): a policy may be stricter, never looser
+
+
+class StagePolicy(BaseModel):
+    """One outreach stage: its days-past-due window, the channels it may use, its tone and cadence."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stage: Stage
+    first_dpd: int = Field(ge=-30, le=3650)
+    last_dpd: int | None = Field(default=None, ge=-30, le=3650)  # None: open-ended
+    channels: tuple[Channel, ...] = (Channel.EMAIL, Channel.SMS)
+    tone: Tone = Tone.FRIENDLY
+    cadence_days: int | None = Field(default=None, ge=1, le=60)  # None: the profile's `cadence_days`
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Self:
+        if self.stage is Stage.NONE:
+            raise ValueError("stage 'none' is the gap between stages, not a stage")
+        if self.last_dpd is not None and self.last_dpd < self.first_dpd:
+            raise ValueError(f"stage {self.stage.value}: last_dpd {self.last_dpd} is before first_dpd {self.first_dpd}")
+        if not self.channels or len(set(self.channels)) != len(self.channels):
+            raise ValueError(f"stage {self.stage.value}: channels must be a non-empty list without repeats")
+        return self
+
+
+DEFAULT_STAGES: tuple[StagePolicy, ...] = (
+    StagePolicy(stage=Stage.PRE_DUE, first_dpd=-5, last_dpd=-3, channels=(Channel.EMAIL,), tone=Tone.FRIENDLY),
+    StagePolicy(stage=Stage.EARLY, first_dpd=1, last_dpd=15, tone=Tone.FRIENDLY),
+    StagePolicy(stage=Stage.MID, first_dpd=16, last_dpd=30, tone=Tone.NEUTRAL),
+    StagePolicy(stage=Stage.LATE, first_dpd=31, last_dpd=60, tone=Tone.FIRM),
+    StagePolicy(stage=Stage.ADVANCED, first_dpd=61, last_dpd=None, tone=Tone.FIRM),
+)
+
+
+class ContactWindow(BaseModel):
+    """Local wall-clock hours inside which contact may happen, in every candidate zone of the debtor."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: time = time(8, 0)
+    end: time = time(21, 0)
+
+    @model_validator(mode="after")
+    def _legal(self) -> Self:
+        if self.start < _LEGAL_WINDOW[0] or self.end > _LEGAL_WINDOW[1]:
+            raise ValueError("the contact window must lie within 08:00-21:00 local time (Reg F 1006.6(b)(1)(i))")
+        if self.end <= self.start:
+            raise ValueError("the contact window must end after it starts")
+        return self
+
+
+class CapsPolicy(BaseModel):
+    """Most attempts in any rolling `period_days`, per channel and across channels (R1, R2)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    period_days: int = Field(default=7, ge=1, le=31)
+    email: int = Field(default=3, ge=0, le=7)  # stricter than 7-in-7: electronic volume (1006.14(a))
+    sms: int = Field(default=3, ge=0, le=7)
+    call: int = Field(default=7, ge=0, le=7)  # Reg F 1006.14(b)(2) presumption; for when a call channel exists
+    all_channels: int = Field(default=5, ge=1, le=14)
+
+
+class TierTreatment(BaseModel):
+    """How a tier is worked: channel order, tone (None: the stage's) and cadence (None: the stage's)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    channel_order: tuple[Channel, ...]
+    tone: Tone | None = None
+    cadence_days: int | None = Field(default=None, ge=1, le=60)
+
+    @field_validator("channel_order")
+    @classmethod
+    def _order(cls, order: tuple[Channel, ...]) -> tuple[Channel, ...]:
+        if not order or len(set(order)) != len(order):
+            raise ValueError("channel_order must be a non-empty list without repeats")
+        return order
+
+
+DEFAULT_TIERS: dict[int, TierTreatment] = {
+    1: TierTreatment(channel_order=(Channel.SMS, Channel.EMAIL)),  # high balance / high risk: fastest channel
+    2: TierTreatment(channel_order=(Channel.EMAIL, Channel.SMS), tone=Tone.FRIENDLY),  # new, good history
+    3: TierTreatment(channel_order=(Channel.SMS, Channel.EMAIL)),  # chronic late payer: stage's tone
+    4: TierTreatment(channel_order=(Channel.EMAIL,), tone=Tone.FRIENDLY, cadence_days=7),  # low balance / risk
+}
+
+
+class SegmentationPolicy(BaseModel):
+    """Thresholds of the tiers (functions/core/segmentation.py), in the lender's currency's minor units."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    high_balance_minor: int = Field(default=100_000, ge=1)
+    low_balance_minor: int = Field(default=5_000, ge=0)
+    high_risk_dpd: int = Field(default=60, ge=1)
+    new_delinquency_dpd: int = Field(default=30, ge=1)
+    high_risk_score: float = Field(default=0.7, ge=0, le=1)  # a score is a risk of not paying, 0..1
+    low_risk_score: float = Field(default=0.2, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.low_balance_minor >= self.high_balance_minor:
+            raise ValueError("low_balance_minor must be below high_balance_minor")
+        if self.low_risk_score >= self.high_risk_score:
+            raise ValueError("low_risk_score must be below high_risk_score")
+        return self
+
+
+class OutreachPolicy(BaseModel):
+    """The `outreach` section of a lender's policy file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stages: tuple[StagePolicy, ...] = DEFAULT_STAGES
+    window: ContactWindow = Field(default_factory=ContactWindow)
+    caps: CapsPolicy = Field(default_factory=CapsPolicy)
+    pause_after_conversation_days: int = Field(default=7, ge=0, le=30)  # 1006.14(b)(2)(ii)
+    escalate_after_attempts: int = Field(default=3, ge=1, le=10)  # unanswered attempts before the next channel
+    installment_notice_days: int = Field(default=3, ge=0, le=14)  # INSTALLMENT_DUE this many days before
+    promise_notice_days: int = Field(default=1, ge=0, le=7)  # PROMISE_DUE this many days before the date
+    segmentation: SegmentationPolicy = Field(default_factory=SegmentationPolicy)
+    tiers: dict[int, TierTreatment] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
+
+    @field_validator("stages")
+    @classmethod
+    def _stages(cls, stages: tuple[StagePolicy, ...]) -> tuple[StagePolicy, ...]:
+        if not stages:
+            raise ValueError("at least one stage is needed")
+        ordered = sorted(stages, key=lambda s: s.first_dpd)
+        if len({s.stage for s in stages}) != len(stages):
+            raise ValueError("each stage may appear once")
+        for before, after in zip(ordered, ordered[1:], strict=False):
+            if before.last_dpd is None or before.last_dpd >= after.first_dpd:
+                raise ValueError(f"stages {before.stage.value} and {after.stage.value} overlap")
+        return tuple(ordered)
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers(cls, tiers: dict[int, TierTreatment]) -> dict[int, TierTreatment]:
+        unknown = set(tiers) - {1, 2, 3, 4}
+        if unknown:
+            raise ValueError(f"tiers are 1 to 4, not {sorted(unknown)}")
+        return {**DEFAULT_TIERS, **tiers}  # a tier left out keeps its default treatment
+
+
+@dataclass(frozen=True, slots=True)
+class StageRules:
+    stage: Stage
+    channels: tuple[Channel, ...]
+    tone: Tone
+    cadence: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """A compiled policy: what the decision engine needs, precomputed once per lender (no pydantic)."""
+
+    bounds: tuple[StageBound, ...]
+    stages: dict[Stage, StageRules]
+    tiers: dict[int, TierTreatment]
+    segmentation: SegmentationPolicy
+    window_start: time
+    window_end: time
+    caps: dict[Channel, int]
+    cap_all_channels: int
+    cap_period: timedelta
+    pause_after_conversation: timedelta
+    escalate_after_attempts: int
+    installment_notice: timedelta
+    promise_notice: timedelta
+    promise_grace: timedelta
+    installment_grace: timedelta
+    third_party: bool
+    default_cadence: timedelta
+
+    def cadence(self, stage: Stage, tier: int) -> timedelta:
+        treatment = self.tiers.get(tier)
+        if treatment is not None and treatment.cadence_days is not None:
+            return timedelta(days=treatment.cadence_days)
+        rules = self.stages.get(stage)
+        return rules.cadence if rules else self.default_cadence
+
+    def tone(self, stage: Stage, tier: int) -> Tone:
+        treatment = self.tiers.get(tier)
+        if treatment is not None and treatment.tone is not None:
+            return treatment.tone
+        rules = self.stages.get(stage)
+        return rules.tone if rules else Tone.FRIENDLY
+
+
+def compile_rules(
+    outreach: OutreachPolicy,
+    *,
+    cadence_days: int = 3,
+    regime: str = "first_party",
+    promise_grace_days: int = 2,
+    installment_grace_days: int = 5,
+) -> Rules:
+    """Turn a validated policy (and the profile's fallbacks) into the engine's precomputed rules."""
+    default_cadence = timedelta(days=cadence_days)
+    caps = outreach.caps
+    return Rules(
+        bounds=tuple(StageBound(s.stage, s.first_dpd, s.last_dpd) for s in outreach.stages),
+        stages={
+            s.stage: StageRules(
+                s.stage,
+                s.channels,
+                s.tone,
+                timedelta(days=s.cadence_days) if s.cadence_days is not None else default_cadence,
+            )
+            for s in outreach.stages
+        },
+        tiers=dict(outreach.tiers),
+        segmentation=outreach.segmentation,
+        window_start=outreach.window.start,
+        window_end=outreach.window.end,
+        caps={Channel.EMAIL: caps.email, Channel.SMS: caps.sms},
+        cap_all_channels=caps.all_channels,
+        cap_period=timedelta(days=caps.period_days),
+        pause_after_conversation=timedelta(days=outreach.pause_after_conversation_days),
+        escalate_after_attempts=outreach.escalate_after_attempts,
+        installment_notice=timedelta(days=outreach.installment_notice_days),
+        promise_notice=timedelta(days=outreach.promise_notice_days),
+        promise_grace=timedelta(days=promise_grace_days),
+        installment_grace=timedelta(days=installment_grace_days),
+        third_party=regime == "third_party",
+        default_cadence=default_cadence,
+    )
