@@ -11,16 +11,21 @@ domains, phone numbers, zone evidence) and each library call is made once per va
 
 from __future__ import annotations
 
+import re
+import re._parser as sre  # the regex parser, to read the library's metadata patterns (stable since 3.11)
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
+from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, ValidatedEmail, validate_email
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES, DOT_ATOM_TEXT
 from email_validator.syntax import validate_email_domain_name, validate_email_length, validate_email_local_part
-from phonenumbers import PhoneNumberType
+from phonenumbers import PhoneMetadata, PhoneNumberType
 from phonenumbers import timezone as phone_timezone
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, UNKNOWN_REGION
+from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from functions.core.clock import ClockError, zone
 
@@ -81,9 +86,162 @@ def _email_domain(domain: str) -> tuple[str, str]:
     return checked["domain"], checked["ascii_domain"]
 
 
-@lru_cache(maxsize=16384)
+_PLAIN_PHONE = re.compile(r"\+?[0-9 ().-]+")
+_NOT_DIGITS = re.compile(r"[^0-9]")
+_DIGIT_CLASS = (sre.IN, [(sre.CATEGORY, sre.CATEGORY_DIGIT)])
+_TYPE_DESCS = (
+    "general_desc", "fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number",
+    "voip", "pager", "uan", "voicemail",
+)  # fmt: skip
+_phone_types: dict[tuple[int, str, int], int | None] = {}  # a PhoneNumberType value (an int)
+_PHONE_TYPE_CACHE_LIMIT = 500_000
+
+
 def normalize_phone(raw: str, default_region: str) -> Phone:
-    """Parse a phone number written nationally (with the lender's region) or internationally."""
+    """Parse a phone number written nationally (with the lender's region) or internationally.
+
+    The answer is `phonenumbers`' (see `_normalize_phone_with_library`). A portfolio's numbers are
+    nearly all distinct, so caching by number does not help; what repeats is the part of the number
+    the library's metadata looks at. For a plain number (digits and the usual punctuation) whose
+    parse involves no prefix stripping, the number type is cached by (country code, the national
+    digits the metadata's patterns constrain, length): every pattern of the country's regions ends
+    in free digits (`\\d{n}`), so the digits after that prefix cannot change the answer. The time
+    zones are looked up as the library does (longest prefix in its table). Anything else, and every
+    invalid number (for the library's own error), goes through the library.
+    tests/unit/core/test_contact.py checks both paths agree on generated numbers."""
+    fast = _plain_number(raw, default_region)
+    if fast is not None:
+        country_code, national = fast
+        kind = _phone_type(country_code, national)
+        if kind is not None and kind != PhoneNumberType.UNKNOWN:
+            e164 = f"+{country_code}{national}"
+            if phonenumbers.is_number_type_geographical(kind, country_code):
+                zones = _geographic_zones(e164)
+            else:
+                zones = _normalize_phone_with_library(raw, default_region).zones
+            return Phone(e164=e164, is_mobile=kind in _MOBILE_TYPES, zones=zones)
+    return _normalize_phone_with_library(raw, default_region)
+
+
+def _plain_number(raw: str, default_region: str) -> tuple[int, str] | None:
+    """(country code, national number) when the library's parse would be plain digit extraction."""
+    text = raw.strip()
+    if not _PLAIN_PHONE.fullmatch(text):
+        return None
+    digits = _NOT_DIGITS.sub("", text)
+    if len(digits) < 3:
+        return None
+    if text.startswith("+"):
+        for length in (1, 2, 3):
+            if digits[0] != "0" and int(digits[:length]) in COUNTRY_CODE_TO_REGION_CODE:
+                country_code, national = int(digits[:length]), digits[length:]
+                break
+        else:
+            return None
+        parsing = _parsing_rules(country_code)
+        if parsing is None:
+            return None
+        national_prefix, _, _ = parsing
+    else:
+        region_code = _region_code(default_region)
+        if region_code is None:
+            return None
+        country_code = region_code
+        parsing = _parsing_rules(country_code)
+        if parsing is None:
+            return None
+        national_prefix, international_prefix, _ = parsing
+        national = digits
+        if national.startswith(str(country_code)) or (international_prefix and international_prefix.match(national)):
+            return None
+    if national.startswith("0") or (national_prefix and national_prefix.match(national)):
+        return None  # leading zeros, national prefixes, carrier codes: the library's rules apply
+    return country_code, national
+
+
+@cache
+def _region_code(region: str) -> int | None:
+    metadata = PhoneMetadata.metadata_for_region(region.upper())
+    return metadata.country_code if metadata else None
+
+
+@cache
+def _parsing_rules(country_code: int) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None, int] | None:
+    """The main region's prefix rules and how many trailing digits its type patterns leave free, or None.
+
+    The library finds a number's region by trying the country's regions in order, the main one first;
+    a main region without a leading-digits rule claims every number valid for it, so for those numbers
+    the type is the main region's answer alone (other numbers of the country take the library's path)."""
+    region = phonenumbers.region_code_for_country_code(country_code)
+    metadata = PhoneMetadata.metadata_for_region(region) if region != UNKNOWN_REGION else None
+    if metadata is None or metadata.national_prefix_transform_rule or metadata.leading_digits:
+        return None
+    national_prefix = re.compile(metadata.national_prefix_for_parsing) if metadata.national_prefix_for_parsing else None
+    international_prefix = re.compile(metadata.international_prefix) if metadata.international_prefix else None
+    free = _free_suffix_digits(metadata)
+    return (national_prefix, international_prefix, free) if free else None
+
+
+def _free_suffix_digits(metadata: PhoneMetadata) -> int:
+    """The fewest trailing digits any type pattern of the region leaves free (`\\d{n}`); 0 if unproven."""
+    free: int | None = None
+    for name in _TYPE_DESCS:
+        desc = getattr(metadata, name)
+        if desc is None or not desc.national_number_pattern:
+            continue
+        tail = _free_tail(list(sre.parse(desc.national_number_pattern)))
+        free = tail if free is None else min(free, tail)
+    return free or 0
+
+
+def _free_tail(items: list[Any]) -> int:
+    """Trailing digits a parsed regex sequence leaves free: `...\\d{n}` -> n; 0 if it cannot be proved."""
+    if not items:
+        return 0
+    op, arg = items[-1]
+    if op is sre.MAX_REPEAT or op is sre.MIN_REPEAT:
+        low, high, body = arg
+        return low if low == high and list(body) == [_DIGIT_CLASS] else 0
+    if (op, arg) == _DIGIT_CLASS:
+        return 1
+    if op is sre.SUBPATTERN:
+        return _free_tail(list(arg[-1]))
+    if op is sre.BRANCH:
+        return min(_free_tail(list(alternative)) for alternative in arg[1])
+    return 0
+
+
+def _phone_type(country_code: int, national: str) -> int | None:
+    parsing = _parsing_rules(country_code)
+    if parsing is None:
+        return None
+    key = (country_code, national[: max(len(national) - parsing[2], 0)], len(national))
+    try:
+        return _phone_types[key]
+    except KeyError:
+        pass
+    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
+    main_region = phonenumbers.region_code_for_country_code(country_code)
+    # None: not the main region's number (or not valid at all): the library's path decides.
+    kind = phonenumbers.number_type(number) if phonenumbers.region_code_for_number(number) == main_region else None
+    if len(_phone_types) >= _PHONE_TYPE_CACHE_LIMIT:
+        _phone_types.clear()
+    _phone_types[key] = kind
+    return kind
+
+
+def _geographic_zones(e164: str) -> tuple[str, ...]:
+    """`time_zones_for_geographical_number`'s lookup: the longest prefix of the number in its table."""
+    for length in range(min(TIMEZONE_LONGEST_PREFIX, len(e164) - 1), 0, -1):
+        zones = TIMEZONE_DATA.get(e164[1 : 1 + length])
+        if zones is not None:
+            return tuple(z for z in zones if z != _UNKNOWN_ZONE)
+    return ()
+
+
+@lru_cache(maxsize=16384)
+def _normalize_phone_with_library(raw: str, default_region: str) -> Phone:
+    """The library's parse, type and zones for one number (the reference `normalize_phone` agrees with)."""
     try:
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:

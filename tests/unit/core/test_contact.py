@@ -155,3 +155,84 @@ def test_a_number_spanning_many_zones_is_no_evidence_of_where_the_debtor_is() ->
     assert len(toll_free.zones) > 3
     assert candidate_timezones(None, toll_free, None, "America/Denver") == ("America/Denver",)
     assert candidate_timezones(None, toll_free, "FR", "America/Denver") == ("Europe/Paris",)
+
+
+# --- the phone fast path gives the library's answer -------------------------------------------------
+
+_REGIONS = ("US", "CA", "GB", "DE", "FR", "ES", "MX", "IN", "NP", "JP", "AU", "BR", "IT", "NZ", "PR", "JM")
+
+
+def _library_answer(raw: str, region: str) -> object:
+    from functions.core import contact
+
+    try:
+        return contact._normalize_phone_with_library.__wrapped__(raw, region)
+    except ContactError as exc:
+        return str(exc)
+
+
+def _our_answer(raw: str, region: str) -> object:
+    try:
+        return normalize_phone(raw, region)
+    except ContactError as exc:
+        return str(exc)
+
+
+@st.composite
+def _written_numbers(draw: st.DrawFn) -> tuple[str, str]:
+    region = draw(st.sampled_from(_REGIONS))
+    kind = draw(st.sampled_from(("example", "random")))
+    if kind == "example":
+        example_type = draw(st.sampled_from(list(phonenumbers.PhoneNumberType.values())))
+        number = phonenumbers.example_number_for_type(draw(st.sampled_from(_REGIONS)), example_type)
+        if number is None:
+            digits = draw(st.text("0123456789", min_size=3, max_size=14))
+        else:
+            national = str(number.national_number)
+            # Vary the subscriber digits: the fast path caches by the leading ones.
+            tail = draw(st.text("0123456789", min_size=0, max_size=min(4, len(national))))
+            digits = f"+{number.country_code}{national[: len(national) - len(tail)]}{tail}"
+    else:
+        digits = draw(st.sampled_from(("", "+", "+1", "+44", "1", "0", "00", "011"))) + draw(
+            st.text("0123456789", min_size=3, max_size=13)
+        )
+    plus, body = ("+", digits[1:]) if digits.startswith("+") else ("", digits)
+    cuts = sorted(draw(st.lists(st.integers(0, len(body)), max_size=3)))
+    parts, last = [], 0
+    for cut in cuts:
+        parts.append(body[last:cut])
+        last = cut
+    parts.append(body[last:])
+    separator = draw(st.sampled_from((" ", "-", ".", "", " - ")))
+    written = plus + separator.join(part for part in parts if part)
+    if draw(st.booleans()) and len(written) > 6 and not plus:
+        written = f"({written[:3]}) {written[3:]}"
+    return written, region
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_written_numbers())
+def test_the_fast_phone_path_agrees_with_phonenumbers(case: tuple[str, str]) -> None:
+    raw, region = case
+    assert _our_answer(raw, region) == _library_answer(raw, region)
+
+
+@pytest.mark.parametrize(
+    ("raw", "region"),
+    [
+        ("(212) 555-0123", "US"),
+        ("212-555-0123", "US"),
+        ("+1 212 555 0123", "GB"),
+        ("1 212 555 0123", "US"),  # national prefix: the library's path
+        ("011 44 20 7946 0958", "US"),  # international prefix: the library's path
+        ("(416) 555-0199", "US"),  # Canada: not the main region's number
+        ("+977 1-4412345", "US"),
+        ("+977 980-1234567", "US"),
+        ("+52 55 1234 5678", "US"),
+        ("+1 800 555 0199", "US"),  # toll-free: not geographic
+        ("787-555-0101", "US"),  # Puerto Rico
+        ("555-0123", "US"),
+    ],
+)
+def test_known_shapes_agree_with_phonenumbers(raw: str, region: str) -> None:
+    assert _our_answer(raw, region) == _library_answer(raw, region)
