@@ -87,7 +87,8 @@ def _id_of(value: Any) -> str | None:
 
 
 def _to_payments_error(exc: stripe.StripeError) -> PaymentsError:
-    code = getattr(exc, "code", None) or type(exc).__name__
+    error_type = exc.error.type if exc.error is not None else None
+    code = exc.code or error_type or type(exc).__name__
     message = exc.user_message or str(exc) or type(exc).__name__
     if isinstance(exc, stripe.CardError):
         return PaymentsError(exc.error.decline_code if exc.error and exc.error.decline_code else code, message, False)

@@ -10,9 +10,13 @@ class CardBehaviour:
     brand: str
     decline_code: str | None = None  # declined at checkout (payment or setup)
     off_session_decline_code: str | None = None  # attaches fine, declined when charged later
+    declines_setup: bool = True  # False: saving the card succeeds (no funds are checked), charging declines
 
     def decline_for(self, *, off_session: bool) -> str | None:
         return self.decline_code or (self.off_session_decline_code if off_session else None)
+
+    def setup_decline(self) -> str | None:
+        return self.decline_code if self.declines_setup else None
 
 
 TEST_CARDS: dict[str, CardBehaviour] = {
@@ -21,7 +25,7 @@ TEST_CARDS: dict[str, CardBehaviour] = {
     "5555555555554444": CardBehaviour("mastercard"),
     "378282246310005": CardBehaviour("amex"),
     "4000000000000002": CardBehaviour("visa", decline_code="generic_decline"),
-    "4000000000009995": CardBehaviour("visa", decline_code="insufficient_funds"),
+    "4000000000009995": CardBehaviour("visa", decline_code="insufficient_funds", declines_setup=False),
     "4000000000009987": CardBehaviour("visa", decline_code="lost_card"),
     "4000000000009979": CardBehaviour("visa", decline_code="stolen_card"),
     "4000000000000069": CardBehaviour("visa", decline_code="expired_card"),

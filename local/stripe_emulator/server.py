@@ -91,7 +91,9 @@ class StripeEmulator:
     def start(self) -> StripeEmulator:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = make_server(self.host, self._port, self._wsgi, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="stripe-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="stripe-emulator", daemon=True
+        )
         self._thread.start()
         self.webhooks.start()
         return self

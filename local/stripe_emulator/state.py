@@ -484,10 +484,10 @@ class StripeState:
             email = email or session.get("customer_email")
             pm = self._new_payment_method(number, exp_month, exp_year, name, email)
             session["customer_details"] = {"email": email, "name": name, "address": None, "phone": None}
-            decline = TEST_CARDS[number].decline_for(off_session=False)
+            behaviour = TEST_CARDS[number]
             if session["mode"] == "setup":
-                return self._confirm_setup(session, pm, decline)
-            return self._confirm_payment(session, pm, decline)
+                return self._confirm_setup(session, pm, behaviour.setup_decline())
+            return self._confirm_payment(session, pm, behaviour.decline_for(off_session=False))
 
     def _confirm_setup(self, session: Obj, pm: Obj, decline: str | None) -> Obj:
         seti = self.setup_intents[session["setup_intent"]]
