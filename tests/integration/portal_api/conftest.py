@@ -1,0 +1,199 @@
+"""The portal API on moto: a lender, a placed account with a genuine pay link, a fake payments gateway,
+and a client that sends real-shaped HTTP API (payload 2.0) events to the handler."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
+
+from functions import names
+from functions.core import links
+from functions.core.account import Account
+from functions.core.lender import LenderProfile, SettlementBounds
+from functions.core.verification import fact_hash
+from functions.observability import metrics
+from functions.payments.stripe_gateway import CheckoutLink
+from functions.portal_api import handler as portal_handler
+from functions.store import accounts, lenders, tables
+from functions.store.settings import StoreSettings
+from local.lambda_events import LocalLambdaContext
+from local.portal_gateway import event_from_request, response_parts
+from tests.conftest import FACT_KEY, LINK_KEY, PORTAL_URL
+from tests.events.factories import make_account, place
+
+NOW = datetime(2026, 3, 9, 15, 0, tzinfo=UTC)  # 10:00 in Chicago, the debtor's zone
+BIRTH = "1985-04-12"
+POSTAL = "60601"
+
+
+@dataclass
+class FakeGateway:
+    """Records the Checkout sessions asked for; answers as Stripe would (same key, same session)."""
+
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    fail: Exception | None = None
+
+    def _link(self, kind: str, kwargs: dict[str, Any]) -> CheckoutLink:
+        if self.fail:
+            raise self.fail
+        self.calls.append({"kind": kind, **kwargs})
+        session_id = f"cs_test_{abs(hash(kwargs['idempotency_key'])) % 10**12}"
+        return CheckoutLink(session_id=session_id, url=f"https://checkout.stripe.test/c/pay/{session_id}")
+
+    def checkout_payment(self, **kwargs: Any) -> CheckoutLink:
+        return self._link("payment", kwargs)
+
+    def checkout_setup(self, **kwargs: Any) -> CheckoutLink:
+        return self._link("setup", kwargs)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+class Client:
+    """Sends requests to the handler as API Gateway would, at a time the test controls."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.session: str | None = None
+        self._context = LocalLambdaContext("cleardue-portal-api")
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: str = "",
+        headers: dict[str, str] | None = None,
+        raw: str | None = None,
+        auth: bool = True,
+    ) -> Reply:
+        sent = {"content-type": "application/json", "origin": "https://pay.test.cleardue.example", **(headers or {})}
+        if auth and self.session:
+            sent["authorization"] = f"Bearer {self.session}"
+        payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        event = event_from_request(method, path, now=self.now, body=payload, headers=sent, query=query)
+        status, out_headers, data = response_parts(portal_handler.handler(event, self._context))
+        return Reply(status, out_headers, json.loads(data) if data else None)
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> Reply:
+        return self.request("POST", path, body, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Reply:
+        return self.request("GET", path, **kwargs)
+
+    def put(self, path: str, body: Any = None, **kwargs: Any) -> Reply:
+        return self.request("PUT", path, body, **kwargs)
+
+
+@dataclass
+class Portal:
+    account: Account
+    token: str
+    client: Client
+    gateway: FakeGateway
+
+    @property
+    def account_id(self) -> str:
+        return self.account.account_id
+
+    def fresh(self) -> Account:
+        account = accounts.get(self.account_id)
+        assert account is not None
+        return account
+
+    def verify(self) -> Reply:
+        reply = self.client.post("/session", {"token": self.token, "date_of_birth": BIRTH})
+        assert reply.status == 200, reply.body
+        self.client.session = reply.body["session"]
+        return reply
+
+
+def placed(ref: str = "A-1001", *, with_birth: bool = True, postal: str | None = POSTAL, **overrides: Any) -> Account:
+    account = make_account(ref, **overrides)
+    account = account.with_changes(debtor=replace(account.debtor, postal_code=postal))
+    if with_birth:
+        account = account.with_changes(
+            verification={"date_of_birth": fact_hash(FACT_KEY, account.account_id, "date_of_birth", BIRTH)}
+        )
+    place(account, NOW - timedelta(days=2))
+    stored = accounts.get(account.account_id)
+    assert stored is not None and stored.link_ref
+    return stored
+
+
+def token_for(account: Account, now: datetime = NOW, ttl: timedelta = links.DEFAULT_TTL) -> str:
+    assert account.link_ref
+    return links.sign(account.link_ref, now - timedelta(days=1), LINK_KEY, ttl=ttl)
+
+
+def lender(**overrides: Any) -> LenderProfile:
+    profile = LenderProfile(
+        lender_id="acme",
+        creditor_name="Acme Lending",
+        settlement=SettlementBounds(enabled=True, min_percent=80, offer_days=14),
+        **overrides,
+    )
+    lenders.put(profile)
+    return profile
+
+
+@pytest.fixture
+def gateway(monkeypatch: pytest.MonkeyPatch) -> FakeGateway:
+    fake = FakeGateway()
+    monkeypatch.setattr(portal_handler, "gateway", lambda: fake)
+    return fake
+
+
+@pytest.fixture
+def portal_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[StoreSettings]:
+    """moto in-process with every table and the two keys: what the portal API touches, nothing more
+    (the shared `aws` fixture also imports every other function, which the portal does not need)."""
+    settings = StoreSettings(region="us-east-1", due_shards=4)
+    monkeypatch.setenv(names.ENV_DUE_SHARDS, str(settings.due_shards))
+    for env_name, field_name in (
+        (names.ENV_ACCOUNTS_TABLE, "accounts_table"),
+        (names.ENV_EVENTS_TABLE, "events_table"),
+        (names.ENV_LENDERS_TABLE, "lenders_table"),
+    ):
+        monkeypatch.setenv(env_name, getattr(settings, field_name))
+    monkeypatch.setenv(names.ENV_PORTAL_URL, PORTAL_URL)
+    monkeypatch.setenv(names.ENV_VERIFICATION_KEY_SECRET, "verification-key")
+    monkeypatch.setenv(names.ENV_LINK_KEY_SECRET, "link-key")
+    with mock_aws():
+        tables.create_all_tables(settings)
+        secrets = boto3.client("secretsmanager")
+        secrets.create_secret(Name="verification-key", SecretString=FACT_KEY.decode())
+        secrets.create_secret(Name="link-key", SecretString=LINK_KEY.decode())
+        parameters.clear_caches()
+        metrics.clear_metrics()
+        portal_handler.reset()
+        yield settings
+        portal_handler.reset()
+        parameters.clear_caches()
+        metrics.clear_metrics()
+
+
+@pytest.fixture
+def portal(portal_aws: StoreSettings, gateway: FakeGateway) -> Portal:
+    lender()
+    account = placed()
+    return Portal(account, token_for(account), Client(NOW), gateway)
+
+
+@pytest.fixture
+def today() -> date:
+    return date(2026, 3, 9)
