@@ -56,6 +56,8 @@ OUTPUT_STRIPE_SECRET = "StripeSecretArn"  # fill in {"api_key", "webhook_secret"
 
 # Local-stack-only outputs.
 OUTPUT_AWS_ENDPOINT = "AwsEndpoint"
+OUTPUT_STRIPE_API_BASE = "StripeApiBase"  # the local Stripe emulator's URL (local/stripe_emulator)
+OUTPUT_STRIPE_WEBHOOK_SECRET = "StripeWebhookSecret"  # the whsec_ the emulator signs its webhooks with
 
 # S3 layout of the portfolio bucket.
 PORTFOLIO_PREFIX = "portfolios/"
