@@ -64,6 +64,7 @@ class StripeEmulator:
             ("GET", re.compile(r"/v1/customers/(?P<object_id>[^/]+)"), self._get_customer),
             ("POST", re.compile(r"/v1/checkout/sessions"), self._create_session),
             ("GET", re.compile(r"/v1/checkout/sessions/(?P<object_id>[^/]+)"), self._get_session),
+            ("POST", re.compile(r"/v1/checkout/sessions/(?P<object_id>[^/]+)/expire"), self._expire_session),
             ("POST", re.compile(r"/v1/payment_intents"), self._create_payment_intent),
             ("GET", re.compile(r"/v1/payment_intents/(?P<object_id>[^/]+)"), self._get_payment_intent),
             ("POST", re.compile(r"/v1/refunds"), self._create_refund),
@@ -150,6 +151,9 @@ class StripeEmulator:
                 return _json(exc.body, exc.status)
             except FormError as exc:
                 return _json(ApiError(400, "invalid_request_error", str(exc), param=exc.param).body, 400)
+            except Exception:  # a bug here must look like Stripe's 500, which the SDK retries
+                logging.getLogger(__name__).exception("stripe emulator: %s %s failed", request.method, path)
+                return _json({"error": {"type": "api_error", "message": "An unexpected error occurred."}}, 500)
         message = f"Unrecognized request URL ({request.method}: {path})."
         if allowed_methods:
             message += f" This endpoint accepts {', '.join(allowed_methods)}."
@@ -227,6 +231,9 @@ class StripeEmulator:
     def _get_session(self, request: Request, object_id: str) -> Response:
         expand = self._params(request).get("expand") or []
         return _json(self.state.get_session(object_id, list(expand)))
+
+    def _expire_session(self, request: Request, object_id: str) -> Response:
+        return self._idempotent(request, lambda _params: self.state.expire_session(object_id))
 
     def _create_payment_intent(self, request: Request) -> Response:
         return self._idempotent(request, self.state.create_payment_intent)

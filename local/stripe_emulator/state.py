@@ -172,7 +172,11 @@ class StripeState:
 
     def list_events(self, params: Obj) -> Obj:
         with self.lock:
-            limit = min(max(int(str(params.get("limit") or 10)), 1), 100)
+            limit = _int(params, "limit", minimum=1) if params.get("limit") else 10
+            if limit > 100:
+                raise invalid(
+                    "This value must be less than or equal to 100.", "limit", code="parameter_invalid_integer"
+                )
             wanted = params.get("type")
             events = [e for e in reversed(self.events) if not wanted or e["type"] == wanted]
             if params.get("starting_after"):
@@ -410,6 +414,19 @@ class StripeState:
                 raise no_such("checkout.session", session_id)
             self._expire_if_due(session)
             return copy.deepcopy(session), copy.deepcopy(self._session_extras[session_id])
+
+    def expire_session(self, session_id: str) -> Obj:
+        """Expire an open session now (Stripe's `POST /v1/checkout/sessions/{id}/expire`)."""
+        with self.lock:
+            session = self.sessions.get(session_id)
+            if session is None:
+                raise no_such("checkout.session", session_id)
+            if session["status"] != "open":
+                raise invalid(f"Only open sessions can be expired; this one is {session['status']}.",
+                              code="checkout_session_not_open")  # fmt: skip
+            session["expires_at"] = int(time.time())
+            self._expire_if_due(session)
+            return copy.deepcopy(session)
 
     def _expire_if_due(self, session: Obj) -> None:
         if session["status"] == "open" and session["expires_at"] <= int(time.time()):

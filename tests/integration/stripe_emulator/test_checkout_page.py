@@ -174,3 +174,20 @@ def test_setup_mode_saves_the_card_without_charging(gateway, client) -> None:
 def test_an_unknown_session_page_is_404(emulator) -> None:
     response = requests.get(f"{emulator.base_url}/c/pay/cs_test_unknown", timeout=5)
     assert response.status_code == 404 and re.search("does not exist", response.text)
+
+
+def test_an_expired_session_cannot_be_paid(gateway, client, receiver) -> None:
+    link = _payment(gateway)
+
+    expired = client.v1.checkout.sessions.expire(link.session_id)
+    page = requests.get(link.url, timeout=5)
+    attempt = pay(link.url, "4242424242424242")
+
+    assert expired.status == "expired"
+    assert (
+        "This checkout session has expired." in _parse(page.text).alerts
+        and "cardnumber" not in _parse(page.text).inputs
+    )
+    assert attempt.status_code == 410
+    assert receiver.wait_for("checkout.session.expired")[0].data.object.id == link.session_id
+    assert client.v1.checkout.sessions.retrieve(link.session_id).payment_status == "unpaid"
