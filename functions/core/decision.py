@@ -100,7 +100,11 @@ def channel_order(account: Account, stage: Stage, tier: int, rules: Rules) -> tu
     """Candidate channels, best first: the debtor's preference, then the tier's order, within what the
     stage allows; a channel with `escalate_after_attempts` unanswered attempts in a row goes last."""
     stage_rules = rules.stages.get(stage)
-    allowed = stage_rules.channels if stage_rules else (Channel.EMAIL,)
+    allowed = (
+        stage_rules.channels
+        if stage_rules
+        else tuple(dict.fromkeys(c for s in rules.stages.values() for c in s.channels))
+    )
     treatment = rules.tiers.get(tier)
     preferred = (account.preferred_channel,) if account.preferred_channel in allowed else ()
     tiered = tuple(c for c in treatment.channel_order if c in allowed) if treatment else ()

@@ -8,7 +8,7 @@ ships; docs/policy.md documents the format with a complete example.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import time, timedelta
 from typing import Self
 
@@ -246,4 +246,15 @@ def compile_rules(
         installment_grace=timedelta(days=installment_grace_days),
         third_party=regime == "third_party",
         default_cadence=default_cadence,
+    )
+
+
+def restrict_channels(rules: Rules, available: frozenset[Channel]) -> Rules:
+    """The same rules with only the channels this deployment can send on (e.g. no SMS queue configured)."""
+    return replace(
+        rules,
+        stages={
+            stage: replace(s, channels=tuple(c for c in s.channels if c in available))
+            for stage, s in rules.stages.items()
+        },
     )

@@ -7,12 +7,16 @@ from functools import cache
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.core.account import Channel
 from functions.core.clock import ensure_utc
-from functions.observability import lambda_entry, logger, metrics
+from functions.core.compliance import GatePolicy, gate_policy
+from functions.core.policy import Rules, restrict_channels
+from functions.observability import METRICS_NAMESPACE, lambda_entry, logger, metrics
 from functions.scheduler.service import Scheduler
 from functions.scheduler.settings import SchedulerSettings
 from functions.store import lenders, tables
@@ -24,18 +28,40 @@ def _runtime() -> tuple[SchedulerSettings, Any]:
     return settings, boto3.client("sqs")
 
 
+def _queues(settings: SchedulerSettings) -> dict[Channel, str]:
+    queues = {Channel.EMAIL: settings.email_queue_url}
+    if settings.sms_queue_url:
+        queues[Channel.SMS] = settings.sms_queue_url
+    return queues
+
+
 @lambda_entry
 @event_parser(model=EventBridgeModel)
 def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
     settings, sqs = _runtime()
     now = ensure_utc(event.time)  # time comes from the event: the tick this run is for
-    cache_lenders = cache(lenders.get_or_default)
-    summary = Scheduler(sqs, settings.email_queue_url, settings.due_shards, cache_lenders).run(now)
+    queues = _queues(settings)
+    available = frozenset(queues)
+
+    @cache
+    def rules_for(lender_id: str) -> tuple[Rules, GatePolicy]:  # each lender's policy compiled once per run
+        rules = restrict_channels(lenders.get_or_default(lender_id).rules(), available)
+        return rules, gate_policy(rules)
+
+    summary = Scheduler(
+        sqs, queues, settings.due_shards, rules_for, remaining_ms=context.get_remaining_time_in_millis
+    ).run(now)
     logger.info(
         "schedule pass", extra={"at": now.isoformat(), **{k: v for k, v in asdict(summary).items() if k != "job_ids"}}
     )
-    metrics.add_metric(name="AccountsDue", unit="Count", value=summary.due)
-    metrics.add_metric(name="JobsEnqueued", unit="Count", value=summary.enqueued)
-    metrics.add_metric(name="ContactsHeld", unit="Count", value=summary.held)
-    metrics.add_metric(name="EnqueueFailures", unit="Count", value=summary.enqueue_failures)
+    metrics.add_metric(name="AccountsDue", unit=MetricUnit.Count, value=summary.due)
+    metrics.add_metric(name="JobsEnqueued", unit=MetricUnit.Count, value=summary.enqueued)
+    metrics.add_metric(name="ContactsHeld", unit=MetricUnit.Count, value=summary.held)
+    metrics.add_metric(name="EnqueueFailures", unit=MetricUnit.Count, value=summary.enqueue_failures)
+    metrics.add_metric(name="AccountsLeftForNextRun", unit=MetricUnit.Count, value=summary.left)
+    for rule, count in sorted(summary.held_by.items()):
+        with single_metric(
+            name="ContactsHeldByRule", unit=MetricUnit.Count, value=count, namespace=METRICS_NAMESPACE
+        ) as metric:
+            metric.add_dimension(name="rule", value=rule)
     return asdict(summary)

@@ -1,31 +1,46 @@
-"""One scheduling pass: query every due shard, plan each account, enqueue, then claim."""
+"""One scheduling pass: query every due shard in parallel, decide each account, claim it, enqueue its job.
+
+Claims come first: an account is claimed by a conditional update of its `next_contact_at` (and, when
+the decision changed its state — a promise broken or kept, its tier — by `claim_state`, which also
+holds the version lock), and only claimed jobs are enqueued, 10 per SendMessageBatch, on the queue of
+their channel. Two overlapping runs cannot both claim the same due instance. A job that fails to
+enqueue gives its claim back. When the Lambda's remaining time falls under the margin the pass
+stops: what is left stays due and the next tick picks it up (`left` says how many).
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from functions.core.account import Account
+from functions.core.account import Account, Channel
 from functions.core.audit import AuditEvent, EventType
-from functions.core.lender import LenderProfile
-from functions.core.outreach import ContactPlan, NoContactReason, plan_contact
+from functions.core.compliance import GatePolicy
+from functions.core.decision import ContactPlan, NoContactReason, decide
+from functions.core.policy import Rules
 from functions.store import accounts, events
 
 ACTOR = "scheduler"
 SQS_BATCH_LIMIT = 10
+DEFAULT_MARGIN_MS = 15_000  # stop this long before the Lambda's timeout; the next tick does the rest
 
 
 @dataclass
 class ScheduleSummary:
     due: int = 0
     enqueued: int = 0
-    waiting: int = 0  # no stage open now; rescheduled to when one opens
+    waiting: int = 0  # no stage open now, or an arrangement runs: rescheduled to its next date
     held: int = 0  # a compliance rule allows it later (window, cap, pause): rescheduled to then
-    stopped: int = 0  # left the due index (not collectible, no usable channel)
+    stopped: int = 0  # left the due index (not collectible, no usable channel, blocked)
     enqueue_failures: int = 0
     claim_conflicts: int = 0
+    left: int = 0  # not looked at: the time budget ran out (still due: the next tick takes them)
+    follow_ups: int = 0  # jobs that are not plain reminders (broken promise, installment, validation notice)
+    held_by: dict[str, int] = field(default_factory=dict)  # the compliance rule that held each contact
+    by_channel: dict[str, int] = field(default_factory=dict)
     job_ids: list[str] = field(default_factory=list)
 
 
@@ -35,42 +50,75 @@ class _Pending:
     plan: ContactPlan
 
 
-class Scheduler:
-    """Plans and enqueues the contacts due at `now`. Safe to re-run: job ids are deterministic and
-    each account is claimed with a conditional update of `next_contact_at` after its job is enqueued."""
+def held_rule(plan: ContactPlan) -> str:
+    """The rule that held a contact, from the decision's record (`<channel>: <rule>: <reason>`)."""
+    for line in plan.why:
+        parts = line.split(": ", 2)
+        if len(parts) == 3 and parts[0] in Channel.__members__.values():
+            return parts[1]
+    return "unknown"
 
-    def __init__(self, sqs: Any, queue_url: str, shards: int, lender_for: Callable[[str], LenderProfile]) -> None:
+
+class Scheduler:
+    """Decides and enqueues the contacts due at `now`. Safe to re-run and to overlap: job ids are
+    deterministic and each account is claimed (conditional update) before its job is enqueued."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        queues: dict[Channel, str],
+        shards: int,
+        rules_for: Callable[[str], tuple[Rules, GatePolicy]],
+        remaining_ms: Callable[[], int] | None = None,
+        margin_ms: int = DEFAULT_MARGIN_MS,
+    ) -> None:
         self._sqs = sqs
-        self._queue_url = queue_url
+        self._queues = queues
         self._shards = shards
-        self._lender_for = lender_for
+        self._rules_for = rules_for
+        self._remaining_ms = remaining_ms
+        self._margin_ms = margin_ms
 
     def run(self, now: datetime) -> ScheduleSummary:
         summary = ScheduleSummary()
-        batch: list[_Pending] = []
-        for shard in range(self._shards):
-            for account in accounts.due_accounts(f"{shard:02d}", now):
-                summary.due += 1
-                plan = plan_contact(account, now, self._lender_for(account.lender_id).cadence_days)
-                if plan.job is None:
-                    self._without_job(account, plan, now, summary)
-                    continue
-                batch.append(_Pending(account, plan))
-                if len(batch) == SQS_BATCH_LIMIT:
-                    self._flush(batch, summary)
-                    batch = []
-        self._flush(batch, summary)
+        batches: dict[Channel, list[_Pending]] = {channel: [] for channel in self._queues}
+        due = [account for shard in accounts.due_in_all_shards(self._shards, now) for account in shard]
+        summary.due = len(due)
+        for index, account in enumerate(due):
+            if self._remaining_ms is not None and self._remaining_ms() < self._margin_ms:
+                summary.left = len(due) - index
+                break
+            rules, policy = self._rules_for(account.lender_id)
+            plan = decide(account, now, rules, policy)
+            if plan.job is None:
+                self._without_job(account, plan, now, summary)
+                continue
+            batch = batches[plan.job.channel]
+            batch.append(_Pending(account, plan))
+            if len(batch) == SQS_BATCH_LIMIT:
+                self._flush(plan.job.channel, batch, now, summary)
+                batch.clear()
+        for channel, batch in batches.items():
+            self._flush(channel, batch, now, summary)
         return summary
 
+    def _claim(self, account: Account, plan: ContactPlan, now: datetime) -> bool:
+        if plan.updated is not None:
+            after = plan.updated.with_changes(next_contact_at=plan.next_contact_at)
+            return accounts.claim_state(account, after, now, self._shards)
+        return accounts.reschedule(account.account_id, account.next_contact_at, plan.next_contact_at, self._shards)
+
     def _without_job(self, account: Account, plan: ContactPlan, now: datetime, summary: ScheduleSummary) -> None:
-        if not accounts.reschedule(account.account_id, account.next_contact_at, plan.next_contact_at, self._shards):
+        if not self._claim(account, plan, now):
             summary.claim_conflicts += 1
             return
-        if plan.reason == NoContactReason.NO_STAGE_OPEN:
+        if plan.reason in (NoContactReason.NO_STAGE_OPEN, NoContactReason.WAITING):
             summary.waiting += 1
             return
         if plan.reason == NoContactReason.HELD:
             summary.held += 1
+            rule = held_rule(plan)
+            summary.held_by[rule] = summary.held_by.get(rule, 0) + 1
             return
         summary.stopped += 1
         events.append(
@@ -80,37 +128,37 @@ class Scheduler:
                 type=EventType.OUTREACH_STOPPED,
                 event_id=f"stop:{(plan.reason or '').split(':')[0]}",
                 actor=ACTOR,
-                detail={"reason": plan.reason},
+                detail={"reason": plan.reason, "why": "; ".join(plan.why)},
             )
         )
 
-    def _flush(self, batch: list[_Pending], summary: ScheduleSummary) -> None:
-        """Claim each account (conditional update of its next contact), then enqueue only what was claimed.
-
-        Two overlapping runs cannot both claim the same due instance, so each contact is enqueued once.
-        A job that then fails to enqueue gives its claim back: the account is due again at the next tick."""
+    def _flush(self, channel: Channel, batch: list[_Pending], now: datetime, summary: ScheduleSummary) -> None:
+        """Claim each account, then enqueue only what was claimed; a failed entry gives its claim back."""
         claimed = []
         for pending in batch:
-            if accounts.reschedule(
-                pending.account.account_id, pending.account.next_contact_at, pending.plan.next_contact_at, self._shards
-            ):
+            if self._claim(pending.account, pending.plan, now):
                 claimed.append(pending)
             else:
                 summary.claim_conflicts += 1  # another run claimed it, or it changed since the query
         if not claimed:
             return
         response = self._sqs.send_message_batch(
-            QueueUrl=self._queue_url,
+            QueueUrl=self._queues[channel],
             Entries=[
                 {"Id": str(index), "MessageBody": pending.plan.job.model_dump_json()}  # type: ignore[union-attr]
                 for index, pending in enumerate(claimed)
             ],
         )
+        sent = Counter[str]()
         for entry in response.get("Successful", []):
             job = claimed[int(entry["Id"])].plan.job
             assert job is not None
             summary.enqueued += 1
             summary.job_ids.append(job.job_id)
+            sent[job.channel.value] += 1
+            summary.follow_ups += job.template != "reminder"
+        for name, count in sent.items():
+            summary.by_channel[name] = summary.by_channel.get(name, 0) + count
         for entry in response.get("Failed", []):
             pending = claimed[int(entry["Id"])]
             summary.enqueue_failures += 1

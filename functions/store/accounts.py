@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any
 
@@ -414,6 +415,16 @@ def due_accounts(shard: str, until: datetime) -> Iterator[Account]:
         raise StoreError(f"querying due shard {shard} failed: {exc}") from exc
 
 
+def due_in_all_shards(shards: int, until: datetime, workers: int = 8) -> list[list[Account]]:
+    """Every shard's due accounts (`next_contact_at <= until`), queried in parallel, each paged through.
+
+    botocore clients are thread-safe but creating one is not: the model's connection and its client
+    are created here, in the calling thread, before the workers share them."""
+    _ = AccountModel._get_connection().connection.client
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, shards))) as pool:
+        return list(pool.map(lambda shard: list(due_accounts(f"{shard:02d}", until)), range(shards)))
+
+
 def reschedule(account_id: str, expected: datetime | None, next_contact_at: datetime | None, shards: int) -> bool:
     """Claim a due account by moving its next contact, only if nobody else moved it first.
 
@@ -479,6 +490,17 @@ def _state_values(account: Account, shards: int) -> list[tuple[Any, Any]]:
     ]
 
 
+def claim_state(before: Account, after: Account, now: datetime, shards: int) -> bool:
+    """`save_state` that is also a scheduler's claim: succeeds only if the account is still due at the
+    instant it was read for (`before.next_contact_at`) and nobody changed its state since."""
+    expected: Condition
+    if before.next_contact_at is None:
+        expected = AccountModel.next_contact_at.does_not_exist()
+    else:
+        expected = AccountModel.next_contact_at == before.next_contact_at
+    return _save_state(before, after, now, shards, expected, always_write=True)
+
+
 def save_state(before: Account, after: Account, now: datetime, shards: int) -> bool:
     """Write what changed from `before` to `after` in cleardue's part of the account, atomically.
 
@@ -486,6 +508,12 @@ def save_state(before: Account, after: Account, now: datetime, shards: int) -> b
     `version`), and moves the version on. Returns False on a conflict: re-read, re-apply, retry.
     Lender-owned facts (contact data, placement facts) are never written here; the balance
     components are, since payments and adjustments move them."""
+    return _save_state(before, after, now, shards, None)
+
+
+def _save_state(
+    before: Account, after: Account, now: datetime, shards: int, extra: Condition | None, always_write: bool = False
+) -> bool:
     if before.account_id != after.account_id:
         raise ValueError("save_state compares two versions of the same account")
     old = {attribute.attr_name: value for attribute, value in _state_values(before, shards)}
@@ -494,13 +522,15 @@ def save_state(before: Account, after: Account, now: datetime, shards: int) -> b
         if old[attribute.attr_name] == value:
             continue
         actions.append(attribute.remove() if value is None else attribute.set(value))
-    if not actions:
+    if not actions and not always_write:
         return True
     actions += [AccountModel.version.set(before.version + 1), AccountModel.updated_at.set(now)]
     unchanged = AccountModel.version == before.version
     if before.version == 0:
         unchanged = AccountModel.version.does_not_exist() | unchanged
     condition = AccountModel.account_id.exists() & unchanged
+    if extra is not None:
+        condition &= extra
     return conditional_write(
         lambda: AccountModel(after.account_id).update(actions=actions, condition=condition), "saving account state"
     )

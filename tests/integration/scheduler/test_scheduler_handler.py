@@ -94,7 +94,7 @@ def test_the_scheduler_fixture_event_from_aws_is_accepted(aws, context) -> None:
     assert lambda_handler(event, context)["enqueued"] == 1
 
 
-def test_two_overlapping_runs_enqueue_each_due_contact_once(aws, context) -> None:
+def test_two_overlapping_runs_enqueue_each_due_contact_once(aws, context, atomic_item_writes) -> None:
     for n in range(40):
         place(make_account(f"O-{n}"))
     barrier = threading.Barrier(2)
