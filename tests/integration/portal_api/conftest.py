@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from itertools import count
 from typing import Any
 
 import boto3
@@ -122,7 +123,7 @@ class Portal:
         return reply
 
 
-def placed(ref: str = "A-1001", *, with_birth: bool = True, postal: str | None = POSTAL, **overrides: Any) -> Account:
+def placed(ref: str, *, with_birth: bool = True, postal: str | None = POSTAL, **overrides: Any) -> Account:
     account = make_account(ref, **overrides)
     account = account.with_changes(debtor=replace(account.debtor, postal_code=postal))
     if with_birth:
@@ -158,40 +159,52 @@ def gateway(monkeypatch: pytest.MonkeyPatch) -> FakeGateway:
     return fake
 
 
-@pytest.fixture
-def portal_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[StoreSettings]:
-    """moto in-process with every table and the two keys: what the portal API touches, nothing more
-    (the shared `aws` fixture also imports every other function, which the portal does not need)."""
+@pytest.fixture(scope="package")
+def portal_aws() -> Iterator[StoreSettings]:
+    """moto in-process with every table and the two keys, once for this folder (table creation is the
+    slow part); each test places its own account, so tests never see each other's state. The shared
+    `aws` fixture is not used: it also imports and resets every other function."""
     settings = StoreSettings(region="us-east-1", due_shards=4)
-    monkeypatch.setenv(names.ENV_DUE_SHARDS, str(settings.due_shards))
-    for env_name, field_name in (
-        (names.ENV_ACCOUNTS_TABLE, "accounts_table"),
-        (names.ENV_EVENTS_TABLE, "events_table"),
-        (names.ENV_LENDERS_TABLE, "lenders_table"),
-    ):
-        monkeypatch.setenv(env_name, getattr(settings, field_name))
-    monkeypatch.setenv(names.ENV_PORTAL_URL, PORTAL_URL)
-    monkeypatch.setenv(names.ENV_VERIFICATION_KEY_SECRET, "verification-key")
-    monkeypatch.setenv(names.ENV_LINK_KEY_SECRET, "link-key")
-    with mock_aws():
-        tables.create_all_tables(settings)
-        secrets = boto3.client("secretsmanager")
-        secrets.create_secret(Name="verification-key", SecretString=FACT_KEY.decode())
-        secrets.create_secret(Name="link-key", SecretString=LINK_KEY.decode())
-        parameters.clear_caches()
-        metrics.clear_metrics()
-        portal_handler.reset()
-        yield settings
-        portal_handler.reset()
-        parameters.clear_caches()
-        metrics.clear_metrics()
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            names.ENV_DUE_SHARDS: str(settings.due_shards),
+            names.ENV_ACCOUNTS_TABLE: settings.accounts_table,
+            names.ENV_EVENTS_TABLE: settings.events_table,
+            names.ENV_LENDERS_TABLE: settings.lenders_table,
+            names.ENV_PORTAL_URL: PORTAL_URL,
+            names.ENV_VERIFICATION_KEY_SECRET: "verification-key",
+            names.ENV_LINK_KEY_SECRET: "link-key",
+        }.items():
+            env.setenv(name, value)
+        env.delenv("AWS_ENDPOINT_URL", raising=False)
+        with mock_aws():
+            tables.create_all_tables(settings)
+            secrets = boto3.client("secretsmanager")
+            secrets.create_secret(Name="verification-key", SecretString=FACT_KEY.decode())
+            secrets.create_secret(Name="link-key", SecretString=LINK_KEY.decode())
+            parameters.clear_caches()
+            portal_handler.reset()
+            yield settings
+            portal_handler.reset()
+            parameters.clear_caches()
+
+
+_refs = count(1001)
 
 
 @pytest.fixture
-def portal(portal_aws: StoreSettings, gateway: FakeGateway) -> Portal:
+def portal(portal_aws: StoreSettings, gateway: FakeGateway) -> Iterator[Portal]:
+    metrics.clear_metrics()
     lender()
-    account = placed()
-    return Portal(account, token_for(account), Client(NOW), gateway)
+    account = placed(f"A-{next(_refs)}")
+    yield Portal(account, token_for(account), Client(NOW), gateway)
+    metrics.clear_metrics()
 
 
 @pytest.fixture
