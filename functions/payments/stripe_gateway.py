@@ -100,6 +100,25 @@ def _to_payments_error(exc: stripe.StripeError) -> PaymentsError:
     return PaymentsError(str(code), message, retryable)
 
 
+class WebhookSignatureError(ValueError):
+    """A webhook delivery whose Stripe-Signature does not verify (bad, missing or stale) or whose body is not JSON."""
+
+
+def verify_webhook(payload: str | bytes, signature_header: str | None, secret: str) -> dict[str, Any]:
+    """Verify a delivery on its raw body exactly as received and return the event as a plain dict.
+
+    Stripe's own check (`Webhook.construct_event`): HMAC-SHA256 `v1` signature over `f"{t}.{body}"`
+    and a timestamp at most 300 s old (against the real clock: a signature is about real time).
+    """
+    try:
+        event = stripe.Webhook.construct_event(payload, signature_header or "", secret)
+    except stripe.SignatureVerificationError as exc:
+        raise WebhookSignatureError(str(exc)) from exc
+    except ValueError as exc:
+        raise WebhookSignatureError(f"the body is not a Stripe event: {exc}") from exc
+    return event.to_dict()
+
+
 class PaymentsGateway:
     """Stripe operations cleardue uses, over `stripe.StripeClient`."""
 

@@ -1,0 +1,40 @@
+"""verify_webhook: Stripe's signature check on the raw body, as the webhooks function will call it."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from functions.payments.stripe_gateway import WebhookSignatureError, verify_webhook
+from local.stripe_emulator import sign
+
+SECRET = "whsec_unit"
+BODY = json.dumps(
+    {"id": "evt_1", "object": "event", "type": "payment_intent.succeeded",
+     "data": {"object": {"id": "pi_1", "object": "payment_intent", "metadata": {"account_id": "acct-1"}}}},
+    indent=2,
+)  # fmt: skip
+
+
+def test_a_fresh_signature_yields_the_event_as_a_plain_dict() -> None:
+    event = verify_webhook(BODY, sign(BODY, SECRET, int(time.time())), SECRET)
+    assert event["type"] == "payment_intent.succeeded"
+    assert event["data"]["object"]["metadata"] == {"account_id": "acct-1"} and type(event) is dict
+
+
+@pytest.mark.parametrize(
+    ("body", "header", "reason"),
+    [
+        (BODY, sign(BODY, SECRET, int(time.time()) - 301), "tolerance"),
+        (BODY.replace("acct-1", "acct-2"), sign(BODY, SECRET, int(time.time())), "No signatures found"),
+        (BODY, sign(BODY, "whsec_other", int(time.time())), "No signatures found"),
+        (BODY, None, "No Stripe-Signature header"),
+        (BODY, "garbage", "Unable to extract timestamp"),
+        ("not json", sign("not json", SECRET, int(time.time())), "not a Stripe event"),
+    ],
+)
+def test_bad_stale_or_missing_signatures_are_refused(body: str, header: str | None, reason: str) -> None:
+    with pytest.raises(WebhookSignatureError, match=reason):
+        verify_webhook(body, header, SECRET)
