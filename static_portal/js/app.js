@@ -215,7 +215,7 @@ function renderAccount() {
   const a = account;
   const balance = a.balance || {};
   const itemization = a.itemization || {};
-  const reference = a.reference ?? a.masked_reference ?? a.account_reference ?? "";
+  const reference = a.reference ?? "";
   $("account-intro").textContent = t("account_intro", { creditor: a.creditor ?? "", reference });
 
   const list = $("breakdown");
@@ -224,8 +224,10 @@ function renderAccount() {
   row(list, t("interest"), i18n.money(balance.interest));
   row(list, t("fees"), i18n.money(balance.fees));
   const since = i18n.date(itemization.date);
-  if (nonZero(itemization.payments_since)) {
-    row(list, t("payments_since", { date: since }), `−${i18n.money(itemization.payments_since)}`);
+  if (itemization.payments_since) {
+    const label = since ? t("payments_since", { date: since }) : t("payments_made");
+    const paid = itemization.payments_since;
+    row(list, label, nonZero(paid) ? `−${i18n.money(paid)}` : i18n.money(paid));
   }
   if (nonZero(itemization.credits_since)) {
     row(list, t("credits_since", { date: since }), `−${i18n.money(itemization.credits_since)}`);
@@ -239,14 +241,14 @@ function renderAccount() {
   if (a.status === "paid") notes.push(t("status_paid"));
   if (a.plan) notes.push(t("current_plan", planFacts(a.plan)));
   if (a.promise) notes.push(t("current_promise", { amount: i18n.money(a.promise.amount), date: i18n.date(a.promise.date) }));
-  if (a.dispute) notes.push(t("current_dispute", { date: i18n.date(a.dispute.opened_at ?? a.dispute.at ?? a.dispute.date) }));
+  if (a.dispute) notes.push(t("current_dispute", { date: i18n.date(a.dispute.opened_at) }));
   current.textContent = notes.join(" ");
   current.hidden = !notes.length;
 
   const options = a.options || {};
   const choices = $("choices");
   choices.replaceChildren();
-  if (options.pay_full) choices.append(choice(t("choice_pay_full", { amount: i18n.money(balance.total) }), payFull, "primary"));
+  if (options.pay_full) choices.append(choice(t("choice_pay_full", { amount: i18n.money(options.pay_full) }), payFull, "primary"));
   if (options.pay_partial) choices.append(choice(t("choice_pay_partial"), () => startPay("part")));
   if (options.plan) choices.append(choice(t("choice_plan"), startPlan));
   if (options.promise) choices.append(choice(t("choice_promise"), startPromise));
@@ -261,7 +263,7 @@ function renderAccount() {
   $("history-list").replaceChildren(
     ...payments.map((payment) => {
       const item = document.createElement("li");
-      item.textContent = `${i18n.date(payment.at ?? payment.date)}: ${i18n.money(payment.amount)}`;
+      item.textContent = `${i18n.date(payment.at)}: ${i18n.money(payment.amount)}`;
       if (payment.receipt_url) {
         const link = document.createElement("a");
         link.href = payment.receipt_url;
@@ -276,12 +278,8 @@ function renderAccount() {
 
 function planFacts(plan) {
   const installments = Array.isArray(plan.installments) ? plan.installments : [];
-  const next = installments.find((i) => !i.paid_at && i.status !== "paid") || installments[0] || {};
-  return {
-    n: installments.length || plan.installments || plan.count || "",
-    amount: i18n.money(plan.installment_amount ?? next.amount),
-    date: i18n.date(plan.next_due_date ?? next.due_date ?? plan.start_date),
-  };
+  const next = installments.find((installment) => installment.status !== "paid") || installments[0] || {};
+  return { n: installments.length, amount: i18n.money(next.amount), date: i18n.date(next.due) };
 }
 
 function currency() {
@@ -297,13 +295,17 @@ async function goToCheckout(kind, request) {
   window.location.assign(result.checkout_url);
 }
 
-async function payFull(event) {
+function payFull(event) {
+  return payNow(event);
+}
+
+async function payNow(event, amountMinor) {
   clearMessages();
   const button = event.currentTarget;
   button.disabled = true;
   announce(t("saving"));
   try {
-    await goToCheckout("payment", () => api.pay());
+    await goToCheckout("payment", () => api.pay(amountMinor));
   } catch (error) {
     handleApiError(error);
   } finally {
@@ -469,16 +471,15 @@ async function submitHardship(event) {
     try {
       const result = await api.hardship(amount, $("hardship-note").value.trim() || undefined);
       const offer = result.offer || {};
-      if (result.outcome === "plan") {
-        const facts = {
-          amount: i18n.money(offer.installment_amount ?? offer.amount),
-          n: offer.installments ?? "",
-        };
-        done(t("done_hardship_plan_title"), t("done_hardship_plan_text", facts));
-      } else if (result.outcome === "settlement") {
-        const facts = { amount: i18n.money(offer.amount), date: i18n.date(offer.expires_at ?? offer.expires_on) };
+      if (result.outcome === "plan" && offer.plan) {
+        const facts = { amount: i18n.money(offer.plan.installment), n: offer.plan.installments };
+        const next = account.options?.plan ? [choice(t("choice_plan"), startPlan, "primary")] : [];
+        done(t("done_hardship_plan_title"), t("done_hardship_plan_text", facts), next);
+      } else if (result.outcome === "settlement" && offer.settlement) {
+        const { amount, expires_at: expires } = offer.settlement;
+        const facts = { amount: i18n.money(amount), date: i18n.date(expires) };
         done(t("done_hardship_settlement_title"), t("done_hardship_settlement_text", facts), [
-          choice(t("choice_pay_full", { amount: i18n.money(offer.amount) }), payFull, "primary"),
+          choice(t("choice_pay_full", { amount: i18n.money(amount) }), (click) => payNow(click, amount.minor), "primary"),
         ]);
       } else {
         done(t("done_hardship_referral_title"), t("done_hardship_referral_text"));

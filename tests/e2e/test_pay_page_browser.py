@@ -1,0 +1,264 @@
+"""The debtor's pay page in headless Chromium against the local stack.
+
+moto server, the Stripe emulator and the gateway (static_portal/ + the real portal API handler behind
+/api) run in this process; the browser opens a genuine signed pay link, verifies, reads the breakdown,
+pays on the emulator's checkout page and comes back. Every step is screenshotted to .local/artifacts/
+and checked with axe-core: no serious or critical violation. The page's strict CSP must hold throughout
+(a violation is a console error the `page` fixture records).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from local.gateway import Gateway, http_api_event
+from tests.e2e.conftest import BIRTH, NOW, STRIPE_TEST_KEY, PayStack
+
+pytestmark = pytest.mark.e2e
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+VISIBLE = "section:not([hidden]) h1"
+
+
+class Steps:
+    """Screenshots and an axe-core audit of each step, numbered in order."""
+
+    def __init__(self, page: Any, axe: str, folder: Path, flow: str) -> None:
+        self.page, self.axe, self.folder, self.flow, self.count = page, axe, folder, flow, 0
+
+    def check(self, name: str) -> None:
+        self.count += 1
+        stem = self.folder / f"{self.flow}-{self.count:02d}-{name}"
+        self.page.screenshot(path=f"{stem}.png", full_page=True)
+        if not self.page.evaluate("() => typeof window.axe === 'object'"):
+            self.page.evaluate(self.axe)  # through the DevTools protocol: the page's CSP does not apply
+        violations = self.page.evaluate(
+            """async (tags) => (await axe.run(document, {runOnly: {type: "tag", values: tags}})).violations
+                .map((v) => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.html)}))""",
+            AXE_TAGS,
+        )
+        Path(f"{stem}.axe.json").write_text(json.dumps(violations, indent=2))
+        serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+        assert serious == [], f"{name}: {serious}"
+
+
+def heading(page: Any) -> str:
+    return str(page.locator(VISIBLE).inner_text())
+
+
+def wait_for_step(page: Any, step: str) -> None:
+    page.locator(f"#step-{step}").wait_for(state="visible")
+
+
+def open_and_verify(page: Any, link: str, steps: Steps) -> None:
+    page.goto(link)
+    wait_for_step(page, "verify")
+    assert "#t=" not in page.url, "the token leaves the address bar once read"
+    # Before verification nothing about the debt shows: no creditor, no amount.
+    body = page.locator("body").inner_text()
+    assert "Acme" not in body and "$" not in body
+    steps.check("verify")
+
+    page.fill("#dob", "1990-01-01")
+    page.click("#verify-form button[type=submit]")
+    error = page.locator("#error")
+    error.wait_for(state="visible")
+    assert "didn't match" in error.inner_text() and "4 more" in error.inner_text()
+    assert page.get_attribute("#dob", "aria-invalid") == "true"
+    steps.check("verify-wrong-answer")
+
+    # Keyboard only: the answer field has focus after the error; type the date and press Enter.
+    assert page.evaluate("document.activeElement.id") == "dob"
+    page.keyboard.type(BIRTH[5:7] + BIRTH[8:10] + BIRTH[:4])  # en-US date field: mm dd yyyy
+    page.keyboard.press("Enter")
+    wait_for_step(page, "account")
+
+
+def pay_on_checkout(page: Any, stack: PayStack, card: str) -> None:
+    page.wait_for_url(f"{stack.emulator.base_url}/c/pay/**")
+    page.fill("#cardnumber", card)
+    page.fill("#exp", "12/34")
+    page.fill("#cvc", "123")
+    page.fill("#name", "Dana Reyes")
+    page.click("button[type=submit]")
+
+
+def test_the_gateway_hands_the_api_real_http_api_events(tmp_path: Path) -> None:
+    # Given a gateway whose API handler records what it receives
+    received: list[dict[str, Any]] = []
+
+    def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        received.append(event)
+        return {
+            "statusCode": 201,
+            "headers": {"content-type": "application/json", "x-request": event["requestContext"]["requestId"]},
+            "cookies": ["a=1; Secure"],
+            "body": base64.b64encode(b'{"ok": true}').decode(),
+            "isBase64Encoded": True,
+        }
+
+    (tmp_path / "index.html").write_text("<!doctype html><title>x</title>")
+    with Gateway(static_dir=tmp_path, api_handler=api, clock=lambda: NOW) as gateway:
+        # When the browser calls the API with JSON, a query string, a cookie and a form post
+        reply = requests.post(
+            f"{gateway.url}/api/link?c=email&c=sms&q=a+b",
+            json={"token": "t"},
+            headers={"Cookie": "s=1; u=2", "Authorization": "Bearer abc"},
+            timeout=10,
+        )
+        form = requests.post(f"{gateway.url}/api/unsubscribe", data={"List-Unsubscribe": "One-Click"}, timeout=10)
+        page = requests.get(f"{gateway.url}/", timeout=10)
+        config = requests.get(f"{gateway.url}/config.json", timeout=10)
+        escape = requests.get(f"{gateway.url}/..%2f..%2fetc/passwd", timeout=10)
+        webhook = requests.post(f"{gateway.url}/webhooks/stripe", data=b"{}", timeout=10)
+
+    # Then the handler saw API Gateway's payload 2.0, on the virtual clock
+    event = received[0]
+    assert event["version"] == "2.0" and event["routeKey"] == "$default"
+    assert event["rawPath"] == "/link" and event["requestContext"]["http"]["path"] == "/link"
+    assert event["requestContext"]["http"]["method"] == "POST"
+    assert event["rawQueryString"] == "c=email&c=sms&q=a+b"
+    assert event["queryStringParameters"] == {"c": "email,sms", "q": "a b"}
+    assert event["headers"]["authorization"] == "Bearer abc" and "cookie" not in event["headers"]
+    assert event["cookies"] == ["s=1", "u=2"]
+    assert json.loads(event["body"]) == {"token": "t"} and event["isBase64Encoded"] is False
+    assert event["requestContext"]["timeEpoch"] == int(NOW.timestamp() * 1000)
+    # a form post arrives base64-encoded, as API Gateway sends it
+    assert received[1]["isBase64Encoded"] is True
+    assert base64.b64decode(received[1]["body"]) == b"List-Unsubscribe=One-Click"
+    # and the handler's answer reached the browser as API Gateway maps it
+    assert reply.status_code == 201 and reply.json() == {"ok": True}
+    assert reply.headers["x-request"] == event["requestContext"]["requestId"]
+    assert reply.headers["set-cookie"] == "a=1; Secure"
+    assert form.status_code == 201
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert config.json() == {"api": "/api"}
+    assert escape.status_code == 404
+    assert webhook.status_code == 404 and webhook.json()["code"] == "not_found"  # no webhooks handler given
+
+
+def test_a_page_opened_without_a_link_explains_in_english_and_spanish(
+    pay_stack: PayStack, page: Any, axe_source: str, artifacts: Path
+) -> None:
+    steps = Steps(page, axe_source, artifacts, "no-link")
+    page.goto(pay_stack.url + "/")
+    wait_for_step(page, "no-link")
+    assert heading(page) == "This link is incomplete"
+    assert page.get_attribute("html", "lang") == "en"
+    csp = page.get_attribute('meta[http-equiv="Content-Security-Policy"]', "content")
+    assert "script-src 'self'" in csp and "connect-src 'self'" in csp and "unsafe-inline" not in csp
+    steps.check("english")
+
+    page.select_option("#language-switch", "es")
+    page.wait_for_function("document.documentElement.lang === 'es'")
+    assert heading(page) == "Este enlace está incompleto"
+    assert page.title().startswith("Este enlace está incompleto")
+    steps.check("spanish")
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_a_debtor_verifies_sees_the_breakdown_and_pays_in_full_with_4242(
+    pay_stack: PayStack, page: Any, axe_source: str, artifacts: Path
+) -> None:
+    # Given a placed account and its pay link
+    account_id, link = pay_stack.seed("E2E-PAY-4242")
+    steps = Steps(page, axe_source, artifacts, "pay-4242")
+
+    # When the debtor opens it and proves who they are
+    open_and_verify(page, link, steps)
+
+    # Then the breakdown is transparent: creditor, masked reference, each component, the total
+    assert heading(page) == "Your balance"
+    intro = page.locator("#account-intro").inner_text()
+    assert "Acme Lending" in intro and "E2E-PAY-4242" not in intro
+    breakdown = page.locator("#breakdown").inner_text()
+    for label, amount in (("Principal", "$120.00"), ("Interest", "$8.50"), ("Fees", "$25.00"), ("Total", "$153.50")):
+        assert re.search(rf"{label}\s+{re.escape(amount)}", breakdown), breakdown
+    assert "Due date" in breakdown
+    steps.check("breakdown")
+
+    # When they pay in full on the checkout page with 4242
+    page.click("#choices button:has-text('Pay $153.50 now')")
+    page.wait_for_url(f"{pay_stack.emulator.base_url}/c/pay/**")
+    session_id = page.url.rsplit("/", 1)[-1]
+    assert "153.50" in page.locator("main").inner_text()
+    steps.check("checkout")
+    pay_on_checkout(page, pay_stack, "4242 4242 4242 4242")
+
+    # Then they are back on the pay page with a confirmation
+    page.wait_for_url(f"{pay_stack.url}/**")
+    wait_for_step(page, "done")
+    assert heading(page) == "Thank you, your payment went through"
+    assert "checkout=" not in page.url  # a reload shows the balance, not the confirmation again
+    steps.check("confirmation")
+
+    # And Stripe (the emulator) holds a paid session for this account
+    stripe_session = requests.get(
+        f"{pay_stack.emulator.base_url}/v1/checkout/sessions/{session_id}",
+        headers={"Authorization": f"Bearer {STRIPE_TEST_KEY}"},
+        timeout=10,
+    ).json()
+    assert stripe_session["status"] == "complete" and stripe_session["payment_status"] == "paid"
+    assert stripe_session["amount_total"] == 15_350
+    assert stripe_session["metadata"]["account_id"] == account_id
+    assert page.problems == []  # type: ignore[attr-defined]
+
+    # And the signed checkout.session.completed reached the gateway's webhook route
+    if pay_stack.gateway.webhooks_handler is None:
+        pytest.skip(
+            "pending issue 7 (webhooks function): the account becoming paid and getting no further reminders "
+            "needs functions/webhooks; the payment itself is asserted above"
+        )
+    assert pay_stack.emulator.wait_for_webhooks(30)
+    completed = [a for a in pay_stack.emulator.deliveries() if a["event_type"] == "checkout.session.completed"]
+    assert completed and completed[-1]["delivered"] and completed[-1]["url"].endswith("/webhooks/stripe")
+    from functions.store import accounts
+
+    paid = accounts.get(account_id)
+    assert paid is not None and paid.balance.total.minor == 0
+
+
+def test_a_declined_card_leads_back_to_helpful_next_steps(
+    pay_stack: PayStack, page: Any, axe_source: str, artifacts: Path
+) -> None:
+    # Given a verified debtor on the checkout page
+    _, link = pay_stack.seed("E2E-DECLINED")
+    steps = Steps(page, axe_source, artifacts, "declined")
+    open_and_verify(page, link, steps)
+    page.click("#choices button:has-text('Pay $153.50 now')")
+
+    # When the card is declined
+    pay_on_checkout(page, pay_stack, "4000 0000 0000 0002")
+    page.locator("[role=alert]").wait_for(state="visible")
+    assert "declined" in page.locator("[role=alert]").inner_text().lower()
+    steps.check("checkout-declined")
+
+    # and they go back to the pay page
+    page.click("a[href*='checkout=cancel']")
+    wait_for_step(page, "done")
+
+    # Then they read that nothing was taken and what they can do next, kindly
+    assert heading(page) == "Your payment wasn't completed"
+    assert "No money was taken" in page.locator("#done-text").inner_text()
+    choices = page.locator("#done-choices button").all_inner_texts()
+    assert choices[:3] == ["Try again, or use another card", "Pay in installments", "Choose a date to pay"]
+    steps.check("next-steps")
+
+    # And "try again" offers the payment once more
+    page.click("#done-choices button:has-text('Try again')")
+    wait_for_step(page, "pay")
+    assert page.is_checked("#pay-full")
+    steps.check("try-again")
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_http_api_event_encodes_binary_bodies() -> None:
+    event = http_api_event("POST", "/x", "", [("Content-Type", "application/octet-stream")], b"\x00\xff", NOW)
+    assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == b"\x00\xff"
