@@ -258,6 +258,7 @@ class PaymentsGateway:
             "currency": amount.currency.lower(),
             "customer": customer_id,
             "payment_method": payment_method_id,
+            "payment_method_types": ["card"],  # the saved card; without it Stripe wants a return_url to confirm
             "confirm": True,
             "off_session": True,
             "metadata": {

@@ -665,6 +665,8 @@ class StripeState:
                 "expand",
                 "receipt_email",
                 "statement_descriptor_suffix",
+                "automatic_payment_methods",
+                "return_url",
             },
         )
         amount = _int(params, "amount", minimum=1)
@@ -688,6 +690,17 @@ class StripeState:
                     "Please use a PaymentMethod attached to this Customer.",
                     "payment_method",
                     code="payment_method_invalid_parameter",
+                )
+            redirects_off = (params.get("automatic_payment_methods") or {}).get("allow_redirects") == "never"
+            if confirm and not (params.get("payment_method_types") or params.get("return_url") or redirects_off):
+                raise invalid(
+                    "A `return_url` must be specified because this Payment Intent is configured to automatically "
+                    "accept the payment methods enabled in the Dashboard, some of which may require a full page "
+                    "redirect to succeed. If you do not want to accept redirect-based payment methods, set "
+                    "`automatic_payment_methods[enabled]` to `true` and `automatic_payment_methods[allow_redirects]` "
+                    "to `never` when creating Setup Intents and Payment Intents.",
+                    "return_url",
+                    code="parameter_missing",
                 )
             if confirm and pm is None:
                 raise invalid(

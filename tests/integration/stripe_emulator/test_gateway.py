@@ -210,3 +210,17 @@ def test_amounts_must_be_positive(gateway) -> None:
         _checkout(gateway, amount=Money(0, "USD"))
     with pytest.raises(ValueError):
         gateway.refund(payment_intent_id="pi_x", amount=Money(-1, "USD"), idempotency_key="r")
+
+
+def test_confirming_without_card_only_or_return_url_is_refused_as_stripe_does(gateway, client) -> None:
+    customer_id, payment_method_id = _saved_card(gateway, "4242424242424242")
+    params = {"amount": 100, "currency": "usd", "customer": customer_id, "payment_method": payment_method_id,
+              "confirm": True, "off_session": True}  # fmt: skip
+
+    with pytest.raises(Exception) as caught:
+        client.v1.payment_intents.create(params=params)  # type: ignore[arg-type]
+    allowed = client.v1.payment_intents.create(
+        params={**params, "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"}}  # type: ignore[typeddict-item]
+    )
+
+    assert "return_url" in str(caught.value) and allowed.status == "succeeded"
