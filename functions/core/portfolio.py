@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -117,6 +117,10 @@ class RowRejected:
 class RowAccepted:
     line: int
     account: Account
+    values: Sequence[str] = ()  # the CSV record as read: a later check may still reject the row, raw
+
+    def raw(self, header: Header) -> dict[str, str]:
+        return dict(zip(header.columns, self.values, strict=False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,7 +388,7 @@ def read_rows(
             yield RowRejected(line, (f"duplicate external_ref {account.external_ref!r} in this file",), raw)
             continue
         seen.add(account.external_ref)
-        yield RowAccepted(line, account)
+        yield RowAccepted(line, account, values)
 
 
 def read_portfolio(lines: Iterable[str], lender: LenderProfile, key: bytes) -> Iterator[RowAccepted | RowRejected]:

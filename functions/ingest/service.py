@@ -230,6 +230,7 @@ class _Chunk:
         self._pending: list[tuple[RowAccepted, str | None]] = []  # row, its known outcome if replayed
         self._rejected: list[RowRejected] = []
         self._manifest = Manifest()
+        self._header: Header  # set when the chunk reads its header
 
     def run(self, now: datetime) -> bool:
         """Process rows until the budget is spent (False: more to do) or the file ends (True)."""
@@ -248,6 +249,7 @@ class _Chunk:
         if upload.header is None:
             upload.header = next(iterator, "")
         header: Header = parse_header(upload.header)
+        self._header = header
         finished = True
         for row in read_rows(iterator, header, lender, ingestion._fact_key(), first_line=lines.next_line):
             self._count("total")
@@ -279,7 +281,7 @@ class _Chunk:
         if previous and previous.upload_id == self._upload.upload_id:
             if previous.line != row.line:
                 reason = f"duplicate external_ref {account.external_ref!r} in this file (first on line {previous.line})"
-                self._reject(RowRejected(row.line, (reason,), {"external_ref": account.external_ref}))
+                self._reject(RowRejected(row.line, (reason,), row.raw(self._header)))
                 return
             # A replayed chunk: this row's outcome was decided by the earlier try.
             self._count("accepted")
