@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+import stripe
 
 from functions.core.money import Money
 from functions.payments.stripe_gateway import PaymentsError, PaymentsGateway
@@ -217,7 +218,7 @@ def test_confirming_without_card_only_or_return_url_is_refused_as_stripe_does(ga
     params = {"amount": 100, "currency": "usd", "customer": customer_id, "payment_method": payment_method_id,
               "confirm": True, "off_session": True}  # fmt: skip
 
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(stripe.InvalidRequestError) as caught:
         client.v1.payment_intents.create(params=params)  # type: ignore[arg-type]
     allowed = client.v1.payment_intents.create(
         params={**params, "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"}}  # type: ignore[typeddict-item]
