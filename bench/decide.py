@@ -1,7 +1,9 @@
 """`python -m bench.decide [--accounts N]`: decisions per second on one core, AWS calls per enqueued job.
 
-Decisions: `plan_contact` (stage, the compliance gate with its earliest allowed moment, the job)
-over generated accounts with mixed zones, histories and flags, in this process. Calls per job: one
+Decisions: `decide` (segmentation, arrangements, channel order, the compliance gate with its earliest
+allowed moment, the job and its record of why) with a lender's compiled policy, over generated
+accounts with mixed zones, histories, flags, mobiles with and without consent, opt-outs, promises
+and plans, in this process. Calls per job: one
 scheduler tick over N placed accounts against moto server, counting the function's own AWS calls."""
 
 from __future__ import annotations
@@ -15,9 +17,23 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bench.ingest import CallCounter, print_calls
-from functions.core.account import Account, Balance, Channel, Contact, Debtor, Flag
+from functions.core.account import (
+    Account,
+    Balance,
+    Block,
+    Channel,
+    Contact,
+    Debtor,
+    Flag,
+    Installment,
+    Plan,
+    PlanStatus,
+    Promise,
+)
+from functions.core.compliance import gate_policy
+from functions.core.decision import decide
+from functions.core.lender import LenderProfile
 from functions.core.money import Money
-from functions.core.outreach import plan_contact
 
 NOW = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)
 ZONES = [
@@ -41,23 +57,44 @@ def generate_accounts(count: int, seed: int = 3) -> list[Account]:
             Contact(NOW - timedelta(days=rng.randint(1, 9), hours=rng.randint(0, 23)), Channel.EMAIL)
             for _ in range(rng.randint(0, 3))
         )
+        mobile = rng.random() < 0.4
+        arrangement = rng.random()
+        promise = plan = None
+        if arrangement < 0.05:
+            promise = Promise(
+                Money(5000, "USD"), date(2026, 3, 10) + timedelta(days=rng.randint(-4, 6)), NOW - timedelta(days=5)
+            )
+        elif arrangement < 0.10:
+            plan = Plan(
+                "p",
+                NOW - timedelta(days=20),
+                tuple(
+                    Installment(i + 1, date(2026, 3, 12) + timedelta(days=30 * i), Money(2500, "USD")) for i in range(3)
+                ),
+                PlanStatus.CURRENT,
+            )
         accounts.append(Account(
             lender_id="bench", external_ref=f"D-{n}",
-            debtor=Debtor(f"Debtor {n}", f"d{n}@example.com", None, zones[0], "en", zones),
+            debtor=Debtor(f"Debtor {n}", f"d{n}@example.com", "+12125550100" if mobile else None, zones[0], "en",
+                          zones, phone_is_mobile=mobile, sms_consent=mobile and rng.random() < 0.7),
             balance=Balance(Money(rng.randint(1000, 500000), "USD"), Money(0, "USD"), Money(0, "USD")),
             due_date=date(2026, 3, 10) - timedelta(days=rng.randint(-10, 120)),
             flags=frozenset({rng.choice(list(Flag))}) if rng.random() < 0.05 else frozenset(),
             next_contact_at=NOW - timedelta(minutes=rng.randint(0, 60)),
             recent_contacts=history,
+            blocked_channels={Channel.EMAIL: Block.OPTED_OUT} if rng.random() < 0.03 else {},
+            promise=promise, plan=plan,
         ))  # fmt: skip
     return accounts
 
 
 def decision_rate(count: int) -> float:
     accounts = generate_accounts(count)
+    rules = LenderProfile.default_for("bench").rules()  # compiled once per lender, as the scheduler does
+    policy = gate_policy(rules)
     started = time.perf_counter()
     for account in accounts:
-        plan_contact(account, NOW, cadence_days=3)
+        decide(account, NOW, rules, policy)
     return count / (time.perf_counter() - started)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -102,6 +102,8 @@ def standing_of(account: Account) -> Standing:
     a pending promise, a current plan, an open dispute, whether the validation notice went out."""
     blocked = account.blocked_channels
     promise = account.promise
+    if not (blocked or promise or account.plan or account.dispute or account.validation_notice_at or account.flags):
+        return Standing(history=account.recent_contacts)  # nothing stored beyond the history (most accounts)
     promise_until = None
     if promise is not None and promise.status is PromiseStatus.PENDING:
         promise_until = at_local_time(promise.due + timedelta(days=1), time(0), account.debtor.timezone)
@@ -118,6 +120,13 @@ def standing_of(account: Account) -> Standing:
         dispute_open=account.dispute is not None and account.dispute.status is DisputeStatus.OPEN,
         validation_sent=account.validation_notice_at is not None,
     )
+
+
+def owed_minor(account: Account) -> int:
+    """The balance in minor units (the components share the account's currency; `Balance.total` checks that
+    once at placement, and this is the hot path)."""
+    balance = account.balance
+    return balance.principal.minor + balance.interest.minor + balance.fees.minor
 
 
 def is_time_barred(account: Account, today: date) -> bool:
@@ -167,8 +176,18 @@ def next_convenient(now: datetime, zones: tuple[str, ...], policy: GatePolicy) -
     """The first moment at or after `now` that is inside the window in every zone (DST-safe), or None.
 
     Candidates are `now` and each window opening (local start time) in each zone over the next days:
-    the earliest moment convenient everywhere is always one of them."""
-    now = ensure_utc(now)
+    the earliest moment convenient everywhere is always one of them. Cached: a scheduler tick asks
+    the same question (its `now`, a handful of zone sets) for every account."""
+    return _next_convenient(_utc(now), zones, policy.window_start, policy.window_end)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is UTC else ensure_utc(moment)
+
+
+@lru_cache(maxsize=16384)
+def _next_convenient(now: datetime, zones: tuple[str, ...], window_start: time, window_end: time) -> datetime | None:
+    policy = GatePolicy(window_start=window_start, window_end=window_end)
     if _convenient_everywhere(now, zones, policy):
         return now
     candidates = []
@@ -192,11 +211,14 @@ def inconvenient_time(
     """R4, Reg F 1006.6(b)(1)(i): 08:00-21:00 at the consumer's location; every candidate zone must agree."""
     zones = account.debtor.contact_zones
     earliest = next_convenient(now, zones, policy)
-    if earliest == ensure_utc(now):
+    if earliest == _utc(now):
         return Verdict.allow("inconvenient_time")
     if earliest is None:
         return Verdict("inconvenient_time", False, f"no moment is convenient in all of {', '.join(zones)}")
     return Verdict("inconvenient_time", False, "outside 08:00-21:00 in the debtor's time zone(s)", earliest)
+
+
+_SUPPRESSING_FLAGS = (Flag.CEASE_COMMUNICATION, Flag.BANKRUPTCY, Flag.DECEASED, Flag.FRAUD, Flag.RECALLED, Flag.DISPUTE)
 
 
 def suppressed(
@@ -205,17 +227,20 @@ def suppressed(
     """R8, R9, R19, R21 and the lender's recall: no outreach at all; a dispute pauses until verified (R13)."""
     if kind is Kind.TRANSACTIONAL:
         return Verdict.allow("suppressed")  # a receipt or a failed payment's next step is not collection
-    if account.status in (AccountStatus.PAID, AccountStatus.SETTLED, AccountStatus.CLOSED, AccountStatus.RECALLED):
+    if account.status is not AccountStatus.ACTIVE:
         return Verdict("suppressed", False, f"account {account.status.value}")
-    if standing.attorney_represented or Flag.ATTORNEY in account.flags:
+    if standing.attorney_represented:
         return Verdict("suppressed", False, "represented by an attorney")  # 1006.6(b)(2)
-    for flag in (Flag.CEASE_COMMUNICATION, Flag.BANKRUPTCY, Flag.DECEASED, Flag.FRAUD, Flag.RECALLED, Flag.DISPUTE):
-        if flag in account.flags:
-            reason = "disputed: paused until verification is sent" if flag is Flag.DISPUTE else flag.value
-            return Verdict("suppressed", False, reason)
+    if account.flags:  # most accounts have none: skip the per-flag checks
+        if Flag.ATTORNEY in account.flags:
+            return Verdict("suppressed", False, "represented by an attorney")
+        for flag in _SUPPRESSING_FLAGS:
+            if flag in account.flags:
+                reason = "disputed: paused until verification is sent" if flag is Flag.DISPUTE else flag.value
+                return Verdict("suppressed", False, reason)
     if standing.dispute_open:
         return Verdict("suppressed", False, "disputed: paused until verification is sent")  # FDCPA 809(b)
-    if not account.balance.total.is_positive:
+    if owed_minor(account) <= 0:
         return Verdict("suppressed", False, "nothing owed")
     return Verdict.allow("suppressed")
 
@@ -224,7 +249,7 @@ def channel_permitted(
     account: Account, standing: Standing, channel: Channel, kind: Kind, now: datetime, policy: GatePolicy
 ) -> Verdict:
     """R6/T2 opt-outs per channel; T1 SMS only with consent to a mobile; R7 no bounced or work email."""
-    if channel in standing.opted_out:
+    if standing.opted_out and channel in standing.opted_out:
         return Verdict("channel_permitted", False, f"opted out of {channel.value}")
     for blocked_channel, block in standing.blocked:
         if blocked_channel is channel and channel is not Channel.EMAIL:  # email's blocks have their own reasons
@@ -259,9 +284,12 @@ def frequency_cap(
     """R1/R2: at most N attempts per channel and M across channels in any rolling period."""
     if kind is Kind.TRANSACTIONAL or not standing.history:
         return Verdict.allow("frequency_cap")
-    now = ensure_utc(now)
-    attempts = [c for c in standing.history if c.kind is ContactKind.ATTEMPT]
+    now = _utc(now)
+    since = now - policy.cap_period
+    attempts = [c for c in standing.history if since < c.at <= now and c.kind is ContactKind.ATTEMPT]
     cap = policy.caps_per_channel.get(channel)
+    if len(attempts) < policy.cap_all_channels and (cap is None or len(attempts) < cap):
+        return Verdict.allow("frequency_cap")  # fewer attempts in the period than either cap
     if cap is not None:
         verdict = _cap("frequency_cap", [c for c in attempts if c.channel is channel], cap, now, policy.cap_period)
         if not verdict.allowed:
@@ -275,9 +303,13 @@ def conversation_pause(
     """R1, 1006.14(b)(2)(ii): after a conversation, a pause before the next attempt."""
     if kind is Kind.TRANSACTIONAL or not standing.history:
         return Verdict.allow("conversation_pause")
-    talks = [c.at for c in standing.history if c.kind is ContactKind.CONVERSATION and c.at <= ensure_utc(now)]
-    if talks and ensure_utc(now) < max(talks) + policy.pause_after_conversation:
-        return Verdict("conversation_pause", False, "recent conversation", max(talks) + policy.pause_after_conversation)
+    now = _utc(now)
+    last = None
+    for contact in standing.history:
+        if contact.kind is ContactKind.CONVERSATION and contact.at <= now and (last is None or contact.at > last):
+            last = contact.at
+    if last is not None and now < last + policy.pause_after_conversation:
+        return Verdict("conversation_pause", False, "recent conversation", last + policy.pause_after_conversation)
     return Verdict.allow("conversation_pause")
 
 
@@ -288,8 +320,8 @@ def arrangement(
     if kind is Kind.TRANSACTIONAL:
         return Verdict.allow("arrangement")
     if standing.promise_until is not None and kind is not Kind.PROMISE_NOTICE:
-        resume = ensure_utc(standing.promise_until) + policy.promise_grace
-        if ensure_utc(now) < resume:
+        resume = _utc(standing.promise_until) + policy.promise_grace
+        if _utc(now) < resume:
             return Verdict("arrangement", False, "promise to pay pending", resume)
     if kind is Kind.PROMISE_NOTICE and standing.promise_until is None:
         return Verdict("arrangement", False, "no promise pending")
@@ -360,7 +392,7 @@ def earliest_allowed(
     None means a rule waits for something to change (an opt-out, a dispute, consent), not for time:
     the account leaves the schedule until that happens. Each step jumps to the latest `earliest` of
     the denials and asks every rule again, so a cap that lifts at night waits for the morning."""
-    moment = ensure_utc(now)
+    moment = _utc(now)
     policy = policy or DEFAULT_POLICY
     reasons: list[str] = []
     for _ in range(_MAX_STEPS):

@@ -16,11 +16,14 @@ the reason. The result records why (`why`, joined into `Job.reason` and the audi
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
 
 from functions.core.account import (
     Account,
+    AccountStatus,
     Channel,
     ContactKind,
     Installment,
@@ -32,7 +35,7 @@ from functions.core.account import (
     next_stage_opens,
 )
 from functions.core.clock import at_local_time, ensure_utc, local_date
-from functions.core.compliance import GatePolicy, Kind, earliest_allowed, is_time_barred, standing_of
+from functions.core.compliance import GatePolicy, Kind, earliest_allowed, is_time_barred, owed_minor, standing_of
 from functions.core.jobs import Job, Template, Tone, job_id_for
 from functions.core.policy import Rules
 from functions.core.segmentation import segment
@@ -99,17 +102,13 @@ def next_stage_at(account: Account, dpd: int, rules: Rules) -> datetime | None:
 def channel_order(account: Account, stage: Stage, tier: int, rules: Rules) -> tuple[tuple[Channel, ...], str]:
     """Candidate channels, best first: the debtor's preference, then the tier's order, within what the
     stage allows; a channel with `escalate_after_attempts` unanswered attempts in a row goes last."""
-    stage_rules = rules.stages.get(stage)
-    allowed = (
-        stage_rules.channels
-        if stage_rules
-        else tuple(dict.fromkeys(c for s in rules.stages.values() for c in s.channels))
-    )
-    treatment = rules.tiers.get(tier)
-    preferred = (account.preferred_channel,) if account.preferred_channel in allowed else ()
-    tiered = tuple(c for c in treatment.channel_order if c in allowed) if treatment else ()
-    order = tuple(dict.fromkeys((*preferred, *tiered, *allowed)))
+    order = rules.channel_order(stage, tier)
+    preferred = account.preferred_channel
+    if preferred is not None and preferred in order and order[0] is not preferred:
+        order = (preferred, *(c for c in order if c is not preferred))
     note = ""
+    if len(account.recent_contacts) < rules.escalate_after_attempts:
+        return order, note
     unanswered = _unanswered_channel(account, rules.escalate_after_attempts)
     if unanswered is not None and len(order) > 1 and order[0] is unanswered:
         order = (*order[1:], unanswered)
@@ -137,16 +136,16 @@ def decide(
 ) -> ContactPlan:
     """The decision for an account the due index says is due at `now`."""
     now = ensure_utc(now)
-    if not account.is_collectible:
+    if account.status is not AccountStatus.ACTIVE or account.flags or owed_minor(account) <= 0:  # not collectible
         return ContactPlan(None, None, NoContactReason.NOT_COLLECTIBLE, ("not collectible",))
     tz = account.debtor.timezone
-    today = local_date(now, tz)
+    today = _local_date(now, tz)
     dpd = days_past_due(account.due_date, today)
     seg = segment(account, dpd, rules, score)
     why = [f"stage {seg.stage.value} (dpd {dpd})", f"tier {seg.tier}: {seg.why}"]
     if is_time_barred(account, today):
         why.append(TIME_BARRED)
-    updated = account if account.tier == seg.tier else account.with_changes(tier=seg.tier)
+    updated = account  # the tier is not set here: the plan carries it and the claim stores it if it changed
 
     promise = account.promise
     if promise is not None and promise.status is PromiseStatus.PENDING:
@@ -189,6 +188,9 @@ def decide(
             seg.tier,
         )
     return _send(account, updated, now, seg.stage, seg.tier, Template.REMINDER, rules, policy, why)
+
+
+_local_date = lru_cache(maxsize=4096)(local_date)  # a tick's `now` is shared by every account: one per zone
 
 
 def _changed(updated: Account, account: Account) -> Account | None:
@@ -299,6 +301,14 @@ def _send(
     return ContactPlan(None, None, f"{NoContactReason.BLOCKED}: {detail}", (*why, *reasons), changed, tier)
 
 
+def _job_id(account_id: str, stage: Stage, slot: datetime) -> str:
+    """`jobs.job_id_for`, without its strftime (the hot path): the same id (tests/unit/core/test_decision.py)."""
+    if slot.tzinfo is not UTC or slot.microsecond:
+        return job_id_for(account_id, stage, slot)
+    material = f"{account_id}|{stage.value}|{slot.isoformat()[:19]}Z"
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
+
+
 def _job(
     account: Account,
     updated: Account,
@@ -316,7 +326,7 @@ def _job(
     # same due instance derives the same job id.
     slot = account.next_contact_at or now
     job = Job.model_construct(  # every value is already typed and valid: skip validation in the hot loop
-        job_id=job_id_for(account.account_id, stage, slot),
+        job_id=_job_id(account.account_id, stage, slot),
         account_id=account.account_id,
         channel=channel,
         template=template.value,

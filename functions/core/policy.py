@@ -8,7 +8,7 @@ ships; docs/policy.md documents the format with a complete example.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import time, timedelta
 from typing import Self
 
@@ -193,6 +193,19 @@ class Rules:
     installment_grace: timedelta
     third_party: bool
     default_cadence: timedelta
+    orders: dict[tuple[Stage, int], tuple[Channel, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Precompute each (stage, tier)'s channel order: the tier's order within what the stage allows."""
+        every = tuple(dict.fromkeys(c for s in self.stages.values() for c in s.channels))
+        for stage in (*self.stages, Stage.NONE):
+            allowed = self.stages[stage].channels if stage in self.stages else every
+            for tier, treatment in self.tiers.items():
+                tiered = tuple(c for c in treatment.channel_order if c in allowed)
+                self.orders[(stage, tier)] = tuple(dict.fromkeys((*tiered, *allowed)))
+
+    def channel_order(self, stage: Stage, tier: int) -> tuple[Channel, ...]:
+        return self.orders[(stage, tier)]
 
     def cadence(self, stage: Stage, tier: int) -> timedelta:
         treatment = self.tiers.get(tier)
@@ -253,6 +266,7 @@ def restrict_channels(rules: Rules, available: frozenset[Channel]) -> Rules:
     """The same rules with only the channels this deployment can send on (e.g. no SMS queue configured)."""
     return replace(
         rules,
+        orders={},
         stages={
             stage: replace(s, channels=tuple(c for c in s.channels if c in available))
             for stage, s in rules.stages.items()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from functions.core.account import Account, InstallmentStatus, PlanStatus, PromiseStatus, Stage, stage_for
+from functions.core.compliance import owed_minor
 from functions.core.policy import Rules, SegmentationPolicy
 
 
@@ -34,7 +35,7 @@ def broken_arrangements(account: Account) -> int:
 
 def tier_for(account: Account, dpd: int, policy: SegmentationPolicy, score: float | None = None) -> tuple[int, str]:
     """The tier (1-4) and the rule that chose it. `score` is a risk of not paying (0..1), when one exists."""
-    owed = account.balance.total.minor
+    owed = owed_minor(account)
     if owed >= policy.high_balance_minor:
         return 1, "high balance"
     if dpd > policy.high_risk_dpd:
