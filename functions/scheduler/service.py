@@ -103,8 +103,8 @@ class Scheduler:
         return summary
 
     def _claim(self, account: Account, plan: ContactPlan, now: datetime) -> bool:
-        if plan.updated is not None:
-            after = plan.updated.with_changes(next_contact_at=plan.next_contact_at)
+        if plan.updated is not None or (plan.tier is not None and plan.tier != account.tier):
+            after = (plan.updated or account).with_changes(next_contact_at=plan.next_contact_at, tier=plan.tier)
             return accounts.claim_state(account, after, now, self._shards)
         return accounts.reschedule(account.account_id, account.next_contact_at, plan.next_contact_at, self._shards)
 
