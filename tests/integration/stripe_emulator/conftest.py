@@ -37,6 +37,10 @@ class Receiver:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
+        if request.method == "GET":  # the shop's return page (success_url / cancel_url) for browser tests
+            return Response(
+                "<!doctype html><title>Back at the shop</title><h1>Back at the shop</h1>", mimetype="text/html"
+            )(environ, start_response)
         raw = request.get_data(as_text=True)
         with self._lock:
             if self.fail_remaining > 0:

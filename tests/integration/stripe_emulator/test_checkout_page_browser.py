@@ -1,0 +1,78 @@
+"""The hosted checkout page in headless Chromium: keyboard-operable, the decline announced and focused,
+no serious or critical axe-core violation (when axe-core is installed), back at the shop after paying."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from functions.core.money import Money
+
+from .conftest import Receiver
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+AXE = Path(".local/axe/node_modules/axe-core/axe.min.js")
+ARTIFACTS = Path(".local/artifacts/stripe-checkout")
+
+
+@pytest.fixture
+def page():
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )  # fmt: skip
+        # bypass_csp: axe-core is injected as an inline script, which the page's CSP rightly forbids.
+        context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
+        yield context.new_page()
+        browser.close()
+
+
+def _serious_violations(page) -> list[str]:
+    if not AXE.exists():
+        return []
+    page.add_script_tag(content=AXE.read_text())
+    violations = page.evaluate("async () => (await axe.run()).violations.map(v => [v.id, v.impact])")
+    return [rule for rule, impact in violations if impact in ("serious", "critical")]
+
+
+def test_pay_with_a_declined_card_then_4242_in_the_browser(gateway, receiver: Receiver, page) -> None:
+    shop = receiver.url.rsplit("/stripe", 1)[0]
+    link = gateway.checkout_payment(
+        account_id="acct-1", lender_id="acme", amount=Money(12550, "USD"), description="Balance on ****1234",
+        success_url=f"{shop}/done?session={{CHECKOUT_SESSION_ID}}", cancel_url=f"{shop}/cancel", idempotency_key="k",
+    )  # fmt: skip
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    page.goto(link.url)
+    assert _serious_violations(page) == []
+    page.get_by_label("Email").fill("debtor@example.com")
+    page.get_by_label("Card number").fill("4000 0000 0000 0002")
+    page.get_by_label("Expiration (MM / YY)").fill("12/40")
+    page.get_by_label("Security code (CVC)").fill("123")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    page.screenshot(path=str(ARTIFACTS / "declined.png"), full_page=True)
+
+    assert "Your card was declined." in page.get_by_role("alert").inner_text()
+    assert page.evaluate("document.activeElement.id") == "cardnumber"
+    assert _serious_violations(page) == []
+
+    page.get_by_label("Card number").fill("4242 4242 4242 4242")
+    page.get_by_label("Expiration (MM / YY)").fill("12/40")
+    page.get_by_label("Security code (CVC)").fill("123")
+    page.get_by_role("button", name="Pay USD 125.50").click()
+    page.wait_for_url(f"{shop}/done**")
+    page.screenshot(path=str(ARTIFACTS / "returned.png"), full_page=True)
+
+    assert page.url == f"{shop}/done?session={link.session_id}"
+    assert gateway.retrieve_checkout_session(link.session_id).payment_status == "paid"
