@@ -90,16 +90,16 @@ function forgetSession() {
   saveState();
 }
 
-function retryTime(retryAfter) {
-  if (typeof retryAfter === "number") return i18n.time(Date.now() + retryAfter * 1000);
-  return retryAfter ? i18n.time(retryAfter) : "";
+// retry_after is in seconds: said as minutes, so the browser's clock never matters.
+function retryMinutes(retryAfter) {
+  return Math.max(1, Math.ceil((Number(retryAfter) || 1800) / 60));
 }
 
 function linkProblem(error) {
   const messages = {
     link_expired: () => t("link_expired"),
     link_invalid: () => t("link_invalid"),
-    link_locked: () => t("link_locked", { time: retryTime(error.body.retry_after) }),
+    link_locked: () => t("link_locked", { minutes: retryMinutes(error.body.retry_after) }),
   };
   const text = (messages[error.code] || (() => errorText(error)))();
   show("link-problem", () => {

@@ -94,9 +94,3 @@ export function date(iso) {
   if (Number.isNaN(parsed.getTime())) return String(iso);
   return new Intl.DateTimeFormat(current, { dateStyle: "long", timeZone: "UTC" }).format(parsed);
 }
-
-export function time(iso) {
-  const parsed = new Date(iso);
-  if (Number.isNaN(parsed.getTime())) return String(iso);
-  return new Intl.DateTimeFormat(current, { timeStyle: "short", dateStyle: "medium" }).format(parsed);
-}

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from local.gateway import Gateway, http_api_event
 from tests.e2e.conftest import BIRTH, NOW, STRIPE_TEST_KEY, PayStack
@@ -157,7 +158,7 @@ def test_a_page_opened_without_a_link_explains_in_english_and_spanish(
     steps.check("english")
 
     page.select_option("#language-switch", "es")
-    page.wait_for_function("document.documentElement.lang === 'es'")
+    expect(page.locator("html")).to_have_attribute("lang", "es")
     assert heading(page) == "Este enlace está incompleto"
     assert page.title().startswith("Este enlace está incompleto")
     steps.check("spanish")
@@ -262,3 +263,138 @@ def test_a_declined_card_leads_back_to_helpful_next_steps(
 def test_http_api_event_encodes_binary_bodies() -> None:
     event = http_api_event("POST", "/x", "", [("Content-Type", "application/octet-stream")], b"\x00\xff", NOW)
     assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == b"\x00\xff"
+
+
+def test_a_plan_saves_the_card_in_checkout_and_confirms(
+    pay_stack: PayStack, page: Any, axe_source: str, artifacts: Path
+) -> None:
+    # Given a verified debtor who chooses installments
+    _, link = pay_stack.seed("E2E-PLAN")
+    steps = Steps(page, axe_source, artifacts, "plan")
+    open_and_verify(page, link, steps)
+    page.click("#choices button:has-text('Pay in installments')")
+    wait_for_step(page, "plan")
+
+    # When they pick 3 payments starting on the 20th
+    page.select_option("#plan-count", "3")
+    page.fill("#plan-start", "2026-03-20")
+    assert page.locator("#plan-summary").inner_text() == "3 payments of about $51.17."
+    steps.check("choose")
+    page.click("#plan-form button[type=submit]")
+
+    # and save the card on the checkout page (setup mode)
+    page.wait_for_url(f"{pay_stack.emulator.base_url}/c/pay/**")
+    steps.check("checkout-setup")
+    pay_on_checkout(page, pay_stack, "4242424242424242")
+
+    # Then the page confirms the plan, and the balance shows it
+    wait_for_step(page, "done")
+    assert heading(page) == "Thank you, your plan is set up"
+    steps.check("confirmation")
+    page.click("#done-choices button:has-text('Back to my balance')")
+    wait_for_step(page, "account")
+    assert "You have a payment plan: 3 payments" in page.locator("#account-current").inner_text()
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_promise_hardship_preferences_and_dispute_in_the_browser(
+    pay_stack: PayStack, page: Any, axe_source: str, artifacts: Path
+) -> None:
+    _, link = pay_stack.seed("E2E-CHOICES")
+    steps = Steps(page, axe_source, artifacts, "choices")
+    open_and_verify(page, link, steps)
+
+    # A promise to pay on a date
+    page.click("#choices button:has-text('Choose a date to pay')")
+    wait_for_step(page, "promise")
+    assert page.input_value("#promise-amount") == "153.50"
+    page.fill("#promise-date", "2026-04-30")  # beyond the lender's 14 days: the page says which dates work
+    page.click("#promise-form button[type=submit]")
+    assert "Please choose a date between today and March 23, 2026" in page.locator("#error").inner_text()
+    steps.check("promise-invalid-date")
+    page.fill("#promise-date", "2026-03-20")
+    page.click("#promise-form button[type=submit]")
+    wait_for_step(page, "done")
+    assert page.locator("#done-text").inner_text() == (
+        "You plan to pay $153.50 on March 20, 2026. We won't send reminders before then."
+    )
+    steps.check("promise-saved")
+
+    # Hardship: what they can afford
+    page.click("#done-choices button:has-text('Back to my balance')")
+    wait_for_step(page, "account")
+    assert "You plan to pay $153.50 on March 20, 2026" in page.locator("#account-current").inner_text()
+    page.click('#choices button:has-text("I can\'t pay right now")')
+    wait_for_step(page, "hardship")
+    page.fill("#hardship-amount", "30")
+    page.click("#hardship-form button[type=submit]")
+    wait_for_step(page, "done")
+    assert heading(page) in ("Here's a plan that fits", "We can offer you a settlement", "A person will help you")
+    steps.check("hardship-outcome")
+
+    # Preferences: Spanish, no texts
+    page.click("#done-choices button:has-text('Back to my balance')")
+    wait_for_step(page, "account")
+    page.click("#choices button:has-text('How we contact you')")
+    wait_for_step(page, "preferences")
+    page.select_option("#pref-language", "es")
+    page.check("#opt-sms")
+    page.click("#preferences-form button[type=submit]")
+    wait_for_step(page, "done")
+    assert heading(page) == "Sus preferencias están guardadas"
+    assert page.get_attribute("html", "lang") == "es"
+    steps.check("preferences-saved-es")
+
+    # A dispute, in Spanish now
+    page.click("#done-choices button:has-text('Volver a mi saldo')")
+    wait_for_step(page, "account")
+    assert (
+        "Principal" in page.locator("#breakdown").inner_text() and "153,50" in page.locator("#breakdown").inner_text()
+    )
+    page.click("#choices button:has-text('Algo no está bien')")
+    wait_for_step(page, "dispute")
+    page.click("#dispute-form button[type=submit]")
+    assert page.locator("#error").inner_text() == "Elija qué no está bien."
+    page.check("#dr-wrong")
+    page.fill("#dispute-details", "I paid $20 in January.")
+    page.click("#dispute-form button[type=submit]")
+    wait_for_step(page, "done")
+    assert heading(page) == "Hemos recibido su reclamación"
+    steps.check("dispute-received-es")
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_expired_and_locked_links_say_what_to_do(
+    pay_stack: PayStack, page: Any, axe_source: str, artifacts: Path
+) -> None:
+    from datetime import timedelta
+
+    from functions.core import links
+    from functions.store import accounts
+
+    steps = Steps(page, axe_source, artifacts, "link-problems")
+    # An expired link
+    account_id, _ = pay_stack.seed("E2E-EXPIRED")
+    stored = accounts.get(account_id)
+    assert stored is not None and stored.link_ref
+    expired = links.sign(stored.link_ref, NOW - timedelta(days=40), pay_stack.link_key)
+    page.goto(links.pay_url(pay_stack.url, expired))
+    wait_for_step(page, "link-problem")
+    assert "This link has expired" in page.locator("#link-problem-text").inner_text()
+    steps.check("expired")
+
+    # A link locked after five wrong answers
+    _, link = pay_stack.seed("E2E-LOCKED")
+    page.goto(link)
+    wait_for_step(page, "verify")
+    for attempt in range(5):
+        page.fill("#dob", f"1990-01-0{attempt + 1}")
+        page.click("#verify-form button[type=submit]")
+        expect(page.locator("#verify-form button[type=submit]")).to_be_enabled()
+    wait_for_step(page, "link-problem")
+    assert (
+        "paused after several tries. You can try again in about 30 minutes."
+        in page.locator("#link-problem-text").inner_text()
+    )
+    steps.check("locked")
+    assert page.problems == []  # type: ignore[attr-defined]
