@@ -93,10 +93,10 @@ def render(
     error: str | None = None,
     error_field: str | None = None,
     values: dict[str, str] | None = None,
+    merchant: str = "cleardue",
 ) -> str:
     t = TEXT[lang]
     values = values or {}
-    merchant = "cleardue"
     title = t["title_payment"].format(merchant=merchant) if session["mode"] == "payment" else t["title_setup"]
     parts = [
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">',

@@ -50,8 +50,10 @@ class StripeEmulator:
         webhook_url: str | None = None,
         webhook_secret: str = DEFAULT_WEBHOOK_SECRET,
         retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS,
+        business_name: str = "cleardue",
     ) -> None:
         self.host = host
+        self.business_name = business_name  # what Checkout shows as the merchant (the Stripe account's name)
         self._port = port
         self.webhook_secret = webhook_secret
         self.webhooks = WebhookDeliverer(webhook_secret, webhook_url, retry_delays)
@@ -282,7 +284,11 @@ class StripeEmulator:
             )
         if session["status"] == "complete":
             return self._redirect_success(session)
-        return self._page_response(render(session, extras, language(session, request.headers.get("Accept-Language"))))
+        return self._page_response(
+            render(
+                session, extras, language(session, request.headers.get("Accept-Language")), merchant=self.business_name
+            )
+        )
 
     @staticmethod
     def _redirect_success(session: dict[str, Any]) -> Response:
@@ -305,11 +311,13 @@ class StripeEmulator:
 
         def again(message: str, field: str, status: int = 200) -> Response:
             values = kept if field == "cardnumber" else {**kept, "cardnumber": form["cardnumber"]}
-            html = render(session, extras, lang, error=message, error_field=field, values=values)
+            html = render(
+                session, extras, lang, error=message, error_field=field, values=values, merchant=self.business_name
+            )
             return self._page_response(html, status)
 
         if session["status"] != "open":
-            return self._page_response(render(session, extras, lang), 410)
+            return self._page_response(render(session, extras, lang, merchant=self.business_name), 410)
         number = "".join(c for c in form["cardnumber"] if c.isdigit())
         if len(number) < 13:
             return again(t["incomplete_number"], "cardnumber", 400)
