@@ -93,3 +93,14 @@ def test_a_declined_off_session_charge_replays_the_same_decline_without_charging
     assert first == replay and first.decline_code == "generic_decline"
     assert emulator.wait_for_webhooks()
     assert len(receiver.events("payment_intent.payment_failed")) == 1
+
+
+def test_concurrent_requests_with_one_key_create_one_session(gateway, emulator) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        same = list(pool.map(lambda _: _pay_link(gateway, 12500, "pay:race"), range(16)))
+        distinct = list(pool.map(lambda i: _pay_link(gateway, 12500, f"pay:{i}"), range(16)))
+
+    assert len(set(same)) == 1 and len(set(distinct)) == 16
+    assert len(emulator.state.sessions) == 17
