@@ -160,7 +160,9 @@ def decide(
             if now >= resume:
                 updated = updated.with_changes(promise=replace(promise, status=PromiseStatus.BROKEN))
                 why.append("promise broken: its date and grace passed without the payment")
-                return _send(account, updated, now, seg.stage, seg.tier, Template.BROKEN_PROMISE, rules, policy, why)
+                plan = _send(account, updated, now, seg.stage, seg.tier, Template.BROKEN_PROMISE, rules, policy, why)
+                # Marked broken only with its message: a held notice keeps the promise pending until it goes.
+                return plan if plan.job is not None else replace(plan, updated=None)
             notice_at = at_local_time(promise.due - rules.promise_notice, rules.window_start, tz)
             if now >= notice_at and not _contacted_since(account, max(notice_at, promise.made_at)):
                 why.append("promise date near")
@@ -297,7 +299,7 @@ def _send(
         return ContactPlan(None, held, NoContactReason.HELD, (*why, *reasons), changed, tier)
     if permanent_only_channel:
         return ContactPlan(None, None, NoContactReason.NO_USABLE_CHANNEL, (*why, *reasons), changed, tier)
-    detail = "; ".join(r.split(": ", 1)[1] for r in reasons)
+    detail = "; ".join(dict.fromkeys(r.split(": ", 1)[1] for r in reasons))
     return ContactPlan(None, None, f"{NoContactReason.BLOCKED}: {detail}", (*why, *reasons), changed, tier)
 
 
