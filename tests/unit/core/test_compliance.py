@@ -7,7 +7,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from functions.core.account import AccountStatus, Debtor, Flag
+from functions.core.account import (
+    AccountStatus,
+    Block,
+    Debtor,
+    Dispute,
+    DisputeStatus,
+    Flag,
+    Placement,
+    Plan,
+    PlanStatus,
+    Promise,
+    PromiseStatus,
+)
 from functions.core.compliance import (
     Contact,
     ContactKind,
@@ -19,11 +31,16 @@ from functions.core.compliance import (
     conversation_pause,
     earliest_allowed,
     frequency_cap,
+    gate,
     inconvenient_time,
+    is_time_barred,
     next_convenient,
+    standing_of,
     suppressed,
+    validation_notice_first,
 )
 from functions.core.jobs import Channel
+from functions.core.money import Money
 from tests.events.factories import make_account
 
 POLICY = GatePolicy()
@@ -209,3 +226,118 @@ def test_due_dates_on_a_leap_day_count_days_past_due_correctly() -> None:
 
     assert days_past_due(date(2028, 2, 29), date(2028, 3, 1)) == 1
     assert days_past_due(date(2028, 2, 28), date(2028, 3, 1)) == 2
+
+
+# --- the gate reads the account's stored state -------------------------------------------------------
+
+
+NOON = utc("2026-01-15 18:00")  # 12:00 in Chicago
+
+
+@pytest.mark.parametrize(
+    ("change", "rule", "reason"),
+    [
+        ({"flags": frozenset({Flag.ATTORNEY})}, "suppressed", "represented by an attorney"),
+        ({"dispute": Dispute(NOON, "not mine")}, "suppressed", "disputed: paused until verification is sent"),
+        ({"blocked_channels": {EMAIL: Block.OPTED_OUT}}, "channel_permitted", "opted out of email"),
+        ({"blocked_channels": {EMAIL: Block.COMPLAINED}}, "channel_permitted", "opted out of email"),
+        ({"blocked_channels": {EMAIL: Block.BOUNCED}}, "channel_permitted", "email address bounces"),
+        ({"blocked_channels": {EMAIL: Block.INVALID}}, "channel_permitted", "email address bounces"),
+        ({"blocked_channels": {EMAIL: Block.EMPLOYER}}, "channel_permitted", "employer-provided email address"),
+        ({"status": AccountStatus.CLOSED}, "suppressed", "account closed"),
+    ],
+)
+def test_the_stored_state_denies_until_it_changes(change, rule, reason) -> None:
+    account = make_account().with_changes(**change)
+    denials = [v for v in gate(account, standing_of(account), EMAIL, Kind.REMINDER, NOON) if not v.allowed]
+    assert (denials[0].rule, denials[0].reason, denials[0].earliest) == (rule, reason, None)
+
+
+def test_a_verified_dispute_lets_outreach_resume() -> None:
+    account = make_account().with_changes(dispute=Dispute(NOON, "not mine", DisputeStatus.VERIFIED))
+    assert all(v.allowed for v in gate(account, standing_of(account), EMAIL, Kind.REMINDER, NOON))
+
+
+def test_an_sms_opt_out_blocks_texts_only() -> None:
+    account = in_zones("America/Chicago").with_changes(blocked_channels={SMS: Block.OPTED_OUT})
+    standing = standing_of(account)
+    assert not channel_permitted(account, standing, SMS, Kind.REMINDER, NOON, POLICY).allowed
+    assert channel_permitted(account, standing, EMAIL, Kind.REMINDER, NOON, POLICY).allowed
+
+
+def test_a_pending_promise_is_read_from_the_account_in_the_debtors_zone_and_crosses_a_leap_day() -> None:
+    promise = Promise(Money(1_000, "USD"), date(2028, 2, 28), utc("2028-02-20 15:00"))
+    account = make_account().with_changes(promise=promise)  # Chicago, CST (UTC-6)
+    standing = standing_of(account)
+    assert standing.promise_until == utc("2028-02-29 06:00")  # the end of Feb 28 in Chicago
+    verdict = arrangement(account, standing, EMAIL, Kind.REMINDER, utc("2028-03-01 12:00"), POLICY)
+    assert not verdict.allowed and verdict.earliest == utc("2028-03-02 06:00")  # + 2 days' grace, past Feb 29
+    assert arrangement(account, standing, EMAIL, Kind.PROMISE_NOTICE, utc("2028-02-27 15:00"), POLICY).allowed
+    kept = account.with_changes(promise=Promise(promise.amount, promise.due, promise.made_at, PromiseStatus.KEPT))
+    assert standing_of(kept).promise_until is None
+
+
+def test_a_current_plan_is_read_from_the_account() -> None:
+    account = make_account().with_changes(plan=Plan("p", NOON, (), PlanStatus.CURRENT))
+    standing = standing_of(account)
+    assert not arrangement(account, standing, EMAIL, Kind.REMINDER, NOON, POLICY).allowed
+    assert arrangement(account, standing, EMAIL, Kind.INSTALLMENT_NOTICE, NOON, POLICY).allowed
+    broken = account.with_changes(plan=Plan("p", NOON, (), PlanStatus.BROKEN))
+    assert arrangement(broken, standing_of(broken), EMAIL, Kind.REMINDER, NOON, POLICY).allowed
+    assert not arrangement(broken, standing_of(broken), EMAIL, Kind.INSTALLMENT_NOTICE, NOON, POLICY).allowed
+
+
+THIRD_PARTY = GatePolicy(third_party=True)
+
+
+@pytest.mark.parametrize(
+    ("sent", "channel", "kind", "policy", "allowed", "reason"),
+    [
+        (False, EMAIL, Kind.VALIDATION_NOTICE, THIRD_PARTY, True, ""),
+        (False, EMAIL, Kind.REMINDER, THIRD_PARTY, False, "the validation notice must be the first message"),
+        (False, SMS, Kind.VALIDATION_NOTICE, THIRD_PARTY, False, "the validation notice goes by email"),
+        (True, EMAIL, Kind.VALIDATION_NOTICE, THIRD_PARTY, False, "validation notice already sent"),
+        (True, EMAIL, Kind.REMINDER, THIRD_PARTY, True, ""),
+        (False, EMAIL, Kind.REMINDER, POLICY, True, ""),  # first-party: no validation notice
+        (False, EMAIL, Kind.TRANSACTIONAL, THIRD_PARTY, True, ""),
+    ],
+)
+def test_third_party_validation_notice_comes_first(sent, channel, kind, policy, allowed, reason) -> None:
+    account = make_account().with_changes(validation_notice_at=NOON if sent else None)
+    verdict = validation_notice_first(account, standing_of(account), channel, kind, NOON, policy)
+    assert (verdict.allowed, verdict.reason) == (allowed, reason)
+
+
+@pytest.mark.parametrize(
+    ("limit", "today", "barred"),
+    [
+        (None, date(2026, 1, 1), False),
+        (date(2025, 12, 31), date(2026, 1, 1), True),
+        (date(2026, 1, 1), date(2026, 1, 1), False),
+    ],
+)
+def test_time_barred_after_the_statute_of_limitations(limit, today, barred) -> None:
+    account = make_account().with_changes(placement=Placement(statute_of_limitations=limit))
+    assert is_time_barred(account, today) is barred
+
+
+def test_receipts_are_not_collection_but_still_need_a_deliverable_channel() -> None:
+    paid = make_account().with_changes(status=AccountStatus.PAID)
+    assert all(v.allowed for v in gate(paid, standing_of(paid), EMAIL, Kind.TRANSACTIONAL, NOON))
+    bounced = paid.with_changes(blocked_channels={EMAIL: Block.BOUNCED})
+    assert not all(v.allowed for v in gate(bounced, standing_of(bounced), EMAIL, Kind.TRANSACTIONAL, NOON))
+
+
+@pytest.mark.parametrize(
+    ("zones", "now", "earliest"),
+    [
+        # Lord Howe moves 30 minutes at DST (+11 / +10:30): 08:00 local on 2026-04-05 is 21:30Z the day before
+        (("Australia/Lord_Howe",), "2026-04-04 20:00", "2026-04-04 21:30"),
+        # Kathmandu (+05:45) and New York in summer (-4): 08:00 NY = 12:00Z = 17:45 Kathmandu; 21:00 Kathmandu = 15:15Z
+        (("Asia/Kathmandu", "America/New_York"), "2026-07-01 00:00", "2026-07-01 12:00"),
+        # New York on a leap day
+        (("America/New_York",), "2028-02-29 05:00", "2028-02-29 13:00"),
+    ],
+)
+def test_more_zones_and_dates(zones, now, earliest) -> None:
+    assert next_convenient(utc(now), zones, POLICY) == utc(earliest)
