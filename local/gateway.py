@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from functions import names
 from local.lambda_events import ACCOUNT_ID, LocalLambdaContext
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -40,6 +41,8 @@ API_ID = "local"
 # API Gateway passes these bodies as text; everything else (form posts included) arrives base64-encoded.
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "application/problem+json")
 _MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+STRIPE_SECRET = "cleardue/stripe"
+STRIPE_TEST_KEY = "sk_test_cleardue_local"
 
 
 def portal_api_handler() -> Handler:
@@ -47,6 +50,25 @@ def portal_api_handler() -> Handler:
     module = importlib.import_module("functions.portal_api.handler")
     handler = getattr(module, "lambda_handler", None) or module.handler
     return handler  # type: ignore[no-any-return]
+
+
+def portal_environment(portal_url: str, stripe_api_base: str, webhook_secret: str) -> dict[str, str]:
+    """Put the Stripe secret where the portal API reads it (Secrets Manager, idempotent) and return the
+    environment the portal API needs beside the local stack's: the page's URL and Stripe's."""
+    import boto3
+
+    secrets = boto3.client("secretsmanager")
+    value = json.dumps({"api_key": STRIPE_TEST_KEY, "webhook_secret": webhook_secret})
+    try:
+        secrets.put_secret_value(SecretId=STRIPE_SECRET, SecretString=value)
+    except secrets.exceptions.ResourceNotFoundException:
+        secrets.create_secret(Name=STRIPE_SECRET, SecretString=value)
+    return {
+        names.ENV_PORTAL_URL: portal_url,
+        names.ENV_PORTAL_API_URL: f"{portal_url.rstrip('/')}{API_BASE}",
+        names.ENV_STRIPE_SECRET: STRIPE_SECRET,
+        names.ENV_STRIPE_API_BASE: stripe_api_base,
+    }
 
 
 def _utc_now() -> datetime:
@@ -311,3 +333,69 @@ def _json_error(status: int, code: str, message: str) -> Response:
 mimetypes.add_type("application/javascript", ".js")
 mimetypes.add_type("application/json", ".json")
 mimetypes.add_type("image/svg+xml", ".svg")
+
+
+def _demo_account(now: datetime, fact_key: bytes, shards: int) -> tuple[str, str]:
+    """One placed account whose debtor was born on 1985-04-12; returns (account_id, link_ref)."""
+    from datetime import date
+
+    from functions.core.account import Account, Balance, Debtor
+    from functions.core.lender import LenderProfile
+    from functions.core.money import Money
+    from functions.core.verification import fact_hash
+    from functions.store import accounts, lenders
+
+    lenders.put(LenderProfile(lender_id="demo-lender", creditor_name="Demo Lending"))
+    debtor = Debtor(name="Dana Reyes", email="dana.reyes@example.com", phone=None, timezone="America/Chicago")
+    balance = Balance(Money(12_000, "USD"), Money(850, "USD"), Money(2_500, "USD"))
+    account = Account(
+        lender_id="demo-lender", external_ref="DEMO-1001", debtor=debtor, balance=balance, due_date=date(2026, 2, 20)
+    )
+    account = account.with_changes(
+        verification={"date_of_birth": fact_hash(fact_key, account.account_id, "date_of_birth", "1985-04-12")}
+    )
+    item = accounts.new_item(account, None, "demo", now, shards)  # no first contact: the scheduler leaves it alone
+    accounts.put_new([item])
+    return account.account_id, str(item.link_ref)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m local.gateway`: moto, the Stripe emulator and the gateway, with one demo account's pay link."""
+    import argparse
+    import os
+    import time
+
+    import boto3
+
+    from functions.core import links
+    from local.stack import LINK_KEY_SECRET, VERIFICATION_KEY_SECRET, running
+    from local.stripe_emulator import StripeEmulator
+
+    parser = argparse.ArgumentParser(prog="python -m local.gateway", description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8080, help="the gateway's port on 127.0.0.1 (0: any free one)")
+    parser.add_argument("--state-dir", type=Path, default=Path(".local"))
+    args = parser.parse_args(argv)
+    with running(args.state_dir) as stack, StripeEmulator() as emulator:
+        gateway = Gateway(port=args.port, api_handler=portal_api_handler())
+        url = gateway.start()
+        os.environ.update(portal_environment(url, emulator.base_url, emulator.webhook_secret))
+        secrets = boto3.client("secretsmanager")
+        fact_key = secrets.get_secret_value(SecretId=VERIFICATION_KEY_SECRET)["SecretString"].encode()
+        link_key = secrets.get_secret_value(SecretId=LINK_KEY_SECRET)["SecretString"].encode()
+        now = _utc_now()
+        _, link_ref = _demo_account(now, fact_key, stack.settings.due_shards)
+        print(f"pay page   {url}/  (API under {url}{API_BASE}, Stripe emulator {emulator.base_url})")
+        print(f"demo link  {links.pay_url(url, links.sign(link_ref, now, link_key))}")
+        print("identity   date of birth 1985-04-12; cards 4242 4242 4242 4242 (paid), 4000 0000 0000 0002 (declined)")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            gateway.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -8,7 +8,6 @@ install`); `axe_source` is axe-core from npm, fetched into .local/axe when missi
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -20,8 +19,6 @@ from typing import Any
 
 import boto3
 import pytest
-
-from functions import names
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".local" / "artifacts"
@@ -40,8 +37,6 @@ CHROMIUM_ARGS = [
 ]
 NOW = datetime(2026, 3, 9, 15, 0, tzinfo=UTC)  # 10:00 in Chicago, the debtor's zone
 BIRTH = "1985-04-12"
-STRIPE_SECRET_NAME = "cleardue/stripe"
-STRIPE_TEST_KEY = "sk_test_cleardue_local"
 
 
 @pytest.fixture(scope="session")
@@ -133,7 +128,7 @@ def _pay_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PayStack]:
     from functions.core.lender import LenderProfile
     from functions.portal_api import handler as portal
     from functions.store import lenders
-    from local.gateway import Gateway
+    from local.gateway import Gateway, portal_environment
     from local.stack import LINK_KEY_SECRET, VERIFICATION_KEY_SECRET, running
     from local.stripe_emulator import StripeEmulator
 
@@ -146,25 +141,13 @@ def _pay_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PayStack]:
             gateway = Gateway(api_handler=portal.handler, webhooks_handler=webhooks, clock=clock)
             url = gateway.start()
             emulator.set_webhook_url(f"{url}/webhooks/stripe")
-            secrets = boto3.client("secretsmanager")
-            secrets.create_secret(
-                Name=STRIPE_SECRET_NAME,
-                SecretString=json.dumps({"api_key": STRIPE_TEST_KEY, "webhook_secret": emulator.webhook_secret}),
-            )
-            os.environ.update(
-                {
-                    names.ENV_PORTAL_URL: url,
-                    names.ENV_PORTAL_API_URL: f"{url}/api",
-                    names.ENV_STRIPE_SECRET: STRIPE_SECRET_NAME,
-                    names.ENV_STRIPE_API_BASE: emulator.base_url,
-                    "POWERTOOLS_TRACE_DISABLED": "true",
-                    "POWERTOOLS_METRICS_NAMESPACE": "cleardue-e2e",
-                }
-            )
+            os.environ.update(portal_environment(url, emulator.base_url, emulator.webhook_secret))
+            os.environ.update({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "cleardue-e2e"})
             env = {key: value for key, value in os.environ.items() if saved.get(key) != value}
             portal.reset()
             parameters.clear_caches()
             lenders.put(LenderProfile(lender_id="acme", creditor_name="Acme Lending"))
+            secrets = boto3.client("secretsmanager")
             fact_key = secrets.get_secret_value(SecretId=VERIFICATION_KEY_SECRET)["SecretString"].encode()
             link_key = secrets.get_secret_value(SecretId=LINK_KEY_SECRET)["SecretString"].encode()
             try:

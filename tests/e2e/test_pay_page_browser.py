@@ -19,8 +19,8 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from local.gateway import Gateway, http_api_event
-from tests.e2e.conftest import BIRTH, NOW, STRIPE_TEST_KEY, PayStack
+from local.gateway import STRIPE_TEST_KEY, Gateway, http_api_event
+from tests.e2e.conftest import BIRTH, NOW, PayStack
 
 pytestmark = pytest.mark.e2e
 
