@@ -9,9 +9,22 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.core.account import Account, Balance, Channel, Contact, Debtor, Flag
+from functions.core.account import (
+    Account,
+    Balance,
+    Block,
+    Channel,
+    Contact,
+    Debtor,
+    Dispute,
+    Flag,
+    Promise,
+)
 from functions.core.clock import zone
-from functions.core.compliance import GatePolicy
+from functions.core.compliance import GatePolicy, gate_policy
+from functions.core.decision import decide
+from functions.core.jobs import Template
+from functions.core.lender import LenderProfile
 from functions.core.money import Money
 from functions.core.outreach import first_contact_at, plan_contact
 
@@ -78,6 +91,98 @@ def test_sixty_days_of_ticks_never_break_a_rule(portfolio: list[Account]) -> Non
         state[account_id] = account.with_changes(next_contact_at=following)
         if following is not None:
             heapq.heappush(due, (following, account_id))
+    for account in portfolio:  # not vacuous: a reachable account with nothing holding it is contacted
+        reachable = account.is_collectible and account.dispute is None and Channel.EMAIL not in account.blocked_channels
+        if reachable and account.promise is None:
+            assert jobs[account.account_id] > 0, f"{account.account_id} was never contacted"
     for account_id, account in state.items():
         if account.is_collectible:  # every stage window opens within the 60 days: each one is reached
             assert jobs[account_id] > 0, f"{account_id} was never contacted"
+
+
+# --- the whole engine: channels, consent, blocks, disputes, promises, both regimes ---------------------
+
+rich_accounts = st.builds(
+    lambda base, mobile, consent, blocked, disputed, promise_in: base.with_changes(
+        debtor=Debtor(
+            base.debtor.name,
+            base.debtor.email,
+            "+13125550147" if mobile else None,
+            base.debtor.timezone,
+            "en",
+            base.debtor.timezones,
+            phone_is_mobile=mobile,
+            sms_consent=consent,
+        ),
+        blocked_channels=blocked,
+        dispute=Dispute(START, "not mine") if disputed else None,
+        promise=None
+        if promise_in is None
+        else Promise(Money(1_000, "USD"), START.date() + timedelta(days=promise_in), START),
+    ),
+    base=accounts,
+    mobile=st.booleans(),
+    consent=st.booleans(),
+    blocked=st.dictionaries(st.sampled_from(list(Channel)), st.sampled_from(list(Block)), max_size=1),
+    disputed=st.sampled_from([False, False, False, True]),
+    promise_in=st.none() | st.integers(0, 20),
+)
+
+
+def _suppressed(account: Account, channel: Channel) -> str | None:
+    if account.flags or not account.balance.total.is_positive or account.dispute is not None:
+        return "suppressed account"
+    if channel in account.blocked_channels:
+        return f"blocked {channel.value}"
+    if channel is Channel.SMS and not (account.debtor.phone_is_mobile and account.debtor.sms_consent):
+        return "text without consent"
+    return None
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(
+    st.lists(rich_accounts, min_size=1, max_size=10, unique_by=lambda a: a.external_ref),
+    st.sampled_from(["first_party", "third_party"]),
+)
+def test_sixty_days_of_decisions_keep_every_rule_on_every_channel(portfolio: list[Account], regime: str) -> None:
+    rules = LenderProfile(lender_id="acme", creditor_name="Acme", regime=regime, cadence_days=1).rules()
+    policy = gate_policy(rules)
+    # Every account is due at the start, suppressed ones included (flags and disputes arrive after placement).
+    state = {a.account_id: a.with_changes(next_contact_at=START) for a in portfolio}
+    due = [(a.next_contact_at, a.account_id) for a in state.values() if a.next_contact_at is not None]
+    heapq.heapify(due)
+    end = START + timedelta(days=DAYS)
+    jobs = dict.fromkeys(state, 0)
+    while due and due[0][0] < end:
+        moment, account_id = heapq.heappop(due)
+        account = state[account_id]
+        if account.next_contact_at != moment:
+            continue
+        tick = START + ((moment - START) // TICK + (1 if (moment - START) % TICK else 0)) * TICK
+        plan = decide(account, tick, rules, policy)
+        jobs[account_id] += plan.job is not None
+        if plan.updated is not None:
+            account = plan.updated
+        if plan.job is not None:
+            job = plan.job
+            assert _suppressed(account, job.channel) is None, _suppressed(account, job.channel)
+            assert _inside_window(job.scheduled_for, account.debtor.contact_zones), "outside the window"
+            if regime == "third_party" and account.validation_notice_at is None:
+                assert job.template == Template.VALIDATION_NOTICE.value, "the validation notice was not first"
+            contacts = (*account.recent_contacts, Contact(tick, job.channel))
+            week = [c for c in contacts if tick - rules.cap_period < c.at <= tick]
+            assert len(week) <= rules.cap_all_channels, "over the cap across channels"
+            assert len([c for c in week if c.channel is job.channel]) <= rules.caps[job.channel], "over a channel cap"
+            account = account.with_changes(recent_contacts=contacts)
+            if job.template == Template.VALIDATION_NOTICE.value:
+                account = account.with_changes(validation_notice_at=tick)
+            if account.promise is not None and account.promise.status.value == "pending":
+                assert job.template == Template.PROMISE_DUE.value, "a reminder while a promise is pending"
+        following = None if plan.next_contact_at is None else max(plan.next_contact_at, tick + TICK)
+        state[account_id] = account.with_changes(next_contact_at=following)
+        if following is not None:
+            heapq.heappush(due, (following, account_id))
+    for account in portfolio:  # not vacuous: a reachable account with nothing holding it is contacted
+        reachable = account.is_collectible and account.dispute is None and Channel.EMAIL not in account.blocked_channels
+        if reachable and account.promise is None:
+            assert jobs[account.account_id] > 0, f"{account.account_id} was never contacted"
