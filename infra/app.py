@@ -9,6 +9,8 @@ from typing import Any
 from aws_cdk import App, Environment, Tags
 
 from infra.bundling import REPO_ROOT
+from infra.config import StageConfig
+from infra.nag import apply_checks
 from infra.stack import ClearDueStack
 
 STACK_ID = "ClearDue"
@@ -21,13 +23,19 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) 
     if outdir is None and "CDK_OUTDIR" not in os.environ:
         outdir = str(REPO_ROOT / "cdk.out")  # otherwise App() writes to a random temporary folder
     app = App(outdir=outdir, context={**defaults, **(context or {})})
+    config = StageConfig.from_context(app)
     ClearDueStack(
         app,
         STACK_ID,
+        config=config,
+        stack_name=config.stack_name,
         env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")),
-        description="cleardue: serverless debt recovery",
+        description=f"cleardue ({config.stage}): serverless debt recovery",
+        termination_protection=config.stage == "prod",
     )
     Tags.of(app).add("project", "cleardue")
+    Tags.of(app).add("stage", config.stage)
+    apply_checks(app)
     return app
 
 

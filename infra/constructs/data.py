@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -83,13 +83,34 @@ class DataConstruct(Construct):
         self.key.grant_encrypt(grantee)
 
     def _build_key(self) -> kms.Key:
-        return kms.Key(
+        key = kms.Key(
             self,
             "Key",
             description="cleardue data at rest",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        # The functions' and the API's log groups are encrypted with this key too: CloudWatch Logs in this
+        # region may use it for this account's log groups only.
+        stack = Stack.of(self)
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],  # in a key policy "*" means this key
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )
+        return key
 
     def _build_table(self, field: str, model: type[Model]) -> dynamodb.Table:
         # Table rather than TableV2: TableV2 cannot render a customer-managed key in a region-agnostic stack.

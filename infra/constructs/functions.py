@@ -4,29 +4,57 @@ from __future__ import annotations
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3_notifications
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from functions import names
 from functions.store.manifests import MANIFEST_PREFIX
 from infra import bundling
+from infra.config import StageConfig
 from infra.constructs.data import DataConstruct
 from infra.constructs.messaging import MessagingConstruct
 from infra.constructs.secrets import SecretsConstruct
 from infra.constructs.storage import StorageConstruct
+from infra.nag import acknowledge, skip_checkov
 
 RUNTIME = lambda_.Runtime.PYTHON_3_11
 ARCHITECTURE = lambda_.Architecture.ARM_64
+METRICS_NAMESPACE = "cleardue"  # functions.observability.METRICS_NAMESPACE (not imported: it starts Powertools)
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 SENDER_TIMEOUT = Duration.seconds(30)
 INGEST_TIMEOUT = Duration.minutes(15)  # a chunk runs until 60 s before this, then queues the next one
+API_TIMEOUT = Duration.seconds(10)  # the HTTP API gives up after 30 s; Stripe calls take a few hundred ms
 
+# Entry points, as dotted paths into the `functions` package.
 INGEST_HANDLER = "functions.ingest.handler.lambda_handler"
 SCHEDULER_HANDLER = "functions.scheduler.handler.lambda_handler"
-SENDER_HANDLER = "functions.sender.handler.lambda_handler"
+EMAIL_SENDER_HANDLER = "functions.sender.handler.email_handler"
+SMS_SENDER_HANDLER = "functions.sender.handler.sms_handler"
+PORTAL_API_HANDLER = "functions.portal_api.handler.handler"
+STRIPE_WEBHOOK_HANDLER = "functions.webhooks.handler.stripe_handler"
+EMAIL_EVENTS_HANDLER = "functions.webhooks.handler.events_handler"
+
+# At most this many concurrent senders per channel: SES and SNS send quotas are per second, and the
+# rest of the account's Lambda concurrency stays free for the portal and webhooks.
+EMAIL_MAX_CONCURRENCY = 5
+SMS_MAX_CONCURRENCY = 2
+SENDER_BATCH_SIZE = 10
+
+_NO_VPC = (
+    "No resource of the stack lives in a VPC (DynamoDB, S3, SQS, SES, SNS, Secrets Manager are reached over "
+    "TLS with IAM); a VPC would add NAT gateways and cold-start cost and protect nothing."
+)
+_CONCURRENCY = (
+    "Concurrency is bounded where it matters, per channel on the SQS event sources (max concurrency) and by "
+    "the HTTP API's throttling; reserved concurrency would fail deployment in new accounts (limit 10)."
+)
 
 
 class FunctionsConstruct(Construct):
@@ -35,19 +63,47 @@ class FunctionsConstruct(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        config: StageConfig,
+        key: kms.IKey,
         data: DataConstruct,
         storage: StorageConstruct,
         messaging: MessagingConstruct,
         secrets: SecretsConstruct,
-        sender_email: str,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._config = config
+        self._key = key
         self._data = data
+        self._messaging = messaging
+        self._secrets = secrets
         self._code = bundling.functions_code()
         self.dependencies = self._build_dependencies_layer()
-        self.ingest = self._build_ingest(storage.portfolio_bucket, secrets, messaging)
-        self.scheduler = self._build_scheduler(messaging)
-        self.sender = self._build_sender(messaging, sender_email)
+        self.ingest = self._build_ingest(storage.portfolio_bucket)
+        self.scheduler = self._build_scheduler()
+        self.email_sender = self._build_email_sender()
+        self.sms_sender = self._build_sms_sender()
+        self.portal_api = self._build_portal_api()
+        self.stripe_webhooks = self._build_stripe_webhooks()
+        self.email_events = self._build_email_events()
+
+    @property
+    def all(self) -> dict[str, lambda_.Function]:
+        """Every function by a short name (alarms, dashboard)."""
+        return {
+            "Ingest": self.ingest,
+            "Scheduler": self.scheduler,
+            "EmailSender": self.email_sender,
+            "SmsSender": self.sms_sender,
+            "PortalApi": self.portal_api,
+            "StripeWebhooks": self.stripe_webhooks,
+            "EmailEvents": self.email_events,
+        }
+
+    def link_to_portal(self, *, portal_url: str, api_url: str) -> None:
+        """The URLs messages and the portal API put in front of debtors (known once the API and CDN exist)."""
+        for function in (self.email_sender, self.sms_sender, self.portal_api, self.stripe_webhooks):
+            function.add_environment(names.ENV_PORTAL_URL, portal_url)
+            function.add_environment(names.ENV_PORTAL_API_URL, api_url)
 
     def _build_dependencies_layer(self) -> lambda_.LayerVersion:
         return lambda_.LayerVersion(
@@ -61,18 +117,21 @@ class FunctionsConstruct(Construct):
 
     def _build_function(
         self,
-        name: str,
+        construct_id: str,
         handler: str,
         *,
+        service: str,
         timeout: Duration,
         memory_size: int,
         environment: dict[str, str] | None = None,
         retry_attempts: int | None = None,
+        failures: sqs.IQueue | None = None,
     ) -> lambda_.Function:
-        log_group = logs.LogGroup(self, f"{name.capitalize()}Logs", retention=logs.RetentionDays.ONE_MONTH)
-        return lambda_.Function(
+        log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=LOG_RETENTION, encryption_key=self._key)
+        function = lambda_.Function(
             self,
-            name.capitalize(),
+            construct_id,
+            description=f"cleardue {self._config.stage}: {handler}",
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             code=self._code,
@@ -82,23 +141,53 @@ class FunctionsConstruct(Construct):
             memory_size=memory_size,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
             retry_attempts=retry_attempts,
+            dead_letter_queue=failures,
+            environment_encryption=self._key,
             environment={
                 **self._data.table_environment(),
                 names.ENV_DUE_SHARDS: str(names.DEFAULT_DUE_SHARDS),
-                "POWERTOOLS_SERVICE_NAME": name,
-                "POWERTOOLS_METRICS_NAMESPACE": "cleardue",
+                "POWERTOOLS_SERVICE_NAME": service,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
                 "LOG_LEVEL": "INFO",
                 **(environment or {}),
             },
         )
+        self._acknowledge_common_findings(function)
+        skip_checkov(function, "CKV_AWS_117", _NO_VPC)
+        skip_checkov(function, "CKV_AWS_115", _CONCURRENCY)
+        if failures is None:
+            skip_checkov(
+                function,
+                "CKV_AWS_116",
+                "Invoked synchronously (HTTP API) or by an SQS event source, whose queue has its own dead-letter "
+                "queue: a function dead-letter queue would never receive anything.",
+            )
+        # The role's only managed policy is AWSLambdaBasicExecutionRole (its own logs); data access is granted.
+        acknowledge(
+            function,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            "AWS's minimal Lambda execution policy: writes to the function's own log streams only.",
+        )
+        return function
 
-    def _build_ingest(
-        self, bucket: s3.Bucket, secrets: SecretsConstruct, messaging: MessagingConstruct
-    ) -> lambda_.Function:
+    def _grant_account_writer(self, function: lambda_.Function) -> None:
+        """What every function that changes an account needs: accounts read/update, audit append, policies."""
+        data = self._data
+        data.grant_read_update(data.accounts, function)
+        data.grant_append(data.events, function)
+        data.lenders.grant_read_data(function)
+
+    def _build_ingest(self, bucket: s3.Bucket) -> lambda_.Function:
+        messaging, secrets = self._messaging, self._secrets
         function = self._build_function(
-            "ingest",
+            "Ingest",
             INGEST_HANDLER,
+            service="ingest",
             timeout=INGEST_TIMEOUT,
             memory_size=1769,  # one full vCPU: parsing and validating rows is CPU-bound
             environment={
@@ -106,12 +195,10 @@ class FunctionsConstruct(Construct):
                 names.ENV_VERIFICATION_KEY_SECRET: secrets.verification_key.secret_arn,
                 names.ENV_INGEST_QUEUE_URL: messaging.ingest_queue.queue_url,
             },
+            failures=messaging.failed_invocations,  # S3 notifications are asynchronous invocations
         )
         secrets.verification_key.grant_read(function)
-        for prefix in (names.PORTFOLIO_PREFIX, names.POLICY_PREFIX, MANIFEST_PREFIX, names.REPORTS_PREFIX):
-            bucket.grant_read(function, f"{prefix}*")
-        for prefix in (names.REPORTS_PREFIX, MANIFEST_PREFIX):
-            bucket.grant_put(function, f"{prefix}*")
+        self._grant_bucket_access(function, bucket)
         for prefix, suffix in names.NOTIFIED_FILES:
             bucket.add_event_notification(
                 s3.EventType.OBJECT_CREATED,
@@ -132,10 +219,65 @@ class FunctionsConstruct(Construct):
         data.lenders.grant(function, "dynamodb:PutItem")  # policy files
         return function
 
-    def _build_scheduler(self, messaging: MessagingConstruct) -> lambda_.Function:
+    def _grant_bucket_access(self, function: lambda_.Function, bucket: s3.Bucket) -> None:
+        """Named actions only (no s3:GetObject*): read the lenders' files, write reports and manifests."""
+        readable = (names.PORTFOLIO_PREFIX, names.POLICY_PREFIX, MANIFEST_PREFIX, names.REPORTS_PREFIX)
+        writable = (names.REPORTS_PREFIX, MANIFEST_PREFIX)
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                # GetObjectVersion: an upload is read at the version S3 announced, even if replaced since.
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in readable],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{p}*") for p in writable])
+        )
+        # Listing: a report's parts, and a missing manifest answers 404 rather than 403.
+        function.add_to_role_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+        logical_id = self._logical_id(bucket)
+        for prefix in readable:
+            acknowledge(
+                function,
+                f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{prefix}*]",
+                f"Objects under {prefix} only: the files are named by lenders and uploads, unknown until they arrive.",
+            )
+
+    def _logical_id(self, construct: Construct) -> str:
+        stack = Stack.of(self)
+        return str(stack.resolve(stack.get_logical_id(construct.node.default_child)))  # type: ignore[arg-type]
+
+    def _acknowledge_common_findings(self, function: lambda_.Function) -> None:
+        acknowledge(
+            function,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray's PutTraceSegments/PutTelemetryRecords (active tracing) have no resource ARN: IAM requires '*'.",
+        )
+        for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
+            acknowledge(
+                function,
+                f"AwsSolutions-IAM5[Action::{action}]",
+                "CDK's encrypt grant on the stack's one customer-managed key (the tables' and bucket's encryption); "
+                "no data action is a wildcard.",
+            )
+        acknowledge(
+            function,
+            f"AwsSolutions-IAM5[Resource::<{self._logical_id(self._data.accounts)}.Arn>/index/*]",
+            "Queries on the accounts table's own indexes (due, by_lender, by_link), which only its grants reach.",
+        )
+        acknowledge(
+            function,
+            "AwsSolutions-L1",
+            "Python 3.11 is the version the code, its tests and the dependency layer are built and verified with "
+            "(pyproject requires-python); moving to a newer runtime is a tested change of RUNTIME, not a default.",
+        )
+
+    def _build_scheduler(self) -> lambda_.Function:
+        messaging = self._messaging
         function = self._build_function(
-            "scheduler",
+            "Scheduler",
             SCHEDULER_HANDLER,
+            service="scheduler",
             timeout=Duration.minutes(5),
             memory_size=512,
             environment={
@@ -144,46 +286,152 @@ class FunctionsConstruct(Construct):
             },
             # The next tick, 15 minutes later, is the retry: a retried tick would plan with a stale "now".
             retry_attempts=0,
+            failures=messaging.failed_invocations,
         )
         messaging.email_queue.grant_send_messages(function)
         messaging.sms_queue.grant_send_messages(function)
-        data = self._data
-        data.grant_read_update(data.accounts, function)
-        data.grant_append(data.events, function)
-        data.lenders.grant_read_data(function)
+        self._grant_account_writer(function)
         return function
 
-    def _build_sender(self, messaging: MessagingConstruct, sender_email: str) -> lambda_.Function:
-        configuration_set = messaging.email_configuration_set
+    def _build_sender(
+        self, construct_id: str, handler: str, queue: sqs.IQueue, max_concurrency: int, environment: dict[str, str]
+    ) -> lambda_.Function:
         function = self._build_function(
-            "sender",
-            SENDER_HANDLER,
+            construct_id,
+            handler,
+            service="sender",
             timeout=SENDER_TIMEOUT,
             memory_size=512,
-            environment={
-                names.ENV_DEFAULT_SENDER_EMAIL: sender_email,
-                names.ENV_SES_CONFIGURATION_SET: configuration_set.configuration_set_name,
-            },
+            environment={names.ENV_LINK_KEY_SECRET: self._secrets.link_key.secret_arn, **environment},
         )
         function.add_event_source(
             event_sources.SqsEventSource(
-                messaging.email_queue, batch_size=10, report_batch_item_failures=True, max_concurrency=5
+                queue,
+                batch_size=SENDER_BATCH_SIZE,
+                report_batch_item_failures=True,
+                max_concurrency=max_concurrency,
             )
         )
+        self._secrets.link_key.grant_read(function)  # pay links in the messages
+        self._grant_account_writer(function)
+        self._data.idempotency.grant_read_write_data(function)
+        return function
+
+    def _build_email_sender(self) -> lambda_.Function:
+        configuration_set = self._messaging.email_configuration_set
+        function = self._build_sender(
+            "EmailSender",
+            EMAIL_SENDER_HANDLER,
+            self._messaging.email_queue,
+            EMAIL_MAX_CONCURRENCY,
+            {
+                names.ENV_DEFAULT_SENDER_EMAIL: self._config.sender_email,
+                names.ENV_SES_CONFIGURATION_SET: configuration_set.configuration_set_name,
+            },
+        )
         stack = Stack.of(self)
+        identity = stack.format_arn(service="ses", resource="identity", resource_name="*")
         iam.Grant.add_to_principal(
             grantee=function,
             actions=["ses:SendEmail", "ses:SendRawEmail"],
             resource_arns=[
-                stack.format_arn(service="ses", resource="identity", resource_name="*"),
+                identity,
                 stack.format_arn(
                     service="ses", resource="configuration-set", resource_name=configuration_set.configuration_set_name
                 ),
             ],
         )
-        data = self._data
-        data.grant_read_update(data.accounts, function)
-        data.grant_append(data.events, function)
-        data.lenders.grant_read_data(function)
-        data.idempotency.grant_read_write_data(function)
+        acknowledge(
+            function,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*]",
+            "Each lender sends from its own verified SES identity (an address or a domain), added after deployment; "
+            "the action is SendEmail only, within this account and region.",
+        )
+        return function
+
+    def _build_sms_sender(self) -> lambda_.Function:
+        function = self._build_sender(
+            "SmsSender",
+            SMS_SENDER_HANDLER,
+            self._messaging.sms_queue,
+            SMS_MAX_CONCURRENCY,
+            {names.ENV_SMS_SENDER_ID: self._config.sms_sender_id},
+        )
+        # Publishing to a phone number has no resource ARN: IAM only accepts "*" for it. Topics are denied,
+        # so the function can text a debtor and do nothing else with SNS.
+        function.add_to_role_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=["*"]))
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                actions=["sns:Publish"],
+                resources=[Stack.of(self).format_arn(service="sns", region="*", account="*", resource="*")],
+            )
+        )
+        skip_checkov(
+            function.role.node.find_child("DefaultPolicy"),  # type: ignore[union-attr]
+            "CKV_AWS_111",
+            "sns:Publish to a phone number (an SMS) has no resource ARN; publishing to any topic is denied.",
+        )
+        acknowledge(
+            function,
+            "AwsSolutions-IAM5[Resource::*]",
+            "sns:Publish to a phone number (an SMS) has no resource ARN, so IAM requires '*'; publishing to any "
+            "topic is explicitly denied.",
+        )
+        return function
+
+    def _build_portal_api(self) -> lambda_.Function:
+        secrets = self._secrets
+        function = self._build_function(
+            "PortalApi",
+            PORTAL_API_HANDLER,
+            service="portal_api",
+            timeout=API_TIMEOUT,
+            memory_size=1024,  # cold starts of the debtor's first request: more memory is more CPU
+            environment={
+                names.ENV_LINK_KEY_SECRET: secrets.link_key.secret_arn,
+                names.ENV_VERIFICATION_KEY_SECRET: secrets.verification_key.secret_arn,
+                names.ENV_STRIPE_SECRET: secrets.stripe.secret_arn,
+            },
+        )
+        for secret in (secrets.link_key, secrets.verification_key, secrets.stripe):
+            secret.grant_read(function)
+        self._grant_account_writer(function)
+        self._data.idempotency.grant_read_write_data(function)
+        return function
+
+    def _build_stripe_webhooks(self) -> lambda_.Function:
+        messaging = self._messaging
+        function = self._build_function(
+            "StripeWebhooks",
+            STRIPE_WEBHOOK_HANDLER,
+            service="webhooks",
+            timeout=API_TIMEOUT,
+            memory_size=512,
+            environment={
+                names.ENV_STRIPE_SECRET: self._secrets.stripe.secret_arn,
+                names.ENV_EMAIL_QUEUE_URL: messaging.email_queue.queue_url,
+                names.ENV_SMS_QUEUE_URL: messaging.sms_queue.queue_url,
+            },
+        )
+        self._secrets.stripe.grant_read(function)
+        messaging.email_queue.grant_send_messages(function)  # receipts
+        messaging.sms_queue.grant_send_messages(function)
+        self._grant_account_writer(function)
+        self._data.idempotency.grant_read_write_data(function)
+        return function
+
+    def _build_email_events(self) -> lambda_.Function:
+        messaging = self._messaging
+        function = self._build_function(
+            "EmailEvents",
+            EMAIL_EVENTS_HANDLER,
+            service="webhooks",
+            timeout=Duration.seconds(30),
+            memory_size=512,
+            failures=messaging.failed_invocations,  # SNS invokes asynchronously
+        )
+        messaging.email_events_topic.add_subscription(subscriptions.LambdaSubscription(function))
+        self._grant_account_writer(function)
+        self._data.idempotency.grant_read_write_data(function)
         return function

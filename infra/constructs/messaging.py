@@ -1,53 +1,119 @@
-"""The per-channel job queues (each with a dead-letter queue) and the SES configuration set."""
+"""The per-channel job queues (each with a dead-letter queue), the queue of failed asynchronous invocations,
+and e-mail events: the SES configuration set publishing to an SNS topic the webhooks function consumes."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ses as ses
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from functions import names
+from infra.nag import acknowledge
 
 # AWS's guidance for Lambda event sources: a visibility timeout of six times the consumer's timeout.
 VISIBILITY_TO_CONSUMER_TIMEOUT = 6
+DEAD_LETTER_RETENTION = Duration.days(14)  # SQS's maximum: two weeks to look at and redrive a failure
+
+# What SES reports to the webhooks function (engagement, bounces, complaints, rendering problems).
+PUBLISHED_EMAIL_EVENTS = (
+    ses.EmailSendingEvent.DELIVERY,
+    ses.EmailSendingEvent.BOUNCE,
+    ses.EmailSendingEvent.COMPLAINT,
+    ses.EmailSendingEvent.OPEN,
+    ses.EmailSendingEvent.CLICK,
+    ses.EmailSendingEvent.REJECT,
+    ses.EmailSendingEvent.RENDERING_FAILURE,
+)
 
 
-def _visibility(consumer_timeout: Duration) -> Duration:
+def visibility_for(consumer_timeout: Duration) -> Duration:
     return Duration.seconds(consumer_timeout.to_seconds() * VISIBILITY_TO_CONSUMER_TIMEOUT)
 
 
 class MessagingConstruct(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, consumer_timeout: Duration, ingest_timeout: Duration
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        key: kms.IKey,
+        sender_timeout: Duration,
+        ingest_timeout: Duration,
     ) -> None:
         super().__init__(scope, construct_id)
-        visibility_timeout = _visibility(consumer_timeout)
-        self.email_queue, self.email_dead_letter_queue = self._build_job_queue("EmailJobs", visibility_timeout)
-        self.sms_queue, self.sms_dead_letter_queue = self._build_job_queue("SmsJobs", visibility_timeout)
+        self.email_queue, self.email_dead_letter_queue = self._build_job_queue("EmailJobs", sender_timeout)
+        self.sms_queue, self.sms_dead_letter_queue = self._build_job_queue("SmsJobs", sender_timeout)
         # Chunks of portfolio uploads: `{"upload_id", "offset"}`, one per invocation.
-        self.ingest_queue, self.ingest_dead_letter_queue = self._build_job_queue(
-            "IngestChunks", _visibility(ingest_timeout)
-        )
-        self.email_configuration_set = self._build_email_configuration_set()
+        self.ingest_queue, self.ingest_dead_letter_queue = self._build_job_queue("IngestChunks", ingest_timeout)
+        self.failed_invocations = self._build_failed_invocations_queue()
+        self.email_events_topic = self._build_email_events_topic(key)
+        self.email_configuration_set = self._build_email_configuration_set(self.email_events_topic)
 
-    def _build_job_queue(self, name: str, visibility_timeout: Duration) -> tuple[sqs.Queue, sqs.Queue]:
-        dead_letter_queue = sqs.Queue(
+    @property
+    def dead_letter_queues(self) -> dict[str, sqs.Queue]:
+        """Every queue where failed work waits for a person, by a name for alarms and the dashboard."""
+        return {
+            "EmailJobs": self.email_dead_letter_queue,
+            "SmsJobs": self.sms_dead_letter_queue,
+            "IngestChunks": self.ingest_dead_letter_queue,
+            "FailedInvocations": self.failed_invocations,
+        }
+
+    def _build_dead_letter_queue(self, construct_id: str) -> sqs.Queue:
+        queue = sqs.Queue(
             self,
-            f"{name}DeadLetters",
+            construct_id,
             encryption=sqs.QueueEncryption.KMS_MANAGED,
             enforce_ssl=True,
-            retention_period=Duration.days(14),
+            retention_period=DEAD_LETTER_RETENTION,
         )
+        acknowledge(queue, "AwsSolutions-SQS3", "This queue is itself a dead-letter queue (alarmed on its depth).")
+        return queue
+
+    def _build_job_queue(self, name: str, consumer_timeout: Duration) -> tuple[sqs.Queue, sqs.Queue]:
+        dead_letter_queue = self._build_dead_letter_queue(f"{name}DeadLetters")
         queue = sqs.Queue(
             self,
             name,
             encryption=sqs.QueueEncryption.KMS_MANAGED,
             enforce_ssl=True,
-            visibility_timeout=visibility_timeout,
+            visibility_timeout=visibility_for(consumer_timeout),
             dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letter_queue, max_receive_count=names.MAX_RECEIVE_COUNT),
         )
         return queue, dead_letter_queue
 
-    def _build_email_configuration_set(self) -> ses.ConfigurationSet:
-        return ses.ConfigurationSet(self, "EmailConfigurationSet", reputation_metrics=True)
+    def _build_failed_invocations_queue(self) -> sqs.Queue:
+        # Asynchronous invocations (S3 notifications, EventBridge ticks, SNS e-mail events) that still fail
+        # after Lambda's retries land here instead of being dropped.
+        return self._build_dead_letter_queue("FailedInvocations")
+
+    def _build_email_events_topic(self, key: kms.IKey) -> sns.Topic:
+        topic = sns.Topic(self, "EmailEvents", display_name="cleardue e-mail events", master_key=key, enforce_ssl=True)
+        # SES publishes to the encrypted topic: it needs the data key (scoped to this account's SES).
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("ses.amazonaws.com")],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],  # in a key policy "*" means this key
+                conditions={"StringEquals": {"aws:SourceAccount": topic.stack.account}},
+            )
+        )
+        return topic
+
+    def _build_email_configuration_set(self, topic: sns.ITopic) -> ses.ConfigurationSet:
+        configuration_set = ses.ConfigurationSet(
+            self,
+            "EmailConfigurationSet",
+            reputation_metrics=True,
+            tls_policy=ses.ConfigurationSetTlsPolicy.REQUIRE,
+        )
+        configuration_set.add_event_destination(
+            "ToWebhooks",
+            destination=ses.EventDestination.sns_topic(topic),
+            events=list(PUBLISHED_EMAIL_EVENTS),
+        )
+        return configuration_set

@@ -2,27 +2,77 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra.nag import acknowledge
+
+STRIPE_PLACEHOLDER = "REPLACE_WITH_STRIPE_SECRET_KEY"
+
 
 class SecretsConstruct(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
-        self.verification_key = self._build_verification_key(key)
+        self._key = key
+        self.verification_key = self._build_verification_key()
+        self.link_key = self._build_link_key()
+        self.stripe = self._build_stripe_secret()
 
-    def _build_verification_key(self, key: kms.IKey) -> secretsmanager.Secret:
-        # The HMAC key identity facts (date of birth, ...) are hashed with. Rotating it would orphan every
-        # stored hash, so it is retained and rotated only with a re-placement of the portfolios.
+    def _generated_key(self, construct_id: str, description: str) -> secretsmanager.Secret:
         return secretsmanager.Secret(
             self,
-            "VerificationKey",
-            description="cleardue: HMAC key for debtors' identity facts",
-            encryption_key=key,
+            construct_id,
+            description=description,
+            encryption_key=self._key,
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=64, exclude_punctuation=True, include_space=False
             ),
             removal_policy=RemovalPolicy.RETAIN,
         )
+
+    def _build_verification_key(self) -> secretsmanager.Secret:
+        secret = self._generated_key("VerificationKey", "cleardue: HMAC key for debtors' identity facts")
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "Identity facts are stored as HMACs under this key: rotating it would orphan every stored hash, so it "
+            "is rotated only together with a re-placement of the portfolios (docs/deploy.md).",
+        )
+        return secret
+
+    def _build_link_key(self) -> secretsmanager.Secret:
+        secret = self._generated_key("LinkKey", "cleardue: HMAC key that signs debtors' pay links")
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "Rotating the link-signing key invalidates every pay link already sent; it is rotated by hand in a "
+            "quiet window (docs/deploy.md), not on a schedule.",
+        )
+        return secret
+
+    def _build_stripe_secret(self) -> secretsmanager.Secret:
+        # Stripe issues both values: the operator puts them in after the first deploy (docs/deploy.md). Until
+        # then the API key is a placeholder Stripe rejects, and the webhook secret a random one no event matches.
+        secret = secretsmanager.Secret(
+            self,
+            "Stripe",
+            description='cleardue: Stripe {"api_key": "sk_...", "webhook_secret": "whsec_..."}',
+            encryption_key=self._key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"api_key": STRIPE_PLACEHOLDER}),
+                generate_string_key="webhook_secret",
+                password_length=32,
+                exclude_punctuation=True,
+            ),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "Stripe issues and rolls these keys (Dashboard > Developers); Secrets Manager cannot rotate them.",
+        )
+        return secret

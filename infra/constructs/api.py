@@ -1,0 +1,118 @@
+"""The HTTP API: the portal API's routes (docs/portal-api.md) and Stripe's webhook, throttled, CORS for the
+pay page's origin only, access-logged."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.nag import acknowledge
+
+# The portal API's routes as docs/portal-api.md lists them (a test keeps the two equal). Unknown paths end
+# at the gateway with a 404 and never reach a function.
+PORTAL_ROUTES = (
+    ("POST", "/link"),
+    ("POST", "/session"),
+    ("POST", "/unsubscribe"),
+    ("GET", "/account"),
+    ("POST", "/payments"),
+    ("POST", "/plans"),
+    ("POST", "/promises"),
+    ("POST", "/disputes"),
+    ("POST", "/hardship"),
+    ("PUT", "/preferences"),
+    ("GET", "/openapi.json"),
+)
+STRIPE_WEBHOOK_ROUTE = ("POST", "/webhooks/stripe")
+# Across all callers: well above a portfolio's worth of debtors opening their links at once, well below
+# what would exhaust the account's Lambda concurrency.
+THROTTLE_RATE = 100
+THROTTLE_BURST = 200
+CORS_MAX_AGE = Duration.hours(1)
+
+_ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "routeKey": "$context.routeKey",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "integrationLatency": "$context.integrationLatency",
+    "integrationError": "$context.integrationErrorMessage",
+}
+
+
+class ApiConstruct(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        portal_origin: str,
+        portal_api: lambda_.IFunction,
+        stripe_webhooks: lambda_.IFunction,
+        key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.http_api = self._build_api(portal_origin)
+        self.stage = self._build_stage(key)
+        self._add_routes(PORTAL_ROUTES, integrations.HttpLambdaIntegration("Portal", portal_api))
+        self._add_routes((STRIPE_WEBHOOK_ROUTE,), integrations.HttpLambdaIntegration("Stripe", stripe_webhooks))
+        acknowledge(
+            self.http_api,
+            "AwsSolutions-APIG4",
+            "The routes authenticate their callers themselves: the portal with a signed, expiring pay link and the "
+            "identity check behind it (then a session token), Stripe's webhook with its signature.",
+        )
+
+    @property
+    def url(self) -> str:
+        """The API's base URL without a trailing slash (https://<id>.execute-api.<region>.amazonaws.com)."""
+        return f"https://{self.http_api.api_id}.execute-api.{Stack.of(self).region}.{Stack.of(self).url_suffix}"
+
+    def _build_api(self, portal_origin: str) -> apigw.HttpApi:
+        return apigw.HttpApi(
+            self,
+            "HttpApi",
+            description="cleardue: the debtor's portal API and Stripe's webhook",
+            create_default_stage=False,
+            cors_preflight=apigw.CorsPreflightOptions(
+                allow_origins=[portal_origin],
+                allow_methods=[
+                    apigw.CorsHttpMethod.GET,
+                    apigw.CorsHttpMethod.POST,
+                    apigw.CorsHttpMethod.PUT,
+                    apigw.CorsHttpMethod.OPTIONS,
+                ],
+                allow_headers=["authorization", "content-type"],
+                max_age=CORS_MAX_AGE,
+            ),
+        )
+
+    def _build_stage(self, key: kms.IKey) -> apigw.HttpStage:
+        stage = apigw.HttpStage(
+            self,
+            "DefaultStage",
+            http_api=self.http_api,
+            auto_deploy=True,
+            throttle=apigw.ThrottleSettings(rate_limit=THROTTLE_RATE, burst_limit=THROTTLE_BURST),
+        )
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH, encryption_key=key)
+        cfn_stage: apigw.CfnStage = stage.node.default_child  # type: ignore[assignment]
+        cfn_stage.access_log_settings = apigw.CfnStage.AccessLogSettingsProperty(
+            destination_arn=access_logs.log_group_arn, format=json.dumps(_ACCESS_LOG_FORMAT)
+        )
+        return stage
+
+    def _add_routes(self, routes: tuple[tuple[str, str], ...], integration: apigw.HttpRouteIntegration) -> None:
+        for method, path in routes:
+            self.http_api.add_routes(path=path, methods=[apigw.HttpMethod(method)], integration=integration)

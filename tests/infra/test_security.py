@@ -1,0 +1,273 @@
+"""Least privilege, encryption, private buckets, the API's surface and the pay page's security headers."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from functions import names
+from infra.constructs.api import PORTAL_ROUTES, STRIPE_WEBHOOK_ROUTE
+from infra.constructs.functions import (
+    EMAIL_SENDER_HANDLER,
+    INGEST_HANDLER,
+    PORTAL_API_HANDLER,
+    SMS_SENDER_HANDLER,
+    STRIPE_WEBHOOK_HANDLER,
+)
+from tests.infra.helpers import (
+    OUR_HANDLERS,
+    as_list,
+    function_environment,
+    function_ids,
+    mentions,
+    ref,
+    resources,
+    role_of,
+    statements,
+    statements_of_role,
+)
+
+pytestmark = pytest.mark.infra
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+DATA_SERVICES = ("dynamodb", "s3", "sqs", "sns", "ses", "secretsmanager")
+AUDIT_READS = {
+    "dynamodb:BatchGetItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+}
+
+
+def _our_statements(template):
+    return {handler: statements_of_role(template, role_of(template, handler)) for handler in OUR_HANDLERS}
+
+
+def test_no_policy_grants_a_wildcard_action(template):
+    actions = {action for statement in statements(template) for action in as_list(statement["Action"])}
+
+    assert actions
+    assert not {action for action in actions if action == "*" or action.endswith(":*")}
+
+
+def test_our_functions_name_every_data_action(template):
+    for handler, found in _our_statements(template).items():
+        data_actions = {
+            action
+            for statement in found
+            for action in as_list(statement["Action"])
+            if action.split(":")[0] in DATA_SERVICES
+        }
+        assert data_actions, handler
+        assert not {action for action in data_actions if "*" in action}, handler
+
+
+def test_audit_trail_is_append_only_for_every_function(template):
+    events_table = ref(template, names.OUTPUT_EVENTS_TABLE)
+
+    for handler, found in _our_statements(template).items():
+        actions = {
+            action
+            for statement in found
+            if statement["Effect"] == "Allow" and mentions(statement["Resource"], events_table)
+            for action in as_list(statement["Action"])
+        }
+        assert actions <= AUDIT_READS | {"dynamodb:PutItem"}, handler
+    writers = {
+        handler
+        for handler, found in _our_statements(template).items()
+        for statement in found
+        if mentions(statement["Resource"], events_table) and "dynamodb:PutItem" in as_list(statement["Action"])
+    }
+    assert writers == set(OUR_HANDLERS)  # every function audits what it does
+
+
+def test_only_the_email_sender_sends_email_and_only_through_its_account(template):
+    senders = {
+        handler: statement
+        for handler, found in _our_statements(template).items()
+        for statement in found
+        if "ses:SendEmail" in as_list(statement["Action"])
+    }
+
+    assert set(senders) == {EMAIL_SENDER_HANDLER}
+    assert "*" not in as_list(senders[EMAIL_SENDER_HANDLER]["Resource"])
+
+
+def test_the_sms_sender_may_text_phones_but_not_publish_to_topics(template):
+    found = statements_of_role(template, role_of(template, SMS_SENDER_HANDLER))
+    publishing = [statement for statement in found if "sns:Publish" in as_list(statement["Action"])]
+
+    assert {(statement["Effect"], json.dumps(statement["Resource"])) for statement in publishing} >= {("Allow", '"*"')}
+    (deny,) = [statement for statement in publishing if statement["Effect"] == "Deny"]
+    assert ":sns:*:*:*" in json.dumps(deny["Resource"])
+    others = [h for h, s in _our_statements(template).items() if any("sns:Publish" in as_list(x["Action"]) for x in s)]
+    assert others == [SMS_SENDER_HANDLER]
+
+
+@pytest.mark.parametrize(
+    ("secret_env", "readers"),
+    [
+        (names.ENV_VERIFICATION_KEY_SECRET, {INGEST_HANDLER, PORTAL_API_HANDLER}),
+        (names.ENV_LINK_KEY_SECRET, {EMAIL_SENDER_HANDLER, SMS_SENDER_HANDLER, PORTAL_API_HANDLER}),
+        (names.ENV_STRIPE_SECRET, {PORTAL_API_HANDLER, STRIPE_WEBHOOK_HANDLER}),
+    ],
+)
+def test_each_secret_is_generated_retained_and_read_only_by_the_functions_that_need_it(template, secret_env, readers):
+    (secret_id,) = {function_environment(template, handler)[secret_env]["Ref"] for handler in readers}
+    secret = template["Resources"][secret_id]
+
+    assert secret["DeletionPolicy"] == "Retain"
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    assert "KmsKeyId" in secret["Properties"]
+    actual_readers = {
+        handler
+        for handler, found in _our_statements(template).items()
+        for statement in found
+        if "secretsmanager:GetSecretValue" in as_list(statement["Action"])
+        and {"Ref": secret_id} in as_list(statement["Resource"])
+    }
+    assert actual_readers == readers
+    for handler in set(OUR_HANDLERS) - readers:
+        assert secret_env not in function_environment(template, handler)
+
+
+def test_the_stripe_secret_starts_as_a_placeholder_the_operator_replaces(template):
+    secret_id = ref(template, names.OUTPUT_STRIPE_SECRET)
+    generated = template["Resources"][secret_id]["Properties"]["GenerateSecretString"]
+
+    assert json.loads(generated["SecretStringTemplate"]) == {"api_key": "REPLACE_WITH_STRIPE_SECRET_KEY"}
+    assert generated["GenerateStringKey"] == "webhook_secret"
+
+
+def test_every_bucket_is_private_encrypted_versioned_tls_only_and_logged(template):
+    buckets = resources(template, "AWS::S3::Bucket")
+    policies = {props["Bucket"]["Ref"]: props for props in resources(template, "AWS::S3::BucketPolicy").values()}
+
+    assert len(buckets) == 4  # portfolios, pay page, S3 access logs, CDN logs
+    for logical_id, bucket in buckets.items():
+        assert bucket["PublicAccessBlockConfiguration"] == dict.fromkeys(
+            ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"], True
+        )
+        assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+        assert any(
+            statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for statement in policies[logical_id]["PolicyDocument"]["Statement"]
+        ), logical_id
+    unlogged = [logical_id for logical_id, bucket in buckets.items() if "LoggingConfiguration" not in bucket]
+    assert len(unlogged) == 1  # the access-log bucket itself
+    logged_to = {
+        bucket["LoggingConfiguration"]["DestinationBucketName"]["Ref"]
+        for bucket in buckets.values()
+        if "LoggingConfiguration" in bucket
+    }
+    assert logged_to == set(unlogged)
+
+
+def test_portfolio_bucket_uses_the_stack_key_and_keeps_reports(template):
+    bucket = template["Resources"][ref(template, names.OUTPUT_PORTFOLIO_BUCKET)]["Properties"]
+    (key_id,) = resources(template, "AWS::KMS::Key")
+
+    encryption = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert encryption["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": {"Fn::GetAtt": [key_id, "Arn"]},
+    }
+    rules = {rule.get("Prefix"): rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    reports = rules[names.REPORTS_PREFIX]
+    assert "ExpirationInDays" not in reports  # records of compliance are kept (Reg F 1006.100)
+    assert reports["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
+    assert reports["Transitions"] == [{"StorageClass": "STANDARD_IA", "TransitionInDays": 90}]
+
+
+def _documented_routes() -> set[tuple[str, str]]:
+    text = (DOCS / "portal-api.md").read_text()
+    routes = set(re.findall(r"^\| `(GET|POST|PUT|PATCH|DELETE) (/[^`?\s]*)", text, flags=re.MULTILINE))
+    routes |= set(re.findall(r"OpenAPI at `(GET) (/[^`]+)`", text))
+    return routes
+
+
+def test_the_api_serves_exactly_the_documented_portal_routes_and_stripe_webhook(template):
+    routes = resources(template, "AWS::ApiGatewayV2::Route")
+    integrations = resources(template, "AWS::ApiGatewayV2::Integration")
+    functions = function_ids(template)
+
+    def handler_of(route):
+        integration = integrations[route["Target"]["Fn::Join"][1][1]["Ref"]]
+        return next(h for h, lid in functions.items() if mentions(integration["IntegrationUri"], lid))
+
+    served = {tuple(route["RouteKey"].split(" ")): handler_of(route) for route in routes.values()}
+    assert set(PORTAL_ROUTES) == _documented_routes()
+    assert served == {**dict.fromkeys(PORTAL_ROUTES, PORTAL_API_HANDLER), STRIPE_WEBHOOK_ROUTE: STRIPE_WEBHOOK_HANDLER}
+    assert all(route.get("AuthorizationType", "NONE") == "NONE" for route in routes.values())
+
+
+def test_the_api_is_throttled_access_logged_and_allows_only_the_pay_page_origin(template):
+    (api,) = resources(template, "AWS::ApiGatewayV2::Api").values()
+    (stage,) = resources(template, "AWS::ApiGatewayV2::Stage").values()
+    (distribution_id,) = resources(template, "AWS::CloudFront::Distribution")
+
+    cors = api["CorsConfiguration"]
+    assert cors["AllowOrigins"] == [{"Fn::Join": ["", ["https://", {"Fn::GetAtt": [distribution_id, "DomainName"]}]]}]
+    assert "*" not in json.dumps(cors["AllowOrigins"])
+    assert set(cors["AllowMethods"]) == {"GET", "POST", "PUT", "OPTIONS"}
+    assert stage["StageName"] == "$default"
+    assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
+    assert stage["DefaultRouteSettings"]["ThrottlingBurstLimit"] > 0
+    log_format = json.loads(stage["AccessLogSettings"]["Format"])
+    assert {"requestId", "routeKey", "status"} <= set(log_format)
+
+
+def test_the_pay_page_bucket_is_reached_only_through_cloudfront_origin_access_control(template):
+    (distribution,) = resources(template, "AWS::CloudFront::Distribution").values()
+    (oac,) = resources(template, "AWS::CloudFront::OriginAccessControl").values()
+    config = distribution["DistributionConfig"]
+    (origin,) = config["Origins"]
+    bucket_id = origin["DomainName"]["Fn::GetAtt"][0]
+    policies = {props["Bucket"]["Ref"]: props for props in resources(template, "AWS::S3::BucketPolicy").values()}
+
+    assert oac["OriginAccessControlConfig"]["SigningBehavior"] == "always"
+    assert "OriginAccessControlId" in origin
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert config["DefaultRootObject"] == "index.html"
+    grants = [s for s in policies[bucket_id]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert grants and all(s["Principal"] == {"Service": "cloudfront.amazonaws.com"} for s in grants)
+    assert all("AWS:SourceArn" in json.dumps(s["Condition"]) for s in grants)
+
+
+def test_the_pay_page_is_served_with_strict_security_headers(template):
+    (policy,) = resources(template, "AWS::CloudFront::ResponseHeadersPolicy").values()
+    (distribution,) = resources(template, "AWS::CloudFront::Distribution").values()
+    headers = policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    csp = json.dumps(headers["ContentSecurityPolicy"]["ContentSecurityPolicy"])
+
+    assert "default-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert re.search(r"connect-src 'self' https://\*\.execute-api\.", csp)  # the region's API hosts (no domain)
+    hsts = headers["StrictTransportSecurity"]
+    assert hsts["AccessControlMaxAgeSec"] >= 365 * 24 * 3600 and hsts["IncludeSubdomains"] is True
+    assert headers["ContentTypeOptions"] == {"Override": True}
+    assert headers["FrameOptions"]["FrameOption"] == "DENY"
+    assert headers["ReferrerPolicy"]["ReferrerPolicy"] == "no-referrer"
+    behavior = distribution["DistributionConfig"]["DefaultCacheBehavior"]
+    assert behavior["ResponseHeadersPolicyId"] == {
+        "Ref": next(iter(resources(template, "AWS::CloudFront::ResponseHeadersPolicy")))
+    }
+
+
+def test_the_pay_page_is_deployed_with_a_config_pointing_at_the_api(template):
+    (deployment,) = resources(template, "Custom::CDKBucketDeployment").values()
+
+    assert len(deployment["SourceObjectKeys"]) == 2  # static_portal/ and config.json
+    markers = json.dumps(deployment.get("SourceMarkers", []))
+    assert "HttpApi" in markers  # config.json's {"api": ...} is the API's URL, filled in at deploy time
+    assert deployment["DistributionPaths"] == ["/*"]
