@@ -1,111 +1,366 @@
-"""Delivering one job: re-check eligibility, render, send through SES, then record it.
+"""Delivering one job: re-check eligibility, render, send through SES or SNS, then record it.
 
-Delivery and recording are separate steps so that a failure after SES accepted the message retries
-only the recording: `deliver` is wrapped in Powertools idempotency keyed on the job id (its result,
-the SES message id, is stored), and `record` is idempotent by construction (the audit event's key
-is the job id; the contact counter moves only once per job)."""
+Delivery and recording are separate steps so that a failure after the provider accepted the message
+retries only the recording: `deliver` is wrapped in Powertools idempotency keyed on the job id (its
+result, the provider's message id or why nothing was sent, is stored), and `record` is idempotent by
+construction (the audit event's key is the job id; the contact counter moves only once per job;
+state changes are compared with what is already there).
+
+Provider errors fall in two kinds. Throttling and anything unexpected raise `TransientSendError`:
+the record fails, SQS delivers it again after a back-off, and after `MAX_RECEIVE_COUNT` tries it
+lands in the DLQ. An address or number the provider refuses for good is a `Delivery` with a `block`:
+it is stored like a send (never retried) and `record` marks the channel unusable on the account.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import email.policy
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
+from email.message import EmailMessage as MimeMessage
+from email.utils import formataddr
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from functions.core import links, messages
+from functions.core.account import Account, Block, Channel
 from functions.core.audit import AuditEvent, EventType
-from functions.core.clock import iso_utc, local_date, parse_utc
-from functions.core.jobs import Job
-from functions.core.messages import reminder_email
+from functions.core.clock import iso_utc, parse_utc
+from functions.core.jobs import Job, Template
+from functions.core.lender import LenderProfile
 from functions.core.outreach import still_eligible
 from functions.store import accounts, events, lenders
 
 ACTOR = "sender"
 SENT = "sent"
 SUPPRESSED = "suppressed"
+UNDELIVERABLE = "undeliverable"
+# Headers may be up to 998 characters (RFC 5322): a long List-Unsubscribe URL stays one plain token
+# instead of being folded into RFC 2047 encoded words, which mail clients would not read as a URL.
+MIME_POLICY = email.policy.SMTP.clone(max_line_length=998)
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+SAVE_ATTEMPTS = 3
+
+# Provider error codes that mean "this address / number will never work": block the channel, never retry.
+PERMANENT_EMAIL_ERRORS: dict[str, Block] = {
+    "MessageRejected": Block.INVALID,  # SES refused the message for this recipient
+    "InvalidParameterValue": Block.INVALID,  # SES: an address it cannot send to
+    "BadRequestException": Block.INVALID,  # SES v2: e.g. an illegal recipient address
+}
+PERMANENT_SMS_ERRORS: dict[str, Block] = {
+    "InvalidParameter": Block.INVALID,  # SNS: the phone number is not valid
+    "InvalidParameterValue": Block.INVALID,
+    "OptedOut": Block.OPTED_OUT,  # the number replied STOP (SNS's opt-out list)
+    "OptedOutException": Block.OPTED_OUT,
+}
+# Everything else (TooManyRequestsException, ThrottlingException, Throttled, LimitExceededException,
+# InternalFailure, SendingPausedException, network errors...) is retried through SQS.
+
+
+class TransientSendError(RuntimeError):
+    """The provider could not take the message now: let SQS deliver the job again later."""
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    outcome: str  # sent | suppressed
+    outcome: str  # sent | suppressed | undeliverable
     message_id: str | None = None
     reason: str | None = None
     retry_at: str | None = None  # ISO UTC: when a held contact would be allowed
+    block: str | None = None  # a Block value: the channel is unusable (undeliverable)
+    content_hash: str | None = None  # sha256 of what was rendered (sent or refused)
+    size: str | None = None  # SMS wording used: full | short | minimal
+    segments: int | None = None  # SMS segments billed
+    language: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "outcome": self.outcome,
-            "message_id": self.message_id,
-            "reason": self.reason,
-            "retry_at": self.retry_at,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Delivery:
-        return cls(
-            outcome=data["outcome"],
-            message_id=data.get("message_id"),
-            reason=data.get("reason"),
-            retry_at=data.get("retry_at"),
-        )
+        known = {key: data.get(key) for key in cls.__dataclass_fields__ if key != "outcome"}
+        return cls(str(data["outcome"]), **known)
 
 
-class EmailSender:
-    def __init__(self, ses: Any, default_sender: str, configuration_set: str | None) -> None:
-        self._ses = ses
-        self._default_sender = default_sender
-        self._configuration_set = configuration_set
+class LenderCache:
+    """Lender profiles per container, refreshed after `ttl_seconds` (a cache, so wall-clock time)."""
+
+    def __init__(self, ttl_seconds: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._profiles: dict[str, tuple[float, LenderProfile]] = {}
+
+    def get(self, lender_id: str) -> LenderProfile:
+        cached = self._profiles.get(lender_id)
+        if cached and self._clock() - cached[0] < self._ttl:
+            return cached[1]
+        profile = lenders.get_or_default(lender_id)
+        self._profiles[lender_id] = (self._clock(), profile)
+        return profile
+
+
+class Sender:
+    """The part both channels share: re-check, links, render; the channel's `_send` talks to the provider."""
+
+    channel: Channel
+
+    def __init__(
+        self, portal_url: str, portal_api_url: str, link_key: Callable[[], bytes], lender_cache: LenderCache
+    ) -> None:
+        self._portal_url = portal_url.rstrip("/")
+        self._portal_api_url = portal_api_url.rstrip("/")
+        self._link_key = link_key
+        self._lenders = lender_cache
 
     def deliver(self, job: Job, now: datetime) -> dict[str, Any]:
-        """Send the job's email unless the account no longer qualifies at `now`. At most once per job id."""
+        """Send the job's message unless the account no longer qualifies at `now`. At most once per job id."""
+        if job.channel is not self.channel:
+            raise ValueError(f"a {job.channel} job reached the {self.channel} sender")
         account = accounts.get(job.account_id)
         if account is None:
             return Delivery(SUPPRESSED, reason="unknown_account").as_dict()
+        unusable = self._unusable(account)
+        if unusable:
+            return Delivery(SUPPRESSED, reason=unusable).as_dict()
         recheck = still_eligible(account, job, now)
         if recheck.reason:
             retry_at = iso_utc(recheck.retry_at) if recheck.retry_at else None
             return Delivery(SUPPRESSED, reason=recheck.reason, retry_at=retry_at).as_dict()
-        lender = lenders.get_or_default(account.lender_id)
-        content = reminder_email(account, lender, local_date(job.scheduled_for, account.debtor.timezone))
+        if not account.link_ref:
+            return Delivery(SUPPRESSED, reason="no_pay_link").as_dict()
+        lender = self._lenders.get(account.lender_id)
+        token = links.sign(account.link_ref, now, self._link_key())
+        message_links = messages.MessageLinks(
+            pay_url=links.pay_url(self._portal_url, token),
+            unsubscribe_url=f"{self._portal_api_url}/unsubscribe?t={token}",
+        )
+        try:
+            message = messages.render(
+                self.channel, job.template, job.tone, job.variant, account, lender, message_links,
+                messages.sent_on(now, account),
+            )  # fmt: skip
+        except messages.MessageError as exc:
+            return Delivery(SUPPRESSED, reason=f"missing_fact: {exc}").as_dict()
+        return self._send(job, account, lender, message).as_dict()
+
+    def _unusable(self, account: Account) -> str | None:
+        """Why this channel cannot reach the account (blocked, or no address / consent), or None."""
+        block = account.blocked_channels.get(self.channel)
+        return f"channel_blocked: {block.value}" if block else None
+
+    def _send(
+        self, job: Job, account: Account, lender: LenderProfile, message: messages.EmailMessage | messages.SmsMessage
+    ) -> Delivery:
+        raise NotImplementedError
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+class EmailSender(Sender):
+    channel = Channel.EMAIL
+
+    def __init__(
+        self,
+        ses: Any,
+        default_sender: str,
+        configuration_set: str | None,
+        portal_url: str,
+        portal_api_url: str,
+        link_key: Callable[[], bytes],
+        lender_cache: LenderCache,
+    ) -> None:
+        super().__init__(portal_url, portal_api_url, link_key, lender_cache)
+        self.client = ses
+        self._default_sender = default_sender
+        self._configuration_set = configuration_set
+
+    def _unusable(self, account: Account) -> str | None:
+        if not account.debtor.email:
+            return "no_usable_channel"
+        return super()._unusable(account)
+
+    def _send(
+        self, job: Job, account: Account, lender: LenderProfile, message: messages.EmailMessage | messages.SmsMessage
+    ) -> Delivery:
+        assert isinstance(message, messages.EmailMessage)
+        sender = str(lender.sender_email or self._default_sender)
+        recipient = str(account.debtor.email)
+        mime = mime_message(message, formataddr((lender.creditor_name, sender)), recipient)
         request: dict[str, Any] = {
-            "FromEmailAddress": lender.sender_email or self._default_sender,
-            "Destination": {"ToAddresses": [account.debtor.email]},
-            "Content": {
-                "Simple": {
-                    "Subject": {"Data": content.subject, "Charset": "UTF-8"},
-                    "Body": {"Text": {"Data": content.text, "Charset": "UTF-8"}},
-                }
-            },
-            "EmailTags": [{"Name": "job_id", "Value": job.job_id}, {"Name": "stage", "Value": job.stage.value}],
+            "FromEmailAddress": sender,
+            "Destination": {"ToAddresses": [recipient]},
+            # Raw content: Simple content cannot carry List-Unsubscribe / List-Unsubscribe-Post (RFC 8058).
+            "Content": {"Raw": {"Data": mime.as_bytes()}},
+            "EmailTags": [
+                {"Name": "job_id", "Value": job.job_id},
+                {"Name": "template", "Value": str(job.template)},
+                {"Name": "stage", "Value": job.stage.value},
+            ],
         }
         if self._configuration_set:
             request["ConfigurationSetName"] = self._configuration_set
-        message_id = self._ses.send_email(**request)["MessageId"]
-        return Delivery(SENT, message_id=message_id).as_dict()
+        sent = Delivery(SENT, content_hash=message.content_hash, language=message.language)
+        try:
+            message_id = self.client.send_email(**request)["MessageId"]
+        except ClientError as exc:
+            code = _error_code(exc)
+            if code in PERMANENT_EMAIL_ERRORS:
+                return Delivery(
+                    UNDELIVERABLE,
+                    reason=f"ses:{code}",
+                    block=PERMANENT_EMAIL_ERRORS[code].value,
+                    content_hash=message.content_hash,
+                    language=message.language,
+                )
+            raise TransientSendError(f"ses:{code}") from exc
+        return replace(sent, message_id=message_id)
+
+
+def mime_message(message: messages.EmailMessage, from_header: str, to: str) -> MimeMessage:
+    """multipart/alternative (plain text, then HTML), UTF-8, with the one-click unsubscribe headers."""
+    mime = MimeMessage(policy=MIME_POLICY)
+    mime["From"] = from_header
+    mime["To"] = to
+    mime["Subject"] = message.subject
+    for name, value in message.headers.items():
+        mime[name] = value
+    mime.set_content(message.text, charset="utf-8", cte="quoted-printable")
+    mime.add_alternative(message.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return mime
+
+
+class SmsSender(Sender):
+    channel = Channel.SMS
+
+    def __init__(
+        self,
+        sns: Any,
+        default_sender_id: str | None,
+        portal_url: str,
+        portal_api_url: str,
+        link_key: Callable[[], bytes],
+        lender_cache: LenderCache,
+    ) -> None:
+        super().__init__(portal_url, portal_api_url, link_key, lender_cache)
+        self.client = sns
+        self._default_sender_id = default_sender_id
+
+    def _unusable(self, account: Account) -> str | None:
+        if not account.debtor.phone:
+            return "no_usable_channel"
+        if not account.debtor.sms_consent:
+            return "no_sms_consent"  # TCPA: texts need prior express consent (47 USC 227(b))
+        return super()._unusable(account)
+
+    def _send(
+        self, job: Job, account: Account, lender: LenderProfile, message: messages.EmailMessage | messages.SmsMessage
+    ) -> Delivery:
+        assert isinstance(message, messages.SmsMessage)
+        sms_facts = Delivery(
+            SENT,
+            content_hash=message.content_hash,
+            size=message.size,
+            segments=message.length.segments,
+            language=message.language,
+        )
+        phone = str(account.debtor.phone)
+        if not E164.match(phone):  # SNS accepts any string; a number that is not E.164 can never be reached
+            return replace(sms_facts, outcome=UNDELIVERABLE, reason="not_e164", block=Block.INVALID.value)
+        attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
+        sender_id = getattr(lender, "sms_sender_id", None) or self._default_sender_id
+        if sender_id:
+            attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": str(sender_id)}
+        try:
+            message_id = self.client.publish(PhoneNumber=phone, Message=message.text, MessageAttributes=attributes)[
+                "MessageId"
+            ]
+        except ClientError as exc:
+            code = _error_code(exc)
+            if code in PERMANENT_SMS_ERRORS:
+                return replace(
+                    sms_facts, outcome=UNDELIVERABLE, reason=f"sns:{code}", block=PERMANENT_SMS_ERRORS[code].value
+                )
+            raise TransientSendError(f"sns:{code}") from exc
+        return replace(sms_facts, message_id=message_id)
 
 
 def record(job: Job, delivery: Delivery, now: datetime, due_shards: int) -> None:
-    """Write the audit event for the job's outcome and count the contact (both once per job)."""
+    """Write the audit event for the job's outcome, count the contact, and change the account's state
+    the outcome implies (validation notice sent, channel blocked); each once per job."""
+    if delivery.reason == "unknown_account":
+        return  # nothing to audit against: the account was never placed (or was removed)
     detail: dict[str, Any] = {
         "job_id": job.job_id,
         "channel": job.channel.value,
-        "template": job.template,
+        "template": str(job.template),
         "variant": job.variant,
+        "tone": job.tone.value,
         "stage": job.stage.value,
     }
-    if delivery.reason == "unknown_account":
-        return  # nothing to audit against: the account was never placed (or was removed)
+    if job.reason:
+        detail["decision"] = job.reason
+    for key in ("content_hash", "language", "size", "segments"):
+        value = getattr(delivery, key)
+        if value is not None:
+            detail[key] = value
     if delivery.outcome == SENT:
         event_type = EventType.REMINDER_SENT
         detail["message_id"] = delivery.message_id
     else:
         event_type = EventType.REMINDER_SUPPRESSED
         detail["reason"] = delivery.reason
+        if delivery.block:
+            detail["block"] = delivery.block
     events.append(
         AuditEvent(
-            account_id=job.account_id, at=now, type=event_type, event_id=f"job:{job.job_id}", actor=ACTOR, detail=detail
+            account_id=job.account_id, at=now, type=event_type, event_id=audit_event_id(job), actor=ACTOR, detail=detail
         )
     )
     if delivery.outcome == SENT:
         accounts.record_contact(job.account_id, now, job.job_id, job.channel)
+        if job.template == Template.VALIDATION_NOTICE:
+            _change_state(job.account_id, now, due_shards, _notice_sent(now))
+    elif delivery.block:
+        _change_state(job.account_id, now, due_shards, _blocked(job.channel, Block(delivery.block)))
     elif delivery.retry_at:
         # Held at the last moment (a retry that arrived outside the window): contact it when allowed.
         accounts.reschedule_no_later_than(job.account_id, parse_utc(delivery.retry_at), due_shards)
+
+
+def audit_event_id(job: Job) -> str:
+    """Once per job and channel (an email's id is the job's own, as before texts existed)."""
+    return f"job:{job.job_id}" if job.channel is Channel.EMAIL else f"job:{job.job_id}:{job.channel.value}"
+
+
+def _notice_sent(now: datetime) -> Callable[[Account], Account | None]:
+    def change(account: Account) -> Account | None:
+        return None if account.validation_notice_at else account.with_changes(validation_notice_at=now)
+
+    return change
+
+
+def _blocked(channel: Channel, block: Block) -> Callable[[Account], Account | None]:
+    def change(account: Account) -> Account | None:
+        if account.blocked_channels.get(channel) is not None:
+            return None  # already blocked (a retried record, or an opt-out that came first): keep the first reason
+        return account.with_changes(blocked_channels={**account.blocked_channels, channel: block})
+
+    return change
+
+
+def _change_state(account_id: str, now: datetime, due_shards: int, change: Callable[[Account], Account | None]) -> None:
+    """Apply `change` to the account under its version lock, re-reading on a conflict."""
+    for _ in range(SAVE_ATTEMPTS):
+        before = accounts.get(account_id)
+        if before is None:
+            return
+        after = change(before)
+        if after is None or accounts.save_state(before, after, now, due_shards):
+            return
+    raise TransientSendError(f"account {account_id} kept changing while its state was saved")

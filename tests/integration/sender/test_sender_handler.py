@@ -1,64 +1,82 @@
-"""Given jobs on the email queue, when the sender consumes a batch, then each is emailed once and audited."""
+"""Given email jobs on the queue, when the sender consumes a batch, then each becomes one email, audited once."""
 
-from datetime import UTC, date, datetime, timedelta
+from __future__ import annotations
+
+from datetime import date, timedelta
+from urllib.parse import parse_qs, urlparse
 
 import pytest
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.ses.models import ses_backends
 
-from functions.core.account import AccountStatus
-from functions.core.outreach import plan_contact
-from functions.sender.handler import lambda_handler
+from functions.core import links
+from functions.core.account import AccountStatus, Block, Channel
+from functions.core.jobs import Template
+from functions.core.lender import LenderProfile
+from functions.sender.handler import email_handler, handler, lambda_handler
 from functions.store import accounts, events, lenders
 from functions.store.accounts import AccountModel
-from tests.events.factories import job_event, make_account, sqs_event
-from tests.events.factories import place as place_account
-
-TICK = datetime(2026, 3, 8, 14, 0, tzinfo=UTC)
-
-
-def sent() -> list:
-    return ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+from tests.conftest import LINK_KEY, PORTAL_API_URL, PORTAL_URL, SENDER
+from tests.events.factories import job_event, sqs_event
+from tests.integration.sender.conftest import TICK, email_job, emails, inject, no_fault, parts
 
 
-def place_and_plan(ref: str, **overrides):
-    account = make_account(ref, **overrides)
-    place_account(account, TICK)
-    job = plan_contact(accounts.get(account.account_id), TICK, 3).job
-    assert job is not None
-    return job
+def audits(account_id: str, kind: str) -> list:
+    return [e for e in events.history(account_id) if e.type == kind]
 
 
-def test_each_job_becomes_one_email_with_an_audit_event_and_a_counted_contact(aws, context) -> None:
-    jobs = [place_and_plan("A-1"), place_and_plan("A-2", email="sam.lee@example.org")]
+def test_each_job_becomes_one_email_with_both_parts_the_unsubscribe_headers_and_an_audit(aws, context) -> None:
+    lenders.put(LenderProfile(lender_id="acme", creditor_name="Acme Lending", help_email="help@acme.example"))
+    jobs = [email_job("A-1"), email_job("A-2", email="sam.lee@example.org")]
+    requests = inject(Channel.EMAIL, "SendEmail", no_fault)
 
-    response = lambda_handler(job_event(jobs, sent_at=TICK), context)
+    response = email_handler(job_event(jobs, sent_at=TICK), context)
 
     assert response == {"batchItemFailures": []}
-    messages = sent()
-    assert sorted(m.destinations["ToAddresses"][0] for m in messages) == [
-        "dana.reyes@example.com",
-        "sam.lee@example.org",
-    ]
-    assert "USD 153.50 was due on 2026-02-20" in messages[0].subject
-    (audit,) = [e for e in events.history("acme#A-1") if e.type == "reminder_sent"]
-    assert audit.detail["job_id"] == jobs[0].job_id and audit.detail["message_id"]
-    assert audit.at == TICK
+    sent = sorted(emails(), key=lambda m: m["To"])
+    assert [m["To"] for m in sent] == ["dana.reyes@example.com", "sam.lee@example.org"]
+    message = sent[0]
+    assert message["Subject"] == "Acme Lending: $153.50 was due on February 20, 2026 (account A-1)"
+    assert message["From"] == f"Acme Lending <{SENDER}>"
+    body = parts(message)
+    assert set(body) == {"text/plain", "text/html"}
+    for fact in ("$120.00", "$8.50", "$25.00", "$153.50", "February 20, 2026", "help@acme.example"):
+        assert fact in body["text/plain"] and fact in body["text/html"]
+    # One action: the signed pay link, for this account's opaque reference and valid from now.
+    pay_url = next(line for line in body["text/plain"].splitlines() if line.startswith(PORTAL_URL))
+    token = pay_url.split("#t=", 1)[1]
     account = accounts.get("acme#A-1")
-    assert account is not None and (account.contacts_sent, account.last_contact_at) == (1, TICK)
+    assert links.read(token, TICK, LINK_KEY).link_ref == account.link_ref
+    # RFC 8058 one-click unsubscribe, pointing at the portal API with the same token, plus mailto.
+    unsubscribe, mailto = (target.strip(" <>") for target in message["List-Unsubscribe"].split(","))
+    assert unsubscribe.startswith(f"{PORTAL_API_URL}/unsubscribe?")
+    assert parse_qs(urlparse(unsubscribe).query)["t"] == [token]
+    assert mailto == "mailto:help@acme.example?subject=unsubscribe"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert {tag["Name"]: tag["Value"] for tag in requests[0]["EmailTags"]}["template"] == "reminder"
+    (audit,) = audits("acme#A-1", "reminder_sent")
+    assert audit.at == TICK and audit.detail["message_id"]
+    assert {key: audit.detail[key] for key in ("job_id", "template", "variant", "tone", "channel")} == {
+        "job_id": jobs[0].job_id, "template": "reminder", "variant": "a", "tone": "friendly", "channel": "email",
+    }  # fmt: skip
+    assert len(audit.detail["content_hash"]) == 64
+    assert (account.contacts_sent, account.last_contact_at) == (1, TICK)
 
 
-def test_a_redelivered_job_is_not_sent_twice(aws, context) -> None:
-    job = place_and_plan("A-1")
-    lambda_handler(job_event([job], TICK), context)
-    lambda_handler(job_event([job], TICK + timedelta(minutes=5)), context)
-    assert len(sent()) == 1
-    assert len([e for e in events.history("acme#A-1") if e.type == "reminder_sent"]) == 1
-    assert accounts.get("acme#A-1").contacts_sent == 1
+def test_the_same_batch_delivered_twice_sends_each_email_once(aws, context) -> None:
+    jobs = [email_job("A-1"), email_job("A-2", email="sam.lee@example.org")]
+    assert email_handler(job_event(jobs, TICK), context) == {"batchItemFailures": []}
+    assert email_handler(job_event(jobs, TICK + timedelta(minutes=5)), context) == {"batchItemFailures": []}
+    assert len(emails()) == 2
+    for job in jobs:
+        assert len(audits(job.account_id, "reminder_sent")) == 1
+        assert accounts.get(job.account_id).contacts_sent == 1
+
+
+def test_the_old_handler_names_are_the_email_sender() -> None:
+    assert handler is email_handler and lambda_handler is email_handler
 
 
 def test_a_failure_after_ses_accepted_retries_only_the_bookkeeping(aws, context, monkeypatch) -> None:
-    job = place_and_plan("A-1")
+    job = email_job("A-1")
     real_record = accounts.record_contact
     calls = {"n": 0}
 
@@ -69,46 +87,123 @@ def test_a_failure_after_ses_accepted_retries_only_the_bookkeeping(aws, context,
         return real_record(*args, **kwargs)
 
     monkeypatch.setattr(accounts, "record_contact", flaky)
-    first = lambda_handler(job_event([job], TICK), context)
-    assert first["batchItemFailures"] == [{"itemIdentifier": "msg-0"}]
-    second = lambda_handler(job_event([job], TICK), context)
-    assert second["batchItemFailures"] == []
-    assert len(sent()) == 1  # the retry did not email again
+    assert email_handler(job_event([job], TICK), context)["batchItemFailures"] == [{"itemIdentifier": "msg-0"}]
+    assert email_handler(job_event([job], TICK), context)["batchItemFailures"] == []
+    assert len(emails()) == 1  # the retry did not email again
     assert accounts.get("acme#A-1").contacts_sent == 1
 
 
+def test_a_throttled_ses_call_is_retried_through_sqs_and_succeeds_once(aws, context) -> None:
+    job = email_job("A-1")
+
+    def throttle_first(n):
+        return {"Code": "TooManyRequestsException", "Message": "Maximum sending rate exceeded."} if n == 1 else None
+
+    requests = inject(Channel.EMAIL, "SendEmail", throttle_first)
+
+    first = email_handler(job_event([job], TICK), context)
+    assert first == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}  # SQS will deliver it again
+    assert emails() == [] and audits("acme#A-1", "reminder_sent") == []
+
+    second = email_handler(sqs_event([job.model_dump_json()], TICK + timedelta(seconds=30), receive_count=2), context)
+    assert second == {"batchItemFailures": []}
+    assert len(requests) == 2 and len(emails()) == 1
+    assert len(audits("acme#A-1", "reminder_sent")) == 1 and accounts.get("acme#A-1").contacts_sent == 1
+
+
+def test_a_refused_address_blocks_the_channel_and_is_never_retried(aws, context) -> None:
+    job = email_job("A-1")
+    requests = inject(
+        Channel.EMAIL, "SendEmail", lambda n: {"Code": "MessageRejected", "Message": "Email address is not verified."}
+    )
+
+    assert email_handler(job_event([job], TICK), context) == {"batchItemFailures": []}  # done: nothing to retry
+    assert email_handler(job_event([job], TICK + timedelta(minutes=5)), context) == {"batchItemFailures": []}
+
+    assert len(requests) == 1  # the redelivered job did not try again
+    account = accounts.get("acme#A-1")
+    assert account.blocked_channels == {Channel.EMAIL: Block.INVALID}
+    assert account.contacts_sent == 0
+    (audit,) = audits("acme#A-1", "reminder_suppressed")
+    assert audit.detail["reason"] == "ses:MessageRejected" and audit.detail["block"] == "invalid"
+
+
 def test_an_account_that_paid_since_scheduling_is_not_emailed(aws, context) -> None:
-    job = place_and_plan("A-1")
+    job = email_job("A-1")
     AccountModel("acme#A-1").update(actions=[AccountModel.status.set(AccountStatus.PAID.value)])
-    lambda_handler(job_event([job], TICK), context)
-    assert sent() == []
-    suppressed = [e for e in events.history("acme#A-1") if e.type == "reminder_suppressed"]
-    assert suppressed[0].detail["reason"] == "not_collectible"
+    email_handler(job_event([job], TICK), context)
+    assert emails() == []
+    (suppressed,) = audits("acme#A-1", "reminder_suppressed")
+    assert suppressed.detail["reason"] == "not_collectible"
+
+
+def test_a_blocked_channel_is_not_used(aws, context) -> None:
+    job = email_job("A-1")
+    before = accounts.get("acme#A-1")
+    assert accounts.save_state(before, before.with_changes(blocked_channels={Channel.EMAIL: Block.OPTED_OUT}), TICK, 4)
+    email_handler(job_event([job], TICK), context)
+    assert emails() == []
+    assert audits("acme#A-1", "reminder_suppressed")[0].detail["reason"] == "channel_blocked: opted_out"
 
 
 def test_a_poison_message_fails_alone_and_the_rest_of_the_batch_is_sent(aws, context) -> None:
-    job = place_and_plan("A-1")
+    job = email_job("A-1")
     event = sqs_event(["not json", '{"job_id": "too-short"}', job.model_dump_json()], TICK)
-    response = lambda_handler(event, context)
+    response = email_handler(event, context)
     assert response["batchItemFailures"] == [{"itemIdentifier": "msg-0"}, {"itemIdentifier": "msg-1"}]
-    assert len(sent()) == 1
+    assert len(emails()) == 1
 
 
-def test_the_lenders_sender_identity_is_used(aws, context) -> None:
-    from functions.core.lender import LenderProfile
+def test_the_lenders_sender_identity_and_the_configuration_set_are_used(aws, context, monkeypatch) -> None:
+    monkeypatch.setenv("SES_CONFIGURATION_SET", "cleardue-events")
+    lenders.put(LenderProfile(lender_id="acme", creditor_name="Acme Lending", sender_email=SENDER))
+    requests = inject(Channel.EMAIL, "SendEmail", no_fault)
+    email_handler(job_event([email_job("A-1")], TICK), context)
+    (message,) = emails()
+    assert message["From"] == f"Acme Lending <{SENDER}>"
+    assert requests[0]["ConfigurationSetName"] == "cleardue-events"
+    assert requests[0]["FromEmailAddress"] == SENDER
 
-    lenders.put(
-        LenderProfile(lender_id="acme", creditor_name="Acme Lending", sender_email="reminders@lender.example.com")
+
+def test_spanish_debtors_get_spanish_words_and_amounts(aws, context) -> None:
+    job = email_job("A-1")
+    AccountModel("acme#A-1").update(actions=[AccountModel.language.set("es")])
+    email_handler(job_event([job], TICK), context)
+    (message,) = emails()
+    text = parts(message)["text/plain"]
+    assert "153,50" in text and "20 de febrero de 2026" in text and "Capital" in text
+
+
+def test_a_validation_notice_is_recorded_on_the_account(aws, context) -> None:
+    lenders.put(LenderProfile(lender_id="acme", creditor_name="Northwind Bank", regime="third_party"))
+    job = email_job("A-1")
+    AccountModel("acme#A-1").update(
+        actions=[
+            AccountModel.lender_attributes.set(
+                {"collector_name": "Fairway Recovery", "collector_address": "PO Box 1, Austin TX"}
+            )
+        ]
     )
-    lambda_handler(job_event([place_and_plan("A-1")], TICK), context)
-    (message,) = sent()
-    assert message.source == "reminders@lender.example.com"
-    assert message.subject.startswith("Acme Lending:")
+    notice = job.model_copy(update={"template": Template.VALIDATION_NOTICE.value})
+    assert email_handler(job_event([notice], TICK), context) == {"batchItemFailures": []}
+    (message,) = emails()
+    text = parts(message)["text/plain"]
+    assert "Fairway Recovery is a debt collector" in text and "www.cfpb.gov/debt-collection" in text
+    assert accounts.get("acme#A-1").validation_notice_at == TICK
+    assert audits("acme#A-1", "reminder_sent")[0].detail["template"] == "validation_notice"
+
+
+def test_a_validation_notice_without_the_collectors_address_is_not_sent(aws, context) -> None:
+    lenders.put(LenderProfile(lender_id="acme", creditor_name="Northwind Bank", regime="third_party"))
+    notice = email_job("A-1").model_copy(update={"template": Template.VALIDATION_NOTICE.value})
+    assert email_handler(job_event([notice], TICK), context) == {"batchItemFailures": []}
+    assert emails() == []
+    assert audits("acme#A-1", "reminder_suppressed")[0].detail["reason"].startswith("missing_fact")
 
 
 @pytest.mark.parametrize("status", [AccountStatus.RECALLED, AccountStatus.SETTLED])
 def test_closed_accounts_are_never_emailed(aws, context, status) -> None:
-    job = place_and_plan("A-1", due=date(2026, 2, 20))
+    job = email_job("A-1", due=date(2026, 2, 20))
     AccountModel("acme#A-1").update(actions=[AccountModel.status.set(status.value)])
-    lambda_handler(job_event([job], TICK), context)
-    assert sent() == []
+    email_handler(job_event([job], TICK), context)
+    assert emails() == []
