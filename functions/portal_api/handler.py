@@ -128,9 +128,9 @@ def unsubscribe(
     tags=["account"],
 )
 def get_account() -> models.AccountResponse:
-    who, _, _ = verified()
+    who, this_call, _ = verified()
     state = portal_store.get(who.account.account_id)
-    return views.account_view(who.account, who.lender, state, who.language, who.today)
+    return views.account_view(who.account, who.lender, state, who.language, this_call.now, who.today)
 
 
 @router.post(
@@ -142,7 +142,9 @@ def get_account() -> models.AccountResponse:
 )
 def pay(body: models.PaymentRequest) -> models.CheckoutResponse:
     who, this_call, this_runtime = verified()
-    return models.CheckoutResponse.model_validate(service.pay(who, body.amount_minor, this_call, this_runtime))
+    return models.CheckoutResponse.model_validate(
+        service.pay(who, body.amount_minor, body.settlement, this_call, this_runtime)
+    )
 
 
 @router.post(

@@ -88,11 +88,17 @@ class PromiseOption(BaseModel):
     max_date: date
 
 
+class SettlementOption(BaseModel):
+    amount: MoneyOut
+    expires_at: datetime
+
+
 class OptionsOut(BaseModel):
     pay_full: MoneyOut | None = None
     pay_partial: PartialOption | None = None
     plan: PlanOption | None = None
     promise: PromiseOption | None = None
+    settlement: SettlementOption | None = None
 
 
 class InstallmentOut(BaseModel):
@@ -153,6 +159,7 @@ class AccountResponse(BaseModel):
 
 class PaymentRequest(Request):
     amount_minor: MinorAmount | None = None
+    settlement: bool = False  # pay the open settlement offer (from POST /hardship) instead of an amount
 
 
 class CheckoutResponse(BaseModel):

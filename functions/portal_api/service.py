@@ -19,11 +19,12 @@ from functions.core.clock import local_date
 from functions.core.lender import LenderProfile
 from functions.core.money import Money
 from functions.core.portal import Answers
-from functions.payments.stripe_gateway import CheckoutLink
+from functions.payments.stripe_gateway import PURPOSE_PAYMENT, CheckoutLink
 from functions.store import accounts, events, lenders
 from functions.store import portal as portal_store
 
 ACTOR = "debtor"
+PURPOSE_SETTLEMENT = "settlement"  # Checkout metadata: this payment settles the account for less
 CHECKOUT_BUCKET_SECONDS = 900  # a double tap within 15 minutes reuses the same Checkout session
 _SAVE_ATTEMPTS = 5
 
@@ -263,9 +264,21 @@ def _idempotency_key(*parts: object) -> str:
     return hashlib.sha256("|".join(str(part) for part in parts).encode()).hexdigest()[:40]
 
 
-def pay(who: Verified, amount_minor: int | None, call: Call, runtime: Runtime) -> dict[str, Any]:
+def pay(who: Verified, amount_minor: int | None, settlement: bool, call: Call, runtime: Runtime) -> dict[str, Any]:
+    """A Checkout Session for the total, a partial amount, or an open settlement offer (metadata
+    `purpose=settlement`: the webhook closes the account as settled once it is paid)."""
     account = who.account
-    amount = portal.payment_amount(account, who.lender, amount_minor)
+    purpose = PURPOSE_PAYMENT
+    if settlement:
+        if amount_minor is not None:
+            raise PortalError(422, "invalid_request", "Choose either an amount or the settlement offer.")
+        portal.require_collectible(account)
+        offered = portal_store.get(account.account_id).settlement_open(call.now)
+        if offered is None or offered > account.balance.total.minor:
+            raise PortalError(409, "no_settlement_offer", "There is no settlement offer open on this account.")
+        amount, purpose = Money(offered, account.balance.currency), PURPOSE_SETTLEMENT
+    else:
+        amount = portal.payment_amount(account, who.lender, amount_minor)
     success_url, cancel_url = _return_urls(runtime)
     bucket = int(call.now.timestamp()) // CHECKOUT_BUCKET_SECONDS
     link = runtime.gateway().checkout_payment(
@@ -275,14 +288,16 @@ def pay(who: Verified, amount_minor: int | None, call: Call, runtime: Runtime) -
         description=f"{who.lender.creditor_name} {account.masked_ref}",
         success_url=success_url,
         cancel_url=cancel_url,
-        idempotency_key=f"pay-{_idempotency_key(account.account_id, amount.minor, amount.currency, bucket)}",
+        idempotency_key=f"pay-{_idempotency_key(account.account_id, amount.minor, amount.currency, purpose, bucket)}",
         customer_email=account.debtor.email,
         locale=who.language,
+        purpose=purpose,
     )
     partial = amount.minor < account.balance.total.minor
     audit(
         account.account_id, call, EventType.PORTAL_CHECKOUT_STARTED,
         checkout_session_id=link.session_id, amount_minor=amount.minor, currency=amount.currency, partial=partial,
+        purpose=purpose,
     )  # fmt: skip
     return {"checkout_url": link.url, "checkout_session_id": link.session_id}
 
@@ -361,6 +376,8 @@ def ask_hardship(
             "settlement_minor": answer.settlement.amount.minor,
             "settlement_expires_at": answer.settlement.expires_at.isoformat(),
         }
+    if answer.settlement:
+        portal_store.offer_settlement(account.account_id, answer.settlement.amount.minor, answer.settlement.expires_at)
     if answer.outcome is hardship.Outcome.REFERRAL:
         update_account(account, call, runtime, lambda before: before.with_changes(hardship_requested_at=call.now))
         detail["note"] = (note or "")[:2000] or None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import cast
 
 from functions.core import hardship, portal
@@ -49,11 +49,12 @@ def preferences(account: Account, state: PortalState, language: str) -> models.P
 
 
 def account_view(
-    account: Account, lender: LenderProfile, state: PortalState, language: str, today: date
+    account: Account, lender: LenderProfile, state: PortalState, language: str, now: datetime, today: date
 ) -> models.AccountResponse:
     balance = account.balance
     items = portal.itemize(account)
     choices = portal.options(account, lender, today)
+    settlement = state.settlement_open(now) if choices.pay_full else None
     return models.AccountResponse(
         creditor=lender.creditor_name,
         reference=account.masked_ref,
@@ -87,6 +88,12 @@ def account_view(
             if choices.plan
             else None,
             promise=models.PromiseOption(max_date=choices.promise_max_date) if choices.promise_max_date else None,
+            settlement=models.SettlementOption(
+                amount=money(Money(settlement, balance.currency), language),
+                expires_at=state.settlement_expires_at,
+            )
+            if settlement and state.settlement_expires_at and settlement < balance.total.minor
+            else None,
         ),
         plan=plan(account.plan, language) if account.plan else None,
         promise=promise(account.promise, language) if account.promise else None,

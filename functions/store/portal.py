@@ -30,6 +30,8 @@ class PortalStateModel(Model):
     portal_locked_until = UTCTimestampAttribute(null=True)
     portal_language = UnicodeAttribute(null=True)
     portal_preferred_time = UnicodeAttribute(null=True)
+    portal_settlement_minor = NumberAttribute(null=True)  # a hardship settlement offer, in the balance's currency
+    portal_settlement_expires_at = UTCTimestampAttribute(null=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,14 @@ class PortalState:
     locked_until: datetime | None = None
     language: str | None = None
     preferred_time: str | None = None
+    settlement_minor: int | None = None
+    settlement_expires_at: datetime | None = None
+
+    def settlement_open(self, now: datetime) -> int | None:
+        """The amount of a settlement offer still open at `now`, else None."""
+        if self.settlement_minor and self.settlement_expires_at and now < self.settlement_expires_at:
+            return self.settlement_minor
+        return None
 
 
 def reset_connection() -> None:
@@ -54,6 +64,8 @@ def get(account_id: str) -> PortalState:
         locked_until=item.portal_locked_until,
         language=item.portal_language,
         preferred_time=item.portal_preferred_time,
+        settlement_minor=int(item.portal_settlement_minor) if item.portal_settlement_minor is not None else None,
+        settlement_expires_at=item.portal_settlement_expires_at,
     )
 
 
@@ -105,3 +117,17 @@ def set_preferences(account_id: str, language: str | None, preferred_time: str |
         PortalStateModel(account_id).update(actions=actions, condition=PortalStateModel.account_id.exists())
     except PynamoDBException as exc:
         raise StoreError(f"saving preferences failed: {exc}") from exc
+
+
+def offer_settlement(account_id: str, amount_minor: int, expires_at: datetime) -> None:
+    """Keep the settlement offered to the debtor until it lapses (the latest offer replaces any earlier one)."""
+    try:
+        PortalStateModel(account_id).update(
+            actions=[
+                PortalStateModel.portal_settlement_minor.set(amount_minor),
+                PortalStateModel.portal_settlement_expires_at.set(expires_at),
+            ],
+            condition=PortalStateModel.account_id.exists(),
+        )
+    except PynamoDBException as exc:
+        raise StoreError(f"saving the settlement offer failed: {exc}") from exc

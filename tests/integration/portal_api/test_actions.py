@@ -153,6 +153,7 @@ def test_a_dispute_flags_the_account_so_outreach_stops_and_ops_see_it(debtor) ->
         "pay_partial": None,
         "plan": None,
         "promise": None,
+        "settlement": None,
     }
 
 
@@ -271,3 +272,26 @@ def test_the_openapi_document_describes_every_route(portal) -> None:
         "/hardship", "/preferences",
     }  # fmt: skip
     assert reply.body["components"]["securitySchemes"]["session"]["scheme"] == "bearer"
+
+
+def test_a_settlement_offer_shows_on_the_account_and_can_be_paid_until_it_lapses(debtor) -> None:
+    nothing_yet = debtor.client.post("/payments", {"settlement": True})
+    debtor.client.post("/hardship", {"monthly_affordable_minor": 2_100})
+
+    offered = debtor.client.get("/account").body["options"]["settlement"]
+    paid = debtor.client.post("/payments", {"settlement": True})
+    both = debtor.client.post("/payments", {"settlement": True, "amount_minor": 5_000})
+    debtor.client.now = NOW + timedelta(days=14)
+    debtor.verify()
+    lapsed = debtor.client.post("/payments", {"settlement": True})
+
+    assert (nothing_yet.status, nothing_yet.body["code"]) == (409, "no_settlement_offer")
+    assert offered == {
+        "amount": {"minor": 12_280, "currency": "USD", "display": "$122.80"},
+        "expires_at": "2026-03-23T15:00:00Z",
+    }
+    assert paid.status == 200
+    call = debtor.gateway.calls[0]
+    assert (call["amount"].minor, call["purpose"]) == (12_280, "settlement")
+    assert (both.status, lapsed.status) == (422, 409)
+    assert debtor.client.get("/account").body["options"]["settlement"] is None
