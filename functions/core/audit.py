@@ -34,6 +34,18 @@ class EventType(StrEnum):
     PORTAL_HARDSHIP = "portal_hardship"
     PORTAL_PREFERENCES_CHANGED = "portal_preferences_changed"
     PORTAL_UNSUBSCRIBED = "portal_unsubscribed"
+    # Webhooks (functions/webhooks): payments, provider feedback and the SMS consent ledger.
+    PAYMENT_APPLIED = "payment_applied"
+    PAYMENT_REFUNDED = "payment_refunded"
+    PAYMENT_FAILED = "payment_failed"
+    PAYMENT_DISPUTED = "payment_disputed"  # a chargeback: the account is flagged for ops
+    PLAN_CARD_SAVED = "plan_card_saved"
+    WEBHOOK_REJECTED = "webhook_rejected"  # a Stripe delivery whose signature did not verify
+    EMAIL_BOUNCED = "email_bounced"
+    EMAIL_COMPLAINED = "email_complained"
+    CONSENT_REVOKED = "consent_revoked"  # the consent ledger: STOP and its synonyms
+    CONSENT_RESTORED = "consent_restored"  # START
+    SMS_HELP_ANSWERED = "sms_help_answered"
 
 
 @dataclass(frozen=True, slots=True)

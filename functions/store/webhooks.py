@@ -1,0 +1,117 @@
+"""What the webhooks function needs from the tables beyond `accounts` and `events`.
+
+- whether an audit fact is already recorded (the once-only `id#` markers of the events table), so a
+  side effect that must follow a fact (a receipt job) is repeated until the fact is recorded;
+- the accounts a phone number or an email address belongs to (SMS replies, SES events without an
+  account tag). There is no index on either yet: these use the `by_phone` / `by_email` index when
+  the model has one, else a filtered Scan (fine for the local stack and small tables, not at
+  scale: see docs/webhooks.md);
+- engagement counters on the account item (`engagement`, a map of counters), incremented atomically.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.exceptions import PynamoDBException
+
+from functions.store import StoreError
+from functions.store.accounts import AccountModel
+from functions.store.events import ID_KEY_PREFIX, EventIdModel
+
+ENGAGEMENT_ATTRIBUTE = "engagement"
+
+
+def fact_recorded(account_id: str, event_id: str) -> bool:
+    """True if the audit trail of `account_id` already holds the event with this id."""
+    try:
+        EventIdModel.get(account_id, f"{ID_KEY_PREFIX}{event_id}")
+    except EventIdModel.DoesNotExist:
+        return False
+    except PynamoDBException as exc:
+        raise StoreError(f"reading audit marker failed: {exc}") from exc
+    return True
+
+
+def _account_ids_where(attribute: Any, value: str, index_name: str) -> list[str]:
+    index = getattr(AccountModel, index_name, None)
+    try:
+        if index is not None:
+            return sorted({item.account_id for item in index.query(value)})
+        return sorted(
+            {item.account_id for item in AccountModel.scan(attribute == value, attributes_to_get=["account_id"])}
+        )
+    except PynamoDBException as exc:
+        raise StoreError(f"finding accounts failed: {exc}") from exc
+
+
+def account_ids_by_phone(phone: str) -> list[str]:
+    """Every account whose debtor has this E.164 number (one person may owe several lenders)."""
+    return _account_ids_where(AccountModel.phone, phone, "by_phone_index")
+
+
+def account_ids_by_email(email: str) -> list[str]:
+    return _account_ids_where(AccountModel.email, email, "by_email_index")
+
+
+def _client() -> Any:
+    return AccountModel._get_connection().connection.client
+
+
+def add_engagement(account_id: str, counts: dict[str, int]) -> bool:
+    """Add to the account's engagement counters; False if the account does not exist."""
+    if not counts:
+        return True
+    table = AccountModel.Meta.table_name
+    key = {"account_id": {"S": account_id}}
+    names: dict[str, str] = {"#e": ENGAGEMENT_ATTRIBUTE}
+    values: dict[str, Any] = {":zero": {"N": "0"}, ":empty": {"M": {}}}
+    client = _client()
+    try:
+        # A nested counter needs its map to exist: create it first (a no-op when it is there).
+        client.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="SET #e = if_not_exists(#e, :empty)",
+            ConditionExpression="attribute_exists(account_id)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":empty": values[":empty"]},
+        )
+        sets = []
+        for index, (name, amount) in enumerate(sorted(counts.items())):
+            names[f"#k{index}"] = name
+            values[f":v{index}"] = {"N": str(int(amount))}
+            sets.append(f"#e.#k{index} = if_not_exists(#e.#k{index}, :zero) + :v{index}")
+        del values[":empty"]
+        client.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="attribute_exists(account_id)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        return False
+    except Exception as exc:  # botocore's ClientError / connection errors
+        raise StoreError(f"recording engagement failed: {exc}") from exc
+    return True
+
+
+def engagement_counts(account_id: str) -> dict[str, int]:
+    """The account's engagement counters (empty when none were recorded)."""
+    try:
+        item = (
+            _client()
+            .get_item(
+                TableName=AccountModel.Meta.table_name,
+                Key={"account_id": {"S": account_id}},
+                ProjectionExpression="#e",
+                ExpressionAttributeNames={"#e": ENGAGEMENT_ATTRIBUTE},
+            )
+            .get("Item")
+        )
+    except Exception as exc:
+        raise StoreError(f"reading engagement failed: {exc}") from exc
+    stored = (item or {}).get(ENGAGEMENT_ATTRIBUTE, {}).get("M", {})
+    return {name: int(value["N"]) for name, value in stored.items() if "N" in value}
