@@ -304,9 +304,16 @@ def test_promise_hardship_preferences_and_dispute_in_the_browser(
     steps = Steps(page, axe_source, artifacts, "choices")
     open_and_verify(page, link, steps)
 
-    # A promise to pay on a date
-    page.click("#choices button:has-text('Choose a date to pay')")
+    # A promise to pay on a date, chosen with the keyboard: focus starts on the step's heading, then
+    # follows the choices in reading order
+    focused = []
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("document.activeElement.textContent"))
+    assert focused == ["Pay $153.50 now", "Pay part now", "Pay in installments", "Choose a date to pay"]
+    page.keyboard.press("Enter")
     wait_for_step(page, "promise")
+    assert page.evaluate("document.activeElement.id") == "h-promise"
     assert page.input_value("#promise-amount") == "153.50"
     page.fill("#promise-date", "2026-04-30")  # beyond the lender's 14 days: the page says which dates work
     page.click("#promise-form button[type=submit]")
