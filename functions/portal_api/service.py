@@ -118,6 +118,8 @@ def audit(account_id: str, call: Call, kind: EventType, **detail: Any) -> None:
 
 # --- before verification --------------------------------------------------------------------------
 
+_FAILED = "Those details don't match our records. Please check them and try again."
+
 
 def _link(token: str, call: Call, runtime: Runtime) -> link_tokens.LinkClaims:
     try:
@@ -191,9 +193,6 @@ def start_session(token: str, answers: Answers, call: Call, runtime: Runtime) ->
         audit(account_id, call, EventType.PORTAL_LOCKED, until=lock.isoformat())
         raise _lock_error(lock, call)
     raise PortalError(401, "verification_failed", _FAILED, attempts_left=portal.attempts_left(failures))
-
-
-_FAILED = "Those details don't match our records. Please check them and try again."
 
 
 def unsubscribe(token: str, channel: Channel, call: Call, runtime: Runtime) -> dict[str, Any]:
@@ -350,6 +349,7 @@ def make_promise(who: Verified, amount_minor: int, due: date, call: Call, runtim
 def open_dispute(who: Verified, reason: str, details: str, call: Call, runtime: Runtime) -> Dispute:
     account = who.account
     if account.dispute is not None and account.dispute.status is DisputeStatus.OPEN:
+        accounts.set_flag(account.account_id, Flag.DISPUTE, True, call.now)  # a retry after a failed flag write
         return account.dispute  # already open: idempotent
     dispute = Dispute(opened_at=call.now, reason=reason)
     update_account(account, call, runtime, lambda before: before.with_changes(dispute=dispute))
