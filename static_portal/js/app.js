@@ -568,6 +568,18 @@ async function checkoutReturned(outcome) {
   });
 }
 
+// Back from Checkout in a tab that does not know the link (another browser, storage cleared): say what
+// happened without account details, which need the identity check again.
+function checkoutReturnedElsewhere(outcome) {
+  history.replaceState(null, "", window.location.pathname);
+  const success = outcome === "success";
+  show("done", () => {
+    $("h-done").textContent = t(success ? "done_payment_title" : "done_cancel_title");
+    $("done-text").textContent = `${t(success ? "done_payment_text" : "done_cancel_text")} ${t("open_link_again")}`;
+    $("done-choices").replaceChildren();
+  });
+}
+
 // ---- start ---------------------------------------------------------------------------------------
 
 async function switchLanguage(lang) {
@@ -635,6 +647,7 @@ async function main() {
   // The session's expiry is the API's to judge (a 401 brings the identity check back): the browser's
   // clock may disagree with the server's.
   if (outcome && state.session) return checkoutReturned(outcome);
+  if (outcome && !state.token) return checkoutReturnedElsewhere(outcome);
   if (state.session) return showAccount();
   if (state.token) {
     if (outcome) history.replaceState(null, "", window.location.pathname);

@@ -171,7 +171,7 @@ def pay_stack(_pay_stack: PayStack, monkeypatch: pytest.MonkeyPatch) -> PayStack
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    """A phone-sized tab (320 px wide: WCAG 1.4.10 reflow) that records console errors and CSP violations."""
+    """A phone-sized tab (320 px wide: WCAG 1.4.10 reflow) that records page errors, CSP violations and 5xx answers."""
     context = browser.new_context(viewport={"width": 320, "height": 720}, locale="en-US")
     tab = context.new_page()
     tab.problems = []  # type: ignore[attr-defined]
@@ -182,6 +182,12 @@ def page(browser: Any) -> Iterator[Any]:
             tab.problems.append(f"console: {message.text}")
             if message.type == "error" and "Content Security Policy" in message.text
             else None
+        ),
+    )
+    tab.on(
+        "response",
+        lambda response: (
+            tab.problems.append(f"{response.status} from {response.url}") if response.status >= 500 else None
         ),
     )
     yield tab

@@ -38,6 +38,8 @@ class Steps:
         self.count += 1
         stem = self.folder / f"{self.flow}-{self.count:02d}-{name}"
         self.page.screenshot(path=f"{stem}.png", full_page=True)
+        # WCAG 1.4.10 reflow: nothing wider than the 320 px viewport
+        assert self.page.evaluate("document.documentElement.scrollWidth") <= 320, f"{name}: scrolls sideways"
         if not self.page.evaluate("() => typeof window.axe === 'object'"):
             self.page.evaluate(self.axe)  # through the DevTools protocol: the page's CSP does not apply
         violations = self.page.evaluate(
@@ -404,4 +406,19 @@ def test_expired_and_locked_links_say_what_to_do(
         in page.locator("#link-problem-text").inner_text()
     )
     steps.check("locked")
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_back_from_checkout_in_a_tab_that_lost_the_link(
+    pay_stack: PayStack, page: Any, axe_source: str, artifacts: Path
+) -> None:
+    steps = Steps(page, axe_source, artifacts, "return-elsewhere")
+    page.goto(f"{pay_stack.url}/?checkout=success&session_id=cs_test_x")
+    wait_for_step(page, "done")
+    assert heading(page) == "Thank you, your payment went through"
+    assert "open the link from your message again" in page.locator("#done-text").inner_text()
+    steps.check("success")
+    page.goto(f"{pay_stack.url}/?checkout=cancel")
+    wait_for_step(page, "done")
+    assert "No money was taken" in page.locator("#done-text").inner_text()
     assert page.problems == []  # type: ignore[attr-defined]
