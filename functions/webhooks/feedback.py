@@ -1,0 +1,291 @@
+"""Provider feedback through SNS: SES event publishing (delivery, bounce, complaint, open, click),
+SMS inbound replies (STOP and its synonyms, START, HELP) and SMS delivery events.
+
+An SES message finds its account by the `account` email tag the sender sets (the account id,
+base64url without padding: SES tag values allow only letters, digits, `_` and `-`), else by the
+recipient address. An SMS reply finds every account with the number it came from: an opt-out is
+about the person and the number, whichever lender they owe.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from functions.core.account import Account, Block, Channel
+from functions.core.audit import AuditEvent, EventType
+from functions.core.clock import ensure_utc, from_epoch_millis, parse_utc
+from functions.core.engagement import Signal, increments
+from functions.core.lender import LenderProfile
+from functions.store import accounts, events
+from functions.store import webhooks as store
+
+ACTOR = "webhooks"
+SAVE_ATTEMPTS = 5
+ACCOUNT_TAG = "account"
+
+# TCPA revocation keywords (FCC 24-24, 47 CFR 64.1200(a)(10)): any case, honoured at once.
+STOP_WORDS = frozenset({"STOP", "QUIT", "END", "REVOKE", "OPT OUT", "OPTOUT", "CANCEL", "UNSUBSCRIBE", "STOPALL"})
+START_WORDS = frozenset({"START", "UNSTOP", "YES"})
+HELP_WORDS = frozenset({"HELP", "INFO"})
+
+
+def account_tag(account_id: str) -> str:
+    """The value of the `account` SES tag for an account id (what the sender should set)."""
+    return base64.urlsafe_b64encode(account_id.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def account_from_tag(value: str) -> str | None:
+    try:
+        decoded = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return decoded if "#" in decoded else None
+
+
+def keyword(body: str) -> str:
+    """The reply reduced to upper-case words (punctuation and extra spaces dropped)."""
+    return " ".join(re.sub(r"[^A-Za-z ]+", " ", body or "").upper().split())
+
+
+def reply_intent(body: str) -> str:
+    """stop | start | help | other. A reply that is, or begins with, a revocation word revokes."""
+    words = keyword(body)
+    if words in STOP_WORDS or any(words.startswith(f"{w} ") for w in STOP_WORDS):
+        return "stop"
+    if words in START_WORDS:
+        return "start"
+    if words in HELP_WORDS:
+        return "help"
+    return "other"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackOutcome:
+    kind: str  # ses:<type> | sms:<intent> | sms_event:<type> | unknown
+    accounts: tuple[str, ...] = ()
+    changed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "accounts": list(self.accounts), "changed": self.changed}
+
+
+class Feedback:
+    def __init__(
+        self, sns: Any, lender: Callable[[str], LenderProfile], due_shards: int, sms_sender_id: str | None = None
+    ) -> None:
+        self._sns = sns
+        self._shards = due_shards
+        self._lender = lender
+        self._sms_sender_id = sms_sender_id
+
+    def handle(self, message: dict[str, Any], message_id: str, now: datetime) -> FeedbackOutcome:
+        if "eventType" in message and isinstance(message.get("mail"), dict):
+            return self._ses(message, str(message["eventType"]), now)
+        if "notificationType" in message and isinstance(message.get("mail"), dict):
+            return self._ses(message, str(message["notificationType"]), now)
+        if "originationNumber" in message and "messageBody" in message:
+            return self._sms_reply(message, message_id, now)
+        if str(message.get("eventType", "")).startswith("TEXT_"):
+            return self._sms_event(message, now)
+        return FeedbackOutcome("unknown")
+
+    # -- SES -----------------------------------------------------------------------------------------
+
+    def _ses(self, message: dict[str, Any], kind: str, now: datetime) -> FeedbackOutcome:
+        mail = message["mail"]
+        section = message.get(kind.lower()) or {}
+        at = _ses_time(section.get("timestamp") or mail.get("timestamp"), now)
+        recipients = [str(r) for r in mail.get("destination") or []]
+        account_ids = self._ses_accounts(mail, recipients)
+        changed = 0
+        for account_id in account_ids:
+            account = accounts.get(account_id)
+            if account is None:
+                continue
+            base_id = f"ses:{mail.get('messageId')}:{kind}"
+            if kind == "Bounce":
+                changed += self._bounce(account, section, base_id, at)
+            elif kind == "Complaint":
+                changed += self._complaint(account, section, base_id, at)
+            elif kind in ("Delivery", "Open", "Click"):
+                signal = {"Delivery": Signal.DELIVERED, "Open": Signal.OPENED, "Click": Signal.CLICKED}[kind]
+                store.add_engagement(account_id, increments(signal, Channel.EMAIL, at, account.debtor.timezone))
+                changed += 1
+        return FeedbackOutcome(f"ses:{kind}", tuple(account_ids), changed)
+
+    @staticmethod
+    def _ses_accounts(mail: dict[str, Any], recipients: list[str]) -> list[str]:
+        tags = mail.get("tags") or {}
+        for value in tags.get(ACCOUNT_TAG) or []:
+            account_id = account_from_tag(str(value))
+            if account_id:
+                return [account_id]
+        found: set[str] = set()
+        for recipient in recipients:
+            found.update(store.account_ids_by_email(recipient))
+        return sorted(found)
+
+    def _bounce(self, account: Account, bounce: dict[str, Any], base_id: str, at: datetime) -> int:
+        bounce_type = str(bounce.get("bounceType") or "Undetermined")
+        bounced = {str(r.get("emailAddress", "")).lower() for r in bounce.get("bouncedRecipients") or []}
+        current = (account.debtor.email or "").lower()
+        permanent = bounce_type == "Permanent" and (not bounced or current in bounced)
+        blocked = permanent and _block(
+            account.account_id, at, self._shards, Channel.EMAIL, Block.BOUNCED, overwrite=False
+        )
+        events.append(
+            AuditEvent(
+                account.account_id,
+                at,
+                EventType.EMAIL_BOUNCED,
+                base_id,
+                ACTOR,
+                {
+                    "bounce_type": bounce_type,
+                    "bounce_subtype": bounce.get("bounceSubType"),
+                    "blocked": blocked,
+                    "feedback_id": bounce.get("feedbackId"),
+                },
+            )
+        )
+        return 1 if blocked else 0
+
+    def _complaint(self, account: Account, complaint: dict[str, Any], base_id: str, at: datetime) -> int:
+        blocked = _block(account.account_id, at, self._shards, Channel.EMAIL, Block.COMPLAINED, overwrite=False)
+        events.append(
+            AuditEvent(
+                account.account_id,
+                at,
+                EventType.EMAIL_COMPLAINED,
+                base_id,
+                ACTOR,
+                {
+                    "feedback_type": complaint.get("complaintFeedbackType"),
+                    "blocked": blocked,
+                    "feedback_id": complaint.get("feedbackId"),
+                },
+            )
+        )
+        return 1 if blocked else 0
+
+    # -- SMS -----------------------------------------------------------------------------------------
+
+    def _sms_reply(self, message: dict[str, Any], message_id: str, now: datetime) -> FeedbackOutcome:
+        phone = str(message["originationNumber"])
+        intent = reply_intent(str(message.get("messageBody") or ""))
+        inbound_id = str(message.get("inboundMessageId") or message_id)
+        account_ids = store.account_ids_by_phone(phone)
+        changed = 0
+        for account_id in account_ids:
+            account = accounts.get(account_id)
+            if account is None:
+                continue
+            detail = {"channel": Channel.SMS.value, "keyword": keyword(str(message.get("messageBody") or ""))[:40]}
+            if intent == "stop":
+                changed += _block(account_id, now, self._shards, Channel.SMS, Block.OPTED_OUT, overwrite=True)
+                events.append(
+                    AuditEvent(account_id, now, EventType.CONSENT_REVOKED, f"sms:{inbound_id}", ACTOR, detail)
+                )
+            elif intent == "start":
+                changed += _unblock(account_id, now, self._shards, Channel.SMS, Block.OPTED_OUT)
+                events.append(
+                    AuditEvent(account_id, now, EventType.CONSENT_RESTORED, f"sms:{inbound_id}", ACTOR, detail)
+                )
+            elif intent == "other":
+                store.add_engagement(account_id, increments(Signal.REPLIED, Channel.SMS, now, account.debtor.timezone))
+        if intent == "help" and account_ids:
+            changed += self._answer_help(phone, account_ids, inbound_id, now)
+        return FeedbackOutcome(f"sms:{intent}", tuple(account_ids), changed)
+
+    def _answer_help(self, phone: str, account_ids: list[str], inbound_id: str, now: datetime) -> int:
+        """HELP is answered whatever the consent (CTIA): who we are and how to reach a person."""
+        lenders = sorted({account_id.split("#", 1)[0] for account_id in account_ids})
+        parts = []
+        for lender_id in lenders:
+            profile = self._lender(lender_id)
+            contact = profile.help_email or profile.sender_email or "the contact details in our letters"
+            parts.append(f"{profile.creditor_name}: {contact}")
+        text = "Help with your account - " + "; ".join(parts) + ". Reply STOP to opt out of texts."
+        attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
+        if self._sms_sender_id:
+            attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": self._sms_sender_id}
+        reply_id = self._sns.publish(PhoneNumber=phone, Message=text, MessageAttributes=attributes)["MessageId"]
+        for account_id in account_ids:
+            events.append(
+                AuditEvent(
+                    account_id, now, EventType.SMS_HELP_ANSWERED, f"sms:{inbound_id}", ACTOR, {"message_id": reply_id}
+                )
+            )
+        return 1
+
+    def _sms_event(self, message: dict[str, Any], now: datetime) -> FeedbackOutcome:
+        kind = str(message["eventType"])
+        phone = str(message.get("destinationPhoneNumber") or "")
+        if kind != "TEXT_DELIVERED" or not phone:
+            return FeedbackOutcome(f"sms_event:{kind}")
+        at = from_epoch_millis(message["eventTimestamp"]) if message.get("eventTimestamp") else now
+        account_ids = store.account_ids_by_phone(phone)
+        for account_id in account_ids:
+            account = accounts.get(account_id)
+            if account is not None:
+                store.add_engagement(account_id, increments(Signal.DELIVERED, Channel.SMS, at, account.debtor.timezone))
+        return FeedbackOutcome(f"sms_event:{kind}", tuple(account_ids), len(account_ids))
+
+
+def _ses_time(value: Any, fallback: datetime) -> datetime:
+    try:
+        return parse_utc(str(value)) if value else ensure_utc(fallback)
+    except ValueError:
+        return ensure_utc(fallback)
+
+
+def _save(account_id: str, now: datetime, shards: int, change: Callable[[Account], Account | None]) -> bool:
+    for _ in range(SAVE_ATTEMPTS):
+        before = accounts.get(account_id)
+        if before is None:
+            return False
+        after = change(before)
+        if after is None:
+            return False
+        if accounts.save_state(before, after, now, shards):
+            return True
+    raise RuntimeError(f"account {account_id} kept changing")
+
+
+def _block(account_id: str, now: datetime, shards: int, channel: Channel, block: Block, overwrite: bool) -> bool:
+    """Mark the channel unusable. An opt-out (`overwrite`) replaces any other reason: it is the one
+    that must survive a later correction of the address or number."""
+
+    def change(account: Account) -> Account | None:
+        current = account.blocked_channels.get(channel)
+        if current is block or (current is not None and not overwrite):
+            return None
+        return account.with_changes(blocked_channels={**account.blocked_channels, channel: block})
+
+    return _save(account_id, now, shards, change)
+
+
+def _unblock(account_id: str, now: datetime, shards: int, channel: Channel, block: Block) -> bool:
+    def change(account: Account) -> Account | None:
+        if account.blocked_channels.get(channel) is not block:
+            return None
+        return account.with_changes(
+            blocked_channels={c: b for c, b in account.blocked_channels.items() if c is not channel}
+        )
+
+    return _save(account_id, now, shards, change)
+
+
+def parse_sns_message(raw: str) -> dict[str, Any] | None:
+    try:
+        message = json.loads(raw)
+    except (TypeError, ValueError):
+        return None
+    return message if isinstance(message, dict) else None
