@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import logging
 import mimetypes
 import threading
 import uuid
@@ -31,6 +32,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from functions import names
 from local.lambda_events import ACCOUNT_ID, LocalLambdaContext
 
+_log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any], Any], Any]
 Clock = Callable[[], datetime]
 
@@ -274,8 +276,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._static(path)
             else:
                 self._send(_json_error(405, "method_not_allowed", "Only GET and HEAD outside the API."))
-        except Exception as exc:  # noqa: BLE001 - a handler crash is API Gateway's 500, not a dead server
-            self._send(_json_error(500, "internal_error", f"{type(exc).__name__}: {exc}"))
+        except Exception:  # noqa: BLE001 - a handler crash is API Gateway's 500, not a dead server
+            _log.exception("%s %s failed", self.command, path)
+            body = json.dumps({"message": "Internal Server Error"}).encode()  # what API Gateway answers
+            self._send(Response(500, [("Content-Type", "application/json")], body))
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)

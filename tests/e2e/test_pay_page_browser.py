@@ -99,6 +99,8 @@ def test_the_gateway_hands_the_api_real_http_api_events(tmp_path: Path) -> None:
 
     def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
         received.append(event)
+        if event["rawPath"] == "/crash":
+            raise RuntimeError("secret detail")
         return {
             "statusCode": 201,
             "headers": {"content-type": "application/json", "x-request": event["requestContext"]["requestId"]},
@@ -108,6 +110,7 @@ def test_the_gateway_hands_the_api_real_http_api_events(tmp_path: Path) -> None:
         }
 
     (tmp_path / "index.html").write_text("<!doctype html><title>x</title>")
+    (tmp_path / "app.js").write_text("export {};")
     with Gateway(static_dir=tmp_path, api_handler=api, clock=lambda: NOW) as gateway:
         # When the browser calls the API with JSON, a query string, a cookie and a form post
         reply = requests.post(
@@ -121,6 +124,8 @@ def test_the_gateway_hands_the_api_real_http_api_events(tmp_path: Path) -> None:
         config = requests.get(f"{gateway.url}/config.json", timeout=10)
         escape = requests.get(f"{gateway.url}/..%2f..%2fetc/passwd", timeout=10)
         webhook = requests.post(f"{gateway.url}/webhooks/stripe", data=b"{}", timeout=10)
+        crash = requests.get(f"{gateway.url}/api/crash", timeout=10)
+        module = requests.get(f"{gateway.url}/app.js", timeout=10)
 
     # Then the handler saw API Gateway's payload 2.0, on the virtual clock
     event = received[0]
@@ -145,6 +150,10 @@ def test_the_gateway_hands_the_api_real_http_api_events(tmp_path: Path) -> None:
     assert config.json() == {"api": "/api"}
     assert escape.status_code == 404
     assert webhook.status_code == 404 and webhook.json()["code"] == "not_found"  # no webhooks handler given
+    # a crashing handler is API Gateway's bare 500, nothing of the exception leaks
+    assert crash.status_code == 500 and crash.json() == {"message": "Internal Server Error"}
+    # ES modules need a JavaScript MIME type
+    assert module.headers["content-type"].split(";")[0] in ("application/javascript", "text/javascript")
 
 
 def test_a_page_opened_without_a_link_explains_in_english_and_spanish(
