@@ -1,0 +1,156 @@
+"""`python -m bench.send [--accounts N]`: AWS calls per delivered message, scheduler + senders together,
+and the senders' CPU per message, on moto server (the local stack).
+
+N due accounts are placed (about a third with a consented mobile number, so both channels run); one
+scheduler tick queues their jobs; the email and SMS queues are drained into the real handlers as their
+SQS event sources would (batches of 10). Calls are counted with a botocore hook while a handler runs
+(ReceiveMessage / DeleteMessageBatch belong to the event source mapping, not to the function). CPU is
+the handler thread's own (`time.thread_time`): moto server answers in other threads of this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.ingest import CallCounter, print_calls
+
+NOW = datetime(2026, 3, 8, 19, 0, tzinfo=UTC)
+PORTAL_URL = "http://127.0.0.1:8080"
+
+
+@dataclass
+class SendFigures:
+    delivered: int
+    emails: int
+    texts: int
+    enqueued: int
+    calls: Counter[str]
+    scheduler_calls: int
+    sender_calls: int
+    sender_cpu_s: float
+
+    @property
+    def calls_per_message(self) -> float:
+        return (self.scheduler_calls + self.sender_calls) / max(self.delivered, 1)
+
+    @property
+    def sender_cpu_ms_per_message(self) -> float:
+        return 1000 * self.sender_cpu_s / max(self.delivered, 1)
+
+
+def generate(count: int) -> list[Any]:
+    from functions.core.account import Account, Balance, Debtor
+    from functions.core.money import Money
+
+    accounts = []
+    for n in range(count):
+        mobile = n % 3 == 0
+        accounts.append(
+            Account(
+                lender_id="bench",
+                external_ref=f"S-{n:06d}",
+                debtor=Debtor(
+                    f"Debtor {n}",
+                    f"d{n}@example.com",
+                    f"+1212555{n % 10_000:04d}",
+                    "America/New_York",
+                    "es" if n % 5 == 0 else "en",
+                    phone_is_mobile=mobile,
+                    sms_consent=mobile,
+                ),  # fmt: skip
+                balance=Balance(Money(10_000 + n, "USD"), Money(850, "USD"), Money(2_500 if n % 2 else 0, "USD")),
+                due_date=date(2026, 2, 20) - timedelta(days=n % 40),
+            )
+        )
+    return accounts
+
+
+def measure(count: int) -> SendFigures:
+    from functions import names
+    from functions.core.outreach import first_contact_at
+    from functions.store import accounts as store
+    from local.lambda_events import LocalLambdaContext, scheduled_event
+    from local.pumps import SqsPump
+    from local.stack import running
+
+    os.environ.setdefault(names.ENV_PORTAL_URL, PORTAL_URL)
+    os.environ.setdefault(names.ENV_PORTAL_API_URL, f"{PORTAL_URL}/api")
+    counter = CallCounter()
+    counter.install()
+    with tempfile.TemporaryDirectory(prefix="cleardue-bench-") as directory, running(Path(directory)) as stack:
+        import boto3
+
+        from functions.scheduler.handler import lambda_handler as scheduler
+        from functions.sender.handler import email_handler, sms_handler
+
+        shards = stack.settings.due_shards
+        placed = generate(count)
+        store.put_new(
+            [store.new_item(a, first_contact_at(a, NOW - timedelta(hours=1)), "bench", NOW, shards) for a in placed]
+        )
+        summary = counter.wrap(scheduler)(
+            scheduled_event(NOW, "arn:aws:events:::rule/bench"), LocalLambdaContext("cleardue-scheduler")
+        )
+        scheduler_calls = sum(counter.calls.values())
+        cpu = {"s": 0.0}
+
+        def timed(handler: Any) -> Any:
+            counted = counter.wrap(handler)
+
+            def invoke(event: dict[str, Any], context: Any) -> Any:
+                started = time.thread_time()
+                try:
+                    return counted(event, context)
+                finally:
+                    cpu["s"] += time.thread_time() - started
+
+            return invoke
+
+        sqs = boto3.client("sqs")
+        assert stack.email is not None and stack.sms is not None
+        for queue, handler, name in (
+            (stack.email, email_handler, "cleardue-email-sender"),
+            (stack.sms, sms_handler, "cleardue-sms-sender"),
+        ):
+            SqsPump(sqs, queue.url, queue.arn, timed(handler), name).drain(NOW)
+    calls = counter.calls
+    emails, texts = calls["sesv2:SendEmail"], calls["sns:Publish"]
+    return SendFigures(
+        delivered=emails + texts,
+        emails=emails,
+        texts=texts,
+        enqueued=int(summary.get("enqueued", 0)),
+        calls=calls,
+        scheduler_calls=scheduler_calls,
+        sender_calls=sum(calls.values()) - scheduler_calls,
+        sender_cpu_s=cpu["s"],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.send")
+    parser.add_argument("--accounts", type=int, default=300)
+    args = parser.parse_args()
+    figures = measure(args.accounts)
+    print(
+        f"messages delivered: {figures.delivered} ({figures.emails} emails, {figures.texts} texts) "
+        f"of {figures.enqueued} jobs from one tick over {args.accounts} due accounts"
+    )
+    print(
+        f"AWS calls per delivered message, scheduler + senders (moto server): {figures.calls_per_message:.2f} "
+        f"(scheduler {figures.scheduler_calls}, senders {figures.sender_calls}; target <= 4.0)"
+    )
+    print(f"sender CPU per message (handler thread): {figures.sender_cpu_ms_per_message:.1f} ms")
+    print_calls(figures.calls)
+
+
+if __name__ == "__main__":
+    main()
