@@ -5,6 +5,8 @@ make the OpenAPI document at GET /openapi.json), the service does the work, one 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Annotated, Any, cast
 
@@ -22,7 +24,6 @@ from functions.core.account import Channel
 from functions.core.clock import from_epoch_millis
 from functions.core.portal import Answers, PortalRejected
 from functions.observability import lambda_entry, logger, metrics
-from functions.payments.stripe_gateway import PaymentsError, PaymentsGateway
 from functions.portal_api import models, service, views
 from functions.portal_api.settings import PortalSettings
 from functions.store import StoreError, tables
@@ -56,8 +57,28 @@ def gateway() -> service.Gateway:
     config = settings()
     if not config.stripe_secret:
         raise service.PortalError(503, "payments_unavailable", "Online payment is not available right now.")
+    from functions.payments.stripe_gateway import PaymentsGateway  # the SDK only where Stripe is reached
+
     secret = parameters.get_secret(config.stripe_secret, transform="json", max_age=config.secret_max_age)
     return PaymentsGateway.from_secret(secret, config.stripe_api_base)
+
+
+@contextmanager
+def payments_errors() -> Iterator[None]:
+    """A Stripe failure is a 503 (try again) or 502, never a 500; the module is loaded by then."""
+    try:
+        yield
+    except Exception as exc:
+        from functions.payments.stripe_gateway import PaymentsError
+
+        if not isinstance(exc, PaymentsError):
+            raise
+        logger.warning("payments error", extra={"code": exc.code, "retryable": exc.retryable})
+        raise service.PortalError(
+            503 if exc.retryable else 502,
+            "payments_unavailable",
+            "We couldn't start the payment just now. Please try again.",
+        ) from exc
 
 
 def runtime() -> service.Runtime:
@@ -142,9 +163,9 @@ def get_account() -> models.AccountResponse:
 )
 def pay(body: models.PaymentRequest) -> models.CheckoutResponse:
     who, this_call, this_runtime = verified()
-    return models.CheckoutResponse.model_validate(
-        service.pay(who, body.amount_minor, body.settlement, this_call, this_runtime)
-    )
+    with payments_errors():
+        started = service.pay(who, body.amount_minor, body.settlement, this_call, this_runtime)
+    return models.CheckoutResponse.model_validate(started)
 
 
 @router.post(
@@ -156,7 +177,8 @@ def pay(body: models.PaymentRequest) -> models.CheckoutResponse:
 )
 def choose_plan(body: models.PlanRequest) -> models.PlanResponse:
     who, this_call, this_runtime = verified()
-    plan, link = service.choose_plan(who, body.installments, body.start_date, this_call, this_runtime)
+    with payments_errors():
+        plan, link = service.choose_plan(who, body.installments, body.start_date, this_call, this_runtime)
     return models.PlanResponse(
         plan=views.plan(plan, who.language), checkout_url=link.url, checkout_session_id=link.session_id
     )
@@ -236,15 +258,6 @@ def _invalid(exc: RequestValidationError) -> Response[str]:
     return _error(422, "invalid_request", message, field=where)
 
 
-def _payments(exc: PaymentsError) -> Response[str]:
-    logger.warning("payments error", extra={"code": exc.code, "retryable": exc.retryable})
-    return _error(
-        503 if exc.retryable else 502,
-        "payments_unavailable",
-        "We couldn't start the payment just now. Please try again.",
-    )
-
-
 def _store(exc: StoreError) -> Response[str]:
     logger.exception("store error")
     return _error(503, "temporarily_unavailable", "Something went wrong on our side. Please try again in a moment.")
@@ -267,7 +280,6 @@ def app() -> APIGatewayHttpResolver:
     resolver.exception_handler(service.PortalError)(_portal_error)
     resolver.exception_handler(PortalRejected)(_rejected)
     resolver.exception_handler(RequestValidationError)(_invalid)
-    resolver.exception_handler(PaymentsError)(_payments)
     resolver.exception_handler(StoreError)(_store)
     resolver.not_found(_not_found)
     return resolver

@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.core import hardship, plans, portal, sessions
 from functions.core import links as link_tokens
@@ -19,11 +19,14 @@ from functions.core.clock import local_date
 from functions.core.lender import LenderProfile
 from functions.core.money import Money
 from functions.core.portal import Answers
-from functions.payments.stripe_gateway import PURPOSE_PAYMENT, CheckoutLink
 from functions.store import accounts, events, lenders
 from functions.store import portal as portal_store
 
+if TYPE_CHECKING:  # the Stripe SDK is imported only by the routes that reach Stripe (cold starts)
+    from functions.payments.stripe_gateway import CheckoutLink
+
 ACTOR = "debtor"
+PURPOSE_PAYMENT = "payment"  # Checkout metadata `purpose` (functions.payments.stripe_gateway.PURPOSE_PAYMENT)
 PURPOSE_SETTLEMENT = "settlement"  # Checkout metadata: this payment settles the account for less
 CHECKOUT_BUCKET_SECONDS = 900  # a double tap within 15 minutes reuses the same Checkout session
 _SAVE_ATTEMPTS = 5
