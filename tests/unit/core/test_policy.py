@@ -94,3 +94,13 @@ def test_without_an_sms_queue_the_rules_keep_only_email() -> None:
     rules = restrict_channels(LenderProfile(lender_id="acme", creditor_name="Acme").rules(), frozenset({Channel.EMAIL}))
     assert all(stage.channels == (Channel.EMAIL,) for stage in rules.stages.values())
     assert rules.channel_order(Stage.MID, 1) == (Channel.EMAIL,)
+
+
+def test_the_documented_example_is_a_valid_policy_equal_to_the_sample() -> None:
+    import yaml
+
+    text = (SAMPLE.parents[1] / "docs" / "policy.md").read_text()
+    example = yaml.safe_load(text.split("```yaml\n", 1)[1].split("```", 1)[0])
+    documented = LenderProfile.model_validate(example)
+    sample = LenderProfile.model_validate(json.loads(SAMPLE.read_text()))
+    assert documented.outreach == sample.outreach
