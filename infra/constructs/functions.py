@@ -357,6 +357,11 @@ class FunctionsConstruct(Construct):
             SMS_MAX_CONCURRENCY,
             {names.ENV_SMS_SENDER_ID: self._config.sms_sender_id},
         )
+        self._grant_text_messages(function)
+        return function
+
+    def _grant_text_messages(self, function: lambda_.Function) -> None:
+        """SMS to phone numbers only."""
         # Publishing to a phone number has no resource ARN: IAM only accepts "*" for it. Topics are denied,
         # so the function can text a debtor and do nothing else with SNS.
         function.add_to_role_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=["*"]))
@@ -375,10 +380,9 @@ class FunctionsConstruct(Construct):
         acknowledge(
             function,
             "AwsSolutions-IAM5[Resource::*]",
-            "sns:Publish to a phone number (an SMS) has no resource ARN, so IAM requires '*'; publishing to any "
-            "topic is explicitly denied.",
+            "sns:Publish to a phone number (an SMS) and X-Ray's trace writes have no resource ARN, so IAM requires "
+            "'*'; publishing to any topic is explicitly denied.",
         )
-        return function
 
     def _build_portal_api(self) -> lambda_.Function:
         secrets = self._secrets
@@ -408,11 +412,7 @@ class FunctionsConstruct(Construct):
             service="webhooks",
             timeout=API_TIMEOUT,
             memory_size=512,
-            environment={
-                names.ENV_STRIPE_SECRET: self._secrets.stripe.secret_arn,
-                names.ENV_EMAIL_QUEUE_URL: messaging.email_queue.queue_url,
-                names.ENV_SMS_QUEUE_URL: messaging.sms_queue.queue_url,
-            },
+            environment=self._webhooks_environment(),
         )
         self._secrets.stripe.grant_read(function)
         messaging.email_queue.grant_send_messages(function)  # receipts
@@ -420,6 +420,15 @@ class FunctionsConstruct(Construct):
         self._grant_account_writer(function)
         self._data.idempotency.grant_read_write_data(function)
         return function
+
+    def _webhooks_environment(self) -> dict[str, str]:
+        messaging = self._messaging
+        return {
+            names.ENV_STRIPE_SECRET: self._secrets.stripe.secret_arn,
+            names.ENV_EMAIL_QUEUE_URL: messaging.email_queue.queue_url,
+            names.ENV_SMS_QUEUE_URL: messaging.sms_queue.queue_url,
+            names.ENV_SMS_SENDER_ID: self._config.sms_sender_id,
+        }
 
     def _build_email_events(self) -> lambda_.Function:
         messaging = self._messaging
@@ -429,9 +438,12 @@ class FunctionsConstruct(Construct):
             service="webhooks",
             timeout=Duration.seconds(30),
             memory_size=512,
+            # Both webhook entry points share one settings model; this one never reads the Stripe secret.
+            environment=self._webhooks_environment(),
             failures=messaging.failed_invocations,  # SNS invokes asynchronously
         )
         messaging.email_events_topic.add_subscription(subscriptions.LambdaSubscription(function))
+        self._grant_text_messages(function)  # answers to HELP / STOP replies
         self._grant_account_writer(function)
         self._data.idempotency.grant_read_write_data(function)
         return function

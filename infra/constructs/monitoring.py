@@ -24,15 +24,23 @@ SIGNATURE_FAILURES_THRESHOLD = 5  # in 5 minutes: a wrong webhook secret or some
 
 # (title, service, metric names): the funnel from due to sent, as the functions emit it.
 KPI_GRAPHS = (
-    ("Scheduler: due and enqueued", "scheduler", ("AccountsDue", "JobsEnqueued", "EnqueueFailures")),
-    ("Senders: sent and suppressed at send time", "sender", ("RemindersSent", "RemindersSuppressed")),
+    (
+        "Scheduler: due, enqueued, held",
+        "scheduler",
+        ("AccountsDue", "JobsEnqueued", "ContactsHeld", "EnqueueFailures", "AccountsLeftForNextRun"),
+    ),
+    (
+        "Senders: sent, suppressed at send time, undeliverable",
+        "sender",
+        ("RemindersSent", "RemindersSuppressed", "RemindersUndeliverable"),
+    ),
     ("Payments applied", "webhooks", (names.METRIC_PAYMENTS_APPLIED,)),
     ("Ingestion: rows", "ingest", ("RowsAccepted", "RowsRejected")),
     ("Ingestion: uploads", "ingest", ("UploadsCompleted", "UploadsFailed")),
 )
 # Metrics with a dimension of their own (reason, currency): every series the functions emit, found by search.
 KPI_SEARCHES = (
-    ("Held by reason", "ContactsHeld"),
+    ("Held by reason (compliance rule)", "ContactsHeldByRule"),
     ("Amount collected (minor units, by currency)", names.METRIC_AMOUNT_COLLECTED),
 )
 
