@@ -241,3 +241,33 @@ def with_opt_outs(account: Account, opt_out: frozenset[Channel]) -> dict[Channel
     for channel in opt_out:
         blocked.setdefault(channel, Block.OPTED_OUT)
     return blocked
+
+
+# --- third-party disclosures (Reg F) --------------------------------------------------------------
+
+# 1006.18(e): a debt collector's communications say so; the portal shows it with the account.
+COLLECTOR_DISCLOSURE = {
+    "en": "This is a communication from a debt collector. This is an attempt to collect a debt, and any "
+    "information obtained will be used for that purpose.",
+    "es": "Esta es una comunicación de un cobrador de deudas. Es un intento de cobrar una deuda, y cualquier "
+    "información obtenida se usará para ese fin.",
+}
+RECEIPT_BUSINESS_DAYS = 5  # 1006.34(b)(5): receipt may be assumed this many business days after sending (verify)
+VALIDATION_PERIOD_DAYS = 30
+
+
+def disclosure(lender: LenderProfile, language: str) -> str | None:
+    """The collector disclosure for a third-party lender's accounts, in the session's language."""
+    if lender.regime != "third_party":
+        return None
+    return COLLECTOR_DISCLOSURE[language_for(language)]
+
+
+def validation_period_end(notice_sent: date) -> date:
+    """1006.34(b)(5): 30 days after assumed receipt, receipt being 5 business days (Mon-Fri) after sending."""
+    day, counted = notice_sent, 0
+    while counted < RECEIPT_BUSINESS_DAYS:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            counted += 1
+    return day + timedelta(days=VALIDATION_PERIOD_DAYS)

@@ -142,6 +142,8 @@ class PreferencesOut(BaseModel):
 
 
 class AccountResponse(BaseModel):
+    disclosure: str | None = None  # Reg F 1006.18(e), third-party lenders
+    validation_period_ends: date | None = None  # 1006.34(b)(5), once the validation notice was sent
     creditor: str
     reference: str
     status: str

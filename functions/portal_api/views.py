@@ -7,6 +7,7 @@ from typing import cast
 
 from functions.core import hardship, portal
 from functions.core.account import Account, Block, Dispute, Plan, Promise
+from functions.core.clock import local_date
 from functions.core.lender import LenderProfile
 from functions.core.money import Money
 from functions.portal_api import models
@@ -55,7 +56,12 @@ def account_view(
     items = portal.itemize(account)
     choices = portal.options(account, lender, today)
     settlement = state.settlement_open(now) if choices.pay_full else None
+    notice_at = account.validation_notice_at
     return models.AccountResponse(
+        disclosure=portal.disclosure(lender, language),
+        validation_period_ends=portal.validation_period_end(local_date(notice_at, account.debtor.timezone))
+        if notice_at and lender.regime == "third_party"
+        else None,
         creditor=lender.creditor_name,
         reference=account.masked_ref,
         status=account.status.value,

@@ -295,3 +295,16 @@ def test_a_settlement_offer_shows_on_the_account_and_can_be_paid_until_it_lapses
     assert (call["amount"].minor, call["purpose"]) == (12_280, "settlement")
     assert (both.status, lapsed.status) == (422, 409)
     assert debtor.client.get("/account").body["options"]["settlement"] is None
+
+
+def test_a_third_party_collectors_account_carries_the_disclosure_and_the_validation_period(debtor) -> None:
+    from .conftest import lender
+
+    lender(regime="third_party")
+    before = debtor.fresh()
+    accounts.save_state(before, before.with_changes(validation_notice_at=NOW - timedelta(days=3)), NOW, 4)
+
+    body = debtor.client.get("/account").body
+
+    assert body["disclosure"].startswith("This is a communication from a debt collector.")
+    assert body["validation_period_ends"] == "2026-04-12"  # sent Fri 6 March: received Fri 13, + 30 days

@@ -135,3 +135,16 @@ def test_opting_out_and_back_in_never_lifts_a_bounce() -> None:
 
     assert out == {Channel.EMAIL: Block.OPTED_OUT, Channel.SMS: Block.BOUNCED}
     assert back == {Channel.SMS: Block.BOUNCED}
+
+
+def test_a_third_party_collector_says_so_in_the_debtors_language() -> None:
+    collector = LENDER.model_copy(update={"regime": "third_party"})
+
+    assert portal.disclosure(LENDER, "en") is None
+    assert portal.disclosure(collector, "en").startswith("This is a communication from a debt collector.")
+    assert portal.disclosure(collector, "es").startswith("Esta es una comunicación de un cobrador de deudas.")
+
+
+def test_the_validation_period_ends_30_days_after_receipt_assumed_5_business_days_after_sending() -> None:
+    assert portal.validation_period_end(date(2026, 3, 6)) == date(2026, 4, 12)  # Fri + 5 business days = Fri 13th
+    assert portal.validation_period_end(date(2026, 3, 9)) == date(2026, 4, 15)  # Mon -> Mon 16th
