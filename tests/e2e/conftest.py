@@ -1,8 +1,9 @@
 """The pay page's local stack and a headless Chromium.
 
 `pay_stack` runs what a debtor's browser talks to: moto server (tables, bucket, queues, secrets), the
-Stripe emulator, and the gateway serving static_portal/ with the real portal API handler behind /api,
-on a virtual clock. `browser` is Debian's chromium driven by Python playwright (no `playwright
+Stripe emulator, and the gateway serving static_portal/ with the real portal API handler behind /api
+and the real webhooks function at /webhooks/stripe (where the emulator delivers), on a virtual clock.
+`browser` is Debian's chromium driven by Python playwright (no `playwright
 install`); `axe_source` is axe-core from npm, fetched into .local/axe when missing.
 """
 
@@ -112,15 +113,6 @@ class PayStack:
         return stored.account_id, links.pay_url(self.url, token)
 
 
-def _webhooks_handler() -> Any:
-    """The Stripe webhooks function once it exists (issue 7); None until then."""
-    try:
-        from functions.webhooks import handler as webhooks
-    except ImportError:
-        return None
-    return getattr(webhooks, "lambda_handler", None) or getattr(webhooks, "handler", None)
-
-
 @pytest.fixture(scope="module")
 def _pay_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PayStack]:
     from aws_lambda_powertools.utilities import parameters
@@ -128,6 +120,7 @@ def _pay_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PayStack]:
     from functions.core.lender import LenderProfile
     from functions.portal_api import handler as portal
     from functions.store import lenders
+    from functions.webhooks import handler as webhooks
     from local.gateway import Gateway, portal_environment
     from local.stack import LINK_KEY_SECRET, VERIFICATION_KEY_SECRET, running
     from local.stripe_emulator import StripeEmulator
@@ -135,16 +128,20 @@ def _pay_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PayStack]:
     saved = dict(os.environ)
     os.environ.pop("AWS_ENDPOINT_URL", None)  # always a fresh moto server of our own
     clock = VirtualClock()
-    webhooks = _webhooks_handler()
     try:
         with running(tmp_path_factory.mktemp("pay-stack")), StripeEmulator() as emulator:
-            gateway = Gateway(api_handler=portal.handler, webhooks_handler=webhooks, clock=clock)
+            gateway = Gateway(
+                api_handler=portal.handler,
+                webhooks_handler=webhooks.stripe_handler,
+                clock=clock,
+            )
             url = gateway.start()
             emulator.set_webhook_url(f"{url}/webhooks/stripe")
             os.environ.update(portal_environment(url, emulator.base_url, emulator.webhook_secret))
             os.environ.update({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "cleardue-e2e"})
             env = {key: value for key, value in os.environ.items() if saved.get(key) != value}
             portal.reset()
+            webhooks._runtime.cache_clear()
             parameters.clear_caches()
             lenders.put(LenderProfile(lender_id="acme", creditor_name="Acme Lending"))
             secrets = boto3.client("secretsmanager")
@@ -155,6 +152,7 @@ def _pay_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PayStack]:
             finally:
                 gateway.stop()
                 portal.reset()
+                webhooks._runtime.cache_clear()
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -11,16 +11,25 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import requests
 from playwright.sync_api import expect
 
+from functions import names
+from functions.core.account import AccountStatus
+from functions.scheduler.handler import lambda_handler as scheduler
+from functions.store import accounts
 from local.gateway import STRIPE_TEST_KEY, Gateway, http_api_event
+from local.lambda_events import LocalLambdaContext
 from tests.e2e.conftest import BIRTH, NOW, PayStack
+from tests.events.factories import scheduled_event
 
 pytestmark = pytest.mark.e2e
 
@@ -222,19 +231,36 @@ def test_a_debtor_verifies_sees_the_breakdown_and_pays_in_full_with_4242(
     assert stripe_session["metadata"]["account_id"] == account_id
     assert page.problems == []  # type: ignore[attr-defined]
 
-    # And the signed checkout.session.completed reached the gateway's webhook route
-    if pay_stack.gateway.webhooks_handler is None:
-        pytest.skip(
-            "pending issue 7 (webhooks function): the account becoming paid and getting no further reminders "
-            "needs functions/webhooks; the payment itself is asserted above"
-        )
+    # And the signed checkout.session.completed reached the gateway's webhook route and was applied
     assert pay_stack.emulator.wait_for_webhooks(30)
     completed = [a for a in pay_stack.emulator.deliveries() if a["event_type"] == "checkout.session.completed"]
-    assert completed and completed[-1]["delivered"] and completed[-1]["url"].endswith("/webhooks/stripe")
-    from functions.store import accounts
-
+    assert completed and completed[-1]["url"] == f"{pay_stack.url}/webhooks/stripe"
+    assert completed[-1]["delivered"] and completed[-1]["status"] == 200, completed
     paid = accounts.get(account_id)
-    assert paid is not None and paid.balance.total.minor == 0
+    assert paid is not None and paid.status is AccountStatus.PAID and paid.balance.total.minor == 0
+    assert [payment.amount.minor for payment in paid.payments] == [15_350]
+
+    # And the next scheduler passes queue no reminder for it (its only message is the receipt), while
+    # an unpaid account placed alongside gets one
+    unpaid_id, _ = pay_stack.seed("E2E-UNPAID")
+    for days in (1, 4, 10):
+        scheduler(scheduled_event(NOW + timedelta(days=days)), LocalLambdaContext("cleardue-scheduler"))
+    queued = queued_templates()
+    assert queued[account_id] == ["receipt"]
+    assert "reminder" in queued[unpaid_id] or "validation_notice" in queued[unpaid_id], queued
+
+
+def queued_templates() -> dict[str, list[str]]:
+    """The templates of the jobs waiting in the email and SMS queues, by account."""
+    sqs = boto3.client("sqs")
+    found: dict[str, list[str]] = {}
+    for env_name in (names.ENV_EMAIL_QUEUE_URL, names.ENV_SMS_QUEUE_URL):
+        while messages := sqs.receive_message(
+            QueueUrl=os.environ[env_name], MaxNumberOfMessages=10, VisibilityTimeout=30
+        ).get("Messages", []):
+            for job in (json.loads(message["Body"]) for message in messages):
+                found.setdefault(job["account_id"], []).append(job["template"])
+    return found
 
 
 def test_a_declined_card_leads_back_to_helpful_next_steps(
@@ -385,10 +411,7 @@ def test_promise_hardship_preferences_and_dispute_in_the_browser(
 def test_expired_and_locked_links_say_what_to_do(
     pay_stack: PayStack, page: Any, axe_source: str, artifacts: Path
 ) -> None:
-    from datetime import timedelta
-
     from functions.core import links
-    from functions.store import accounts
 
     steps = Steps(page, axe_source, artifacts, "link-problems")
     # An expired link
