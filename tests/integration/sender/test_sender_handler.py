@@ -11,7 +11,7 @@ from functions.core import links
 from functions.core.account import AccountStatus, Block, Channel
 from functions.core.jobs import Template
 from functions.core.lender import LenderProfile
-from functions.sender.handler import email_handler, handler, lambda_handler
+from functions.sender.handler import _runtime, email_handler, handler, lambda_handler
 from functions.store import accounts, events, lenders
 from functions.store.accounts import AccountModel
 from tests.conftest import LINK_KEY, PORTAL_API_URL, PORTAL_URL, SENDER
@@ -207,3 +207,27 @@ def test_closed_accounts_are_never_emailed(aws, context, status) -> None:
     AccountModel("acme#A-1").update(actions=[AccountModel.status.set(status.value)])
     email_handler(job_event([job], TICK), context)
     assert emails() == []
+
+
+def test_a_retried_job_waits_longer_on_each_receive(aws, context) -> None:
+    from local.lambda_events import sqs_record
+
+    sqs, queue_url = aws["sqs"], aws["queue_url"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.send_message(QueueUrl=queue_url, MessageBody=email_job("A-1").model_dump_json())
+    (message,) = sqs.receive_message(QueueUrl=queue_url, AttributeNames=["All"])["Messages"]
+    record = sqs_record(message, queue_arn, TICK)
+    record["attributes"]["ApproximateReceiveCount"] = "3"
+    inject(Channel.EMAIL, "SendEmail", lambda n: {"Code": "ThrottlingException", "Message": "Rate exceeded"})
+    delays: list[dict] = []
+    _runtime(Channel.EMAIL).sqs.meta.events.register(
+        "provide-client-params.sqs.ChangeMessageVisibility", lambda params, **_: delays.append(params)
+    )
+
+    assert email_handler({"Records": [record]}, context) == {
+        "batchItemFailures": [{"itemIdentifier": message["MessageId"]}]
+    }
+
+    assert [(d["QueueUrl"], d["ReceiptHandle"], d["VisibilityTimeout"]) for d in delays] == [
+        (queue_url, message["ReceiptHandle"], 120)  # 30 s, 60 s, 120 s on the third receive
+    ]
