@@ -54,6 +54,12 @@ def portal_api_handler() -> Handler:
     return handler  # type: ignore[no-any-return]
 
 
+def stripe_webhooks_handler() -> Handler:
+    """The webhooks function's Stripe entry point (`POST /webhooks/stripe` in the HTTP API)."""
+    module = importlib.import_module("functions.webhooks.handler")
+    return module.stripe_handler  # type: ignore[no-any-return]
+
+
 def portal_environment(portal_url: str, stripe_api_base: str, webhook_secret: str) -> dict[str, str]:
     """Put the Stripe secret where the portal API reads it (Secrets Manager, idempotent) and return the
     environment the portal API needs beside the local stack's: the page's URL and Stripe's."""
@@ -380,8 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=Path(".local"))
     args = parser.parse_args(argv)
     with running(args.state_dir) as stack, StripeEmulator() as emulator:
-        gateway = Gateway(port=args.port, api_handler=portal_api_handler())
+        gateway = Gateway(port=args.port, api_handler=portal_api_handler(), webhooks_handler=stripe_webhooks_handler())
         url = gateway.start()
+        emulator.set_webhook_url(f"{url}{WEBHOOK_PATH}")
         os.environ.update(portal_environment(url, emulator.base_url, emulator.webhook_secret))
         secrets = boto3.client("secretsmanager")
         fact_key = secrets.get_secret_value(SecretId=VERIFICATION_KEY_SECRET)["SecretString"].encode()

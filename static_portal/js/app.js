@@ -216,7 +216,8 @@ function renderAccount() {
   const balance = a.balance || {};
   const itemization = a.itemization || {};
   const reference = a.reference ?? "";
-  $("account-intro").textContent = t("account_intro", { creditor: a.creditor ?? "", reference });
+  const intro = a.status === "paid" ? "account_intro_paid" : "account_intro";
+  $("account-intro").textContent = t(intro, { creditor: a.creditor ?? "", reference });
 
   const list = $("breakdown");
   list.replaceChildren();
