@@ -239,6 +239,13 @@ def test_a_debtor_verifies_sees_the_breakdown_and_pays_in_full_with_4242(
     paid = accounts.get(account_id)
     assert paid is not None and paid.status is AccountStatus.PAID and paid.balance.total.minor == 0
     assert [payment.amount.minor for payment in paid.payments] == [15_350]
+    # and the debtor sees it
+    page.click("#done-choices button:has-text('Back to my balance')")
+    wait_for_step(page, "account")
+    assert page.locator("#account-current").inner_text() == "This account is paid. Thank you."
+    assert re.search(r"Total\s+\$0\.00", page.locator("#breakdown").inner_text())
+    assert page.locator("#choices button").all_inner_texts() == ["How we contact you"]
+    steps.check("paid")
 
     # And the next scheduler passes queue no reminder for it (its only message is the receipt), while
     # an unpaid account placed alongside gets one
