@@ -193,33 +193,45 @@ class Rules:
     installment_grace: timedelta
     third_party: bool
     default_cadence: timedelta
-    orders: dict[tuple[Stage, int], tuple[Channel, ...]] = field(default_factory=dict)
+    treatments: dict[tuple[str, int], Treatment] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        """Precompute each (stage, tier)'s channel order: the tier's order within what the stage allows."""
+        """Precompute each (stage, tier)'s treatment: the channel order (the tier's order within what the stage
+        allows, then the stage's), the tone and the cadence. Keyed by the stage's text value: hashing a str is
+        cheaper than an Enum member's (a Python-level __hash__), and this is read once per decision."""
         every = tuple(dict.fromkeys(c for s in self.stages.values() for c in s.channels))
         for stage in (*self.stages, Stage.NONE):
-            allowed = self.stages[stage].channels if stage in self.stages else every
+            stage_rules = self.stages.get(stage)
+            allowed = stage_rules.channels if stage_rules else every
             for tier, treatment in self.tiers.items():
                 tiered = tuple(c for c in treatment.channel_order if c in allowed)
-                self.orders[(stage, tier)] = tuple(dict.fromkeys((*tiered, *allowed)))
+                if treatment.cadence_days is not None:
+                    cadence = timedelta(days=treatment.cadence_days)
+                else:
+                    cadence = stage_rules.cadence if stage_rules else self.default_cadence
+                tone = treatment.tone or (stage_rules.tone if stage_rules else Tone.FRIENDLY)
+                self.treatments[(stage.value, tier)] = Treatment(
+                    tuple(dict.fromkeys((*tiered, *allowed))), tone, cadence
+                )
+
+    def treatment(self, stage: Stage, tier: int) -> Treatment:
+        return self.treatments[(stage._value_, tier)]
 
     def channel_order(self, stage: Stage, tier: int) -> tuple[Channel, ...]:
-        return self.orders[(stage, tier)]
+        return self.treatment(stage, tier).order
 
     def cadence(self, stage: Stage, tier: int) -> timedelta:
-        treatment = self.tiers.get(tier)
-        if treatment is not None and treatment.cadence_days is not None:
-            return timedelta(days=treatment.cadence_days)
-        rules = self.stages.get(stage)
-        return rules.cadence if rules else self.default_cadence
+        return self.treatment(stage, tier).cadence
 
     def tone(self, stage: Stage, tier: int) -> Tone:
-        treatment = self.tiers.get(tier)
-        if treatment is not None and treatment.tone is not None:
-            return treatment.tone
-        rules = self.stages.get(stage)
-        return rules.tone if rules else Tone.FRIENDLY
+        return self.treatment(stage, tier).tone
+
+
+@dataclass(frozen=True, slots=True)
+class Treatment:
+    order: tuple[Channel, ...]
+    tone: Tone
+    cadence: timedelta
 
 
 def compile_rules(
@@ -266,7 +278,7 @@ def restrict_channels(rules: Rules, available: frozenset[Channel]) -> Rules:
     """The same rules with only the channels this deployment can send on (e.g. no SMS queue configured)."""
     return replace(
         rules,
-        orders={},
+        treatments={},
         stages={
             stage: replace(s, channels=tuple(c for c in s.channels if c in available))
             for stage, s in rules.stages.items()

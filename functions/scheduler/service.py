@@ -51,12 +51,17 @@ class _Pending:
 
 
 def held_rule(plan: ContactPlan) -> str:
-    """The rule that held a contact, from the decision's record (`<channel>: <rule>: <reason>`)."""
+    """The rule that held a contact, from the decision's record (`<channel>: <rule>: <reason>`): the first
+    one that waits for time (another channel may be denied for good, e.g. no consent to texts)."""
     for line in plan.why:
         parts = line.split(": ", 2)
-        if len(parts) == 3 and parts[0] in Channel.__members__.values():
+        if len(parts) == 3 and parts[0] in _CHANNELS and parts[1] not in _PERMANENT_RULES:
             return parts[1]
     return "unknown"
+
+
+_CHANNELS = frozenset(channel.value for channel in Channel)
+_PERMANENT_RULES = frozenset({"suppressed", "channel_permitted", "validation_notice_first"})
 
 
 class Scheduler:

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from functions.core.account import (
+    Channel,
+    Contact,
     Debtor,
     Installment,
     Plan,
@@ -24,6 +26,7 @@ from functions.core.money import Money
 from functions.scheduler import handler
 from functions.scheduler.handler import lambda_handler
 from functions.store import accounts
+from functions.store.accounts import AccountModel, ContactAttribute
 from local.lambda_events import LocalLambdaContext
 from tests.events.factories import make_account, scheduled_event
 from tests.events.factories import place as place_account
@@ -152,3 +155,18 @@ def test_overlapping_runs_with_state_changes_enqueue_each_follow_up_once(aws, co
     assert sum(s["enqueued"] for s in summaries) == 12
     assert sorted(job.account_id for job in jobs) == sorted(f"acme#B-{n}" for n in range(12))
     assert {job.template for job in jobs} == {Template.BROKEN_PROMISE.value}
+
+
+def test_a_contact_held_by_a_cap_is_counted_under_the_cap_not_the_missing_consent(aws, context) -> None:
+    place(make_account("BUSY"))
+    sent = tuple(Contact(TICK - timedelta(days=d), Channel.EMAIL) for d in (1, 2, 3))
+    with_state("acme#BUSY", next_contact_at=TICK - timedelta(minutes=5))
+    AccountModel("acme#BUSY").update(
+        actions=[
+            AccountModel.recent_contacts.set(
+                [ContactAttribute(at=c.at, channel=c.channel.value, kind=c.kind.value) for c in sent]
+            )
+        ]
+    )
+    summary = lambda_handler(scheduled_event(TICK), context)
+    assert summary["held_by"] == {"frequency_cap": 1}
