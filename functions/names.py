@@ -32,6 +32,10 @@ ENV_SMS_SENDER_ID = "SMS_SENDER_ID"  # default AWS.SNS.SMS.SenderID (a lender's 
 METRIC_WEBHOOK_SIGNATURE_FAILURES = "WebhookSignatureFailures"  # webhooks: a Stripe signature did not verify
 METRIC_PAYMENTS_APPLIED = "PaymentsApplied"  # webhooks: a payment applied to an account (count)
 METRIC_AMOUNT_COLLECTED = "AmountCollected"  # webhooks: minor units applied, with a `currency` dimension
+METRIC_PORTAL_VERIFIED = "PortalVerified"  # portal_api: a debtor passed the identity check (count)
+METRIC_PORTAL_VERIFICATION_FAILED = "PortalVerificationFailed"  # portal_api: a wrong answer (count)
+METRIC_PORTAL_LOCKOUTS = "PortalLockouts"  # portal_api: a link locked after repeated failures (count)
+METRIC_CHECKOUTS_STARTED = "CheckoutsStarted"  # portal_api: a Stripe Checkout session opened (payment or plan)
 
 # Stack outputs (CloudFormation output ids); .local/outputs.json uses the same keys.
 OUTPUT_PORTFOLIO_BUCKET = "PortfolioBucketName"
