@@ -86,11 +86,14 @@ class Scheduler:
 
     def run(self, now: datetime) -> ScheduleSummary:
         summary = ScheduleSummary()
+        margin = self._margin_ms
+        if self._remaining_ms is not None:  # a short timeout keeps a proportionate margin, never all of it
+            margin = min(margin, self._remaining_ms() // 4)
         batches: dict[Channel, list[_Pending]] = {channel: [] for channel in self._queues}
         due = [account for shard in accounts.due_in_all_shards(self._shards, now) for account in shard]
         summary.due = len(due)
         for index, account in enumerate(due):
-            if self._remaining_ms is not None and self._remaining_ms() < self._margin_ms:
+            if self._remaining_ms is not None and self._remaining_ms() < margin:
                 summary.left = len(due) - index
                 break
             rules, policy = self._rules_for(account.lender_id)

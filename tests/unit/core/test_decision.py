@@ -60,7 +60,7 @@ def test_a_due_account_gets_a_reminder_by_email_in_the_stage_tone_and_says_why()
     )
     assert job.scheduled_for == NOW and plan.next_contact_at == NOW + timedelta(days=3)
     assert job.reason == "stage mid (dpd 16); tier 2: newly delinquent, good history; reminder by email, friendly"
-    Job.model_validate_json(job.model_dump_json())  # what goes on the queue is a valid Job
+    assert Job.model_validate_json(job.model_dump_json()) == job  # what goes on the queue is this valid Job
 
 
 @pytest.mark.parametrize(
