@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.core.account import Channel
 from functions.core.clock import from_epoch_millis
 from functions.core.portal import Answers, PortalRejected
-from functions.observability import lambda_entry, logger, metrics
+from functions.observability import lambda_entry, logger
 from functions.portal_api import models, service, views
 from functions.portal_api.settings import PortalSettings
 from functions.store import StoreError, tables
@@ -303,5 +303,4 @@ def reset() -> None:
 
 @lambda_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    metrics.add_metric(name="PortalRequests", unit="Count", value=1)
     return app().resolve(event, context)

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from aws_lambda_powertools.metrics import MetricUnit
+
+from functions import names
 from functions.core import hardship, plans, portal, sessions
 from functions.core import links as link_tokens
 from functions.core.account import Account, Block, Channel, Dispute, DisputeStatus, Flag, Plan, PlanStatus, Promise
@@ -19,6 +22,7 @@ from functions.core.clock import local_date
 from functions.core.lender import LenderProfile
 from functions.core.money import Money
 from functions.core.portal import Answers
+from functions.observability import metrics
 from functions.store import accounts, events, lenders
 from functions.store import portal as portal_store
 
@@ -119,6 +123,10 @@ def audit(account_id: str, call: Call, kind: EventType, **detail: Any) -> None:
     )
 
 
+def count(metric: str) -> None:
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+
+
 # --- before verification --------------------------------------------------------------------------
 
 _FAILED = "Those details don't match our records. Please check them and try again."
@@ -189,11 +197,14 @@ def start_session(token: str, answers: Answers, call: Call, runtime: Runtime) ->
         language = portal.language_for(state.language or account.debtor.language)
         session, expires_at = sessions.issue(claims.link_ref, language, call.now, runtime.link_key())
         audit(account_id, call, EventType.PORTAL_VERIFIED, check=check.value)
+        count(names.METRIC_PORTAL_VERIFIED)
         return {"session": session, "expires_at": expires_at, "language": language}
     failures, lock = portal_store.record_failure(account_id, portal.MAX_FAILED_ATTEMPTS, call.now + portal.LOCK_PERIOD)
     audit(account_id, call, EventType.PORTAL_VERIFICATION_FAILED, check=check.value, failures=failures)
+    count(names.METRIC_PORTAL_VERIFICATION_FAILED)
     if lock is not None:
         audit(account_id, call, EventType.PORTAL_LOCKED, until=lock.isoformat())
+        count(names.METRIC_PORTAL_LOCKOUTS)
         raise _lock_error(lock, call)
     raise PortalError(401, "verification_failed", _FAILED, attempts_left=portal.attempts_left(failures))
 
@@ -296,6 +307,7 @@ def pay(who: Verified, amount_minor: int | None, settlement: bool, call: Call, r
         purpose=purpose,
     )
     partial = amount.minor < account.balance.total.minor
+    count(names.METRIC_CHECKOUTS_STARTED)
     audit(
         account.account_id, call, EventType.PORTAL_CHECKOUT_STARTED,
         checkout_session_id=link.session_id, amount_minor=amount.minor, currency=amount.currency, partial=partial,
@@ -331,6 +343,7 @@ def choose_plan(
         customer_email=account.debtor.email,
         locale=who.language,
     )
+    count(names.METRIC_CHECKOUTS_STARTED)
     audit(
         account.account_id, call, EventType.PORTAL_PLAN_CHOSEN, plan_id=plan.plan_id, installments=installments,
         start_date=start.isoformat(), checkout_session_id=link.session_id,

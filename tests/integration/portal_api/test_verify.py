@@ -76,13 +76,16 @@ def test_an_unknown_link_fails_verification_exactly_like_a_wrong_answer(portal) 
     assert (wrong.status, wrong.body) == (missing.status, missing.body)
 
 
-def test_five_failures_lock_the_link_for_30_minutes_even_for_the_right_answer(portal) -> None:
+def test_five_failures_lock_the_link_for_30_minutes_even_for_the_right_answer(portal, capsys) -> None:
     replies = [portal.client.post("/session", {"token": portal.token, "date_of_birth": "2000-01-01"}) for _ in range(5)]
 
     assert [reply.status for reply in replies] == [401, 401, 401, 401, 423]
     assert [reply.body.get("attempts_left") for reply in replies[:4]] == [4, 3, 2, 1]
     assert replies[4].body["code"] == "link_locked"
     assert replies[4].body["retry_after"] == 1800
+    emitted = capsys.readouterr().out  # CloudWatch EMF, one document per invocation
+    assert emitted.count('"PortalVerificationFailed":[1.0]') == 5
+    assert emitted.count('"PortalLockouts":[1.0]') == 1
 
     portal.client.now = NOW + timedelta(minutes=29)
     still_locked = portal.client.post("/session", {"token": portal.token, "date_of_birth": "1985-04-12"})
