@@ -164,7 +164,15 @@ def portal_aws() -> Iterator[StoreSettings]:
     """moto in-process with every table and the two keys, once for this folder (table creation is the
     slow part); each test places its own account, so tests never see each other's state. The shared
     `aws` fixture is not used: it also imports and resets every other function."""
-    settings = StoreSettings(region="us-east-1", due_shards=4)
+    # Table names other than the models' defaults: proves the portal's second model over the accounts
+    # table follows the deployment's binding (tables.configure), as a CDK-named table needs.
+    settings = StoreSettings(
+        region="us-east-1",
+        due_shards=4,
+        accounts_table="portal-test-accounts",
+        events_table="portal-test-events",
+        lenders_table="portal-test-lenders",
+    )
     with pytest.MonkeyPatch.context() as env:
         for name, value in {
             "AWS_ACCESS_KEY_ID": "testing",
