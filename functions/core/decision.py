@@ -90,6 +90,7 @@ _EMAIL, _NONE, _ATTEMPT = Channel.EMAIL, Stage.NONE, ContactKind.ATTEMPT
 _REMINDER, _VALIDATION_NOTICE = Template.REMINDER, Template.VALIDATION_NOTICE
 _K_VALIDATION_NOTICE = Kind.VALIDATION_NOTICE
 _FRIENDLY = Tone.FRIENDLY
+# Likewise `member.value` is a descriptor call (~0.7 µs); `member._value_` is the same string, read directly.
 
 
 def kind_of(template: str) -> Kind:
@@ -151,7 +152,7 @@ def decide(
     today = _local_date(now, tz)
     dpd = days_past_due(account.due_date, today)
     seg = segment(account, dpd, rules, score)
-    why = [f"stage {seg.stage.value} (dpd {dpd})", f"tier {seg.tier}: {seg.why}"]
+    why = [f"stage {seg.stage._value_} (dpd {dpd})", f"tier {seg.tier}: {seg.why}"]
     if is_time_barred(account, today):
         why.append(TIME_BARRED)
     updated = account  # the tier is not set here: the plan carries it and the claim stores it if it changed
@@ -327,7 +328,7 @@ def _job_id(account_id: str, stage: Stage, slot: datetime) -> str:
     """`jobs.job_id_for`, without its strftime (the hot path): the same id (tests/unit/core/test_decision.py)."""
     if slot.tzinfo is not UTC or slot.microsecond:
         return job_id_for(account_id, stage, slot)
-    material = f"{account_id}|{stage.value}|{slot.isoformat()[:19]}Z"
+    material = f"{account_id}|{stage._value_}|{slot.isoformat()[:19]}Z"
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
 
 
@@ -344,7 +345,7 @@ def _job(
 ) -> ContactPlan:
     treatment = rules.treatment(stage, tier)
     tone = _FRIENDLY if template is _VALIDATION_NOTICE else treatment.tone
-    why = [*why, f"{template.value} by {channel.value}, {tone.value}"]
+    why = [*why, f"{template._value_} by {channel._value_}, {tone._value_}"]
     # The slot is the due time the account was claimed for, so any scheduler run that picks up this
     # same due instance derives the same job id.
     slot = account.next_contact_at or now
@@ -352,7 +353,7 @@ def _job(
         job_id=_job_id(account.account_id, stage, slot),
         account_id=account.account_id,
         channel=channel,
-        template=template.value,
+        template=template._value_,
         variant=DEFAULT_VARIANT,
         stage=stage,
         scheduled_for=now,
