@@ -43,6 +43,18 @@ API_ID = "local"
 # API Gateway passes these bodies as text; everything else (form posts included) arrives base64-encoded.
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "application/problem+json")
 _MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+# What CloudFront's response headers policy sends with the page (docs/pay-page.md); the page's <meta> says
+# the same minus what only a header can carry (frame-ancestors).
+PAGE_HEADERS = (
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "form-action 'self'; base-uri 'none'; manifest-src 'self'; frame-ancestors 'none'",
+    ),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+)
 STRIPE_SECRET = "cleardue/stripe"
 STRIPE_TEST_KEY = "sk_test_cleardue_local"
 
@@ -321,7 +333,7 @@ class _Handler(BaseHTTPRequestHandler):
         kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         if kind.startswith("text/") or kind in ("application/javascript", "application/json"):
             kind += "; charset=utf-8"
-        headers = [("Content-Type", kind), ("Cache-Control", "no-cache"), ("X-Content-Type-Options", "nosniff")]
+        headers = [("Content-Type", kind), ("Cache-Control", "no-cache"), *PAGE_HEADERS]
         self._send(Response(200, headers, target.read_bytes()))
 
     def _send(self, response: Response) -> None:

@@ -156,6 +156,7 @@ def test_the_gateway_hands_the_api_real_http_api_events(tmp_path: Path) -> None:
     assert reply.headers["set-cookie"] == "a=1; Secure"
     assert form.status_code == 201
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]  # as CloudFront sends it
     assert config.json() == {"api": "/api"}
     assert escape.status_code == 404
     assert webhook.status_code == 404 and webhook.json()["code"] == "not_found"  # no webhooks handler given
