@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Acknowledgment, App, CfnResource, Validations
+from aws_cdk import Acknowledgment, App, CfnResource, Stack, Token, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
@@ -20,6 +20,19 @@ def apply_checks(app: App) -> None:
 def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     """Acknowledge a cdk-nag finding on scope and everything under it, with the reason it does not apply."""
     Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+
+
+def finding_arn(stack: Stack, arn: str) -> str:
+    """An ARN as cdk-nag prints it in a finding id: pseudo parameters the stack knows become literals
+    (`cdk synth` through the CLI knows the region; the tests' environment-agnostic synth does not)."""
+    for placeholder, value in (
+        ("<AWS::Partition>", stack.partition),
+        ("<AWS::Region>", stack.region),
+        ("<AWS::AccountId>", stack.account),
+    ):
+        if not Token.is_unresolved(value):
+            arn = arn.replace(placeholder, value)
+    return arn
 
 
 def skip_checkov(scope: IConstruct, check_id: str, comment: str) -> None:

@@ -18,7 +18,7 @@ from infra.constructs.portal import PortalSiteConstruct
 from infra.constructs.schedules import SchedulesConstruct
 from infra.constructs.secrets import SecretsConstruct
 from infra.constructs.storage import StorageConstruct
-from infra.nag import acknowledge, skip_checkov
+from infra.nag import acknowledge, finding_arn, skip_checkov
 
 
 class ClearDueStack(Stack):
@@ -113,7 +113,11 @@ class ClearDueStack(Stack):
                     "AwsSolutions-IAM5[Action::s3:List*]",
                     "AwsSolutions-IAM5[Action::s3:Abort*]",
                     "AwsSolutions-IAM5[Action::s3:DeleteObject*]",
-                    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]",
+                    "AwsSolutions-IAM5[Resource::"
+                    + finding_arn(
+                        self, "arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*"
+                    )
+                    + "]",
                     f"AwsSolutions-IAM5[Resource::<{self.resolve(self.get_logical_id(self.portal.bucket.node.default_child))}.Arn>/*]",  # type: ignore[arg-type]
                 ]
             elif child.node.id.startswith("BucketNotificationsHandler"):

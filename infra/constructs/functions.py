@@ -22,7 +22,7 @@ from infra.constructs.data import DataConstruct
 from infra.constructs.messaging import MessagingConstruct
 from infra.constructs.secrets import SecretsConstruct
 from infra.constructs.storage import StorageConstruct
-from infra.nag import acknowledge, skip_checkov
+from infra.nag import acknowledge, finding_arn, skip_checkov
 
 RUNTIME = lambda_.Runtime.PYTHON_3_11
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -343,7 +343,9 @@ class FunctionsConstruct(Construct):
         )
         acknowledge(
             function,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*]",
+            "AwsSolutions-IAM5[Resource::"
+            + finding_arn(stack, "arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*")
+            + "]",
             "Each lender sends from its own verified SES identity (an address or a domain), added after deployment; "
             "the action is SendEmail only, within this account and region.",
         )

@@ -88,8 +88,9 @@ class PortalSiteConstruct(Construct):
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="s3/portal/",
             lifecycle_rules=[s3.LifecycleRule(id="ExpireOldVersions", noncurrent_version_expiration=Duration.days(30))],
-            removal_policy=RemovalPolicy.DESTROY,
-            auto_delete_objects=False,
+            # Retained: CloudFormation cannot delete a bucket with objects (and versions) in it, and emptying it
+            # would take another custom resource. It holds only the page's public code.
+            removal_policy=RemovalPolicy.RETAIN,
         )
 
     def _build_headers_policy(self, api_origin: str) -> cloudfront.ResponseHeadersPolicy:
@@ -136,7 +137,8 @@ class PortalSiteConstruct(Construct):
             ),
             domain_names=[config.portal_domain] if config.portal_domain else None,
             certificate=certificate,
-            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+            # Only with a certificate of our own: CloudFront's default certificate fixes its own TLS floor.
+            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None,
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
             enable_logging=True,

@@ -131,8 +131,8 @@ def test_job_queues_redrive_to_a_dead_letter_queue_and_outlast_their_consumers(t
         queue, dead_letter_queue = queues[ref(template, output_id)], queues[ref(template, dlq_output_id)]
         assert queue["RedrivePolicy"]["deadLetterTargetArn"] == arn_of(ref(template, dlq_output_id))
         assert dead_letter_queue["MessageRetentionPeriod"] == 14 * 24 * 3600
-    for queue in queues.values():
-        assert queue["KmsMasterKeyId"] == "alias/aws/sqs"
+    for queue in queues.values():  # encrypted at rest: KMS (aws/sqs), or SQS-managed where EventBridge writes
+        assert queue.get("KmsMasterKeyId") == "alias/aws/sqs" or queue.get("SqsManagedSseEnabled") is True
     for policy in resources(template, "AWS::SQS::QueuePolicy").values():
         assert any(statement["Effect"] == "Deny" for statement in policy["PolicyDocument"]["Statement"])
 
