@@ -30,6 +30,7 @@ function saveState() {
 
 function show(step, render) {
   for (const section of document.querySelectorAll("main > section")) section.hidden = section.id !== `step-${step}`;
+  announce("");
   rerender = render || (() => {});
   rerender();
   const heading = $(`step-${step}`).querySelector("h1");
@@ -101,11 +102,10 @@ function linkProblem(error) {
     link_invalid: () => t("link_invalid"),
     link_locked: () => t("link_locked", { minutes: retryMinutes(error.body.retry_after) }),
   };
-  const text = (messages[error.code] || (() => errorText(error)))();
+  const message = messages[error.code] || (() => errorText(error));
   show("link-problem", () => {
-    $("link-problem-text").textContent = (messages[error.code] || (() => errorText(error)))();
+    $("link-problem-text").textContent = message();
   });
-  return text;
 }
 
 function choice(label, onClick, kind = "secondary") {
@@ -134,8 +134,7 @@ async function openLink() {
     saveState();
     startVerify();
   } catch (error) {
-    if (error instanceof ApiError && error.status < 500 && error.code !== "network_error") linkProblem(error);
-    else show("link-problem", () => ($("link-problem-text").textContent = errorText(error)));
+    linkProblem(error);
   }
 }
 
