@@ -5,6 +5,7 @@ make the OpenAPI document at GET /openapi.json), the service does the work, one 
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -252,10 +253,16 @@ def _rejected(exc: PortalRejected) -> Response[str]:
 def _invalid(exc: RequestValidationError) -> Response[str]:
     errors = exc.errors()
     first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":
+        return _error(422, "invalid_request", "The request body is not valid JSON.")
     location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "header")]
     where = ".".join(location) or None
     message = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "The request is not valid."))
     return _error(422, "invalid_request", message, field=where)
+
+
+def _undecodable(exc: binascii.Error | UnicodeDecodeError) -> Response[str]:
+    return _error(400, "invalid_body", "The request body could not be read.")
 
 
 def _store(exc: StoreError) -> Response[str]:
@@ -280,6 +287,8 @@ def app() -> APIGatewayHttpResolver:
     resolver.exception_handler(service.PortalError)(_portal_error)
     resolver.exception_handler(PortalRejected)(_rejected)
     resolver.exception_handler(RequestValidationError)(_invalid)
+    # A body flagged isBase64Encoded that is not base64, or not UTF-8 once decoded.
+    resolver.exception_handler([binascii.Error, UnicodeDecodeError])(_undecodable)
     resolver.exception_handler(StoreError)(_store)
     resolver.not_found(_not_found)
     return resolver

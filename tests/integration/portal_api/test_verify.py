@@ -6,12 +6,15 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from functions.core import links, sessions
 from functions.core.audit import EventType
 from functions.core.clock import to_epoch_millis
 from functions.portal_api.handler import handler
 from functions.store import events
 from local.lambda_events import LocalLambdaContext
+from local.portal_gateway import event_from_request
 from tests.conftest import LINK_KEY
 
 from .conftest import NOW, POSTAL, lender, placed, token_for
@@ -230,3 +233,35 @@ def test_cors_allows_the_pay_page_only(portal) -> None:
     assert "access-control-allow-origin" not in theirs.headers
     assert preflight.status == 204
     assert preflight.headers["access-control-allow-origin"] == "https://pay.test.cleardue.example"
+
+
+@pytest.mark.parametrize(
+    ("body", "base64_flag", "status", "code"),
+    [
+        ("PGlkay8+", True, 422, "invalid_request"),  # valid base64 of "<idk/>": not JSON
+        ("//79", True, 400, "invalid_body"),  # base64 of bytes that are not UTF-8
+        ("[]", False, 422, "invalid_request"),
+        ("null", False, 422, "invalid_request"),
+        ('{"token": 5}', False, 422, "invalid_request"),
+    ],
+)
+def test_odd_bodies_are_4xx_never_a_500(portal, body: str, base64_flag: bool, status: int, code: str) -> None:
+    event = event_from_request("POST", "/link", now=NOW, body=body, headers={"content-type": "application/json"})
+    event["isBase64Encoded"] = base64_flag
+
+    result = handler(event, LocalLambdaContext("cleardue-portal-api"))
+
+    assert (result["statusCode"], json.loads(result["body"])["code"]) == (status, code)
+
+
+def test_a_captured_event_whose_base64_body_is_not_base64_is_a_400(portal) -> None:
+    """aws-lambda-dotnet's captured HTTP API event says isBase64Encoded but carries plain text."""
+    event = json.loads((FIXTURE.parent / "dotnet_http-api-v2-request.json").read_text())
+    stage = event["requestContext"]["stage"]  # a named stage: API Gateway puts it in front of the path
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/{stage}/session"
+    event["requestContext"]["timeEpoch"] = to_epoch_millis(NOW)
+
+    result = handler(event, LocalLambdaContext("cleardue-portal-api"))
+
+    assert result["statusCode"] == 400
+    assert json.loads(result["body"])["code"] == "invalid_body"
