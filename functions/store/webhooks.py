@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from functions.store import StoreError
@@ -59,42 +60,52 @@ def _client() -> Any:
 
 
 def add_engagement(account_id: str, counts: dict[str, int]) -> bool:
-    """Add to the account's engagement counters; False if the account does not exist."""
+    """Add to the account's engagement counters; False if the account does not exist.
+
+    One UpdateItem when the counters' map exists; the first signal of an account creates it (a
+    nested path needs its parent map) and tries again."""
     if not counts:
         return True
     table = AccountModel.Meta.table_name
     key = {"account_id": {"S": account_id}}
     names: dict[str, str] = {"#e": ENGAGEMENT_ATTRIBUTE}
-    values: dict[str, Any] = {":zero": {"N": "0"}, ":empty": {"M": {}}}
+    values: dict[str, Any] = {":zero": {"N": "0"}}
+    sets = []
+    for index, (name, amount) in enumerate(sorted(counts.items())):
+        names[f"#k{index}"] = name
+        values[f":v{index}"] = {"N": str(int(amount))}
+        sets.append(f"#e.#k{index} = if_not_exists(#e.#k{index}, :zero) + :v{index}")
     client = _client()
-    try:
-        # A nested counter needs its map to exist: create it first (a no-op when it is there).
-        client.update_item(
-            TableName=table,
-            Key=key,
-            UpdateExpression="SET #e = if_not_exists(#e, :empty)",
-            ConditionExpression="attribute_exists(account_id)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={":empty": values[":empty"]},
-        )
-        sets = []
-        for index, (name, amount) in enumerate(sorted(counts.items())):
-            names[f"#k{index}"] = name
-            values[f":v{index}"] = {"N": str(int(amount))}
-            sets.append(f"#e.#k{index} = if_not_exists(#e.#k{index}, :zero) + :v{index}")
-        del values[":empty"]
-        client.update_item(
-            TableName=table,
-            Key=key,
-            UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression="attribute_exists(account_id)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
-    except client.exceptions.ConditionalCheckFailedException:
-        return False
-    except Exception as exc:  # botocore's ClientError / connection errors
-        raise StoreError(f"recording engagement failed: {exc}") from exc
+    for attempt in range(2):
+        try:
+            client.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_exists(account_id)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+            return True
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
+        except ClientError as exc:
+            missing_map = exc.response.get("Error", {}).get("Code") == "ValidationException"
+            if not missing_map or attempt:
+                raise StoreError(f"recording engagement failed: {exc}") from exc
+            try:
+                client.update_item(
+                    TableName=table,
+                    Key=key,
+                    UpdateExpression="SET #e = if_not_exists(#e, :empty)",
+                    ConditionExpression="attribute_exists(account_id)",
+                    ExpressionAttributeNames={"#e": ENGAGEMENT_ATTRIBUTE},
+                    ExpressionAttributeValues={":empty": {"M": {}}},
+                )
+            except client.exceptions.ConditionalCheckFailedException:
+                return False
+        except BotoCoreError as exc:
+            raise StoreError(f"recording engagement failed: {exc}") from exc
     return True
 
 
@@ -111,7 +122,7 @@ def engagement_counts(account_id: str) -> dict[str, int]:
             )
             .get("Item")
         )
-    except Exception as exc:
+    except (BotoCoreError, ClientError) as exc:
         raise StoreError(f"reading engagement failed: {exc}") from exc
     stored = (item or {}).get(ENGAGEMENT_ATTRIBUTE, {}).get("M", {})
     return {name: int(value["N"]) for name, value in stored.items() if "N" in value}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -32,6 +33,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions import names
 from functions.core.audit import AuditEvent, EventType
 from functions.core.clock import from_epoch_millis, parse_utc
+from functions.core.lender import LenderProfile
 from functions.observability import METRICS_NAMESPACE, lambda_entry, logger, metrics
 from functions.payments.stripe_gateway import PaymentsGateway, WebhookSignatureError, verify_webhook
 from functions.store import events, lenders, tables
@@ -58,8 +60,25 @@ def _secret(settings: WebhooksSettings) -> dict[str, Any]:
     return value
 
 
+class LenderCache:
+    """Lender profiles per container for a minute (they change rarely; a cache, so wall-clock time)."""
+
+    def __init__(self, ttl_seconds: float = 60.0) -> None:
+        self._ttl = ttl_seconds
+        self._profiles: dict[str, tuple[float, LenderProfile]] = {}
+
+    def __call__(self, lender_id: str) -> LenderProfile:
+        cached = self._profiles.get(lender_id)
+        if cached and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
+        profile = lenders.get_or_default(lender_id)
+        self._profiles[lender_id] = (time.monotonic(), profile)
+        return profile
+
+
 def _build() -> Runtime:
     settings = tables.configure(WebhooksSettings.from_env())
+    lender = LenderCache()
     notices = service.Notices(boto3.client("sqs"), settings.email_queue_url, settings.sms_queue_url)
 
     def card_of_session(session_id: str) -> tuple[str | None, str | None]:
@@ -67,10 +86,8 @@ def _build() -> Runtime:
         info = gateway.retrieve_checkout_session(session_id)
         return info.customer_id, info.payment_method_id
 
-    stripe_events = service.StripeEvents(notices, settings.due_shards, lenders.get_or_default, card_of_session)
-    feedback_events = feedback.Feedback(
-        boto3.client("sns"), lenders.get_or_default, settings.due_shards, settings.sms_sender_id
-    )
+    stripe_events = service.StripeEvents(notices, settings.due_shards, lender, card_of_session)
+    feedback_events = feedback.Feedback(boto3.client("sns"), lender, settings.due_shards, settings.sms_sender_id)
     config = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=settings.idempotency_days * 86400)
     persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
 
