@@ -306,3 +306,12 @@ def test_the_content_hash_changes_with_the_content() -> None:
     b = render_email(Template.REMINDER, Tone.NEUTRAL, "b", account(), FIRST_PARTY, LINKS, TODAY)
     again = render_email(Template.REMINDER, Tone.NEUTRAL, "a", account(), FIRST_PARTY, LINKS, TODAY)
     assert a.content_hash == again.content_hash != b.content_hash
+
+
+def test_texts_stay_in_the_gsm7_alphabet_when_the_facts_do() -> None:
+    """A non-GSM character (á, ó, a no-break space) turns a text into UCS-2: 70 characters a segment."""
+    plain = with_history(account())
+    for language, lender, kind, tone in product(("en", "es"), (FIRST_PARTY, THIRD_PARTY), Template, Tone):
+        subject = plain.with_changes(debtor=replace(plain.debtor, language=language))
+        message = render_sms(kind, tone, "a", subject, lender, LINKS, TODAY)
+        assert message.length.encoding is sms.Encoding.GSM7, f"{language}/{kind}: {message.text}"
