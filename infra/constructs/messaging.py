@@ -103,13 +103,23 @@ class MessagingConstruct(Construct):
 
     def _build_email_events_topic(self, key: kms.IKey) -> sns.Topic:
         topic = sns.Topic(self, "EmailEvents", display_name="cleardue e-mail events", master_key=key, enforce_ssl=True)
-        # SES publishes to the encrypted topic: it needs the data key (scoped to this account's SES).
+        account = {"StringEquals": {"aws:SourceAccount": topic.stack.account}}
+        # Two-way SMS (AWS End User Messaging) may deliver debtors' replies here too (docs/deploy.md).
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("sms-voice.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions=account,
+            )
+        )
+        # SES (and SMS replies) publish to the encrypted topic: they need the data key, for this account only.
         key.add_to_resource_policy(
             iam.PolicyStatement(
-                principals=[iam.ServicePrincipal("ses.amazonaws.com")],
+                principals=[iam.ServicePrincipal("ses.amazonaws.com"), iam.ServicePrincipal("sms-voice.amazonaws.com")],
                 actions=["kms:GenerateDataKey*", "kms:Decrypt"],
                 resources=["*"],  # in a key policy "*" means this key
-                conditions={"StringEquals": {"aws:SourceAccount": topic.stack.account}},
+                conditions=account,
             )
         )
         return topic

@@ -27,6 +27,7 @@ from infra.constructs.messaging import PUBLISHED_EMAIL_EVENTS, VISIBILITY_TO_CON
 from tests.infra.helpers import (
     OUR_HANDLERS,
     arn_of,
+    as_list,
     function_environment,
     function_ids,
     ref,
@@ -281,3 +282,24 @@ def test_ses_publishes_every_email_event_to_the_topic_the_webhooks_consume(templ
     assert subscription["TopicArn"] == {"Ref": topic_id}
     assert subscription["Endpoint"] == arn_of(function_ids(template)[EMAIL_EVENTS_HANDLER])
     assert "KmsMasterKeyId" in template["Resources"][topic_id]["Properties"]
+
+
+def test_ses_and_sms_replies_may_publish_to_the_encrypted_events_topic_from_this_account_only(template):
+    topic_id = ref(template, names.OUTPUT_SES_EVENTS_TOPIC)
+    (policy,) = [p for p in resources(template, "AWS::SNS::TopicPolicy").values() if {"Ref": topic_id} in p["Topics"]]
+    (key,) = resources(template, "AWS::KMS::Key").values()
+
+    allowed = {
+        service: statement["Condition"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Allow"
+        for service in as_list(statement["Principal"]["Service"])
+    }
+    assert set(allowed) == {"ses.amazonaws.com", "sms-voice.amazonaws.com"}
+    assert all("SourceAccount" in json.dumps(condition) for condition in allowed.values())
+    key_users = [
+        statement
+        for statement in key["KeyPolicy"]["Statement"]
+        if "ses.amazonaws.com" in as_list(statement["Principal"].get("Service", []))
+    ]
+    assert key_users and all("aws:SourceAccount" in json.dumps(s["Condition"]) for s in key_users)
