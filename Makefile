@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: run test browser lint format typecheck bench synth deploy clean
+.PHONY: run test browser lint format typecheck bench synth deploy destroy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,11 +41,18 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.decide --accounts 50000
 	$(BIN)/python -m bench --rows 300
 
+# Stage configuration goes through CDK context, e.g. make deploy CDK_ARGS="-c stage=prod -c senderEmail=…"
+CDK_ARGS ?=
+CDK := npx --yes aws-cdk@^2.1148
+
 synth: $(STAMP)
-	$(BIN)/python -m infra.app
+	$(CDK) synth -q --app "$(BIN)/python -m infra.app" $(CDK_ARGS)
 
 deploy: $(STAMP)
-	npx --yes aws-cdk@^2.1148 deploy --app "$(BIN)/python -m infra.app"
+	$(CDK) deploy --app "$(BIN)/python -m infra.app" $(CDK_ARGS)
+
+destroy: $(STAMP)
+	$(CDK) destroy --app "$(BIN)/python -m infra.app" $(CDK_ARGS)
 
 clean:
 	rm -rf $(VENV) cdk.out .local .pytest_cache .ruff_cache .mypy_cache
