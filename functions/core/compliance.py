@@ -394,6 +394,54 @@ _MAX_STEPS = 16
 DEFAULT_POLICY = GatePolicy()
 
 
+def _allowed_now(
+    account: Account, standing: Standing, channel: Channel, kind: Kind, now: datetime, policy: GatePolicy
+) -> bool:
+    """True only if every rule in RULES allows at `now`, in one pass without a Verdict: the hot path.
+
+    False means "ask the rules" (they say which one denies, why and until when): anything unusual (a flag,
+    a block, an arrangement, the third-party regime, a notice) goes there. A property test in
+    tests/unit/core/test_compliance.py checks this never allows what a rule denies."""
+    transactional = kind is _TRANSACTIONAL
+    if not transactional:
+        if account.status is not _ACTIVE or account.flags or standing.attorney_represented or standing.dispute_open:
+            return False
+        if policy.third_party or kind is not _REMINDER or standing.promise_until is not None or standing.plan_current:
+            return False
+        if owed_minor(account) <= 0:
+            return False
+    if standing.opted_out or standing.blocked:
+        return False
+    debtor = account.debtor
+    if channel is _SMS:
+        if not (debtor.phone and debtor.phone_is_mobile and debtor.sms_consent):
+            return False
+    elif channel is _EMAIL:
+        if not debtor.email or standing.email_bounced or standing.email_employer_provided:
+            return False
+    else:
+        return False
+    if standing.history and not transactional:
+        since = now - policy.cap_period
+        pause = policy.pause_after_conversation
+        in_period = on_channel = 0
+        for contact in standing.history:
+            at = contact.at
+            if contact.kind is _CONVERSATION:
+                if at <= now < at + pause:
+                    return False
+            elif contact.kind is _ATTEMPT:
+                if since < at <= now:
+                    in_period += 1
+                    on_channel += contact.channel is channel
+            else:
+                return False
+        cap = policy.caps_per_channel.get(channel)
+        if in_period >= policy.cap_all_channels or (cap is not None and on_channel >= cap):
+            return False
+    return next_convenient(now, debtor.contact_zones, policy) == now
+
+
 def earliest_allowed(
     account: Account,
     standing: Standing,
@@ -409,6 +457,8 @@ def earliest_allowed(
     the denials and asks every rule again, so a cap that lifts at night waits for the morning."""
     moment = _utc(now)
     policy = policy or DEFAULT_POLICY
+    if _allowed_now(account, standing, channel, kind, moment, policy):
+        return moment, []
     reasons: list[str] = []
     for _ in range(_MAX_STEPS):
         denials = []

@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from functions.core.account import (
     AccountStatus,
@@ -26,6 +28,7 @@ from functions.core.compliance import (
     GatePolicy,
     Kind,
     Standing,
+    _allowed_now,
     arrangement,
     channel_permitted,
     conversation_pause,
@@ -341,3 +344,55 @@ def test_receipts_are_not_collection_but_still_need_a_deliverable_channel() -> N
 )
 def test_more_zones_and_dates(zones, now, earliest) -> None:
     assert next_convenient(utc(now), zones, POLICY) == utc(earliest)
+
+
+# --- the gate's fast path agrees with the rules ------------------------------------------------------
+
+
+_moments = st.integers(0, 24 * 20).map(lambda h: utc("2026-03-01 00:00") + timedelta(hours=h, minutes=15 * (h % 4)))
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(
+    zones=st.lists(
+        st.sampled_from(["America/New_York", "Asia/Kathmandu", "Europe/London", "Pacific/Honolulu"]),
+        min_size=1,
+        max_size=2,
+        unique=True,
+    ),
+    mobile=st.booleans(),
+    consent=st.booleans(),
+    email=st.sampled_from([None, "pat@example.com"]),
+    flags=st.sets(st.sampled_from(list(Flag)), max_size=1),
+    status=st.sampled_from(list(AccountStatus)),
+    principal=st.sampled_from([0, 5_000]),
+    blocked=st.dictionaries(st.sampled_from([EMAIL, SMS]), st.sampled_from(list(Block)), max_size=1),
+    history=st.lists(
+        st.tuples(_moments, st.sampled_from([EMAIL, SMS]), st.sampled_from(list(ContactKind))), max_size=6
+    ),
+    channel=st.sampled_from([EMAIL, SMS]),
+    kind=st.sampled_from(list(Kind)),
+    now=_moments,
+    third_party=st.booleans(),
+    caps=st.integers(1, 4),
+)
+def test_the_fast_path_never_allows_what_a_rule_denies(
+    zones, mobile, consent, email, flags, status, principal, blocked, history, channel, kind, now, third_party, caps
+) -> None:
+    base = make_account(email=email, principal=principal, interest=0, fees=0)
+    debtor = Debtor(
+        "Pat", email, "+13125550147", zones[0], "en", tuple(zones), phone_is_mobile=mobile, sms_consent=consent
+    )
+    account = base.with_changes(
+        debtor=debtor,
+        flags=frozenset(flags),
+        status=status,
+        blocked_channels=blocked,
+        recent_contacts=tuple(Contact(at, ch, k) for at, ch, k in sorted(history)),
+    )
+    policy = GatePolicy(caps_per_channel={EMAIL: caps, SMS: caps}, cap_all_channels=caps + 1, third_party=third_party)
+    standing = standing_of(account)
+    rules_allow = all(v.allowed for v in gate(account, standing, channel, kind, now, policy))
+    assert _allowed_now(account, standing, channel, kind, now, policy) <= rules_allow
+    if not (flags or blocked or third_party or kind is not Kind.REMINDER or status is not AccountStatus.ACTIVE):
+        assert _allowed_now(account, standing, channel, kind, now, policy) == rules_allow  # and it is the fast path
