@@ -20,7 +20,7 @@ from functions.core.clock import ensure_utc, floor_to_slot, iso_utc
 from functions.core.lender import LenderProfile
 from functions.ingest.handler import lambda_handler as ingest_handler
 from functions.scheduler.handler import lambda_handler as scheduler_handler
-from functions.sender.handler import lambda_handler as sender_handler
+from functions.sender.handler import email_handler, sms_handler
 from functions.store import uploads
 from functions.store.uploads import UploadStatus
 from local.lambda_events import LocalLambdaContext, scheduled_event
@@ -60,6 +60,7 @@ class CycleReport:
     uploads: list[dict[str, Any]] = field(default_factory=list)
     schedule: dict[str, Any] | None = None
     emails: list[dict[str, Any]] = field(default_factory=list)
+    texts: list[dict[str, str]] = field(default_factory=list)
     send_failures: int = 0
 
 
@@ -76,7 +77,10 @@ class LocalRunner:
         self._ingest = S3NotificationPump(sqs, stack.notifications_url, self._logged(ingest_handler), "cleardue-ingest")
         self._chunks = SqsPump(sqs, stack.ingest.url, stack.ingest.arn, self._logged(ingest_handler), "cleardue-ingest")
         self._uploads_in_flight: list[str] = []
-        self._email = SqsPump(sqs, stack.email.url, stack.email.arn, self._logged(sender_handler), "cleardue-sender")
+        self._email = SqsPump(sqs, stack.email.url, stack.email.arn, self._logged(email_handler), "cleardue-sender")
+        assert stack.sms is not None
+        self._sms = SqsPump(sqs, stack.sms.url, stack.sms.arn, self._logged(sms_handler), "cleardue-sms-sender")
+        self._texts_seen = len(stack.sent_texts())
         self._scheduler = self._logged(scheduler_handler)
         self._emails_seen = len(stack.sent_emails())
 
@@ -124,11 +128,16 @@ class LocalRunner:
                 scheduled_event(at, SCHEDULE_RULE_ARN), LocalLambdaContext("cleardue-scheduler")
             )
         sent = self._email.drain(at)
-        report.send_failures = sent.failed
+        texted = self._sms.drain(at)
+        report.send_failures = sent.failed + texted.failed
         if sent.processed:  # moto's inspection API serialises its whole state: ask only when worth it
             emails = self.stack.sent_emails()
             report.emails = emails[self._emails_seen :]
             self._emails_seen = len(emails)
+        if texted.processed:
+            texts = self.stack.sent_texts()
+            report.texts = texts[self._texts_seen :]
+            self._texts_seen = len(texts)
         self._print(report)
         return report
 
@@ -178,6 +187,8 @@ class LocalRunner:
         for email in report.emails:
             to = ", ".join(_mask_email(address) for address in email["destinations"]["ToAddresses"])
             self.out(f"{stamp} email sent to {to}: {email['subject']}")
+        for text in report.texts:
+            self.out(f"{stamp} text sent to {text['phone'][:-4]}••••: {text['message'][:60]}…")
         if report.send_failures:
             self.out(f"{stamp} sender: {report.send_failures} job(s) failed and will be retried")
 

@@ -14,6 +14,8 @@ import secrets as secrets_module
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email import message_from_string
+from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ REGION = "us-east-1"
 DEFAULT_SENDER = "reminders@cleardue.example.com"
 VERIFICATION_KEY_SECRET = "cleardue/verification-key"
 LINK_KEY_SECRET = "cleardue/link-key"
+DEFAULT_PORTAL_URL = "http://127.0.0.1:8080"
 PORTFOLIO_BUCKET = "cleardue-portfolios-local"
 INGEST_NOTIFICATIONS_QUEUE = "cleardue-portfolio-notifications"  # stands in for S3 -> Lambda
 # Locally a failed job is visible again after a few seconds instead of the deployed 6x function timeout.
@@ -95,6 +98,9 @@ class LocalStack:
                 names.ENV_DEFAULT_SENDER_EMAIL: DEFAULT_SENDER,
                 names.ENV_VERIFICATION_KEY_SECRET: VERIFICATION_KEY_SECRET,
                 names.ENV_LINK_KEY_SECRET: LINK_KEY_SECRET,
+                # Where messages' links point; `cleardue up` replaces them with its gateway's address.
+                names.ENV_PORTAL_URL: os.environ.get(names.ENV_PORTAL_URL, DEFAULT_PORTAL_URL),
+                names.ENV_PORTAL_API_URL: os.environ.get(names.ENV_PORTAL_API_URL, f"{DEFAULT_PORTAL_URL}/api"),
                 # The handlers run in this process: keep the console for the stack's own story
                 # (their metrics go to <state_dir>/functions.log, see `function_output`).
                 "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
@@ -216,20 +222,33 @@ class LocalStack:
         boto3.client("ses").verify_domain_identity(Domain=email.rsplit("@", 1)[1])
 
     def sent_emails(self) -> list[dict[str, Any]]:
-        """Every email SES accepted: `{"id", "source", "destinations", "subject", "body"}` each."""
+        """Every email SES accepted: `{"id", "source", "destinations", "subject", "body"}` each.
+
+        The sender sends raw MIME (for the List-Unsubscribe headers): `body` is then the whole message."""
         if self._server is not None:
             # Our own server runs in this process: read its SES backend directly. Its HTTP inspection
             # API serialises the whole emulator state (seconds once S3 and SQS hold a few hundred items).
             from moto.core import DEFAULT_ACCOUNT_ID
             from moto.ses.models import ses_backends
 
-            return [
-                {"id": m.id, "source": m.source, "destinations": m.destinations, "subject": m.subject, "body": m.body}
-                for m in ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
-                if hasattr(m, "subject")
-            ]
+            return [_email_entry(vars(m)) for m in ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages]
         data = requests.get(f"{self.endpoint}/moto-api/data.json", timeout=60).json()
-        return list(data.get("ses", {}).get("Message", []))
+        ses = data.get("ses", {})
+        return [_email_entry(m) for m in (*ses.get("Message", []), *ses.get("RawMessage", []))]
+
+    def sent_texts(self) -> list[dict[str, str]]:
+        """Every SMS SNS accepted: `{"id", "phone", "message"}` each."""
+        if self._server is not None:
+            from moto.core import DEFAULT_ACCOUNT_ID
+            from moto.sns.models import sns_backends
+
+            backend = sns_backends[DEFAULT_ACCOUNT_ID][REGION]
+            return [{"id": i, "phone": p, "message": m} for i, (p, m) in backend.sms_messages.items()]
+        data = requests.get(f"{self.endpoint}/moto-api/data.json", timeout=60).json()
+        return [
+            {"id": str(i), "phone": str(entry[0]), "message": str(entry[1])}
+            for i, entry in (data.get("sns", {}).get("SMS") or {}).items()
+        ]
 
     @contextlib.contextmanager
     def function_output(self) -> Iterator[None]:
@@ -237,6 +256,29 @@ class LocalStack:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with (self.state_dir / "functions.log").open("a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
             yield
+
+
+def _email_entry(message: dict[str, Any]) -> dict[str, Any]:
+    """One sent email, simple or raw MIME, as `{"id", "source", "destinations", "subject", "body"}`."""
+    destinations = message.get("destinations")
+    if "raw_data" not in message:
+        return {
+            "id": message.get("id"),
+            "source": message.get("source"),
+            "destinations": destinations,
+            "subject": message.get("subject"),
+            "body": message.get("body"),
+        }
+    mime = message_from_string(message["raw_data"])
+    if isinstance(destinations, list):
+        destinations = {"ToAddresses": list(dict.fromkeys(destinations))}  # moto lists header and envelope
+    return {
+        "id": message.get("id"),
+        "source": message.get("source"),
+        "destinations": destinations,
+        "subject": str(make_header(decode_header(mime["Subject"] or ""))),
+        "body": message["raw_data"],
+    }
 
 
 @contextlib.contextmanager

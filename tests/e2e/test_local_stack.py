@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from email import message_from_string
+from email.header import decode_header, make_header
 from pathlib import Path
 
 import boto3
@@ -62,7 +64,14 @@ def up(endpoint: str, state: Path, *extra: str) -> subprocess.CompletedProcess[s
 
 
 def ses_messages(endpoint: str) -> list[dict]:
-    return requests.get(f"{endpoint}/moto-api/data.json", timeout=10).json()["ses"]["Message"]
+    """What SES accepted (the sender sends raw MIME), with each message's decoded subject."""
+    ses = requests.get(f"{endpoint}/moto-api/data.json", timeout=10).json()["ses"]
+    messages = []
+    for message in (*ses.get("Message", []), *ses.get("RawMessage", [])):
+        mime = message_from_string(message["raw_data"]) if "raw_data" in message else None
+        subject = str(make_header(decode_header(mime["Subject"]))) if mime else message["subject"]
+        messages.append({**message, "subject": subject, "mime": mime})
+    return messages
 
 
 def audit_events(endpoint: str, outputs: dict, event_type: str) -> list[dict]:
@@ -96,7 +105,13 @@ def test_one_cycle_ingests_schedules_sends_and_audits(first_run: dict) -> None:
 
     messages = ses_messages(endpoint)
     assert len(messages) == 48  # 49 accepted, one reachable by phone only (SMS comes with its own sender)
-    assert all(message["subject"].startswith("Northwind Credit: USD ") for message in messages)
+    assert all(message["subject"].startswith("Northwind Credit: ") for message in messages)
+    # Each in the debtor's language, amounts localised by Babel.
+    assert any(" was due on " in message["subject"] and "$" in message["subject"] for message in messages)
+    assert any(" venció el " in message["subject"] and "US$" in message["subject"] for message in messages)
+    # One-click unsubscribe (RFC 8058) on every email, pointing at the portal API.
+    assert all(message["mime"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" for message in messages)
+    assert all("/unsubscribe?" in message["mime"]["List-Unsubscribe"] for message in messages)
     assert f"one cycle done: {len(messages)} email(s) sent" in result.stdout
 
     sent_events = audit_events(endpoint, outputs, "reminder_sent")
@@ -120,7 +135,7 @@ def test_another_portfolio_and_lender_can_be_loaded(first_run: dict, tmp_path: P
     result = up(first_run["endpoint"], first_run["state"], "--portfolio", str(portfolio), "--lender", "zeta-bank")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "1 rows, 1 accepted" in result.stdout
-    assert any("EUR 99.99" in m["subject"] for m in ses_messages(first_run["endpoint"]))
+    assert any("€99.99" in m["subject"] for m in ses_messages(first_run["endpoint"]))
 
 
 def test_bad_arguments_are_refused_with_a_message(first_run: dict) -> None:
