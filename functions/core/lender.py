@@ -71,6 +71,10 @@ class LenderProfile(BaseModel):
     # "%m/%d/%Y". Never guessed: 03/04/2026 means what the lender's policy says it means.
     date_formats: tuple[str, ...] = ()
     language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
+    # Third-party regime: who is collecting, and where a consumer may write (Reg F 1006.34(c)(1)).
+    collector_name: str | None = Field(default=None, min_length=1, max_length=200)
+    collector_address: str | None = Field(default=None, min_length=5, max_length=300)
+    sms_sender_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{1,11}$")  # AWS.SNS.SMS.SenderID
     identity_check: str = Field(default="date_of_birth", pattern="^(" + "|".join(IDENTITY_CHECKS) + ")$")
     payments: PaymentBounds = Field(default_factory=PaymentBounds)
     plans: PlanBounds = Field(default_factory=PlanBounds)

@@ -286,31 +286,3 @@ def render(
 def sent_on(now: datetime, account: Account) -> date:
     """The day of sending in the debtor's primary zone (how "today" reads in the message)."""
     return local_date(now, account.debtor.timezone)
-
-
-@dataclass(frozen=True, slots=True)
-class EmailContent:
-    subject: str
-    text: str
-
-
-def reminder_email(account: Account, lender: LenderProfile, today: date) -> EmailContent:
-    """Legacy: the skeleton's plain reminder, no longer sent (`render_email` replaced it).
-
-    Kept only while tests/unit/core/test_audit_and_messages.py still imports it; remove with that test."""
-    balance = account.balance
-    due = account.due_date.isoformat()
-    when = f"was due on {due}" if today > account.due_date else f"is due on {due}"
-    first_name = account.debtor.name.split()[0] if account.debtor.name.strip() else "there"
-    help_line = f"Questions? Write to {lender.help_email}." if lender.help_email else "Questions? Reply to this email."
-    lines = [
-        f"Hello {first_name},",
-        f"This is a reminder about your {lender.creditor_name} account {account.masked_ref}.",
-        f"The amount of {balance.total.display()} {when}:",
-        f"  Principal  {balance.principal.display()}",
-        f"  Interest   {balance.interest.display()}",
-        f"  Fees       {balance.fees.display()}",
-        help_line,
-    ]
-    subject = f"{lender.creditor_name}: {balance.total.display()} {when} (account {account.masked_ref})"
-    return EmailContent(subject=subject, text="\n".join(lines))

@@ -190,7 +190,11 @@ def test_small_time_budgets_checkpoint_and_continue_with_nothing_lost(aws, conte
     duplicated = rejected_rows(aws, summary)[1]
     assert "duplicate external_ref 'C-5'" in duplicated["reasons"]
     # Caught in a later chunk than the first C-5, and still reported with its raw row.
-    assert (duplicated["external_ref"], duplicated["name"], duplicated["email"]) == ("C-5", "Again", "again@example.com")
+    assert (duplicated["external_ref"], duplicated["name"], duplicated["email"]) == (
+        "C-5",
+        "Again",
+        "again@example.com",
+    )
     assert accounts.get("acme#C-30") is not None
 
 
