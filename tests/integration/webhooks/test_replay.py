@@ -14,21 +14,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from functions import names
 from functions.core.account import AccountStatus
 from functions.core.audit import EventType, chain_breaks
 from functions.core.payments import parse_reason
-from functions.store import accounts, events, tables
-from functions.store.settings import StoreSettings
-from functions.webhooks import handler
+from functions.store import accounts, events
 from functions.webhooks.handler import stripe_handler
 from local.lambda_events import LocalLambdaContext
 from tests.events.factories import make_account, place
-from tests.integration.webhooks.conftest import install
 from tests.integration.webhooks.helpers import body_of, drain, http_event, signature, stripe_event
 
 T0 = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
@@ -134,54 +128,37 @@ def _expected(history: History) -> tuple[int, int, int, int]:
 
 
 @pytest.fixture(scope="module")
-def replayed() -> Iterator[dict[str, Any]]:
+def replayed(webhooks_stack: dict[str, Any]) -> dict[str, Any]:
     """One moto, one set of accounts, 1,000 deliveries; the tests below read what they left."""
     rnd = random.Random(SEED)
     histories = _histories(rnd)
     unique = [event for history in histories for event in history.events]
     deliveries = unique + [rnd.choice(unique) for _ in range(DELIVERIES - len(unique))]
     rnd.shuffle(deliveries)
-    settings = StoreSettings(region="us-east-1", due_shards=4)
-    with pytest.MonkeyPatch.context() as monkeypatch, mock_aws():
-        for key, value in {
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
-            names.ENV_ACCOUNTS_TABLE: settings.accounts_table, names.ENV_EVENTS_TABLE: settings.events_table,
-            names.ENV_LENDERS_TABLE: settings.lenders_table, names.ENV_IDEMPOTENCY_TABLE: settings.idempotency_table,
-            names.ENV_DUE_SHARDS: "4",
-        }.items():  # fmt: skip
-            monkeypatch.setenv(key, value)
-        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-        tables.create_all_tables(settings)
-        sqs = boto3.client("sqs")
-        email_queue_url = sqs.create_queue(QueueName="email-jobs")["QueueUrl"]
-        monkeypatch.setenv(names.ENV_EMAIL_QUEUE_URL, email_queue_url)
-        install(monkeypatch, sqs)
-        for history in histories:
-            place(
-                make_account(
-                    history.account_id.split("#")[1],
-                    principal=history.principal,
-                    interest=history.interest,
-                    fees=history.fees,
-                ),
-                T0 - timedelta(days=1),
-            )
-        context = LocalLambdaContext("cleardue-webhooks")
-        statuses: Counter[int] = Counter()
-        for event in deliveries:
-            body = body_of(event)
-            response = stripe_handler(http_event(body, signature(body), T0), context)
-            statuses[response["statusCode"]] += 1
-        yield {
-            "histories": histories,
-            "statuses": statuses,
-            "unique": len(unique),
-            "jobs": drain(sqs, email_queue_url),
-            "accounts": {h.account_id: accounts.get(h.account_id) for h in histories},
-            "trails": {h.account_id: events.history(h.account_id) for h in histories},
-        }
-        handler._runtime.cache_clear()
+    for history in histories:
+        place(
+            make_account(
+                history.account_id.split("#")[1],
+                principal=history.principal,
+                interest=history.interest,
+                fees=history.fees,
+            ),
+            T0 - timedelta(days=1),
+        )
+    context = LocalLambdaContext("cleardue-webhooks")
+    statuses: Counter[int] = Counter()
+    for event in deliveries:
+        body = body_of(event)
+        response = stripe_handler(http_event(body, signature(body), T0), context)
+        statuses[response["statusCode"]] += 1
+    return {
+        "histories": histories,
+        "statuses": statuses,
+        "unique": len(unique),
+        "jobs": drain(webhooks_stack["sqs"], webhooks_stack["queue_url"]),
+        "accounts": {h.account_id: accounts.get(h.account_id) for h in histories},
+        "trails": {h.account_id: events.history(h.account_id) for h in histories},
+    }
 
 
 def test_every_delivery_is_acknowledged(replayed: dict[str, Any]) -> None:
