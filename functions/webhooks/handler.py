@@ -178,7 +178,7 @@ def _reject(body: bytes, signature: str | None, now: datetime, why: str) -> None
 
 
 def _count(outcome: dict[str, Any]) -> None:
-    if outcome["outcome"] == service.UNMATCHED:
+    if outcome["outcome"] in (service.UNMATCHED, service.REFUSED):
         metrics.add_metric(name="WebhookUnmatched", unit=MetricUnit.Count, value=1)
     if outcome["outcome"] != service.APPLIED or not outcome.get("applied_minor"):
         return

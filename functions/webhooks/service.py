@@ -31,6 +31,7 @@ APPLIED = "applied"
 DUPLICATE = "duplicate"
 IGNORED = "ignored"
 UNMATCHED = "unmatched"  # no account to apply it to (no metadata, or an unknown account)
+REFUSED = "refused"  # cannot apply to this account (another currency): acknowledged, audited, for a person
 
 
 class ConflictError(RuntimeError):
@@ -123,7 +124,23 @@ class StripeEvents:
         obj = ((event.get("data") or {}).get("object")) or {}
         if handler is None or not isinstance(obj, dict):
             return Outcome(IGNORED, kind)
-        return handler(event, obj, event_time(event))
+        try:
+            return handler(event, obj, event_time(event))
+        except payments.PaymentError as exc:
+            # Retrying cannot fix it: acknowledge (Stripe would retry for days) and leave it to a person.
+            account_id = self._account_id(_metadata(obj))
+            if account_id is not None and accounts.get(account_id) is not None:
+                events.append(
+                    AuditEvent(
+                        account_id,
+                        event_time(event),
+                        EventType.PAYMENT_FAILED,
+                        f"refused:{event.get('id')}",
+                        ACTOR,
+                        {"refused": str(exc)[:200], "stripe_event": event.get("id")},
+                    )
+                )
+            return Outcome(REFUSED, kind, account_id, detail={"why": str(exc)[:200]})
 
     # -- payments ------------------------------------------------------------------------------------
 

@@ -290,3 +290,14 @@ def test_the_secret_is_read_once_and_cached(hooks: dict[str, Any]) -> None:
         SecretId="stripe-test", SecretString=json.dumps({"api_key": "sk", "webhook_secret": "whsec_rotated"})
     )
     assert deliver(succeeded("pi_c2", 100, "evt_c2"))["statusCode"] == 200  # within max_age: the cached secret
+
+
+def test_a_payment_in_another_currency_is_acknowledged_refused_and_audited(hooks: dict[str, Any]) -> None:
+    place(ACCOUNT, NOW)
+    euros = succeeded("pi_eur", 1_000, "evt_eur")
+    euros["data"]["object"]["currency"] = "eur"
+    response = deliver(euros)
+    assert response["statusCode"] == 200 and json.loads(response["body"])["outcome"] == "refused"
+    assert accounts.get(ACCOUNT.account_id).balance == ACCOUNT.balance
+    [refused] = events.history(ACCOUNT.account_id)
+    assert refused.type is EventType.PAYMENT_FAILED and "EUR" in refused.detail["refused"]
