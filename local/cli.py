@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from functions import names
 from functions.core.clock import ClockError, parse_utc
@@ -54,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--lender", type=_lender_id, help="lender id the portfolio belongs to (with --portfolio)")
     up.add_argument("--policy", type=_existing_file, help="lender policy, .json or .yaml (default: the sample's)")
     up.add_argument("--state-dir", type=Path, default=Path(".local"), help="where outputs.json is written")
+    up.add_argument(
+        "--port", type=int, default=8080, help="the pay page and API gateway's port (default 8080; 0: any free one)"
+    )
+    up.add_argument("--links", type=int, default=3, help="how many demo pay links to print (default 3)")
     upload = commands.add_parser(
         "upload",
         help="upload a portfolio and follow its ingestion to the summary",
@@ -95,14 +101,19 @@ def up(args: argparse.Namespace) -> int:
 
     stack = LocalStack(state_dir=args.state_dir)
     endpoint = stack.start()
+    emulator = gateway = None
     try:
         stack.provision(publish=False)
-        # Imported after the stack has set the environment the handlers configure themselves from.
-        from local.runner import SAMPLE_LENDER, SAMPLE_PORTFOLIO, LocalRunner, VirtualClock
+        from local.runner import VirtualClock
 
         clock = VirtualClock(start=args.at, speed=args.speed)
+        emulator, gateway = _start_payments_and_portal(stack, clock, args.port)
+        # Imported after the stack has set the environment the handlers configure themselves from.
+        from local.runner import SAMPLE_LENDER, SAMPLE_PORTFOLIO, LocalRunner
+
         runner = LocalRunner(stack, clock)
         print(f"cleardue local stack: AWS (moto server) at {endpoint}")
+        print(f"pay page at {gateway.url} (its API under /api), Stripe emulator at {emulator.base_url}")
         print(f"clock starts {clock.now():%Y-%m-%dT%H:%M:%SZ} at x{args.speed:g}")
         policy = args.policy or (None if args.portfolio else SAMPLE_LENDER)
         if policy is None:
@@ -116,19 +127,73 @@ def up(args: argparse.Namespace) -> int:
             return 2
         lender_id = profile.lender_id
         runner.upload_portfolio(args.portfolio or SAMPLE_PORTFOLIO, lender_id)
-        # Only now is the stack ready for `cleardue upload` from another shell.
-        print(f"ready: outputs written to {stack.publish()}")
         if args.once:
+            print(f"ready: outputs written to {stack.publish()}")
             report = runner.cycle(clock.now())
-            print(f"one cycle done: {len(report.emails)} email(s) sent")
+            _print_pay_links(runner, lender_id, gateway.url, args.links)
+            print(f"one cycle done: {len(report.emails)} email(s) and {len(report.texts)} text(s) sent")
             return 0
+        runner.cycle(clock.now(), schedule=False)  # ingest the portfolio, so its pay links exist
+        # Only now is the stack ready for `cleardue upload` and the pay links from another shell.
+        print(f"ready: outputs written to {stack.publish()}")
+        _print_pay_links(runner, lender_id, gateway.url, args.links)
         print("running; Ctrl-C to stop")
         runner.run_forever()
     except KeyboardInterrupt:
         print("\nstopped")
     finally:
+        if gateway is not None:
+            gateway.stop()
+        if emulator is not None:
+            emulator.stop()
         stack.stop()
     return 0
+
+
+def _start_payments_and_portal(stack: Any, clock: Any, port: int) -> tuple[Any, Any]:
+    """The Stripe emulator and the gateway (pay page + portal API + Stripe webhooks) on the virtual clock."""
+    from local.gateway import (
+        API_BASE,
+        WEBHOOK_PATH,
+        Gateway,
+        portal_api_handler,
+        portal_environment,
+        stripe_webhooks_handler,
+    )
+    from local.stripe_emulator import StripeEmulator
+
+    emulator = StripeEmulator().start()
+    gateway = Gateway(
+        port=port,
+        api_handler=portal_api_handler(),
+        webhooks_handler=stripe_webhooks_handler(),
+        clock=clock.now,
+    )
+    try:
+        url = gateway.start()
+    except OSError:  # the port is taken: any free one will do (the links printed say where)
+        gateway.port = 0
+        url = gateway.start()
+    emulator.set_webhook_url(f"{url}{WEBHOOK_PATH}")
+    os.environ.update(portal_environment(url, emulator.base_url, emulator.webhook_secret))
+    stack.outputs.update(
+        {
+            names.OUTPUT_PORTAL_URL: url,
+            names.OUTPUT_API_URL: f"{url}{API_BASE}",
+            names.OUTPUT_STRIPE_API_BASE: emulator.base_url,
+            names.OUTPUT_STRIPE_WEBHOOK_SECRET: emulator.webhook_secret,
+        }
+    )
+    return emulator, gateway
+
+
+def _print_pay_links(runner: Any, lender_id: str, portal_url: str, count: int) -> None:
+    """Working pay links for the first accounts of the lender (demo data: the identity fact is shown)."""
+    for account, link, birth in runner.pay_links(lender_id, portal_url, count):
+        fact = f"date of birth {birth}" if birth else "postal code + last 4 of the reference"
+        print(f"pay link for {account.debtor.name} ({fact}): {link}")
+    if count:
+        print("cards on the emulator's checkout: 4242 4242 4242 4242 pays; 4000 0000 0000 0002 is declined")
 
 
 def main(argv: list[str] | None = None) -> int:

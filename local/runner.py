@@ -16,16 +16,19 @@ import boto3
 import yaml
 
 from functions import names
+from functions.core import links
+from functions.core.account import Account
 from functions.core.clock import ensure_utc, floor_to_slot, iso_utc
 from functions.core.lender import LenderProfile
 from functions.ingest.handler import lambda_handler as ingest_handler
 from functions.scheduler.handler import lambda_handler as scheduler_handler
 from functions.sender.handler import email_handler, sms_handler
-from functions.store import uploads
+from functions.store import accounts, uploads
+from functions.store.accounts import AccountModel
 from functions.store.uploads import UploadStatus
 from local.lambda_events import LocalLambdaContext, scheduled_event
 from local.pumps import S3NotificationPump, SqsPump
-from local.stack import PORTFOLIO_BUCKET, LocalStack
+from local.stack import LINK_KEY_SECRET, PORTFOLIO_BUCKET, LocalStack
 
 SCHEDULE_EVERY = timedelta(minutes=15)
 SCHEDULE_RULE_ARN = "arn:aws:events:us-east-1:123456789012:rule/cleardue-schedule"
@@ -47,6 +50,15 @@ class VirtualClock:
 
     def real_seconds_until(self, moment: datetime) -> float:
         return max(0.0, (moment - self.now()).total_seconds() / self._speed)
+
+
+def _births(portfolio: Path) -> dict[str, str]:
+    """external_ref -> date_of_birth of a portfolio file, when it has both columns (demo links only)."""
+    with portfolio.open(encoding="utf-8-sig", newline="") as handle:
+        rows = csv.DictReader(handle)
+        if not rows.fieldnames or not {"external_ref", "date_of_birth"} <= set(rows.fieldnames):
+            return {}
+        return {row["external_ref"]: row["date_of_birth"] for row in rows if row.get("date_of_birth")}
 
 
 def _mask_email(address: str) -> str:
@@ -83,6 +95,7 @@ class LocalRunner:
         self._texts_seen = len(stack.sent_texts())
         self._scheduler = self._logged(scheduler_handler)
         self._emails_seen = len(stack.sent_emails())
+        self._demo_births: dict[str, str] = {}  # external_ref -> date of birth, to print with demo pay links
 
     def _logged(self, handler: Callable[[dict[str, Any], Any], Any]) -> Callable[[dict[str, Any], Any], Any]:
         def invoke(event: dict[str, Any], context: Any) -> Any:
@@ -107,6 +120,7 @@ class LocalRunner:
 
     def upload_portfolio(self, portfolio: Path, lender_id: str) -> str:
         key = f"portfolios/{lender_id}/{portfolio.name}"
+        self._demo_births.update(_births(portfolio))
         self._s3.put_object(Bucket=PORTFOLIO_BUCKET, Key=key, Body=portfolio.read_bytes(), ContentType="text/csv")
         self.out(f"uploaded s3://{PORTFOLIO_BUCKET}/{key}")
         return key
@@ -140,6 +154,20 @@ class LocalRunner:
             self._texts_seen = len(texts)
         self._print(report)
         return report
+
+    def pay_links(self, lender_id: str, portal_url: str, count: int) -> list[tuple[Account, str, str | None]]:
+        """Signed pay links for the lender's first `count` accounts, with the demo date of birth if known."""
+        key = boto3.client("secretsmanager").get_secret_value(SecretId=LINK_KEY_SECRET)["SecretString"].encode()
+        found: list[tuple[Account, str, str | None]] = []
+        for item in AccountModel.by_lender_index.query(lender_id, limit=max(count * 3, 10)):
+            account = accounts.get(item.account_id)
+            if account is None or account.link_ref is None or not account.is_collectible:
+                continue
+            link = links.pay_url(portal_url, links.sign(account.link_ref, self.clock.now(), key))
+            found.append((account, link, self._demo_births.get(account.external_ref)))
+            if len(found) == count:
+                break
+        return found
 
     def run_forever(self) -> None:
         self.quiet_idle_ticks = True

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email import message_from_string
 from email.header import decode_header, make_header
 from pathlib import Path
@@ -112,7 +113,9 @@ def test_one_cycle_ingests_schedules_sends_and_audits(first_run: dict) -> None:
     # One-click unsubscribe (RFC 8058) on every email, pointing at the portal API.
     assert all(message["mime"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" for message in messages)
     assert all("/unsubscribe?" in message["mime"]["List-Unsubscribe"] for message in messages)
-    assert f"one cycle done: {len(messages)} email(s) sent" in result.stdout
+    assert f"one cycle done: {len(messages)} email(s) and 0 text(s) sent" in result.stdout
+    assert result.stdout.count("pay link for ") == 3 and "(date of birth " in result.stdout
+    assert outputs[names.OUTPUT_PORTAL_URL] and outputs[names.OUTPUT_STRIPE_API_BASE]
 
     sent_events = audit_events(endpoint, outputs, "reminder_sent")
     assert sorted(e["detail"]["message_id"] for e in sent_events) == sorted(m["id"] for m in messages)
@@ -183,11 +186,27 @@ def test_cleardue_upload_follows_a_portfolio_through_the_running_stack(tmp_path:
             timeout=180,
             check=False,
         )
+        # Meanwhile the pay page's API answers a genuine pay link for an account of the sample portfolio.
+        opened = _open_a_pay_link(json.loads((state / "outputs.json").read_text()))
     finally:
         running.send_signal(signal.SIGINT)
         running.wait(timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "completed: 2 rows = 1 accepted (1 new, 0 updated, 0 unchanged) + 1 rejected" in result.stdout
+    assert opened.status_code == 200, opened.text
+    assert opened.json()["identity_check"] == "date_of_birth"  # nothing about the debt before verification
+
+
+def _open_a_pay_link(outputs: dict) -> requests.Response:
+    from functions.core import links
+
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+    endpoint = outputs[names.OUTPUT_AWS_ENDPOINT]
+    key = session.client("secretsmanager", endpoint_url=endpoint).get_secret_value(SecretId="cleardue/link-key")
+    table = session.resource("dynamodb", endpoint_url=endpoint).Table(outputs[names.OUTPUT_ACCOUNTS_TABLE])
+    item = next(i for i in table.scan()["Items"] if i.get("link_ref") and i["account_id"].startswith("northwind#NW-"))
+    token = links.sign(item["link_ref"], datetime.now(UTC), key["SecretString"].encode())
+    return requests.post(f"{outputs[names.OUTPUT_API_URL]}/link", json={"token": token}, timeout=30)
 
 
 def test_cleardue_upload_without_a_stack_says_what_to_do(tmp_path: Path) -> None:
