@@ -1,28 +1,33 @@
 """End to end: a hosted-checkout payment on the local Stripe emulator -> its signed webhooks over HTTP ->
-the local gateway's POST /webhooks/stripe -> the webhooks handler -> the account is paid, a receipt is
-queued, and the scheduler sends no further reminder."""
+the local gateway's POST /webhooks/stripe -> the webhooks handler -> the account is paid, the email sender
+delivers one receipt, and the scheduler sends no further reminder."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 import requests
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
 
 from functions import names
 from functions.core.account import AccountStatus, Installment, Plan, PlanStatus
 from functions.core.money import Money
 from functions.payments.stripe_gateway import PaymentsGateway
 from functions.scheduler.handler import lambda_handler as scheduler_handler
+from functions.sender.handler import email_handler
 from functions.store import accounts
 from functions.webhooks import handler
 from functions.webhooks.handler import stripe_handler
 from local.gateway import Gateway
 from local.lambda_events import LocalLambdaContext
 from local.stripe_emulator import StripeEmulator
-from tests.events.factories import make_account, place, scheduled_event
+from tests.events.factories import make_account, place, scheduled_event, sqs_event
 from tests.integration.webhooks.helpers import WEBHOOK_SECRET, body_of, drain, http_event, signature
 
 ACCOUNT = make_account("E-3003", principal=12_000, interest=850, fees=2_500)
@@ -68,7 +73,15 @@ def test_a_hosted_checkout_payment_pays_the_account_and_stops_reminders(
     account = accounts.get(ACCOUNT.account_id)
     assert account.status is AccountStatus.PAID and account.balance.total.minor == 0
     assert account.next_contact_at is None
-    assert [j["template"] for j in drain(hooks["sqs"], hooks["queue_url"])] == ["receipt"]
+    [receipt] = drain(hooks["sqs"], hooks["queue_url"])
+    assert receipt["template"] == "receipt"
+
+    # The email sender delivers that receipt (the account is paid: a receipt is not collection).
+    boto3.client("ses").verify_domain_identity(Domain="lender.example.com")
+    sent = email_handler(sqs_event([json.dumps(receipt)], datetime.now(UTC)), LocalLambdaContext("cleardue-sender"))
+    assert sent == {"batchItemFailures": []}
+    [message] = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+    assert "we received your payment of $153.50" in message.raw_data
 
     # Days later the scheduler runs in the debtors' contact window (11:00 in Chicago): only the control is reminded.
     tick = (datetime.now(UTC) + timedelta(days=3)).replace(hour=17, minute=0, second=0, microsecond=0)
