@@ -46,6 +46,7 @@ class EventType(StrEnum):
     CONSENT_REVOKED = "consent_revoked"  # the consent ledger: STOP and its synonyms
     CONSENT_RESTORED = "consent_restored"  # START
     SMS_HELP_ANSWERED = "sms_help_answered"
+    SMS_UNDELIVERABLE = "sms_undeliverable"  # the carrier refused a text for good (invalid, blocked, spam)
 
 
 @dataclass(frozen=True, slots=True)

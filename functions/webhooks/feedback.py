@@ -34,6 +34,8 @@ ACCOUNT_TAG = "account"
 STOP_WORDS = frozenset({"STOP", "QUIT", "END", "REVOKE", "OPT OUT", "OPTOUT", "CANCEL", "UNSUBSCRIBE", "STOPALL"})
 START_WORDS = frozenset({"START", "UNSTOP", "YES"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
+SMS_DELIVERED = frozenset({"TEXT_DELIVERED", "TEXT_SUCCESSFUL"})
+SMS_REFUSED = frozenset({"TEXT_INVALID", "TEXT_BLOCKED", "TEXT_CARRIER_BLOCKED", "TEXT_SPAM"})
 
 
 def account_tag(account_id: str) -> str:
@@ -226,17 +228,38 @@ class Feedback:
         return 1
 
     def _sms_event(self, message: dict[str, Any], now: datetime) -> FeedbackOutcome:
+        """SMS delivery events (AWS End User Messaging event destinations): a delivery counts for the
+        channel; an invalid number blocks SMS; a text the carrier blocked or called spam is audited."""
         kind = str(message["eventType"])
         phone = str(message.get("destinationPhoneNumber") or "")
-        if kind != "TEXT_DELIVERED" or not phone:
-            return FeedbackOutcome(f"sms_event:{kind}")
+        if kind not in SMS_DELIVERED and kind not in SMS_REFUSED or not phone:
+            return FeedbackOutcome(f"sms_event:{kind}")  # queued, pending, transient failures: nothing to learn
         at = from_epoch_millis(message["eventTimestamp"]) if message.get("eventTimestamp") else now
         account_ids = store.account_ids_by_phone(phone)
+        changed = 0
         for account_id in account_ids:
             account = accounts.get(account_id)
-            if account is not None:
+            if account is None:
+                continue
+            if kind in SMS_DELIVERED:
                 store.add_engagement(account_id, increments(Signal.DELIVERED, Channel.SMS, at, account.debtor.timezone))
-        return FeedbackOutcome(f"sms_event:{kind}", tuple(account_ids), len(account_ids))
+                changed += 1
+                continue
+            blocked = kind == "TEXT_INVALID" and _block(
+                account_id, at, self._shards, Channel.SMS, Block.INVALID, overwrite=False
+            )
+            changed += 1 if blocked else 0
+            events.append(
+                AuditEvent(
+                    account_id,
+                    at,
+                    EventType.SMS_UNDELIVERABLE,
+                    f"sms_event:{message.get('messageId')}:{kind}",
+                    ACTOR,
+                    {"event": kind, "status": message.get("messageStatus"), "blocked": blocked},
+                )
+            )
+        return FeedbackOutcome(f"sms_event:{kind}", tuple(account_ids), changed)
 
 
 def _ses_time(value: Any, fallback: datetime) -> datetime:

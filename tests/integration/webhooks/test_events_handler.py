@@ -159,3 +159,21 @@ def test_an_sms_delivery_event_counts_for_the_sms_channel(hooks: dict[str, Any])
     }
     run(("t-1", delivered))
     assert webhooks_store.engagement_counts(ACCOUNT.account_id) == {"sms:delivered": 1}
+
+
+def test_an_invalid_number_event_blocks_sms_and_is_audited(hooks: dict[str, Any]) -> None:
+    place(ACCOUNT, NOW)
+    invalid = {
+        "eventType": "TEXT_INVALID",
+        "eventVersion": "1.0",
+        "eventTimestamp": 1773154800000,
+        "isFinal": True,
+        "destinationPhoneNumber": PHONE,
+        "messageId": "sms-2",
+        "messageStatus": "INVALID",
+    }
+    pending = {**invalid, "eventType": "TEXT_PENDING", "messageId": "sms-3", "messageStatus": "PENDING"}
+    result = run(("t-2", invalid), ("t-3", pending))
+    assert [o["kind"] for o in result["outcomes"]] == ["sms_event:TEXT_INVALID", "sms_event:TEXT_PENDING"]
+    assert accounts.get(ACCOUNT.account_id).blocked_channels == {Channel.SMS: Block.INVALID}
+    assert trail_types() == [EventType.SMS_UNDELIVERABLE]
