@@ -8,6 +8,8 @@ Monday 00:00-00:59 local time.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -16,6 +18,7 @@ from functions.core.account import Channel
 from functions.core.clock import ensure_utc, zone
 
 HOURS_IN_WEEK = 168
+ACCOUNT_TAG = "account"  # the SES email tag that names the account (see `account_tag`)
 HOUR_KEY_PREFIX = "how:"
 
 
@@ -120,3 +123,18 @@ class EngagementProfile:
         if not judged:
             return None
         return max(judged)[2]
+
+
+def account_tag(account_id: str) -> str:
+    """The value of the `account` SES email tag for an account id: base64url without padding, since SES
+    tag values allow only ASCII letters, digits, `_` and `-` (an account id has `#` and the lender's ref)."""
+    return base64.urlsafe_b64encode(account_id.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def account_from_tag(value: str) -> str | None:
+    """The account id an `account` tag carries, or None for anything that is not one."""
+    try:
+        decoded = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return decoded if "#" in decoded else None

@@ -1,16 +1,13 @@
 """Provider feedback through SNS: SES event publishing (delivery, bounce, complaint, open, click),
 SMS inbound replies (STOP and its synonyms, START, HELP) and SMS delivery events.
 
-An SES message finds its account by the `account` email tag the sender sets (the account id,
-base64url without padding: SES tag values allow only letters, digits, `_` and `-`), else by the
-recipient address. An SMS reply finds every account with the number it came from: an opt-out is
-about the person and the number, whichever lender they owe.
+An SES message finds its account by the `account` email tag the sender sets
+(`core.engagement.account_tag`), else by the recipient address. An SMS reply finds every account
+with the number it came from: an opt-out is about the person and the number, whichever lender they owe.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from collections.abc import Callable
@@ -21,14 +18,14 @@ from typing import Any
 from functions.core.account import Account, Block, Channel
 from functions.core.audit import AuditEvent, EventType
 from functions.core.clock import ensure_utc, from_epoch_millis, parse_utc
-from functions.core.engagement import Signal, increments
+from functions.core.engagement import ACCOUNT_TAG, Signal, account_from_tag, increments
 from functions.core.lender import LenderProfile
 from functions.store import accounts, events
 from functions.store import webhooks as store
 
 ACTOR = "webhooks"
 SAVE_ATTEMPTS = 5
-ACCOUNT_TAG = "account"
+
 
 # TCPA revocation keywords (FCC 24-24, 47 CFR 64.1200(a)(10)): any case, honoured at once.
 STOP_WORDS = frozenset({"STOP", "QUIT", "END", "REVOKE", "OPT OUT", "OPTOUT", "CANCEL", "UNSUBSCRIBE", "STOPALL"})
@@ -36,19 +33,6 @@ START_WORDS = frozenset({"START", "UNSTOP", "YES"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
 SMS_DELIVERED = frozenset({"TEXT_DELIVERED", "TEXT_SUCCESSFUL"})
 SMS_REFUSED = frozenset({"TEXT_INVALID", "TEXT_BLOCKED", "TEXT_CARRIER_BLOCKED", "TEXT_SPAM"})
-
-
-def account_tag(account_id: str) -> str:
-    """The value of the `account` SES tag for an account id (what the sender should set)."""
-    return base64.urlsafe_b64encode(account_id.encode("utf-8")).decode("ascii").rstrip("=")
-
-
-def account_from_tag(value: str) -> str | None:
-    try:
-        decoded = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    return decoded if "#" in decoded else None
 
 
 def keyword(body: str) -> str:

@@ -11,10 +11,10 @@ from moto.sns.models import sns_backends
 
 from functions.core.account import Block, Channel
 from functions.core.audit import EventType
-from functions.core.engagement import EngagementProfile
+from functions.core.engagement import EngagementProfile, account_tag
 from functions.store import accounts, events
 from functions.store import webhooks as webhooks_store
-from functions.webhooks.feedback import account_tag, reply_intent
+from functions.webhooks.feedback import reply_intent
 from functions.webhooks.handler import events_handler
 from local.lambda_events import LocalLambdaContext
 from tests.events.factories import make_account, place

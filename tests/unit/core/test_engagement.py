@@ -3,7 +3,14 @@
 from datetime import UTC, datetime
 
 from functions.core.account import Channel
-from functions.core.engagement import EngagementProfile, Signal, hour_of_week, increments
+from functions.core.engagement import (
+    EngagementProfile,
+    Signal,
+    account_from_tag,
+    account_tag,
+    hour_of_week,
+    increments,
+)
 
 
 def test_hour_of_week_is_local_time_monday_zero() -> None:
@@ -37,3 +44,12 @@ def test_profile_from_signals() -> None:
     assert profile.payments == 1
     assert "email:delivered" in counts and "how:9" in counts
     assert not any(key.startswith("how:") for key in increments(Signal.DELIVERED, Channel.EMAIL, at, "UTC"))
+
+
+def test_the_account_tag_round_trips_within_ses_tag_characters() -> None:
+    for account_id in ("acme#A-1001", "lender-x#Ref/with spaces & ünïcode#2"):
+        tag = account_tag(account_id)
+        assert all(c.isascii() and (c.isalnum() or c in "_-") for c in tag)
+        assert account_from_tag(tag) == account_id
+    assert account_from_tag("not base64 !") is None
+    assert account_from_tag(account_tag("no-hash")) is None
