@@ -58,35 +58,25 @@ class ClearDueStack(Stack):
         self._acknowledge_cdk_internals()
 
     def _build_api_and_portal(self) -> None:
-        # The API allows the page's origin (CORS) and the page's CSP allows the API's: CloudFormation cannot
-        # resolve both from each other. With a portal domain both are exact; without one, the page's CSP names
-        # the region's API Gateway hosts and CORS still names the page's exact CloudFront origin.
+        # The pay page calls the API on its own origin: CloudFront serves /api/* from the HTTP API, so the page's
+        # CSP is `connect-src 'self'` and config.json is {"api": "/api"}. The distribution therefore depends on the
+        # API, and the API's CORS can name the page's origin only when it is known without the distribution (a
+        # portalDomain); otherwise the gateway answers no CORS at all (the page needs none, and the portal
+        # function still allows only PORTAL_URL's origin).
         functions, storage = self.functions, self.storage
-        if self.config.portal_domain:
-            self.api = self._build_api(f"https://{self.config.portal_domain}")
-            self.portal = PortalSiteConstruct(
-                self,
-                "Portal",
-                config=self.config,
-                api_origin=self.api.url,
-                access_logs=storage.access_logs,
-                cdn_logs=storage.cdn_logs,
-            )
-        else:
-            regional_api_hosts = f"https://*.execute-api.{self.region}.{self.url_suffix}"
-            self.portal = PortalSiteConstruct(
-                self,
-                "Portal",
-                config=self.config,
-                api_origin=regional_api_hosts,
-                access_logs=storage.access_logs,
-                cdn_logs=storage.cdn_logs,
-            )
-            self.api = self._build_api(self.portal.origin)
-        self.portal.deploy(api_url=self.api.url)
+        self.api = self._build_api(f"https://{self.config.portal_domain}" if self.config.portal_domain else None)
+        self.portal = PortalSiteConstruct(
+            self,
+            "Portal",
+            config=self.config,
+            api_domain=self.api.domain_name,
+            access_logs=storage.access_logs,
+            cdn_logs=storage.cdn_logs,
+        )
+        self.portal.deploy()
         functions.link_to_portal(portal_url=self.portal.origin, api_url=self.api.url)
 
-    def _build_api(self, portal_origin: str) -> ApiConstruct:
+    def _build_api(self, portal_origin: str | None) -> ApiConstruct:
         return ApiConstruct(
             self,
             "Api",

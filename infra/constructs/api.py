@@ -1,5 +1,8 @@
 """The HTTP API: the portal API's routes (docs/portal-api.md) and Stripe's webhook, throttled, CORS for the
-pay page's origin only, access-logged."""
+pay page's origin only (when it is known before the API: see ClearDueStack), access-logged.
+
+The pay page reaches the portal routes through its own CloudFront distribution under /api/* (same origin,
+infra/constructs/portal.py); Stripe calls POST /webhooks/stripe on the API's own URL."""
 
 from __future__ import annotations
 
@@ -57,7 +60,7 @@ class ApiConstruct(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        portal_origin: str,
+        portal_origin: str | None,
         portal_api: lambda_.IFunction,
         stripe_webhooks: lambda_.IFunction,
         key: kms.IKey,
@@ -75,17 +78,20 @@ class ApiConstruct(Construct):
         )
 
     @property
+    def domain_name(self) -> str:
+        """The API's host (<id>.execute-api.<region>.amazonaws.com): the pay page's CloudFront origin for /api/*."""
+        return f"{self.http_api.api_id}.execute-api.{Stack.of(self).region}.{Stack.of(self).url_suffix}"
+
+    @property
     def url(self) -> str:
         """The API's base URL without a trailing slash (https://<id>.execute-api.<region>.amazonaws.com)."""
-        return f"https://{self.http_api.api_id}.execute-api.{Stack.of(self).region}.{Stack.of(self).url_suffix}"
+        return f"https://{self.domain_name}"
 
-    def _build_api(self, portal_origin: str) -> apigw.HttpApi:
-        return apigw.HttpApi(
-            self,
-            "HttpApi",
-            description="cleardue: the debtor's portal API and Stripe's webhook",
-            create_default_stage=False,
-            cors_preflight=apigw.CorsPreflightOptions(
+    def _build_api(self, portal_origin: str | None) -> apigw.HttpApi:
+        # The page's calls are same-origin (through CloudFront), so they need no CORS; naming the page's origin
+        # keeps any other origin's scripts from reading an answer should they call the API's own URL.
+        cors = (
+            apigw.CorsPreflightOptions(
                 allow_origins=[portal_origin],
                 allow_methods=[
                     apigw.CorsHttpMethod.GET,
@@ -95,7 +101,16 @@ class ApiConstruct(Construct):
                 ],
                 allow_headers=["authorization", "content-type"],
                 max_age=CORS_MAX_AGE,
-            ),
+            )
+            if portal_origin
+            else None
+        )
+        return apigw.HttpApi(
+            self,
+            "HttpApi",
+            description="cleardue: the debtor's portal API and Stripe's webhook",
+            create_default_stage=False,
+            cors_preflight=cors,
         )
 
     def _build_stage(self, key: kms.IKey) -> apigw.HttpStage:

@@ -77,16 +77,19 @@ def test_sender_identities_reach_the_senders(prod):
     assert function_environment(prod.json, SMS_SENDER_HANDLER)[names.ENV_SMS_SENDER_ID] == PROD["smsSenderId"]
 
 
-def test_with_a_portal_domain_cors_and_csp_name_exact_origins(prod):
+def test_with_a_portal_domain_cors_names_exactly_that_origin_and_the_csp_stays_self(prod):
     origin = f"https://{PROD['portalDomain']}"
     (api_id,) = resources(prod.json, "AWS::ApiGatewayV2::Api")
     (policy,) = resources(prod.json, "AWS::CloudFront::ResponseHeadersPolicy").values()
     (distribution,) = resources(prod.json, "AWS::CloudFront::Distribution").values()
-    csp = json.dumps(policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]["ContentSecurityPolicy"])
+    csp = policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]["ContentSecurityPolicy"]
     config = distribution["DistributionConfig"]
+    cors = prod.json["Resources"][api_id]["Properties"]["CorsConfiguration"]
 
-    assert prod.json["Resources"][api_id]["Properties"]["CorsConfiguration"]["AllowOrigins"] == [origin]
-    assert "*" not in csp and api_id in csp and "eu-west-1" in csp  # connect-src https://<this API>.execute-api...
+    assert cors["AllowOrigins"] == [origin]
+    assert set(cors["AllowMethods"]) == {"GET", "POST", "PUT", "OPTIONS"}
+    assert "connect-src 'self';" in csp["ContentSecurityPolicy"] and "execute-api" not in json.dumps(csp)
+    assert [behavior["PathPattern"] for behavior in config["CacheBehaviors"]] == ["/api/*"]
     assert config["Aliases"] == [PROD["portalDomain"]]
     assert config["ViewerCertificate"]["AcmCertificateArn"] == CERTIFICATE
     assert config["ViewerCertificate"]["MinimumProtocolVersion"] == "TLSv1.2_2021"
