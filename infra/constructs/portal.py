@@ -26,8 +26,8 @@ CONFIG_FILE = "config.json"  # {"api": API_PATH}: where the page's scripts send 
 API_PATH = "/api"  # the portal API's prefix on the page's own origin (local/gateway.py uses the same)
 API_PATH_PATTERN = f"{API_PATH}/*"
 # Viewer request: /api/link -> /link, so the HTTP API's routes (infra/constructs/api.py) match unchanged. The
-# behaviour's pattern only sends /api/... here; a bare /api becomes / (a 404 at the gateway). The query string
-# is not part of event.request.uri and goes through untouched.
+# behaviour's pattern sends only /api/... here (a bare /api, were it to arrive, would become /: a 404 at the
+# gateway). The query string is not part of event.request.uri and goes through untouched.
 STRIP_API_PREFIX_JS = f"""function handler(event) {{
   var request = event.request;
   var prefix = "{API_PATH}";
@@ -195,8 +195,9 @@ class PortalSiteConstruct(Construct):
 
     def _build_api_behavior(self, api_domain: str) -> cloudfront.Function:
         """/api/* goes to the HTTP API: HTTPS only, every method, never cached, every viewer header but Host
-        (API Gateway routes on its own host name; `Authorization` is forwarded because all viewer headers are
-        and nothing is cached), the prefix stripped at the edge."""
+        (API Gateway routes on its own host name; CloudFront forwards `Authorization`, the session, only with
+        all viewer headers or in a cache key, per its guide's "HTTP 401" page), the prefix stripped at the
+        edge."""
         strip_api_prefix = cloudfront.Function(
             self,
             "StripApiPrefix",
@@ -216,6 +217,7 @@ class PortalSiteConstruct(Construct):
             cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
             origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
             response_headers_policy=self.headers_policy,
+            compress=False,  # CloudFront compresses only what it may cache
             function_associations=[
                 cloudfront.FunctionAssociation(
                     function=strip_api_prefix, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
