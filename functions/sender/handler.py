@@ -1,5 +1,9 @@
 """SQS contact jobs -> SES (email_handler) or SNS (sms_handler), with partial batch failures.
 
+The batch is sent as a whole (`functions.sender.batch`: one read, one claim and one record for up to
+ten jobs, each job still at most once, keyed on its job id); Powertools' BatchProcessor then reports
+each record's own result, so a throttled or poison record fails alone.
+
 A poison message (not a job) fails alone and, after the queue's maxReceiveCount, lands in the DLQ.
 A transient provider error fails its record: SQS retries it after a back-off that grows with the
 receive count (the handler sets the message's visibility timeout), so a throttled channel slows down.
@@ -8,6 +12,7 @@ receive count (the handler sets the message's visibility timeout), so a throttle
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -15,21 +20,16 @@ import boto3
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import Json
+from pydantic import Json, ValidationError
 
 from functions.core.account import Channel
 from functions.core.clock import ensure_utc
 from functions.core.jobs import Job
 from functions.observability import lambda_entry, logger, metrics
-from functions.sender import service
+from functions.sender import batch, service
 from functions.sender.settings import EmailSettings, SenderSettings, SmsSettings
 from functions.store import tables
 
@@ -54,8 +54,6 @@ processor = BatchProcessor(event_type=EventType.SQS, model=JobRecord, raise_on_e
 class Runtime:
     settings: SenderSettings
     sender: service.Sender
-    deliver: Any  # the sender's `deliver`, idempotent on the job id
-    config: IdempotencyConfig
     sqs: Any
 
 
@@ -75,15 +73,7 @@ def _build(channel: Channel) -> Runtime:
         sms_settings = tables.configure(SmsSettings.from_env())
         settings = sms_settings
         sender = service.SmsSender(boto3.client("sns"), sms_settings.sms_sender_id, **_common(settings))
-    # Keyed on the job and its channel: an email and a text decided for the same slot share a job id.
-    config = IdempotencyConfig(
-        event_key_jmespath="[job_id, channel]", expires_after_seconds=settings.idempotency_days * 86400
-    )
-    persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
-    deliver = idempotent_function(data_keyword_argument="job", config=config, persistence_store=persistence)(
-        sender.deliver
-    )
-    return Runtime(settings, sender, deliver, config, boto3.client("sqs"))
+    return Runtime(settings, sender, boto3.client("sqs"))
 
 
 def _common(settings: SenderSettings) -> dict[str, Any]:
@@ -101,19 +91,52 @@ def _runtime(channel: Channel = Channel.EMAIL) -> Runtime:
     return _build(channel)
 
 
-def _process(record: JobRecord, channel: Channel) -> None:
+def _job_time(job: Job, record: JobRecord) -> datetime:
+    """Time comes from the event: the job's slot, or when it was enqueued if that is later."""
+    return max(ensure_utc(job.scheduled_for), ensure_utc(record.attributes.SentTimestamp))
+
+
+def _send_batch(event: dict[str, Any], channel: Channel) -> batch.Outcome:
+    """Every well-formed job of the batch, sent together (poison records are left to the processor)."""
+    runtime = _runtime(channel)
+    items: list[batch.Item] = []
+    for raw in event.get("Records", []):
+        try:
+            record = JobRecord.model_validate(raw)
+        except ValidationError:
+            continue  # the BatchProcessor fails it again on its own, and SQS takes it to the DLQ in the end
+        job: Job = record.body  # type: ignore[assignment]
+        items.append(
+            batch.Item(
+                message_id=record.messageId,
+                receive_count=int(record.attributes.ApproximateReceiveCount or 1),
+                job=job,
+                now=_job_time(job, record),
+                # Keyed on the job and its channel: an email and a text decided for the same slot share a job id.
+                event_id=service.audit_event_id(job),
+            )
+        )
+    return batch.send_batch(
+        items, runtime.sender, runtime.settings.due_shards, lambda message, extra: logger.warning(message, extra=extra)
+    )
+
+
+def _process(record: JobRecord, channel: Channel, outcome: batch.Outcome) -> None:
+    """Report one record's part of the batch's outcome: an error fails it (SQS retries it later)."""
     job: Job = record.body  # type: ignore[assignment]
     runtime = _runtime(channel)
-    # Time comes from the event: the job's slot, or when it was enqueued if that is later.
-    now = max(ensure_utc(job.scheduled_for), ensure_utc(record.attributes.SentTimestamp))
-    try:
-        delivery = service.Delivery.from_dict(runtime.deliver(job=job, now=now))
-        service.record(job, delivery, now, runtime.settings.due_shards)
-    except (service.TransientSendError, ClientError, BotoCoreError) as exc:
-        _back_off(runtime, record)
+    error = outcome.errors.get(record.messageId)
+    if error is not None:
+        if not isinstance(error, ValueError):  # a poison job gains nothing from waiting
+            _back_off(runtime, record)
         metrics.add_metric(name="SendRetries", unit="Count", value=1)
-        logger.warning("job will be retried", extra={"job_id": job.job_id, "error": str(exc)})
-        raise
+        logger.warning("job will be retried", extra={"job_id": job.job_id, "error": str(error)})
+        raise error
+    delivery = outcome.deliveries.get(record.messageId)
+    if delivery is None:
+        metrics.add_metric(name="DuplicateJobs", unit="Count", value=1)
+        logger.info("job already handled", extra={"job_id": job.job_id, "channel": channel.value})
+        return
     metrics.add_metric(name=OUTCOME_METRICS[delivery.outcome], unit="Count", value=1)
     logger.info(
         "job done",
@@ -135,29 +158,22 @@ def _back_off(runtime: Runtime, record: JobRecord) -> None:
         logger.info("could not set the retry delay", extra={"error": str(exc)})
 
 
-def email_record_handler(record: JobRecord) -> None:
-    _process(record, Channel.EMAIL)
-
-
-def sms_record_handler(record: JobRecord) -> None:
-    _process(record, Channel.SMS)
-
-
-def _handle(
-    event: dict[str, Any], context: LambdaContext, channel: Channel, record_handler: Any
-) -> PartialItemFailureResponse:
-    _runtime(channel).config.register_lambda_context(context)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+def _handle(event: dict[str, Any], context: LambdaContext, channel: Channel) -> PartialItemFailureResponse:
+    outcome = _send_batch(event, channel)
+    return process_partial_response(
+        event=event, record_handler=lambda record: _process(record, channel, outcome), processor=processor,
+        context=context,
+    )  # fmt: skip
 
 
 @lambda_entry
 def email_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return _handle(event, context, Channel.EMAIL, email_record_handler)
+    return _handle(event, context, Channel.EMAIL)
 
 
 @lambda_entry
 def sms_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return _handle(event, context, Channel.SMS, sms_record_handler)
+    return _handle(event, context, Channel.SMS)
 
 
 # The CDK app and the local stack named the email sender `lambda_handler` before SMS existed.

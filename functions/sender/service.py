@@ -86,6 +86,28 @@ class Delivery:
         return cls(str(data["outcome"]), **known)
 
 
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """A job that still qualifies, rendered and ready to send."""
+
+    account: Account
+    lender: LenderProfile
+    message: messages.EmailMessage | messages.SmsMessage
+
+    def facts(self) -> Delivery:
+        """What is known of the send before the provider answers (kept in the claim)."""
+        message = self.message
+        if isinstance(message, messages.SmsMessage):
+            return Delivery(
+                SENT,
+                content_hash=message.content_hash,
+                size=message.size,
+                segments=message.length.segments,
+                language=message.language,
+            )
+        return Delivery(SENT, content_hash=message.content_hash, language=message.language)
+
+
 class LenderCache:
     """Lender profiles per container, refreshed after `ttl_seconds` (a cache, so wall-clock time)."""
 
@@ -117,21 +139,27 @@ class Sender:
         self._lenders = lender_cache
 
     def deliver(self, job: Job, now: datetime) -> dict[str, Any]:
-        """Send the job's message unless the account no longer qualifies at `now`. At most once per job id."""
+        """Send the job's message unless the account no longer qualifies at `now` (one job, no claim)."""
+        decided = self.decide(job, accounts.get(job.account_id), now)
+        if isinstance(decided, Delivery):
+            return decided.as_dict()
+        return self.send(job, decided).as_dict()
+
+    def decide(self, job: Job, account: Account | None, now: datetime) -> Delivery | Ready:
+        """Re-check the job against the account as it is now: why nothing is sent, or the rendered message."""
         if job.channel is not self.channel:
             raise ValueError(f"a {job.channel} job reached the {self.channel} sender")
-        account = accounts.get(job.account_id)
         if account is None:
-            return Delivery(SUPPRESSED, reason="unknown_account").as_dict()
+            return Delivery(SUPPRESSED, reason="unknown_account")
         unusable = self._unusable(account)
         if unusable:
-            return Delivery(SUPPRESSED, reason=unusable).as_dict()
+            return Delivery(SUPPRESSED, reason=unusable)
         recheck = still_eligible(account, job, now)
         if recheck.reason:
             retry_at = iso_utc(recheck.retry_at) if recheck.retry_at else None
-            return Delivery(SUPPRESSED, reason=recheck.reason, retry_at=retry_at).as_dict()
+            return Delivery(SUPPRESSED, reason=recheck.reason, retry_at=retry_at)
         if not account.link_ref:
-            return Delivery(SUPPRESSED, reason="no_pay_link").as_dict()
+            return Delivery(SUPPRESSED, reason="no_pay_link")
         lender = self._lenders.get(account.lender_id)
         token = links.sign(account.link_ref, now, self._link_key())
         message_links = messages.MessageLinks(
@@ -144,8 +172,13 @@ class Sender:
                 messages.sent_on(now, account),
             )  # fmt: skip
         except messages.MessageError as exc:
-            return Delivery(SUPPRESSED, reason=f"missing_fact: {exc}").as_dict()
-        return self._send(job, account, lender, message).as_dict()
+            return Delivery(SUPPRESSED, reason=f"missing_fact: {exc}")
+        return Ready(account, lender, message)
+
+    def send(self, job: Job, ready: Ready) -> Delivery:
+        """Hand the rendered message to the provider: sent, or undeliverable for good; TransientSendError
+        (or a botocore error) when it should be tried again later."""
+        return self._send(job, ready.account, ready.lender, ready.message)
 
     def _unusable(self, account: Account) -> str | None:
         """Why this channel cannot reach the account (blocked, or no address / consent), or None."""
@@ -293,8 +326,19 @@ class SmsSender(Sender):
 def record(job: Job, delivery: Delivery, now: datetime, due_shards: int) -> None:
     """Write the audit event for the job's outcome, count the contact, and change the account's state
     the outcome implies (validation notice sent, channel blocked); each once per job."""
-    if delivery.reason == "unknown_account":
+    event = audit_event(job, delivery, now)
+    if event is None:
         return  # nothing to audit against: the account was never placed (or was removed)
+    events.append(event)
+    if delivery.outcome == SENT:
+        accounts.record_contact(job.account_id, now, job.job_id, job.channel)
+    follow_up(job, delivery, now, due_shards)
+
+
+def audit_event(job: Job, delivery: Delivery, now: datetime) -> AuditEvent | None:
+    """The audit event of a job's outcome (template, variant, tone, content hash, provider message id)."""
+    if delivery.reason == "unknown_account":
+        return None
     detail: dict[str, Any] = {
         "job_id": job.job_id,
         "channel": job.channel.value,
@@ -311,19 +355,23 @@ def record(job: Job, delivery: Delivery, now: datetime, due_shards: int) -> None
             detail[key] = value
     if delivery.outcome == SENT:
         event_type = EventType.REMINDER_SENT
-        detail["message_id"] = delivery.message_id
+        if delivery.message_id is not None:
+            detail["message_id"] = delivery.message_id
+        else:  # claimed, maybe sent, never recorded (the sender died): counted as sent, never sent again
+            detail["message_id_unknown"] = True
     else:
         event_type = EventType.REMINDER_SUPPRESSED
         detail["reason"] = delivery.reason
         if delivery.block:
             detail["block"] = delivery.block
-    events.append(
-        AuditEvent(
-            account_id=job.account_id, at=now, type=event_type, event_id=audit_event_id(job), actor=ACTOR, detail=detail
-        )
+    return AuditEvent(
+        account_id=job.account_id, at=now, type=event_type, event_id=audit_event_id(job), actor=ACTOR, detail=detail
     )
+
+
+def follow_up(job: Job, delivery: Delivery, now: datetime, due_shards: int) -> None:
+    """The account state an outcome implies, beyond the contact count (rare: its own conditional writes)."""
     if delivery.outcome == SENT:
-        accounts.record_contact(job.account_id, now, job.job_id, job.channel)
         if job.template == Template.VALIDATION_NOTICE:
             _change_state(job.account_id, now, due_shards, _notice_sent(now))
     elif delivery.block:

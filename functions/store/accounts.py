@@ -547,3 +547,37 @@ def set_flag(account_id: str, flag: Flag, on: bool, now: datetime) -> bool:
         ),
         "flagging account",
     )
+
+
+# --- Batch sending (the senders' protocol, see docs/sending.md) -----------------------------------------
+
+
+def get_many(account_ids: list[str]) -> dict[str, Account]:
+    """The accounts that exist among `account_ids`, 100 a BatchGetItem (unprocessed keys retried)."""
+    try:
+        return {item.account_id: to_domain(item) for item in AccountModel.batch_get(list(dict.fromkeys(account_ids)))}
+    except PynamoDBException as exc:
+        raise StoreError(f"reading accounts failed: {exc}") from exc
+
+
+def unchanged_check(account: Account) -> tuple[type[AccountModel], str, Condition]:
+    """A transaction's condition check: the account's state is still the version that was read."""
+    unchanged = AccountModel.version == account.version
+    if account.version == 0:
+        unchanged = AccountModel.version.does_not_exist() | unchanged
+    return AccountModel, account.account_id, AccountModel.account_id.exists() & unchanged
+
+
+def contact_update(
+    account_id: str, at: datetime, job_id: str, channel: Channel
+) -> tuple[AccountModel, list[Action], Condition]:
+    """`record_contact`'s write as a transaction item (its once-per-job guard is the event's `id#` marker
+    written in the same transaction)."""
+    contact = ContactAttribute(at=at, channel=channel.value, kind=ContactKind.ATTEMPT.value)
+    actions: list[Action] = [
+        AccountModel.contacts_sent.add(1),
+        AccountModel.last_contact_at.set(at),
+        AccountModel.last_job_id.set(job_id),
+        AccountModel.recent_contacts.set((AccountModel.recent_contacts | []).append([contact])),
+    ]
+    return AccountModel(account_id), actions, AccountModel.account_id.exists()

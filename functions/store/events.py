@@ -7,8 +7,16 @@ take turns instead of forking the chain."""
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -18,6 +26,7 @@ from functions.store.attributes import OnDemandTable, UTCTimestampAttribute
 
 ID_KEY_PREFIX = "id#"
 _APPEND_ATTEMPTS = 8
+TRANSACTION_LIMIT = 100  # DynamoDB's maximum of actions per TransactWriteItems
 
 
 class EventModel(Model):
@@ -121,3 +130,255 @@ def history(account_id: str) -> list[AuditEvent]:
         return [_to_domain(item) for item in EventModel.query(account_id, EventModel.sk.startswith(EVENT_KEY_PREFIX))]
     except PynamoDBException as exc:
         raise StoreError(f"reading audit trail failed: {exc}") from exc
+
+
+# --- Batch sending: claims and batched appends (the senders' protocol, see docs/sending.md) ---------------
+
+CLAIM_KEY_PREFIX = "claim#"
+CLAIMED = "claimed"
+RECORDED = "recorded"  # the event id is already in the trail: a duplicate, nothing to do
+HELD = "held"  # another delivery claimed it and has not recorded it (in flight, or died after claiming)
+CHANGED = "changed"  # the account changed since it was read: read it again before deciding
+
+
+class ClaimModel(Model):
+    """A delivery's claim on an event id, between deciding and recording (same table, `claim#` keys).
+
+    Put only if neither the claim nor the event's `id#` marker exists; deleted in the transaction that
+    records the event, so a claim that stays means its claimant died between claiming and recording."""
+
+    Meta = EventModel.Meta  # type: ignore[assignment]  # the same table
+
+    account_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # "claim#<event_id>"
+    message_id = UnicodeAttribute()  # the SQS message that carries the claimant's job
+    receive_count = NumberAttribute()
+    intent = MapAttribute(null=True)  # type: ignore[var-annotated]  # what the claimant was about to record
+
+
+@dataclass(frozen=True)
+class Claim:
+    account_id: str
+    event_id: str
+    message_id: str
+    receive_count: int
+    intent: dict[str, Any] = field(default_factory=dict)
+    check: tuple[type[Model], str, Condition] | None = None  # e.g. the account's version, read when deciding
+
+
+@dataclass(frozen=True)
+class Held:
+    message_id: str
+    receive_count: int
+    intent: dict[str, Any]
+
+
+def _claim_items(claim: Claim) -> int:
+    return 3 if claim.check else 2
+
+
+def claim(claims: list[Claim], sleep: Callable[[float], None] = time.sleep) -> dict[str, str | Held]:
+    """Claim event ids before acting on them, up to 33 in one TransactWriteItems (3 actions each).
+
+    Per event id: CLAIMED, RECORDED, CHANGED (its `check` failed) or the `Held` claim of another
+    delivery. A cancelled transaction says which items failed; the others are sent again without them."""
+    if len({c.event_id for c in claims}) != len(claims) or len({c.account_id for c in claims}) != len(claims):
+        raise ValueError("one claim per event id and per account in a transaction")
+    results: dict[str, str | Held] = {}
+    held: list[Claim] = []
+    connection = EventModel._get_connection().connection
+    pending = list(claims)
+    conflicts = 0
+    while pending:
+        batch = _fit(pending, _claim_items)
+        rest = pending[len(batch) :]
+        try:
+            with TransactWrite(connection=connection) as transaction:
+                for c in batch:
+                    transaction.save(
+                        ClaimModel(
+                            c.account_id,
+                            f"{CLAIM_KEY_PREFIX}{c.event_id}",
+                            message_id=c.message_id,
+                            receive_count=c.receive_count,
+                            intent=c.intent or None,
+                        ),
+                        condition=ClaimModel.sk.does_not_exist(),
+                    )
+                    transaction.condition_check(
+                        EventIdModel, c.account_id, f"{ID_KEY_PREFIX}{c.event_id}", EventIdModel.sk.does_not_exist()
+                    )
+                    if c.check:
+                        model, key, condition = c.check
+                        transaction.condition_check(model, key, condition=condition)
+            results.update({c.event_id: CLAIMED for c in batch})
+            pending = rest
+        except TransactWriteError as exc:
+            codes = _reason_codes(exc)
+            if len(codes) != sum(_claim_items(c) for c in batch):
+                raise StoreError(f"claiming events failed: {exc}") from exc
+            failed = {
+                (owner, role) for (owner, role), code in zip(_claim_owners(batch), codes, strict=True)
+                if code == "ConditionalCheckFailed"
+            }  # fmt: skip
+            retry: list[Claim] = []
+            for n, c in enumerate(batch):
+                if (n, "id") in failed:
+                    results[c.event_id] = RECORDED
+                elif (n, "claim") in failed:
+                    held.append(c)
+                elif (n, "check") in failed:
+                    results[c.event_id] = CHANGED
+                else:
+                    retry.append(c)
+            if retry:  # cancelled by a conflict with another writer (or throttled): back off, send again
+                conflicts += 1
+                if conflicts >= _APPEND_ATTEMPTS:
+                    raise StoreError(f"claiming events failed after {conflicts} tries: {exc}") from exc
+                sleep(random.uniform(0, 0.02 * 2**conflicts))
+            pending = retry + rest
+        except PynamoDBException as exc:
+            raise StoreError(f"claiming events failed: {exc}") from exc
+    for c in held:  # rare: a duplicate delivery, or a claimant that died; read what it claimed
+        results[c.event_id] = _held(c)
+    return results
+
+
+def _claim_owners(batch: list[Claim]) -> list[tuple[int, str]]:
+    """Which claim and role each transaction item has, in the order pynamodb sends them (checks, then puts)."""
+    checks: list[tuple[int, str]] = []
+    for n, c in enumerate(batch):
+        checks.append((n, "id"))
+        if c.check:
+            checks.append((n, "check"))
+    return checks + [(n, "claim") for n in range(len(batch))]
+
+
+def _fit(claims: list[Claim], size: Callable[[Claim], int]) -> list[Claim]:
+    taken: list[Claim] = []
+    used = 0
+    for c in claims:
+        if used + size(c) > TRANSACTION_LIMIT:
+            break
+        taken.append(c)
+        used += size(c)
+    return taken
+
+
+def _held(c: Claim) -> str | Held:
+    try:
+        item = ClaimModel.get(c.account_id, f"{CLAIM_KEY_PREFIX}{c.event_id}", consistent_read=True)
+    except ClaimModel.DoesNotExist:
+        return CHANGED  # recorded or released meanwhile: decide again on the next delivery
+    except PynamoDBException as exc:
+        raise StoreError(f"reading a claim failed: {exc}") from exc
+    intent = item.intent.as_dict() if item.intent else {}
+    return Held(item.message_id, int(item.receive_count), intent)
+
+
+@dataclass(frozen=True)
+class Recording:
+    """An event to append, the claim it settles (if any) and a write to the account that rides with it."""
+
+    event: AuditEvent
+    claim: Claim | None = None
+    update: tuple[Model, list[Action], Condition | None] | None = None
+
+
+def append_batch(
+    recordings: list[Recording], releases: Sequence[Claim] = (), sleep: Callable[[float], None] = time.sleep
+) -> list[AuditEvent | None]:
+    """`append` for many accounts in one TransactWriteItems: each event's `e#<seq>` and `id#` items (as
+    `append` writes them, the position from one Query of its trail), its claim deleted and its account
+    update; plus `releases`, claims given back without an event (the job will be tried again).
+
+    Returns each sealed event, or None where the event id was already recorded."""
+    accounts_seen = [r.event.account_id for r in recordings]
+    if len(set(accounts_seen)) != len(accounts_seen):
+        raise ValueError("one event per account in a batch append")
+    results: list[AuditEvent | None] = [None] * len(recordings)
+    todo = list(range(len(recordings)))
+    pending_releases = list(releases)
+    connection = EventModel._get_connection().connection
+    heads = {i: _last(recordings[i].event.account_id) for i in todo}
+    for attempt in range(_APPEND_ATTEMPTS):
+        if not todo and not pending_releases:
+            break
+        sealed = {i: recordings[i].event.sealed(heads[i][0] + 1, heads[i][1]) for i in todo}
+        # Per transaction item, in the order pynamodb sends them (deletes, puts, updates): its kind and index.
+        deletes: list[tuple[str, int]] = []
+        puts: list[tuple[str, int]] = []
+        updates: list[tuple[str, int]] = []
+        try:
+            with TransactWrite(connection=connection) as transaction:
+                for i in todo:
+                    s = sealed[i]
+                    transaction.save(_event_item(s), condition=EventModel.sk.does_not_exist())
+                    transaction.save(
+                        EventIdModel(s.account_id, f"{ID_KEY_PREFIX}{s.event_id}", seq=s.seq),
+                        condition=EventIdModel.sk.does_not_exist(),
+                    )
+                    puts += [("event", i), ("id", i)]
+                    c = recordings[i].claim
+                    if c is not None:
+                        transaction.delete(ClaimModel(c.account_id, f"{CLAIM_KEY_PREFIX}{c.event_id}"), _mine(c))
+                        deletes.append(("claim", i))
+                    if recordings[i].update is not None:
+                        model, actions, condition = recordings[i].update  # type: ignore[misc]
+                        transaction.update(model, actions, condition=condition)
+                        updates.append(("update", i))
+                for n, c in enumerate(pending_releases):
+                    transaction.delete(ClaimModel(c.account_id, f"{CLAIM_KEY_PREFIX}{c.event_id}"), _mine(c))
+                    deletes.append(("release", n))
+            for i in todo:
+                results[i] = sealed[i]
+            return results
+        except TransactWriteError as exc:
+            codes = _reason_codes(exc)
+            owners = deletes + puts + updates
+            if len(codes) != len(owners):
+                raise StoreError(f"appending audit events failed: {exc}") from exc
+            pairs = list(zip(owners, codes, strict=True))
+            recorded = {i for (kind, i), code in pairs if kind == "id" and code == "ConditionalCheckFailed"}
+            moved = {
+                i for (kind, i), code in pairs
+                if kind == "event" and code in ("ConditionalCheckFailed", "TransactionConflict")
+            }  # fmt: skip
+            gone = {n for (kind, n), code in pairs if kind == "release" and code == "ConditionalCheckFailed"}
+            other = [
+                code for (kind, i), code in pairs
+                if code not in (None, "None", "TransactionConflict") and not (kind == "id" and i in recorded)
+                and not (kind == "event" and i in moved) and not (kind == "release" and i in gone)
+            ]  # fmt: skip
+            if other:
+                raise StoreError(f"appending audit events failed: {exc}") from exc
+            todo = [i for i in todo if i not in recorded]
+            pending_releases = [c for n, c in enumerate(pending_releases) if n not in gone]
+            for i in moved - recorded:
+                heads[i] = _last(recordings[i].event.account_id)
+            if not moved and not recorded and not gone:
+                sleep(random.uniform(0, 0.02 * 2**attempt))  # a conflict with another writer: try again
+        except PynamoDBException as exc:
+            raise StoreError(f"appending audit events failed: {exc}") from exc
+    if todo or pending_releases:
+        raise StoreError("appending audit events failed: the trails kept moving")
+    return results
+
+
+def _mine(c: Claim) -> Condition:
+    return (ClaimModel.message_id == c.message_id) & (ClaimModel.receive_count == c.receive_count)
+
+
+def _event_item(sealed: AuditEvent) -> EventModel:
+    return EventModel(
+        sealed.account_id,
+        sealed.sort_key,
+        seq=sealed.seq,
+        at=sealed.at,
+        event_id=sealed.event_id,
+        type=sealed.type.value,
+        actor=sealed.actor,
+        detail=sealed.detail or None,
+        prev_hash=sealed.prev_hash,
+        hash=sealed.hash,
+    )

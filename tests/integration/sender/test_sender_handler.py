@@ -75,21 +75,25 @@ def test_the_old_handler_names_are_the_email_sender() -> None:
     assert handler is email_handler and lambda_handler is email_handler
 
 
-def test_a_failure_after_ses_accepted_retries_only_the_bookkeeping(aws, context, monkeypatch) -> None:
+def test_a_failure_after_ses_accepted_never_sends_again_and_is_recorded_once(aws, context, monkeypatch) -> None:
     job = email_job("A-1")
-    real_record = accounts.record_contact
+    real_append = events.append_batch
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("DynamoDB throttled")
-        return real_record(*args, **kwargs)
+        return real_append(*args, **kwargs)
 
-    monkeypatch.setattr(accounts, "record_contact", flaky)
+    monkeypatch.setattr(events, "append_batch", flaky)
     assert email_handler(job_event([job], TICK), context)["batchItemFailures"] == [{"itemIdentifier": "msg-0"}]
-    assert email_handler(job_event([job], TICK), context)["batchItemFailures"] == []
+    retry = sqs_event([job.model_dump_json()], TICK, receive_count=2)
+    assert email_handler(retry, context)["batchItemFailures"] == []
+    assert email_handler(retry, context)["batchItemFailures"] == []
     assert len(emails()) == 1  # the retry did not email again
+    (audit,) = audits("acme#A-1", "reminder_sent")
+    assert audit.detail["message_id_unknown"] is True and len(audit.detail["content_hash"]) == 64
     assert accounts.get("acme#A-1").contacts_sent == 1
 
 

@@ -1,0 +1,172 @@
+"""One SQS batch of jobs, sent at most once each with a handful of DynamoDB calls for the whole batch.
+
+1. Read every job's account (one BatchGetItem) and decide: the rendered message, or why nothing is sent.
+2. Claim the jobs (one TransactWriteItems): a `claim#<event id>` item per job, put only if neither it
+   nor the job's audit marker (`id#<event id>`) exists and the account is still the version decided
+   on. The cancellation reasons say, per job: already recorded (a duplicate: done), claimed by another
+   delivery (in flight, or it died), or the account changed (try again later).
+3. Send the claimed jobs, one provider call each.
+4. Record every outcome (one TransactWriteItems, plus one Query per account for its trail's head):
+   the audit event, its `id#` marker, the contact count, and the claim deleted; claims of jobs that
+   failed for a transient reason are deleted (released) in the same transaction, so SQS retries them.
+
+A claim that stays (its claimant died between claiming and recording) is found by the job's next
+receive: the claim remembers what was about to happen, and the job is recorded as that, a send with
+an unknown provider message id, never sent again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.core.jobs import Job
+from functions.sender import service
+from functions.store import accounts, events
+
+
+class RetryLater(RuntimeError):
+    """Not now: the job's record fails and SQS delivers it again after a back-off."""
+
+
+@dataclass
+class Item:
+    message_id: str
+    receive_count: int
+    job: Job
+    now: datetime
+    event_id: str
+    decided: service.Delivery | service.Ready | None = None
+    delivery: service.Delivery | None = None
+    claim: events.Claim | None = None
+    error: Exception | None = None
+
+
+@dataclass
+class Outcome:
+    """Per SQS message id: the delivery (None: nothing to do, a duplicate) or the error that fails it."""
+
+    deliveries: dict[str, service.Delivery | None] = field(default_factory=dict)
+    errors: dict[str, Exception] = field(default_factory=dict)
+
+
+def send_batch(
+    items: list[Item], sender: service.Sender, due_shards: int, log: Callable[[str, dict[str, Any]], None]
+) -> Outcome:
+    outcome = Outcome()
+    work: list[Item] = []
+    seen_jobs: set[str] = set()
+    busy_accounts: set[str] = set()
+    for item in items:
+        if item.job.channel is not sender.channel:  # a poison job: it fails on every receive, then the DLQ has it
+            outcome.errors[item.message_id] = ValueError(
+                f"a {item.job.channel} job reached the {sender.channel} sender"
+            )
+        elif item.event_id in seen_jobs:
+            outcome.deliveries[item.message_id] = None  # the same job twice in one batch: once is enough
+        elif item.job.account_id in busy_accounts:
+            # Another job for this account is in the batch: one at a time (the claim checks its version).
+            outcome.errors[item.message_id] = RetryLater(f"another job for {item.job.account_id} is in this batch")
+        else:
+            seen_jobs.add(item.event_id)
+            busy_accounts.add(item.job.account_id)
+            work.append(item)
+    if not work:
+        return outcome
+
+    # 1. Read and decide.
+    found = accounts.get_many([item.job.account_id for item in work])
+    claims: list[events.Claim] = []
+    for item in work:
+        account = found.get(item.job.account_id)
+        item.decided = sender.decide(item.job, account, item.now)
+        if account is None:
+            outcome.deliveries[item.message_id] = item.decided  # type: ignore[assignment]
+            continue  # never placed (or removed): nothing to audit against
+        intent = item.decided.facts() if isinstance(item.decided, service.Ready) else item.decided
+        item.claim = events.Claim(
+            account_id=item.job.account_id,
+            event_id=item.event_id,
+            message_id=item.message_id,
+            receive_count=item.receive_count,
+            intent={key: value for key, value in intent.as_dict().items() if value is not None},
+            check=accounts.unchanged_check(account),
+        )
+        claims.append(item.claim)
+
+    # 2. Claim.
+    claimed = events.claim(claims) if claims else {}
+    to_record: list[Item] = []
+    for item in work:
+        if item.claim is None:
+            continue
+        result = claimed[item.event_id]
+        if result == events.CLAIMED:
+            to_record.append(item)
+        elif result == events.RECORDED:
+            outcome.deliveries[item.message_id] = None  # a redelivered job: already done
+        elif result == events.CHANGED:
+            outcome.errors[item.message_id] = RetryLater("the account changed while the job was decided")
+        elif isinstance(result, events.Held):
+            if result.message_id == item.message_id and result.receive_count < item.receive_count:
+                # This message's earlier receive claimed the job and never recorded it: it may have sent.
+                item.claim = events.Claim(
+                    item.job.account_id, item.event_id, result.message_id, result.receive_count, result.intent
+                )
+                stored = dict(result.intent)
+                if stored.get("segments") is not None:
+                    stored["segments"] = int(stored["segments"])  # a stored number comes back as a float
+                item.delivery = service.Delivery.from_dict(stored)
+                log("recording a job whose sender died after claiming it", {"job_id": item.job.job_id})
+                to_record.append(item)
+            elif result.message_id == item.message_id:
+                outcome.errors[item.message_id] = RetryLater("this message is being handled by another receive")
+            else:
+                outcome.deliveries[item.message_id] = None  # the same job queued twice: its claimant records it
+
+    # 3. Send.
+    releases: list[events.Claim] = []
+    recordings: list[events.Recording] = []
+    recorded: list[Item] = []
+    for item in to_record:
+        if item.delivery is None:
+            if isinstance(item.decided, service.Ready):
+                try:
+                    item.delivery = sender.send(item.job, item.decided)
+                except (service.TransientSendError, ClientError, BotoCoreError) as exc:
+                    item.error = exc
+                    assert item.claim is not None
+                    releases.append(item.claim)  # not sent: give the claim back so the retry can send
+                    outcome.errors[item.message_id] = exc
+                    continue
+            else:
+                assert isinstance(item.decided, service.Delivery)
+                item.delivery = item.decided
+        event = service.audit_event(item.job, item.delivery, item.now)
+        assert event is not None
+        update = None
+        if item.delivery.outcome == service.SENT:
+            update = accounts.contact_update(item.job.account_id, item.now, item.job.job_id, item.job.channel)
+        recordings.append(events.Recording(event, item.claim, update))
+        recorded.append(item)
+
+    # 4. Record.
+    if recordings or releases:
+        try:
+            events.append_batch(recordings, releases)
+        except Exception as exc:  # noqa: BLE001  # every record fails; the next receive finds the claims
+            for item in recorded:
+                outcome.errors[item.message_id] = RetryLater(f"recording failed: {exc}")
+            return outcome
+    for item in recorded:
+        assert item.delivery is not None
+        try:
+            service.follow_up(item.job, item.delivery, item.now, due_shards)
+        except Exception as exc:  # noqa: BLE001  # recorded and counted; the state change is logged as lost
+            log("the outcome's state change failed", {"job_id": item.job.job_id, "error": str(exc)})
+        outcome.deliveries[item.message_id] = item.delivery
+    return outcome

@@ -1,0 +1,97 @@
+"""Given a batch of jobs, the sender claims, sends and records them together, each job still at most once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from functions.core.account import Channel
+from functions.sender.handler import email_handler
+from functions.store import accounts, events
+from tests.events.factories import job_event, sqs_event
+from tests.integration.sender.conftest import TICK, email_job, emails, inject
+
+
+def sent_audits(account_id: str) -> list:
+    return [e for e in events.history(account_id) if e.type == "reminder_sent"]
+
+
+def test_a_duplicate_job_inside_a_batch_and_the_batch_delivered_twice_send_one_email_each(aws, context) -> None:
+    jobs = [email_job("A-1"), email_job("A-2", email="sam.lee@example.org")]
+    batch = [jobs[0], jobs[1], jobs[0]]
+
+    assert email_handler(job_event(batch, TICK), context) == {"batchItemFailures": []}
+    assert email_handler(job_event(batch, TICK + timedelta(minutes=5)), context) == {"batchItemFailures": []}
+
+    assert sorted(m["To"] for m in emails()) == ["dana.reyes@example.com", "sam.lee@example.org"]
+    for job in jobs:
+        assert len(sent_audits(job.account_id)) == 1
+        assert accounts.get(job.account_id).contacts_sent == 1
+
+
+def test_a_job_claimed_by_a_receive_still_in_flight_is_not_sent_twice(aws, context, monkeypatch) -> None:
+    """The same message handed out again while its first receive is still working (same receive count)."""
+    job = email_job("A-1")
+    real_append = events.append_batch
+    monkeypatch.setattr(events, "append_batch", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("killed")))
+    assert email_handler(job_event([job], TICK), context)["batchItemFailures"] == [{"itemIdentifier": "msg-0"}]
+    monkeypatch.setattr(events, "append_batch", real_append)
+
+    # Same receive: it may still be sending; try later. A later receive knows the first one is over.
+    assert email_handler(job_event([job], TICK), context)["batchItemFailures"] == [{"itemIdentifier": "msg-0"}]
+    later = sqs_event([job.model_dump_json()], TICK, receive_count=3)
+    assert email_handler(later, context)["batchItemFailures"] == []
+    assert len(emails()) == 1
+    (audit,) = sent_audits("acme#A-1")
+    assert audit.detail["message_id_unknown"] is True
+    assert accounts.get("acme#A-1").contacts_sent == 1
+
+
+def test_a_throttled_record_fails_alone_and_succeeds_on_its_retry(aws, context) -> None:
+    jobs = [email_job("A-1"), email_job("A-2", email="sam.lee@example.org"), email_job("A-3", email="kim@example.net")]
+
+    def throttle_second(n):
+        return {"Code": "ThrottlingException", "Message": "Rate exceeded"} if n == 2 else None
+
+    requests = inject(Channel.EMAIL, "SendEmail", throttle_second)
+    assert email_handler(job_event(jobs, TICK), context) == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
+    assert len(emails()) == 2 and sent_audits(jobs[1].account_id) == []
+
+    retry = sqs_event([jobs[1].model_dump_json()], TICK + timedelta(seconds=30), receive_count=2)
+    assert email_handler(retry, context) == {"batchItemFailures": []}
+    assert len(requests) == 4 and len(emails()) == 3
+    for job in jobs:
+        (audit,) = sent_audits(job.account_id)
+        assert audit.detail["message_id"]
+        assert accounts.get(job.account_id).contacts_sent == 1
+
+
+def test_a_claim_that_conflicts_fails_only_its_record(aws, context) -> None:
+    """Three accounts in one batch; one account changes between the sender's read and its claim."""
+    jobs = [email_job("A-1"), email_job("A-2", email="sam.lee@example.org"), email_job("A-3", email="kim@example.net")]
+    real_get_many = accounts.get_many
+
+    def read_then_change(ids):
+        found = real_get_many(ids)
+        before = found["acme#A-2"]  # a payment webhook saves the account right after the sender read it
+        assert accounts.save_state(before, before.with_changes(tier=2), TICK, 4)
+        return found
+
+    accounts.get_many = read_then_change  # type: ignore[assignment]
+    try:
+        response = email_handler(job_event(jobs, TICK), context)
+    finally:
+        accounts.get_many = real_get_many  # type: ignore[assignment]
+    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
+    assert sorted(m["To"] for m in emails()) == ["dana.reyes@example.com", "kim@example.net"]
+
+    retry = sqs_event([jobs[1].model_dump_json()], TICK + timedelta(seconds=30), receive_count=2)
+    assert email_handler(retry, context) == {"batchItemFailures": []}
+    assert len(emails()) == 3
+    assert [len(sent_audits(job.account_id)) for job in jobs] == [1, 1, 1]
+
+
+def test_two_jobs_for_one_account_in_a_batch_go_one_at_a_time(aws, context) -> None:
+    job = email_job("A-1")
+    other = job.model_copy(update={"job_id": "0123456789abcdef0123456789abcdef"})
+    assert email_handler(job_event([job, other], TICK), context) == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
+    assert len(emails()) == 1

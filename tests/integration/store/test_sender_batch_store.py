@@ -1,0 +1,92 @@
+"""The senders' store protocol on DynamoDB: claims keyed on the event id, and batched appends to many trails."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from functions.core.account import Channel
+from functions.core.audit import AuditEvent, EventType, chain_breaks
+from functions.store import accounts, events
+from tests.events.factories import make_account, place
+
+AT = datetime(2026, 3, 8, 14, tzinfo=UTC)
+
+
+def event(account_id: str, event_id: str) -> AuditEvent:
+    return AuditEvent(account_id, AT, EventType.REMINDER_SENT, event_id, "sender", {"job_id": event_id})
+
+
+def claim(account_id: str, event_id: str, message_id: str = "m-1", receives: int = 1, **kw) -> events.Claim:
+    return events.Claim(account_id, event_id, message_id, receives, {"outcome": "sent"}, **kw)
+
+
+def test_claims_say_per_event_whether_it_is_new_recorded_held_or_changed(aws) -> None:
+    for ref in ("A-1", "A-2", "A-3", "A-4"):
+        place(make_account(ref), AT)
+    events.append(event("acme#A-2", "job:2"))  # already recorded
+    assert events.claim([claim("acme#A-3", "job:3", "m-old")]) == {"job:3": events.CLAIMED}
+    a4 = accounts.get("acme#A-4")
+    assert accounts.save_state(a4, a4.with_changes(tier=3), AT, 4)  # changed since `a4` was read
+
+    results = events.claim(
+        [
+            claim("acme#A-1", "job:1", check=accounts.unchanged_check(accounts.get("acme#A-1"))),
+            claim("acme#A-2", "job:2"),
+            claim("acme#A-3", "job:3", "m-new"),
+            claim("acme#A-4", "job:4", check=accounts.unchanged_check(a4)),
+        ]
+    )
+
+    assert results["job:1"] == events.CLAIMED
+    assert results["job:2"] == events.RECORDED
+    assert results["job:3"] == events.Held("m-old", 1, {"outcome": "sent"})
+    assert results["job:4"] == events.CHANGED
+
+
+def test_a_batch_append_chains_each_trail_after_its_head_settles_claims_and_counts(aws) -> None:
+    place(make_account("A-1"), AT)
+    place(make_account("A-2"), AT)
+    events.append(event("acme#A-1", "earlier"))
+    c1, released = claim("acme#A-1", "job:1"), claim("acme#A-2", "job:9")
+    assert events.claim([c1, released]) == {"job:1": events.CLAIMED, "job:9": events.CLAIMED}
+
+    sealed = events.append_batch(
+        [
+            events.Recording(
+                event("acme#A-1", "job:1"), c1, accounts.contact_update("acme#A-1", AT, "1", Channel.EMAIL)
+            ),
+            events.Recording(event("acme#A-2", "job:2")),
+        ],
+        releases=[released],
+    )
+
+    assert [s.seq if s else None for s in sealed] == [2, 1]
+    assert [e.event_id for e in events.history("acme#A-1")] == ["earlier", "job:1"]
+    assert chain_breaks(events.history("acme#A-1")) == [] and chain_breaks(events.history("acme#A-2")) == []
+    assert accounts.get("acme#A-1").contacts_sent == 1 and accounts.get("acme#A-2").contacts_sent == 0
+    # Both claims are gone: job:1 is recorded (a new claim says so), job:9 can be claimed again.
+    assert events.claim([claim("acme#A-1", "job:1"), claim("acme#A-2", "job:9")]) == {
+        "job:1": events.RECORDED,
+        "job:9": events.CLAIMED,
+    }
+    # Appending a recorded event again writes nothing and says so; `append` still works beside it.
+    assert events.append_batch([events.Recording(event("acme#A-1", "job:1"))]) == [None]
+    assert events.append(event("acme#A-1", "later")) is not None
+    assert [e.seq for e in events.history("acme#A-1")] == [1, 2, 3]
+
+
+def test_a_batch_append_that_lost_the_race_chains_after_the_winner(aws, monkeypatch) -> None:
+    events.append(event("acme#A-1", "first"))
+    real_last = events._last
+    stale = iter([(0, "0" * 64)])  # read before "first" was written
+    monkeypatch.setattr(events, "_last", lambda account_id: next(stale, None) or real_last(account_id))
+    (written,) = events.append_batch([events.Recording(event("acme#A-1", "second"))])
+    assert written is not None and written.seq == 2
+    assert chain_breaks(events.history("acme#A-1")) == []
+
+
+def test_one_event_per_account_in_a_batch(aws) -> None:
+    with pytest.raises(ValueError):
+        events.append_batch([events.Recording(event("acme#A-1", "a")), events.Recording(event("acme#A-1", "b"))])
