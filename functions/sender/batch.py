@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from functions.core.jobs import Job
 from functions.sender import service
 from functions.store import accounts, events
@@ -137,7 +135,8 @@ def send_batch(
             if isinstance(item.decided, service.Ready):
                 try:
                     item.delivery = sender.send(item.job, item.decided)
-                except (service.TransientSendError, ClientError, BotoCoreError) as exc:
+                except Exception as exc:  # noqa: BLE001  # TransientSendError, botocore errors, anything unexpected
+                    # Throttled, transient or unexpected: not sent (as far as we know); the job is tried again.
                     item.error = exc
                     assert item.claim is not None
                     releases.append(item.claim)  # not sent: give the claim back so the retry can send

@@ -553,9 +553,11 @@ def set_flag(account_id: str, flag: Flag, on: bool, now: datetime) -> bool:
 
 
 def get_many(account_ids: list[str]) -> dict[str, Account]:
-    """The accounts that exist among `account_ids`, 100 a BatchGetItem (unprocessed keys retried)."""
+    """The accounts that exist among `account_ids`, 100 a BatchGetItem (unprocessed keys retried), read
+    strongly consistent: a send is decided on them (and a stale read would only fail its claim)."""
+    keys = list(dict.fromkeys(account_ids))
     try:
-        return {item.account_id: to_domain(item) for item in AccountModel.batch_get(list(dict.fromkeys(account_ids)))}
+        return {item.account_id: to_domain(item) for item in AccountModel.batch_get(keys, consistent_read=True)}
     except PynamoDBException as exc:
         raise StoreError(f"reading accounts failed: {exc}") from exc
 

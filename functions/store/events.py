@@ -186,6 +186,7 @@ def claim(claims: list[Claim], sleep: Callable[[float], None] = time.sleep) -> d
         raise ValueError("one claim per event id and per account in a transaction")
     results: dict[str, str | Held] = {}
     held: list[Claim] = []
+    _bind_claims()
     connection = EventModel._get_connection().connection
     pending = list(claims)
     conflicts = 0
@@ -244,6 +245,13 @@ def claim(claims: list[Claim], sleep: Callable[[float], None] = time.sleep) -> d
     return results
 
 
+def _bind_claims() -> None:
+    """Claims share the events table's Meta (so its name); `tables.configure` drops the events models'
+    cached connections (the endpoint may have changed): drop the claims' one with them."""
+    if EventModel._connection is None:
+        ClaimModel._connection = None
+
+
 def _claim_owners(batch: list[Claim]) -> list[tuple[int, str]]:
     """Which claim and role each transaction item has, in the order pynamodb sends them (checks, then puts)."""
     checks: list[tuple[int, str]] = []
@@ -299,6 +307,7 @@ def append_batch(
     results: list[AuditEvent | None] = [None] * len(recordings)
     todo = list(range(len(recordings)))
     pending_releases = list(releases)
+    _bind_claims()
     connection = EventModel._get_connection().connection
     heads = {i: _last(recordings[i].event.account_id) for i in todo}
     for attempt in range(_APPEND_ATTEMPTS):

@@ -65,7 +65,7 @@ def test_a_throttled_record_fails_alone_and_succeeds_on_its_retry(aws, context) 
         assert accounts.get(job.account_id).contacts_sent == 1
 
 
-def test_a_claim_that_conflicts_fails_only_its_record(aws, context) -> None:
+def test_a_claim_that_conflicts_fails_only_its_record(aws, context, monkeypatch) -> None:
     """Three accounts in one batch; one account changes between the sender's read and its claim."""
     jobs = [email_job("A-1"), email_job("A-2", email="sam.lee@example.org"), email_job("A-3", email="kim@example.net")]
     real_get_many = accounts.get_many
@@ -76,11 +76,9 @@ def test_a_claim_that_conflicts_fails_only_its_record(aws, context) -> None:
         assert accounts.save_state(before, before.with_changes(tier=2), TICK, 4)
         return found
 
-    accounts.get_many = read_then_change  # type: ignore[assignment]
-    try:
-        response = email_handler(job_event(jobs, TICK), context)
-    finally:
-        accounts.get_many = real_get_many  # type: ignore[assignment]
+    monkeypatch.setattr(accounts, "get_many", read_then_change)
+    response = email_handler(job_event(jobs, TICK), context)
+    monkeypatch.setattr(accounts, "get_many", real_get_many)
     assert response == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
     assert sorted(m["To"] for m in emails()) == ["dana.reyes@example.com", "kim@example.net"]
 
