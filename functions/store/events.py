@@ -304,6 +304,9 @@ def append_batch(
     accounts_seen = [r.event.account_id for r in recordings]
     if len(set(accounts_seen)) != len(accounts_seen):
         raise ValueError("one event per account in a batch append")
+    size = sum(2 + (r.claim is not None) + (r.update is not None) for r in recordings) + len(releases)
+    if size > TRANSACTION_LIMIT:
+        raise ValueError(f"a batch append is one transaction: {size} actions, at most {TRANSACTION_LIMIT}")
     results: list[AuditEvent | None] = [None] * len(recordings)
     todo = list(range(len(recordings)))
     pending_releases = list(releases)

@@ -93,3 +93,14 @@ def test_two_jobs_for_one_account_in_a_batch_go_one_at_a_time(aws, context) -> N
     other = job.model_copy(update={"job_id": "0123456789abcdef0123456789abcdef"})
     assert email_handler(job_event([job, other], TICK), context) == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
     assert len(emails()) == 1
+
+
+def test_a_job_queued_twice_whose_other_copy_holds_the_claim_is_skipped_in_a_mixed_batch(aws, context) -> None:
+    jobs = [email_job("A-1"), email_job("A-2", email="sam.lee@example.org"), email_job("A-3", email="kim@example.net")]
+    held = events.Claim(jobs[1].account_id, f"job:{jobs[1].job_id}", "another-message", 1, {"outcome": "sent"})
+    assert events.claim([held]) == {held.event_id: events.CLAIMED}  # the other copy is being sent right now
+
+    assert email_handler(job_event(jobs, TICK), context) == {"batchItemFailures": []}
+
+    assert sorted(m["To"] for m in emails()) == ["dana.reyes@example.com", "kim@example.net"]
+    assert sent_audits(jobs[1].account_id) == []  # its claimant records it
