@@ -154,6 +154,8 @@ def _plain_number(raw: str, default_region: str) -> tuple[int, str] | None:
         national = digits
         if national.startswith(str(country_code)) or (international_prefix and international_prefix.match(national)):
             return None
+    if len(national) < 2:
+        return None  # shorter than any national number ("+220" alone): the library says why
     if national.startswith("0") or (national_prefix and national_prefix.match(national)):
         return None  # leading zeros, national prefixes, carrier codes: the library's rules apply
     return country_code, national

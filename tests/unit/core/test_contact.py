@@ -3,7 +3,7 @@
 import phonenumbers
 import pytest
 from email_validator import EmailNotValidError, validate_email
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from phonenumbers import timezone as phone_timezone
 
@@ -212,6 +212,8 @@ def _written_numbers(draw: st.DrawFn) -> tuple[str, str]:
 
 @settings(max_examples=1500, deadline=None)
 @given(_written_numbers())
+@example(("+220", "US"))  # a country code alone: no national digits at all
+@example(("+2207", "GB"))
 def test_the_fast_phone_path_agrees_with_phonenumbers(case: tuple[str, str]) -> None:
     raw, region = case
     assert _our_answer(raw, region) == _library_answer(raw, region)
