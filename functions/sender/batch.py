@@ -1,7 +1,8 @@
 """One SQS batch of jobs, sent at most once each with a handful of DynamoDB calls for the whole batch.
 
 1. Read every job's account (one BatchGetItem) and decide: the rendered message, or why nothing is sent.
-2. Claim the jobs (one TransactWriteItems): a `claim#<event id>` item per job, put only if neither it
+2. Claim the jobs (one TransactWriteItems): a `claim#<account>#<event id>` item per job
+   (idempotency table), put only if neither it
    nor the job's audit marker (`id#<event id>`) exists and the account is still the version decided
    on. The cancellation reasons say, per job: already recorded (a duplicate: done), claimed by another
    delivery (in flight, or it died), or the account changed (try again later).

@@ -11,6 +11,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
@@ -23,6 +24,7 @@ from pynamodb.transactions import TransactWrite
 from functions.core.audit import EVENT_KEY_PREFIX, GENESIS_HASH, AuditEvent, EventType
 from functions.store import StoreError
 from functions.store.attributes import OnDemandTable, UTCTimestampAttribute
+from functions.store.idempotency import IdempotencyModel
 
 ID_KEY_PREFIX = "id#"
 _APPEND_ATTEMPTS = 8
@@ -142,18 +144,28 @@ CHANGED = "changed"  # the account changed since it was read: read it again befo
 
 
 class ClaimModel(Model):
-    """A delivery's claim on an event id, between deciding and recording (same table, `claim#` keys).
+    """A delivery's claim on an event id, between deciding and recording.
 
+    Claims live in the idempotency table (key `claim#<account>#<event id>`), not beside the trail: the
+    trail stays PutItem-only for every function, and a claim must be deleted when its event is recorded.
     Put only if neither the claim nor the event's `id#` marker exists; deleted in the transaction that
-    records the event, so a claim that stays means its claimant died between claiming and recording."""
+    records the event, so a claim that stays means its claimant died between claiming and recording (it
+    expires with the table's TTL long after SQS has given up on the message)."""
 
-    Meta = EventModel.Meta  # type: ignore[assignment]  # the same table
+    Meta = IdempotencyModel.Meta  # type: ignore[assignment]  # the same table
 
-    account_id = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)  # "claim#<event_id>"
+    id = UnicodeAttribute(hash_key=True)  # "claim#<account_id>#<event_id>"
     message_id = UnicodeAttribute()  # the SQS message that carries the claimant's job
     receive_count = NumberAttribute()
     intent = MapAttribute(null=True)  # type: ignore[var-annotated]  # what the claimant was about to record
+    expiration = NumberAttribute(null=True)  # epoch seconds: the table's TTL
+
+
+CLAIM_TTL = timedelta(days=15)  # beyond SQS's longest retention (14 days)
+
+
+def _claim_key(account_id: str, event_id: str) -> str:
+    return f"{CLAIM_KEY_PREFIX}{account_id}#{event_id}"
 
 
 @dataclass(frozen=True)
@@ -190,6 +202,7 @@ def claim(claims: list[Claim], sleep: Callable[[float], None] = time.sleep) -> d
     connection = EventModel._get_connection().connection
     pending = list(claims)
     conflicts = 0
+    expires = int(time.time() + CLAIM_TTL.total_seconds())
     while pending:
         batch = _fit(pending, _claim_items)
         rest = pending[len(batch) :]
@@ -198,13 +211,13 @@ def claim(claims: list[Claim], sleep: Callable[[float], None] = time.sleep) -> d
                 for c in batch:
                     transaction.save(
                         ClaimModel(
-                            c.account_id,
-                            f"{CLAIM_KEY_PREFIX}{c.event_id}",
+                            _claim_key(c.account_id, c.event_id),
                             message_id=c.message_id,
                             receive_count=c.receive_count,
                             intent=c.intent or None,
+                            expiration=expires,
                         ),
-                        condition=ClaimModel.sk.does_not_exist(),
+                        condition=ClaimModel.id.does_not_exist(),
                     )
                     transaction.condition_check(
                         EventIdModel, c.account_id, f"{ID_KEY_PREFIX}{c.event_id}", EventIdModel.sk.does_not_exist()
@@ -246,9 +259,9 @@ def claim(claims: list[Claim], sleep: Callable[[float], None] = time.sleep) -> d
 
 
 def _bind_claims() -> None:
-    """Claims share the events table's Meta (so its name); `tables.configure` drops the events models'
+    """Claims share the idempotency table's Meta (so its name); `tables.configure` drops the models'
     cached connections (the endpoint may have changed): drop the claims' one with them."""
-    if EventModel._connection is None:
+    if EventModel._connection is None or IdempotencyModel._connection is None:
         ClaimModel._connection = None
 
 
@@ -275,7 +288,7 @@ def _fit(claims: list[Claim], size: Callable[[Claim], int]) -> list[Claim]:
 
 def _held(c: Claim) -> str | Held:
     try:
-        item = ClaimModel.get(c.account_id, f"{CLAIM_KEY_PREFIX}{c.event_id}", consistent_read=True)
+        item = ClaimModel.get(_claim_key(c.account_id, c.event_id), consistent_read=True)
     except ClaimModel.DoesNotExist:
         return CHANGED  # recorded or released meanwhile: decide again on the next delivery
     except PynamoDBException as exc:
@@ -333,14 +346,14 @@ def append_batch(
                     puts += [("event", i), ("id", i)]
                     c = recordings[i].claim
                     if c is not None:
-                        transaction.delete(ClaimModel(c.account_id, f"{CLAIM_KEY_PREFIX}{c.event_id}"), _mine(c))
+                        transaction.delete(ClaimModel(_claim_key(c.account_id, c.event_id)), _mine(c))
                         deletes.append(("claim", i))
                     if recordings[i].update is not None:
                         model, actions, condition = recordings[i].update  # type: ignore[misc]
                         transaction.update(model, actions, condition=condition)
                         updates.append(("update", i))
                 for n, c in enumerate(pending_releases):
-                    transaction.delete(ClaimModel(c.account_id, f"{CLAIM_KEY_PREFIX}{c.event_id}"), _mine(c))
+                    transaction.delete(ClaimModel(_claim_key(c.account_id, c.event_id)), _mine(c))
                     deletes.append(("release", n))
             for i in todo:
                 results[i] = sealed[i]

@@ -314,7 +314,7 @@ class FunctionsConstruct(Construct):
         )
         self._secrets.link_key.grant_read(function)  # pay links in the messages
         self._grant_account_writer(function)
-        self._data.idempotency.grant_read_write_data(function)
+        self._data.idempotency.grant_read_write_data(function)  # the batch claims (store.events.ClaimModel)
         return function
 
     def _build_email_sender(self) -> lambda_.Function:
