@@ -28,6 +28,7 @@ from functions.core.clock import local_date
 from functions.core.jobs import Channel, Template, Tone
 from functions.core.lender import LenderProfile
 from functions.core.money import Money
+from functions.core.payments import parse_reason
 
 TEMPLATES = Path(__file__).parent / "templates"
 VARIANTS = ("a", "b")  # subject wording; an unknown variant falls back to "a"
@@ -118,8 +119,14 @@ def _lender_fact(lender: LenderProfile, account: Account, name: str) -> str | No
     return str(value).strip() or None if value else None
 
 
-def facts(account: Account, lender: LenderProfile, links: MessageLinks, today: date) -> dict[str, Any]:
-    """Everything a template may say, localised for the debtor: strings, flags, or None when unknown."""
+def facts(
+    account: Account, lender: LenderProfile, links: MessageLinks, today: date, reason: str | None = None
+) -> dict[str, Any]:
+    """Everything a template may say, localised for the debtor: strings, flags, or None when unknown.
+
+    `reason` is the job's (see `core.payments`): a receipt names its payment (`payment=<id>`), a failed
+    payment notice its next step (`next_step=another_card`)."""
+    notice = parse_reason(reason)
     language = account.debtor.language or lender.language
     money = lambda amount: i18n.money(amount, language)  # noqa: E731
     day = lambda value: i18n.day(value, language)  # noqa: E731
@@ -153,6 +160,7 @@ def facts(account: Account, lender: LenderProfile, links: MessageLinks, today: d
         "installment_date": None,
         "payment_amount": None,
         "payment_date": None,
+        "next_step": notice.get("next_step"),
         "validation": None,
     }
     if account.promise is not None:
@@ -169,9 +177,10 @@ def facts(account: Account, lender: LenderProfile, links: MessageLinks, today: d
             result["installment_amount"] = money(pending[0].amount)
             result["installment_date"] = day(pending[0].due)
     if account.payments:
-        last = account.payments[-1]
-        result["payment_amount"] = money(last.amount)
-        result["payment_date"] = day(last.at.date())
+        named = [p for p in account.payments if p.payment_id == notice.get("payment")]
+        paid = named[-1] if named else account.payments[-1]
+        result["payment_amount"] = money(paid.amount)
+        result["payment_date"] = day(local_date(paid.at, account.debtor.timezone))
     return result
 
 
@@ -207,10 +216,11 @@ def _validation_facts(account: Account, lender: LenderProfile, today: date, lang
 
 
 def _context(
-    kind: Template, tone: Tone, variant: str, account: Account, lender: LenderProfile, links: MessageLinks, today: date
-) -> dict[str, Any]:
+    kind: Template, tone: Tone, variant: str, account: Account, lender: LenderProfile, links: MessageLinks, today: date,
+    reason: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
     language = i18n.template_language(account.debtor.language or lender.language)
-    fact_map = facts(account, lender, links, today)
+    fact_map = facts(account, lender, links, today, reason)
     if kind is Template.VALIDATION_NOTICE:
         if fact_map["third_party"] and not fact_map["collector_address"]:
             raise MessageError("a validation notice needs the debt collector's mailing address (collector_address)")
@@ -232,9 +242,10 @@ def render_email(
     lender: LenderProfile,
     links: MessageLinks,
     today: date,
+    reason: str | None = None,
 ) -> EmailMessage:
     """The email for a job: subject, plain text and HTML parts, and the RFC 8058 one-click headers."""
-    context = _context(Template(kind), Tone(tone), variant, account, lender, links, today)
+    context = _context(Template(kind), Tone(tone), variant, account, lender, links, today, reason)
     text_env, html_env = _environment(False), _environment(True)
     subject = " ".join(text_env.get_template("subject.txt.j2").render(context).split())
     text = _BLANK_LINES.sub("\n\n", text_env.get_template("email.txt.j2").render(context)).strip() + "\n"
@@ -257,9 +268,10 @@ def render_sms(
     lender: LenderProfile,
     links: MessageLinks,
     today: date,
+    reason: str | None = None,
 ) -> SmsMessage:
     """The text for a job: the fullest wording that fits one segment, else the shortest one."""
-    context = _context(Template(kind), Tone(tone), variant, account, lender, links, today)
+    context = _context(Template(kind), Tone(tone), variant, account, lender, links, today, reason)
     template = _environment(False).get_template("sms.txt.j2")
     best: SmsMessage | None = None
     for size in SMS_SIZES:
@@ -275,12 +287,12 @@ def render_sms(
 
 def render(
     channel: Channel, kind: Template | str, tone: Tone | str, variant: str, account: Account,
-    lender: LenderProfile, links: MessageLinks, today: date,
+    lender: LenderProfile, links: MessageLinks, today: date, reason: str | None = None,
 ) -> EmailMessage | SmsMessage:  # fmt: skip
-    """The message for a job on its channel."""
+    """The message for a job on its channel (`reason`: the job's, for receipts and failed payments)."""
     if channel is Channel.SMS:
-        return render_sms(kind, tone, variant, account, lender, links, today)
-    return render_email(kind, tone, variant, account, lender, links, today)
+        return render_sms(kind, tone, variant, account, lender, links, today, reason)
+    return render_email(kind, tone, variant, account, lender, links, today, reason)
 
 
 def sent_on(now: datetime, account: Account) -> date:

@@ -26,7 +26,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.core import links, messages
+from functions.core import engagement, links, messages
 from functions.core.account import Account, Block, Channel
 from functions.core.audit import AuditEvent, EventType
 from functions.core.clock import iso_utc, parse_utc
@@ -169,7 +169,7 @@ class Sender:
         try:
             message = messages.render(
                 self.channel, job.template, job.tone, job.variant, account, lender, message_links,
-                messages.sent_on(now, account),
+                messages.sent_on(now, account), job.reason,
             )  # fmt: skip
         except messages.MessageError as exc:
             return Delivery(SUPPRESSED, reason=f"missing_fact: {exc}")
@@ -232,6 +232,8 @@ class EmailSender(Sender):
             "Content": {"Raw": {"Data": mime.as_bytes()}},
             "EmailTags": [
                 {"Name": "job_id", "Value": job.job_id},
+                # Engagement events (opens, clicks, bounces) find their account by this tag.
+                {"Name": engagement.ACCOUNT_TAG, "Value": engagement.account_tag(job.account_id)},
                 {"Name": "template", "Value": str(job.template)},
                 {"Name": "stage", "Value": job.stage.value},
             ],

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from functions.core import links
+from functions.core import engagement, links
 from functions.core.account import AccountStatus, Block, Channel
 from functions.core.jobs import Template
 from functions.core.lender import LenderProfile
@@ -51,7 +52,13 @@ def test_each_job_becomes_one_email_with_both_parts_the_unsubscribe_headers_and_
     assert parse_qs(urlparse(unsubscribe).query)["t"] == [token]
     assert mailto == "mailto:help@acme.example?subject=unsubscribe"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert {tag["Name"]: tag["Value"] for tag in requests[0]["EmailTags"]}["template"] == "reminder"
+    tags = {tag["Name"]: tag["Value"] for tag in requests[0]["EmailTags"]}
+    assert tags["template"] == "reminder"
+    # SES engagement events (opens, clicks, bounces) name the account through this tag.
+    to_dana = next(r for r in requests if r["Destination"]["ToAddresses"] == ["dana.reyes@example.com"])
+    dana_tags = {tag["Name"]: tag["Value"] for tag in to_dana["EmailTags"]}
+    assert engagement.account_from_tag(dana_tags[engagement.ACCOUNT_TAG]) == "acme#A-1"
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", tag["Value"]) for r in requests for tag in r["EmailTags"])
     (audit,) = audits("acme#A-1", "reminder_sent")
     assert audit.at == TICK and audit.detail["message_id"]
     assert {key: audit.detail[key] for key in ("job_id", "template", "variant", "tone", "channel")} == {

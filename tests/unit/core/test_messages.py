@@ -315,3 +315,43 @@ def test_texts_stay_in_the_gsm7_alphabet_when_the_facts_do() -> None:
         subject = plain.with_changes(debtor=replace(plain.debtor, language=language))
         message = render_sms(kind, tone, "a", subject, lender, LINKS, TODAY)
         assert message.length.encoding is sms.Encoding.GSM7, f"{language}/{kind}: {message.text}"
+
+
+@pytest.mark.parametrize(
+    ("next_step", "english", "spanish"),
+    [
+        ("plan", "smaller monthly payments", "pagos mensuales más pequeños"),
+        ("promise", "choose a date", "elegir una fecha de pago"),
+        ("another_card", "another card or account", "otra tarjeta o cuenta"),
+        ("check_details", "security code", "código de seguridad"),
+        ("contact_bank", "your bank can tell you more", "su banco puede darle más información"),
+        ("try_again", "trying again in a little while", "volver a intentarlo en un rato"),
+    ],
+)
+def test_a_failed_payment_proposes_the_next_step_its_decline_calls_for(next_step, english, spanish) -> None:
+    reason = f"payment_failed payment=pi_9 decline=x next_step={next_step} retry=no"
+    for language, phrase in (("en", english), ("es", spanish)):
+        acc = account(language=language)
+        email = render_email(Template.PAYMENT_FAILED, Tone.FRIENDLY, "a", acc, FIRST_PARTY, LINKS, TODAY, reason)
+        assert phrase in email.text
+        text = render_sms(Template.PAYMENT_FAILED, Tone.FRIENDLY, "a", acc, FIRST_PARTY, LINKS, TODAY, reason)
+        assert LINKS.pay_url in text.text and "STOP" in text.text
+    others = {"plan", "promise"} - {next_step}
+    plain = render_email(Template.PAYMENT_FAILED, Tone.FRIENDLY, "a", account(), FIRST_PARTY, LINKS, TODAY, reason)
+    for other in others:
+        assert {"plan": "smaller monthly payments", "promise": "choose a date"}[other] not in plain.text
+
+
+def test_a_receipt_names_the_payment_its_job_is_for_not_just_the_latest() -> None:
+    currency = "USD"
+    acc = account().with_changes(
+        payments=(
+            Payment("pi_early", Money(2_500, currency), datetime(2026, 3, 1, 12, tzinfo=UTC)),
+            Payment("pi_late", Money(7_700, currency), datetime(2026, 3, 7, 12, tzinfo=UTC)),
+        )
+    )
+    reason = "receipt payment=pi_early"
+    early = render_email(Template.RECEIPT, Tone.FRIENDLY, "a", acc, FIRST_PARTY, LINKS, TODAY, reason)
+    assert "$25.00" in early.subject and "$77.00" not in early.subject
+    latest = render_email(Template.RECEIPT, Tone.FRIENDLY, "a", acc, FIRST_PARTY, LINKS, TODAY, None)
+    assert "$77.00" in latest.subject
