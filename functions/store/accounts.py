@@ -73,6 +73,26 @@ class ByLinkIndex(GlobalSecondaryIndex["AccountModel"]):
     link_ref = UnicodeAttribute(hash_key=True)
 
 
+class ByPhoneIndex(GlobalSecondaryIndex["AccountModel"]):
+    """Sparse: the accounts a mobile number belongs to (an SMS reply, STOP or HELP, names only the number)."""
+
+    class Meta:
+        index_name = "by_phone"
+        projection = KeysOnlyProjection()
+
+    phone = UnicodeAttribute(hash_key=True)
+
+
+class ByEmailIndex(GlobalSecondaryIndex["AccountModel"]):
+    """Sparse: the accounts an email address belongs to (SES notifications that carry no account tag)."""
+
+    class Meta:
+        index_name = "by_email"
+        projection = KeysOnlyProjection()
+
+    email = UnicodeAttribute(hash_key=True)
+
+
 class ContactAttribute(MapAttribute[str, Any]):
     at = UTCTimestampAttribute()
     channel = UnicodeAttribute()
@@ -144,6 +164,8 @@ class AccountModel(Model):
     due_index = DueIndex()
     by_lender_index = ByLenderIndex()
     by_link_index = ByLinkIndex()
+    by_phone_index = ByPhoneIndex()
+    by_email_index = ByEmailIndex()
 
 
 def _date(text: str | None) -> date | None:

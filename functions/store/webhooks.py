@@ -3,9 +3,7 @@
 - whether an audit fact is already recorded (the once-only `id#` markers of the events table), so a
   side effect that must follow a fact (a receipt job) is repeated until the fact is recorded;
 - the accounts a phone number or an email address belongs to (SMS replies, SES events without an
-  account tag). There is no index on either yet: these use the `by_phone` / `by_email` index when
-  the model has one, else a filtered Scan (fine for the local stack and small tables, not at
-  scale: see docs/webhooks.md);
+  account tag), through the sparse, keys-only `by_phone` / `by_email` indexes of the accounts table;
 - engagement counters on the account item (`engagement`, a map of counters), incremented atomically.
 """
 
@@ -34,25 +32,21 @@ def fact_recorded(account_id: str, event_id: str) -> bool:
     return True
 
 
-def _account_ids_where(attribute: Any, value: str, index_name: str) -> list[str]:
-    index = getattr(AccountModel, index_name, None)
+def _account_ids_where(index: Any, value: str) -> list[str]:
     try:
-        if index is not None:
-            return sorted({item.account_id for item in index.query(value)})
-        return sorted(
-            {item.account_id for item in AccountModel.scan(attribute == value, attributes_to_get=["account_id"])}
-        )
+        return sorted({item.account_id for item in index.query(value)})
     except PynamoDBException as exc:
         raise StoreError(f"finding accounts failed: {exc}") from exc
 
 
 def account_ids_by_phone(phone: str) -> list[str]:
     """Every account whose debtor has this E.164 number (one person may owe several lenders)."""
-    return _account_ids_where(AccountModel.phone, phone, "by_phone_index")
+    return _account_ids_where(AccountModel.by_phone_index, phone)
 
 
 def account_ids_by_email(email: str) -> list[str]:
-    return _account_ids_where(AccountModel.email, email, "by_email_index")
+    """Every account whose debtor has this (normalised) address."""
+    return _account_ids_where(AccountModel.by_email_index, email)
 
 
 def _client() -> Any:

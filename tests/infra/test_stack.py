@@ -88,6 +88,9 @@ def test_accounts_has_the_due_lender_and_pay_link_indexes(template):
         {"AttributeName": "account_id", "KeyType": "RANGE"},
     ]
     assert [key["KeyType"] for key in indexes["by_link"]] == ["HASH"]
+    # SMS replies and untagged SES notifications find their accounts without a Scan.
+    assert indexes["by_phone"] == [{"AttributeName": "phone", "KeyType": "HASH"}]
+    assert indexes["by_email"] == [{"AttributeName": "email", "KeyType": "HASH"}]
 
 
 def test_every_table_is_on_demand_recoverable_protected_and_kms_encrypted(stack_template, template):
