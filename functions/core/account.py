@@ -271,6 +271,8 @@ class Account:
     tier: int | None = None  # 1..4, set by segmentation
     version: int = 0  # optimistic lock for state changes (store.accounts.save_state)
     link_ref: str | None = None  # the pay link's opaque reference (core.links), set at placement
+    # Engagement counters the webhooks keep (core.engagement: hour of week, per-channel signals).
+    engagement: dict[str, int] = field(default_factory=dict)
 
     @property
     def account_id(self) -> str:

@@ -36,6 +36,7 @@ from functions.core.account import (
 )
 from functions.core.clock import at_local_time, ensure_utc, local_date
 from functions.core.compliance import GatePolicy, Kind, earliest_allowed, is_time_barred, owed_minor, standing_of
+from functions.core.engagement import EngagementProfile, best_send_time
 from functions.core.jobs import Job, Template, Tone, job_id_for
 from functions.core.policy import Rules
 from functions.core.segmentation import segment
@@ -114,9 +115,14 @@ def channel_order(account: Account, stage: Stage, tier: int, rules: Rules) -> tu
     stage allows; a channel with `escalate_after_attempts` unanswered attempts in a row goes last."""
     order = rules.channel_order(stage, tier)
     preferred = account.preferred_channel
+    note = ""
     if preferred is not None and preferred in order and order[0] is not preferred:
         order = (preferred, *(c for c in order if c is not preferred))
-    note = ""
+    elif preferred is None and account.engagement and len(order) > 1:
+        answering = _answering_channel(account, order)
+        if answering is not None:
+            order = (answering, *(c for c in order if c is not answering))
+            note = f"engagement: {answering.value} answers best"
     if len(account.recent_contacts) < rules.escalate_after_attempts:
         return order, note
     unanswered = _unanswered_channel(account, rules.escalate_after_attempts)
@@ -124,6 +130,20 @@ def channel_order(account: Account, stage: Stage, tier: int, rules: Rules) -> tu
         order = (*order[1:], unanswered)
         note = f"escalated: {rules.escalate_after_attempts} unanswered {unanswered.value} attempts"
     return order, note
+
+
+def _answering_channel(account: Account, order: tuple[Channel, ...]) -> Channel | None:
+    """The allowed channel the debtor answers clearly better than the first choice, once each has been
+    judged on enough deliveries (core.engagement); None when the first choice is as good."""
+    profile = EngagementProfile.from_counts(account.engagement)
+    best = profile.best_channel()
+    if best is None or best not in order or best is order[0]:
+        return None
+    first = profile.responsiveness(order[0])
+    best_score = profile.responsiveness(best) or 0.0
+    if first is not None and best_score <= first:
+        return None
+    return best
 
 
 def _unanswered_channel(account: Account, attempts: int) -> Channel | None:
@@ -362,4 +382,10 @@ def _job(
         reason="; ".join(why),
     )
     following = now + treatment.cadence
+    if account.engagement:  # once learned: the debtor's best hour, never earlier than the cadence says
+        following, note = best_send_time(
+            following, account.engagement, account.debtor.timezone, rules.window_start, rules.window_end
+        )
+        if note:
+            why.append(note)
     return ContactPlan(job, following, None, tuple(why), _changed(updated, account), tier)

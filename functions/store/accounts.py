@@ -160,6 +160,8 @@ class AccountModel(Model):
     tier = NumberAttribute(null=True)
     version = NumberAttribute(default=0)
     link_ref = UnicodeAttribute(null=True)  # the pay link's opaque reference, set once at placement
+    # Counters only the webhooks write, one atomic increment each (store.webhooks.add_engagement).
+    engagement = MapAttribute(null=True)  # type: ignore[var-annotated]
 
     due_index = DueIndex()
     by_lender_index = ByLenderIndex()
@@ -238,7 +240,13 @@ def to_domain(item: AccountModel) -> Account:
         tier=int(item.tier) if item.tier is not None else None,
         version=int(item.version or 0),
         link_ref=item.link_ref,
+        engagement=_counters(item.engagement),
     )
+
+
+def _counters(value: Any) -> dict[str, int]:
+    raw = _raw(value) if value is not None else {}
+    return {str(key): int(count) for key, count in raw.items() if isinstance(count, int | float)}
 
 
 def get(account_id: str) -> Account | None:

@@ -97,6 +97,8 @@ def test_delivery_open_and_click_feed_the_engagement_profile_once_each(hooks: di
     assert counts == {"email:delivered": 1, "email:opened": 1, "email:clicked": 1, "how:34": 2}  # Tue 10:00 CDT
     profile = EngagementProfile.from_counts(counts)
     assert profile.responsiveness(Channel.EMAIL) == 1.0 and profile.best_hours(1) == (34,)
+    # The decision engine reads the same counters with the account (scheduler and sender reads).
+    assert accounts.get(ACCOUNT.account_id).engagement == counts
     assert trail_types() == []  # engagement is not an audit fact
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -222,3 +223,33 @@ def test_the_senders_recheck_follows_the_template() -> None:
     assert still_eligible(on_plan, notice, NOW).reason is None
     reminder = notice.model_copy(update={"template": Template.REMINDER.value})
     assert (still_eligible(on_plan, reminder, NOW).reason or "").startswith("blocked: arrangement")
+
+
+def test_a_debtor_who_answers_texts_and_not_emails_gets_a_text() -> None:
+    counts = {"email:delivered": 6, "email:opened": 0, "sms:delivered": 4, "sms:clicked": 3}
+    account = texting(make_account()).with_changes(engagement=counts)
+    plan = decide_at(account)
+    assert plan.job is not None and plan.job.channel is Channel.SMS
+    assert "engagement: sms answers best" in plan.why
+    # Consent still rules, and a stated preference beats what the counters suggest.
+    no_consent = texting(make_account(), consent=False).with_changes(engagement=counts)
+    assert decide_at(no_consent).job.channel is Channel.EMAIL
+    prefers_email = account.with_changes(preferred_channel=Channel.EMAIL)
+    assert decide_at(prefers_email).job.channel is Channel.EMAIL
+    # Too few deliveries to judge a channel: the policy's order stands.
+    early = texting(make_account()).with_changes(engagement={"sms:delivered": 1, "sms:clicked": 1})
+    assert decide_at(early).job.channel is Channel.EMAIL
+
+
+def test_the_next_contact_goes_at_the_hour_the_debtor_responds() -> None:
+    plain = decide_at(make_account())
+    assert plain.job is not None and plain.next_contact_at is not None
+    # Responses on Wednesday evenings at 19:00 Chicago time (hour of week 2 * 24 + 19).
+    learned = decide_at(make_account().with_changes(engagement={"how:67": 4, "email:opened": 4}))
+    assert learned.next_contact_at is not None
+    local = learned.next_contact_at.astimezone(ZoneInfo("America/Chicago"))
+    assert (local.weekday(), local.hour) == (2, 19)
+    assert plain.next_contact_at <= learned.next_contact_at < plain.next_contact_at + timedelta(hours=25)
+    assert any(line.startswith("send time: Wed 19:00 local") for line in learned.why)
+    # Two responses are not a pattern yet.
+    assert decide_at(make_account().with_changes(engagement={"how:67": 2})).next_contact_at == plain.next_contact_at
