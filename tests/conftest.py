@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.models import MockAWS
 
 from functions import names
 from functions.store import tables
@@ -25,6 +29,20 @@ FACT_KEY = b"test-fact-key-0123456789abcdef"
 LINK_KEY = b"test-link-signing-key-0123456789abcdef"
 PORTAL_URL = "https://pay.test.cleardue.example"
 PORTAL_API_URL = "https://api.test.cleardue.example"
+ROOT = Path(__file__).resolve().parents[1]
+AXE_DIR = ROOT / ".local" / "axe"
+AXE_JS = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+AXE_VERSION = "4"  # npm range; 4.x reports impact per violation (minor, moderate, serious, critical)
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -69,6 +87,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         (names.ENV_EXPERIMENTS_TABLE, settings.experiments_table),
     ):
         monkeypatch.setenv(env_name, value)
+    if MockAWS._nested_count:  # a nested mock_aws does not start empty: every create below would collide
+        pytest.fail("another fixture's mock_aws is still active (a wider-scoped fixture leaked past its tests)")
     with mock_aws():
         tables.create_all_tables(settings)
         s3 = boto3.client("s3")
@@ -95,3 +115,34 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 @pytest.fixture
 def context() -> LocalLambdaContext:
     return LocalLambdaContext("cleardue-test")
+
+
+# One headless Chromium for the session: playwright's sync API allows one running instance per thread,
+# so every browser test (the pay page, the emulator's checkout page) shares it.
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's browser bundle (npm install into .local/axe once; the folder is ignored by git)."""
+    if not AXE_JS.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("npm is needed to fetch axe-core (Node 20 ships it)")
+        subprocess.run(
+            [npm, "install", "--prefix", str(AXE_DIR), f"axe-core@{AXE_VERSION}", "--no-audit", "--no-fund"],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    return AXE_JS.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.fail("Debian chromium is not installed: `make browser` (apt-get install -y chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

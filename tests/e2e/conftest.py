@@ -3,15 +3,12 @@
 `pay_stack` runs what a debtor's browser talks to: moto server (tables, bucket, queues, secrets), the
 Stripe emulator, and the gateway serving static_portal/ with the real portal API handler behind /api
 and the real webhooks function at /webhooks/stripe (where the emulator delivers), on a virtual clock.
-`browser` is Debian's chromium driven by Python playwright (no `playwright
-install`); `axe_source` is axe-core from npm, fetched into .local/axe when missing.
+`browser` and `axe_source` come from tests/conftest.py (one Chromium for the whole session).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -23,50 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".local" / "artifacts"
-AXE_DIR = ROOT / ".local" / "axe"
-AXE_JS = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
-AXE_VERSION = "4"  # npm range; 4.x reports impact per violation (minor, moderate, serious, critical)
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 NOW = datetime(2026, 3, 9, 15, 0, tzinfo=UTC)  # 10:00 in Chicago, the debtor's zone
 BIRTH = "1985-04-12"
-
-
-@pytest.fixture(scope="session")
-def axe_source() -> str:
-    """axe-core's browser bundle (npm install into .local/axe once; the folder is ignored by git)."""
-    if not AXE_JS.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("npm is needed to fetch axe-core (Node 20 ships it)")
-        subprocess.run(
-            [npm, "install", "--prefix", str(AXE_DIR), f"axe-core@{AXE_VERSION}", "--no-audit", "--no-fund"],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-    return AXE_JS.read_text(encoding="utf-8")
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        pytest.fail("Debian chromium is not installed: `make browser` (apt-get install -y chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="session")

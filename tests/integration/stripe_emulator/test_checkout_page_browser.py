@@ -3,7 +3,6 @@ no serious or critical axe-core violation (when axe-core is installed), back at 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,38 +13,24 @@ from .conftest import Receiver
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-AXE = Path(".local/axe/node_modules/axe-core/axe.min.js")
 ARTIFACTS = Path(".local/artifacts/stripe-checkout")
 
 
 @pytest.fixture
-def page():
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )  # fmt: skip
-        # bypass_csp: axe-core is injected as an inline script, which the page's CSP rightly forbids.
-        context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
-        yield context.new_page()
-        browser.close()
+def page(browser):
+    # bypass_csp: axe-core is injected as an inline script, which the page's CSP rightly forbids.
+    context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
+    yield context.new_page()
+    context.close()
 
 
-def _serious_violations(page) -> list[str]:
-    if not AXE.exists():
-        return []
-    page.add_script_tag(content=AXE.read_text())
+def _serious_violations(page, axe_source: str) -> list[str]:
+    page.add_script_tag(content=axe_source)
     violations = page.evaluate("async () => (await axe.run()).violations.map(v => [v.id, v.impact])")
     return [rule for rule, impact in violations if impact in ("serious", "critical")]
 
 
-def test_pay_with_a_declined_card_then_4242_in_the_browser(gateway, receiver: Receiver, page) -> None:
+def test_pay_with_a_declined_card_then_4242_in_the_browser(gateway, receiver: Receiver, page, axe_source: str) -> None:
     shop = receiver.url.rsplit("/stripe", 1)[0]
     link = gateway.checkout_payment(
         account_id="acct-1", lender_id="acme", amount=Money(12550, "USD"), description="Balance on ****1234",
@@ -54,7 +39,7 @@ def test_pay_with_a_declined_card_then_4242_in_the_browser(gateway, receiver: Re
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     page.goto(link.url)
-    assert _serious_violations(page) == []
+    assert _serious_violations(page, axe_source) == []
     page.get_by_label("Email").fill("debtor@example.com")
     page.get_by_label("Card number").fill("4000 0000 0000 0002")
     page.get_by_label("Expiration (MM / YY)").fill("12/40")
@@ -65,7 +50,7 @@ def test_pay_with_a_declined_card_then_4242_in_the_browser(gateway, receiver: Re
 
     assert "Your card was declined." in page.get_by_role("alert").inner_text()
     assert page.evaluate("document.activeElement.id") == "cardnumber"
-    assert _serious_violations(page) == []
+    assert _serious_violations(page, axe_source) == []
 
     page.get_by_label("Card number").fill("4242 4242 4242 4242")
     page.get_by_label("Expiration (MM / YY)").fill("12/40")

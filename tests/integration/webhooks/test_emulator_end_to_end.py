@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import boto3
@@ -17,6 +17,7 @@ from moto.ses.models import ses_backends
 
 from functions import names
 from functions.core.account import AccountStatus, Installment, Plan, PlanStatus
+from functions.core.clock import at_local_time
 from functions.core.money import Money
 from functions.payments.stripe_gateway import PaymentsGateway
 from functions.scheduler.handler import lambda_handler as scheduler_handler
@@ -78,7 +79,10 @@ def test_a_hosted_checkout_payment_pays_the_account_and_stops_reminders(
 
     # The email sender delivers that receipt (the account is paid: a receipt is not collection).
     boto3.client("ses").verify_domain_identity(Domain="lender.example.com")
-    sent = email_handler(sqs_event([json.dumps(receipt)], datetime.now(UTC)), LocalLambdaContext("cleardue-sender"))
+    # The emulator lives on the real clock: deliver the receipt at noon tomorrow in the debtor's zone,
+    # inside the contact window whatever time of day the test runs.
+    noon = at_local_time(datetime.now(UTC).date() + timedelta(days=1), time(12), ACCOUNT.debtor.timezone)
+    sent = email_handler(sqs_event([json.dumps(receipt)], noon), LocalLambdaContext("cleardue-sender"))
     assert sent == {"batchItemFailures": []}
     [message] = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
     assert "we received your payment of $153.50" in message.raw_data
