@@ -44,6 +44,7 @@ ALLOCATION_ORDER: tuple[str, ...] = ("fees", "interest", "principal")
 COMPONENTS = frozenset(ALLOCATION_ORDER)
 SOURCE_CHECKOUT = "checkout"
 SOURCE_INSTALLMENT = "installment"
+SOURCE_SETTLEMENT = "settlement"  # pays an accepted settlement offer: the rest of the balance is forgiven
 CONSECUTIVE_MISSES_BREAK_PLAN = 2
 
 
@@ -187,10 +188,15 @@ def _rebuild(account: Account, payments: tuple[Payment, ...], order: tuple[str, 
     currency = balance.currency
     owes = balance.total.is_positive
     status = account.status
+    settled = any(p.source == SOURCE_SETTLEMENT and net_minor(p) > 0 for p in allocated)
     if status is AccountStatus.ACTIVE and not owes:
         status = AccountStatus.PAID
+    elif status is AccountStatus.ACTIVE and settled:
+        status = AccountStatus.SETTLED  # the offer was paid: the remaining balance is forgiven
     elif status is AccountStatus.PAID and owes:
-        status = AccountStatus.ACTIVE  # a refund reopened it
+        status = AccountStatus.SETTLED if settled else AccountStatus.ACTIVE  # a refund reopened it
+    elif status is AccountStatus.SETTLED and not settled:
+        status = AccountStatus.ACTIVE if owes else AccountStatus.PAID  # the settlement payment was refunded
     by_id = {p.payment_id: p for p in allocated}
     plan = _plan_after(account.plan, by_id, owes)
     promise = account.promise

@@ -153,7 +153,7 @@ class StripeEvents:
             payment_id=str(intent["id"]),
             amount=Money(amount, str(intent["currency"])),
             at=now,
-            source=payments.SOURCE_INSTALLMENT if meta.get("installment") else payments.SOURCE_CHECKOUT,
+            source=_source(meta),
             plan_id=meta.get("plan_id"),
             installment=_int(meta.get("installment")),
         )
@@ -167,7 +167,7 @@ class StripeEvents:
         amount = _int(session.get("amount_total"))
         if session.get("mode") != "payment" or session.get("payment_status") != "paid" or not intent_id or not amount:
             return Outcome(IGNORED, event["type"], detail={"why": "not a paid payment-mode session"})
-        fact = payments.PaymentFact(intent_id, Money(amount, str(session["currency"])), now)
+        fact = payments.PaymentFact(intent_id, Money(amount, str(session["currency"])), now, source=_source(meta))
         return self._apply(event, meta, fact, now)
 
     def _apply(self, event: dict[str, Any], meta: dict[str, str], fact: payments.PaymentFact, now: datetime) -> Outcome:
@@ -234,7 +234,7 @@ class StripeEvents:
             datetime.fromtimestamp(int(charge.get("created") or event["created"]), tz=UTC),
             plan_id=meta.get("plan_id"),
             installment=_int(meta.get("installment")),
-            source=payments.SOURCE_INSTALLMENT if meta.get("installment") else payments.SOURCE_CHECKOUT,
+            source=_source(meta),
         )
         change = self._change(
             account_id, now, lambda account: payments.apply_refund(account, payment_id, refunded, fact)
@@ -395,18 +395,31 @@ class StripeEvents:
 
     def _next_contact(self, before: Account, after: Account, now: datetime) -> datetime | None:
         """Reminders stop at once when the account is paid; a partial payment pushes the next reminder
-        one cadence out; a reopened account or a broken plan is looked at again now."""
+        one cadence out; a reopened account, a broken plan or a plan that just got its card (the scheduler
+        schedules its installment charges) is looked at again now."""
         if after.status is not AccountStatus.ACTIVE or not after.balance.total.is_positive:
             return None
         reopened = before.status is not AccountStatus.ACTIVE
-        plan_broke = (
-            after.plan is not None
-            and after.plan.status is PlanStatus.BROKEN
-            and (before.plan is None or before.plan.status is not PlanStatus.BROKEN)
-        )
-        if reopened or plan_broke:
+
+        def became(status: PlanStatus) -> bool:
+            return (
+                after.plan is not None
+                and after.plan.status is status
+                and (before.plan is None or before.plan.status is not status)
+            )
+
+        if reopened or became(PlanStatus.BROKEN) or became(PlanStatus.CURRENT):
             return now
         if len(after.payments) > len(before.payments) and before.next_contact_at is not None:
             pause = timedelta(days=self._lender(after.lender_id).cadence_days)
             return max(before.next_contact_at, now + pause)
         return before.next_contact_at
+
+
+def _source(meta: dict[str, str]) -> str:
+    """What a payment pays, from its metadata (the portal's and the charger's `purpose`)."""
+    if meta.get("installment"):
+        return payments.SOURCE_INSTALLMENT
+    if meta.get("purpose") == payments.SOURCE_SETTLEMENT:
+        return payments.SOURCE_SETTLEMENT
+    return payments.SOURCE_CHECKOUT

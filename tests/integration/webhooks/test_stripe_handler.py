@@ -301,3 +301,17 @@ def test_a_payment_in_another_currency_is_acknowledged_refused_and_audited(hooks
     assert accounts.get(ACCOUNT.account_id).balance == ACCOUNT.balance
     [refused] = events.history(ACCOUNT.account_id)
     assert refused.type is EventType.PAYMENT_FAILED and "EUR" in refused.detail["refused"]
+
+
+def test_a_paid_settlement_offer_settles_the_account_and_stops_reminders(hooks: dict[str, Any]) -> None:
+    place(ACCOUNT, NOW)
+    settlement = succeeded("pi_settle", 9_000, "evt_settle")
+    settlement["data"]["object"]["metadata"]["purpose"] = "settlement"  # the portal's Checkout for an offer
+    response = deliver(settlement)
+    assert json.loads(response["body"])["outcome"] == "applied"
+    account = accounts.get(ACCOUNT.account_id)
+    assert account.status is AccountStatus.SETTLED and account.next_contact_at is None
+    (applied,) = [e for e in events.history(ACCOUNT.account_id) if e.type is EventType.PAYMENT_APPLIED]
+    assert applied.detail["status"] == "settled" and applied.detail["source"] == "settlement"
+    jobs = drain(hooks["sqs"], hooks["queue_url"])
+    assert [j["template"] for j in jobs] == [Template.RECEIPT.value]

@@ -225,3 +225,18 @@ def test_allocation_is_exhaustive_over_orders() -> None:
     for order in itertools.permutations(payments.ALLOCATION_ORDER):
         after = payments.apply_payment(account, fact("pi_1", 60), order=order)
         assert after.balance.total.minor == 115
+
+
+def test_paying_a_settlement_offer_settles_the_account_and_a_full_refund_reopens_it() -> None:
+    account = make_account(principal=12_000, interest=850, fees=2_500)
+    settled = payments.apply_payment(account, fact("pi_s", 9_000, source=payments.SOURCE_SETTLEMENT))
+    assert settled.status is AccountStatus.SETTLED
+    assert settled.balance.total.minor == 15_350 - 9_000  # what was forgiven stays visible, owed by nobody
+    # The same payment seen again through the other event changes nothing.
+    assert payments.apply_payment(settled, fact("pi_s", 9_000, source=payments.SOURCE_SETTLEMENT)) is settled
+    # A partial refund keeps the settlement; a full one reopens the account for the whole balance.
+    assert payments.apply_refund(settled, "pi_s", 1_000).status is AccountStatus.SETTLED
+    reopened = payments.apply_refund(settled, "pi_s", 9_000)
+    assert reopened.status is AccountStatus.ACTIVE and reopened.balance == account.balance
+    # An ordinary partial payment never settles.
+    assert payments.apply_payment(account, fact("pi_p", 9_000)).status is AccountStatus.ACTIVE
