@@ -15,6 +15,7 @@ ENV_DUE_SHARDS = "DUE_SHARDS"
 ENV_PORTFOLIO_BUCKET = "PORTFOLIO_BUCKET"
 ENV_EMAIL_QUEUE_URL = "EMAIL_QUEUE_URL"
 ENV_SMS_QUEUE_URL = "SMS_QUEUE_URL"
+ENV_CHARGE_QUEUE_URL = "CHARGE_QUEUE_URL"  # plan installments to charge off-session (scheduler -> charger)
 ENV_DEFAULT_SENDER_EMAIL = "DEFAULT_SENDER_EMAIL"
 ENV_SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
 ENV_INGEST_QUEUE_URL = "INGEST_QUEUE_URL"  # chunks of portfolio uploads
@@ -36,6 +37,7 @@ METRIC_PORTAL_VERIFIED = "PortalVerified"  # portal_api: a debtor passed the ide
 METRIC_PORTAL_VERIFICATION_FAILED = "PortalVerificationFailed"  # portal_api: a wrong answer (count)
 METRIC_PORTAL_LOCKOUTS = "PortalLockouts"  # portal_api: a link locked after repeated failures (count)
 METRIC_CHECKOUTS_STARTED = "CheckoutsStarted"  # portal_api: a Stripe Checkout session opened (payment or plan)
+METRIC_INSTALLMENT_CHARGES = "InstallmentCharges"  # charger: an off-session charge made, with an `outcome` dimension
 
 # Stack outputs (CloudFormation output ids); .local/outputs.json uses the same keys.
 OUTPUT_PORTFOLIO_BUCKET = "PortfolioBucketName"
@@ -51,6 +53,8 @@ OUTPUT_SMS_QUEUE_URL = "SmsQueueUrl"
 OUTPUT_SMS_DLQ_URL = "SmsDeadLetterQueueUrl"
 OUTPUT_INGEST_QUEUE_URL = "IngestQueueUrl"
 OUTPUT_INGEST_DLQ_URL = "IngestDeadLetterQueueUrl"
+OUTPUT_CHARGE_QUEUE_URL = "ChargeQueueUrl"
+OUTPUT_CHARGE_DLQ_URL = "ChargeDeadLetterQueueUrl"
 OUTPUT_REGION = "Region"
 OUTPUT_API_URL = "ApiUrl"  # the HTTP API (portal API routes and POST /webhooks/stripe)
 OUTPUT_PORTAL_URL = "PortalUrl"  # the pay page (CloudFront, or the configured portal domain)

@@ -47,6 +47,8 @@ class EventType(StrEnum):
     CONSENT_RESTORED = "consent_restored"  # START
     SMS_HELP_ANSWERED = "sms_help_answered"
     SMS_UNDELIVERABLE = "sms_undeliverable"  # the carrier refused a text for good (invalid, blocked, spam)
+    # Charger (functions/charger): a plan installment charged off-session (the outcome arrives by webhook).
+    INSTALLMENT_CHARGE_ATTEMPTED = "installment_charge_attempted"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.core.account import Channel
 from functions.core.clock import ensure_utc
 from functions.core.compliance import GatePolicy, gate_policy
+from functions.core.lender import PlanBounds
 from functions.core.policy import Rules, restrict_channels
 from functions.observability import METRICS_NAMESPACE, lambda_entry, logger, metrics
-from functions.scheduler.service import Scheduler
+from functions.scheduler.service import ChargeQueue, Scheduler
 from functions.scheduler.settings import SchedulerSettings
 from functions.store import lenders, tables
 
@@ -43,13 +44,19 @@ def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str,
     queues = _queues(settings)
     available = frozenset(queues)
 
+    profile = cache(lenders.get_or_default)  # each lender's profile read once per run
+
     @cache
     def rules_for(lender_id: str) -> tuple[Rules, GatePolicy]:  # each lender's policy compiled once per run
-        rules = restrict_channels(lenders.get_or_default(lender_id).rules(), available)
+        rules = restrict_channels(profile(lender_id).rules(), available)
         return rules, gate_policy(rules)
 
+    def plan_bounds_for(lender_id: str) -> PlanBounds:
+        return profile(lender_id).plans
+
+    charges = ChargeQueue(settings.charge_queue_url, plan_bounds_for) if settings.charge_queue_url else None
     summary = Scheduler(
-        sqs, queues, settings.due_shards, rules_for, remaining_ms=context.get_remaining_time_in_millis
+        sqs, queues, settings.due_shards, rules_for, remaining_ms=context.get_remaining_time_in_millis, charges=charges
     ).run(now)
     logger.info(
         "schedule pass", extra={"at": now.isoformat(), **{k: v for k, v in asdict(summary).items() if k != "job_ids"}}
@@ -59,6 +66,8 @@ def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str,
     metrics.add_metric(name="ContactsHeld", unit=MetricUnit.Count, value=summary.held)
     metrics.add_metric(name="EnqueueFailures", unit=MetricUnit.Count, value=summary.enqueue_failures)
     metrics.add_metric(name="AccountsLeftForNextRun", unit=MetricUnit.Count, value=summary.left)
+    metrics.add_metric(name="ChargesEnqueued", unit=MetricUnit.Count, value=summary.charges_enqueued)
+    metrics.add_metric(name="ChargeEnqueueFailures", unit=MetricUnit.Count, value=summary.charge_enqueue_failures)
     for rule, count in sorted(summary.held_by.items()):
         with single_metric(
             name="ContactsHeldByRule", unit=MetricUnit.Count, value=count, namespace=METRICS_NAMESPACE

@@ -6,20 +6,28 @@ holds the version lock), and only claimed jobs are enqueued, 10 per SendMessageB
 their channel. Two overlapping runs cannot both claim the same due instance. A job that fails to
 enqueue gives its claim back. When the Lambda's remaining time falls under the margin the pass
 stops: what is left stays due and the next tick picks it up (`left` says how many).
+
+Plan installments (with a charges queue): an account on a current plan is also asked which installment
+charges are due (`core.installments.due_charges`); once the account is claimed, one charge job per due
+attempt goes on the charges queue (the charger makes the charge, keyed per attempt, so a second copy
+charges nothing twice), and the account's next look is the earlier of the contact decision's and the
+charges' (`next_look`: the next charge day, or soon while a charge is queued or awaiting Stripe's answer).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from functions.core.account import Account, Channel
+from functions.core import installments
+from functions.core.account import Account, Channel, PlanStatus
 from functions.core.audit import AuditEvent, EventType
 from functions.core.compliance import GatePolicy
 from functions.core.decision import ContactPlan, NoContactReason, decide
+from functions.core.lender import PlanBounds
 from functions.core.policy import Rules
 from functions.store import accounts, events
 
@@ -39,6 +47,8 @@ class ScheduleSummary:
     claim_conflicts: int = 0
     left: int = 0  # not looked at: the time budget ran out (still due: the next tick takes them)
     follow_ups: int = 0  # jobs that are not plain reminders (broken promise, installment, validation notice)
+    charges_enqueued: int = 0  # plan installment charge jobs put on the charges queue
+    charge_enqueue_failures: int = 0  # not queued: the account's next look (soon) queues them again
     held_by: dict[str, int] = field(default_factory=dict)  # the compliance rule that held each contact
     by_channel: dict[str, int] = field(default_factory=dict)
     job_ids: list[str] = field(default_factory=list)
@@ -48,6 +58,15 @@ class ScheduleSummary:
 class _Pending:
     account: Account
     plan: ContactPlan
+    charges: tuple[installments.Charge, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChargeQueue:
+    """Where installment charges go, and each lender's plan rules (retries, grace) they follow."""
+
+    url: str
+    plan_bounds_for: Callable[[str], PlanBounds]
 
 
 def held_rule(plan: ContactPlan) -> str:
@@ -76,8 +95,11 @@ class Scheduler:
         rules_for: Callable[[str], tuple[Rules, GatePolicy]],
         remaining_ms: Callable[[], int] | None = None,
         margin_ms: int = DEFAULT_MARGIN_MS,
+        charges: ChargeQueue | None = None,
     ) -> None:
         self._sqs = sqs
+        self._charges = charges
+        self._charge_batch: list[installments.ChargeJob] = []
         self._queues = queues
         self._shards = shards
         self._rules_for = rules_for
@@ -97,18 +119,50 @@ class Scheduler:
                 summary.left = len(due) - index
                 break
             rules, policy = self._rules_for(account.lender_id)
-            plan = decide(account, now, rules, policy)
+            pending = self._with_charges(_Pending(account, decide(account, now, rules, policy)), now)
+            plan = pending.plan
             if plan.job is None:
-                self._without_job(account, plan, now, summary)
+                self._without_job(pending, now, summary)
                 continue
             batch = batches[plan.job.channel]
-            batch.append(_Pending(account, plan))
+            batch.append(pending)
             if len(batch) == SQS_BATCH_LIMIT:
                 self._flush(plan.job.channel, batch, now, summary)
                 batch.clear()
         for channel, batch in batches.items():
             self._flush(channel, batch, now, summary)
+        self._flush_charges(summary)
         return summary
+
+    def _with_charges(self, pending: _Pending, now: datetime) -> _Pending:
+        """The installment charges due now, and a next look no later than the charges need."""
+        plan = pending.account.plan
+        if self._charges is None or plan is None or plan.status is not PlanStatus.CURRENT:
+            return pending
+        bounds = self._charges.plan_bounds_for(pending.account.lender_id)
+        charges = installments.due_charges(pending.account, now, bounds)
+        wake = installments.next_look(pending.account, now, bounds)
+        if wake is None and not charges:
+            return pending
+        next_contact_at = installments.earliest(pending.plan.next_contact_at, wake)
+        return _Pending(pending.account, replace(pending.plan, next_contact_at=next_contact_at), charges)
+
+    def _claimed(self, pending: _Pending, now: datetime, summary: ScheduleSummary) -> None:
+        """The account is ours for this due instance: queue its charges (sent 10 a batch)."""
+        self._charge_batch.extend(charge.job(now) for charge in pending.charges)
+        if len(self._charge_batch) >= SQS_BATCH_LIMIT:
+            self._flush_charges(summary)
+
+    def _flush_charges(self, summary: ScheduleSummary) -> None:
+        assert self._charges is not None or not self._charge_batch
+        while self._charge_batch:
+            chunk, self._charge_batch = self._charge_batch[:SQS_BATCH_LIMIT], self._charge_batch[SQS_BATCH_LIMIT:]
+            response = self._sqs.send_message_batch(
+                QueueUrl=self._charges.url,  # type: ignore[union-attr]
+                Entries=[{"Id": str(index), "MessageBody": job.model_dump_json()} for index, job in enumerate(chunk)],
+            )
+            summary.charges_enqueued += len(response.get("Successful", []))
+            summary.charge_enqueue_failures += len(response.get("Failed", []))
 
     def _claim(self, account: Account, plan: ContactPlan, now: datetime) -> bool:
         if plan.updated is not None or (plan.tier is not None and plan.tier != account.tier):
@@ -116,10 +170,12 @@ class Scheduler:
             return accounts.claim_state(account, after, now, self._shards)
         return accounts.reschedule(account.account_id, account.next_contact_at, plan.next_contact_at, self._shards)
 
-    def _without_job(self, account: Account, plan: ContactPlan, now: datetime, summary: ScheduleSummary) -> None:
+    def _without_job(self, pending: _Pending, now: datetime, summary: ScheduleSummary) -> None:
+        account, plan = pending.account, pending.plan
         if not self._claim(account, plan, now):
             summary.claim_conflicts += 1
             return
+        self._claimed(pending, now, summary)
         if plan.reason in (NoContactReason.NO_STAGE_OPEN, NoContactReason.WAITING):
             summary.waiting += 1
             return
@@ -146,6 +202,7 @@ class Scheduler:
         for pending in batch:
             if self._claim(pending.account, pending.plan, now):
                 claimed.append(pending)
+                self._claimed(pending, now, summary)
             else:
                 summary.claim_conflicts += 1  # another run claimed it, or it changed since the query
         if not claimed:

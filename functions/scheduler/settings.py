@@ -1,4 +1,4 @@
-"""The scheduler's settings: the store plus the per-channel job queues."""
+"""The scheduler's settings: the store, the per-channel job queues and the installment charges queue."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from functions.store.settings import StoreSettings
 class SchedulerSettings(StoreSettings):
     email_queue_url: str
     sms_queue_url: str | None = None
+    charge_queue_url: str | None = None  # without it, plan installments are not charged (only their notices go)
 
     @classmethod
     def from_env(cls) -> SchedulerSettings:
@@ -19,5 +20,6 @@ class SchedulerSettings(StoreSettings):
                 **cls.env_fields(),
                 "email_queue_url": os.environ.get(names.ENV_EMAIL_QUEUE_URL),
                 "sms_queue_url": os.environ.get(names.ENV_SMS_QUEUE_URL) or None,
+                "charge_queue_url": os.environ.get(names.ENV_CHARGE_QUEUE_URL) or None,
             }
         )
