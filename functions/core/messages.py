@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from babel.dates import format_skeleton
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from functions.core import i18n, sms
@@ -119,6 +120,12 @@ def _lender_fact(lender: LenderProfile, account: Account, name: str) -> str | No
     return str(value).strip() or None if value else None
 
 
+def short_day(value: date, language: str | None, today: date) -> str:
+    """A date as a text says it: "Feb 20", "20 feb"; with the year when it is not this year's ("Dec 20, 2025")."""
+    skeleton = "MMMd" if value.year == today.year else "yMMMd"
+    return format_skeleton(skeleton, value, locale=i18n.locale_for(language))
+
+
 def facts(
     account: Account, lender: LenderProfile, links: MessageLinks, today: date, reason: str | None = None
 ) -> dict[str, Any]:
@@ -130,6 +137,7 @@ def facts(
     language = account.debtor.language or lender.language
     money = lambda amount: i18n.money(amount, language)  # noqa: E731
     day = lambda value: i18n.day(value, language)  # noqa: E731
+    short = lambda value: short_day(value, language, today)  # noqa: E731  (texts: one SMS segment)
     balance = account.balance
     name = " ".join(account.debtor.name.split())
     third_party = lender.regime == "third_party"
@@ -145,6 +153,7 @@ def facts(
         "has_interest": balance.interest.minor != 0,
         "has_fees": balance.fees.minor != 0,
         "due_date": day(account.due_date),
+        "due_day": short(account.due_date),
         "past_due": today > account.due_date,
         "pay_url": links.pay_url,
         "unsubscribe_url": links.unsubscribe_url,
@@ -155,9 +164,11 @@ def facts(
         "time_barred": is_time_barred(account, today),
         "promise_amount": None,
         "promise_date": None,
+        "promise_day": None,
         "installment_number": None,
         "installment_amount": None,
         "installment_date": None,
+        "installment_day": None,
         "payment_amount": None,
         "payment_date": None,
         "next_step": notice.get("next_step"),
@@ -166,6 +177,7 @@ def facts(
     if account.promise is not None:
         result["promise_amount"] = money(account.promise.amount)
         result["promise_date"] = day(account.promise.due)
+        result["promise_day"] = short(account.promise.due)
     if account.plan is not None:
         pending = [
             item
@@ -176,6 +188,7 @@ def facts(
             result["installment_number"] = str(pending[0].number)
             result["installment_amount"] = money(pending[0].amount)
             result["installment_date"] = day(pending[0].due)
+            result["installment_day"] = short(pending[0].due)
     if account.payments:
         named = [p for p in account.payments if p.payment_id == notice.get("payment")]
         paid = named[-1] if named else account.payments[-1]

@@ -254,7 +254,7 @@ def test_sms_prefers_one_segment_with_a_shorter_wording() -> None:
     short_links = MessageLinks(pay_url="https://pay.example/#t=abc", unsubscribe_url="https://api.example/u")
     message = render_sms(Template.REMINDER, Tone.FRIENDLY, "a", account(), FIRST_PARTY, short_links, TODAY)
     assert message.size == "full" and message.length.segments == 1
-    long_creditor = FIRST_PARTY.model_copy(update={"creditor_name": "Acme Consumer Lending and Finance Company"})
+    long_creditor = FIRST_PARTY.model_copy(update={"creditor_name": "Acme Consumer Lending and Finance Company Inc"})
     message = render_sms(Template.REMINDER, Tone.FRIENDLY, "a", account(), long_creditor, short_links, TODAY)
     assert message.size in ("short", "minimal") and message.length.segments == 1
 
@@ -355,3 +355,57 @@ def test_a_receipt_names_the_payment_its_job_is_for_not_just_the_latest() -> Non
     assert "$25.00" in early.subject and "$77.00" not in early.subject
     latest = render_email(Template.RECEIPT, Tone.FRIENDLY, "a", acc, FIRST_PARTY, LINKS, TODAY, None)
     assert "$77.00" in latest.subject
+
+
+# --- one SMS segment with the compact pay link (issue 5) -----------------------------------------------------------
+
+DEFAULT_PORTAL = "https://pay.cleardue.example"
+OPT_OUT = {"en": "Reply STOP to opt out", "es": "Baja: responda STOP"}
+ONE_SEGMENT_KINDS = (
+    Template.REMINDER,
+    Template.BROKEN_PROMISE,
+    Template.INSTALLMENT_DUE,
+    Template.RECEIPT,
+    Template.PAYMENT_FAILED,
+)
+TYPICAL_CREDITOR = LenderProfile(lender_id="acme", creditor_name="Northwind Loans")  # 15 characters
+
+
+def typical(language: str) -> Account:
+    """$1,234.56 owed, a promise, a plan with a failed installment and one payment: every kind has its facts."""
+    return with_history(account(language=language, principal=110_000, interest=8_456, fees=5_000))
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("kind", ONE_SEGMENT_KINDS)
+def test_a_first_party_text_fits_one_gsm7_segment_with_the_compact_pay_link(kind, language) -> None:
+    token = links.sign(LINK_REF, NOW, KEY)
+    pay = MessageLinks(pay_url=links.pay_url(DEFAULT_PORTAL, token), unsubscribe_url=f"{DEFAULT_PORTAL}/u?t={token}")
+    failed = "payment_failed next_step=another_card"  # the longest next step in the short wording
+    reason = {Template.RECEIPT: "receipt payment=pi_1", Template.PAYMENT_FAILED: failed}
+    for tone in Tone:
+        message = render_sms(kind, tone, "a", typical(language), TYPICAL_CREDITOR, pay, TODAY, reason.get(kind))
+        where = f"{language}/{kind}/{tone}: {message.text}"
+        assert message.length.segments == 1 and message.length.encoding is sms.Encoding.GSM7, where
+        assert pay.pay_url in message.text and message.text.endswith(OPT_OUT[language]), where
+        assert "Northwind Loans" in message.text, where
+        if kind is Template.REMINDER:
+            assert message.size in ("full", "short"), where  # says the amount and the due date
+            assert _amount(Money(123_456, "USD"), language).replace("\u00a0", " ") in message.text, where
+
+
+def test_every_text_carries_the_pay_link_and_the_opt_out(rendered) -> None:
+    for case, acc, lender, kind, _tone, _variant, channel, message in rendered:
+        if channel is Channel.SMS:
+            language = "es" if acc.debtor.language == "es" else "en"
+            where = f"{case}/{acc.debtor.language}/{lender.regime}/{kind}: {message.text}"
+            assert LINKS.pay_url in message.text and message.text.endswith(OPT_OUT[language]), where
+            assert LINKS.pay_url.split("#t=")[1].startswith("2"), "the compact token is the one sent"
+
+
+def test_texts_say_dates_briefly_with_the_year_only_when_it_is_not_this_years() -> None:
+    this_year = render_sms(Template.REMINDER, Tone.FRIENDLY, "a", account(), FIRST_PARTY, LINKS, TODAY)
+    assert "was due Feb 20." in this_year.text
+    last_year = account(due_date=date(2025, 12, 20), language="es")
+    text = render_sms(Template.REMINDER, Tone.FRIENDLY, "a", last_year, FIRST_PARTY, LINKS, TODAY).text
+    assert "vencido el 20 dic 2025." in text

@@ -38,7 +38,7 @@ def test_a_tampered_session_is_refused(tamper) -> None:
 
 
 def test_a_pay_link_is_not_a_session_and_a_session_is_not_a_pay_link() -> None:
-    link = links.sign(REF, NOW, KEY)
+    link = links.sign_v1(REF, NOW, KEY)  # the dotted format a session could be forged from (compact: test_links)
     session, _ = sessions.issue(REF, "en", NOW, KEY)
     forged = "s1." + ".".join(link.split(".")[1:3]) + ".en." + link.split(".")[3]
 
