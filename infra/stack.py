@@ -11,7 +11,7 @@ from functions import names
 from infra.config import StageConfig
 from infra.constructs.api import ApiConstruct
 from infra.constructs.data import TABLE_BINDINGS, DataConstruct
-from infra.constructs.functions import INGEST_TIMEOUT, SENDER_TIMEOUT, FunctionsConstruct
+from infra.constructs.functions import CHARGER_TIMEOUT, INGEST_TIMEOUT, SENDER_TIMEOUT, FunctionsConstruct
 from infra.constructs.messaging import MessagingConstruct
 from infra.constructs.monitoring import MonitoringConstruct
 from infra.constructs.portal import PortalSiteConstruct
@@ -29,7 +29,12 @@ class ClearDueStack(Stack):
         key = self.data.key
         self.storage = StorageConstruct(self, "Storage", key=key)
         self.messaging = MessagingConstruct(
-            self, "Messaging", key=key, sender_timeout=SENDER_TIMEOUT, ingest_timeout=INGEST_TIMEOUT
+            self,
+            "Messaging",
+            key=key,
+            sender_timeout=SENDER_TIMEOUT,
+            ingest_timeout=INGEST_TIMEOUT,
+            charger_timeout=CHARGER_TIMEOUT,
         )
         self.secrets = SecretsConstruct(self, "Secrets", key=key)
         self.functions = FunctionsConstruct(
@@ -144,6 +149,8 @@ class ClearDueStack(Stack):
             names.OUTPUT_SMS_DLQ_URL: self.messaging.sms_dead_letter_queue.queue_url,
             names.OUTPUT_INGEST_QUEUE_URL: self.messaging.ingest_queue.queue_url,
             names.OUTPUT_INGEST_DLQ_URL: self.messaging.ingest_dead_letter_queue.queue_url,
+            names.OUTPUT_CHARGE_QUEUE_URL: self.messaging.charge_queue.queue_url,
+            names.OUTPUT_CHARGE_DLQ_URL: self.messaging.charge_dead_letter_queue.queue_url,
             names.OUTPUT_REGION: self.region,
             names.OUTPUT_API_URL: self.api.url,
             names.OUTPUT_PORTAL_URL: self.portal.origin,

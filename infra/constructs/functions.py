@@ -31,6 +31,8 @@ LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 SENDER_TIMEOUT = Duration.seconds(30)
 INGEST_TIMEOUT = Duration.minutes(15)  # a chunk runs until 60 s before this, then queues the next one
 API_TIMEOUT = Duration.seconds(10)  # the HTTP API gives up after 30 s; Stripe calls take a few hundred ms
+# A batch of charge jobs: each is one Stripe call (a few hundred ms; the SDK retries a failed connection twice).
+CHARGER_TIMEOUT = Duration.seconds(60)
 
 # Entry points, as dotted paths into the `functions` package.
 INGEST_HANDLER = "functions.ingest.handler.lambda_handler"
@@ -40,12 +42,16 @@ SMS_SENDER_HANDLER = "functions.sender.handler.sms_handler"
 PORTAL_API_HANDLER = "functions.portal_api.handler.handler"
 STRIPE_WEBHOOK_HANDLER = "functions.webhooks.handler.stripe_handler"
 EMAIL_EVENTS_HANDLER = "functions.webhooks.handler.events_handler"
+CHARGER_HANDLER = "functions.charger.handler.lambda_handler"
 
 # At most this many concurrent senders per channel: SES and SNS send quotas are per second, and the
 # rest of the account's Lambda concurrency stays free for the portal and webhooks.
 EMAIL_MAX_CONCURRENCY = 5
 SMS_MAX_CONCURRENCY = 2
 SENDER_BATCH_SIZE = 10
+# Off-session charges: SQS's smallest max concurrency keeps them far below Stripe's rate limits (100/s live).
+CHARGER_MAX_CONCURRENCY = 2
+CHARGER_BATCH_SIZE = 10
 
 _NO_VPC = (
     "No resource of the stack lives in a VPC (DynamoDB, S3, SQS, SES, SNS, Secrets Manager are reached over "
@@ -85,6 +91,7 @@ class FunctionsConstruct(Construct):
         self.portal_api = self._build_portal_api()
         self.stripe_webhooks = self._build_stripe_webhooks()
         self.email_events = self._build_email_events()
+        self.charger = self._build_charger()
 
     @property
     def all(self) -> dict[str, lambda_.Function]:
@@ -97,6 +104,7 @@ class FunctionsConstruct(Construct):
             "PortalApi": self.portal_api,
             "StripeWebhooks": self.stripe_webhooks,
             "EmailEvents": self.email_events,
+            "Charger": self.charger,
         }
 
     def link_to_portal(self, *, portal_url: str, api_url: str) -> None:
@@ -283,6 +291,7 @@ class FunctionsConstruct(Construct):
             environment={
                 names.ENV_EMAIL_QUEUE_URL: messaging.email_queue.queue_url,
                 names.ENV_SMS_QUEUE_URL: messaging.sms_queue.queue_url,
+                names.ENV_CHARGE_QUEUE_URL: messaging.charge_queue.queue_url,
             },
             # The next tick, 15 minutes later, is the retry: a retried tick would plan with a stale "now".
             retry_attempts=0,
@@ -290,6 +299,7 @@ class FunctionsConstruct(Construct):
         )
         messaging.email_queue.grant_send_messages(function)
         messaging.sms_queue.grant_send_messages(function)
+        messaging.charge_queue.grant_send_messages(function)
         self._grant_account_writer(function)
         return function
 
@@ -448,4 +458,26 @@ class FunctionsConstruct(Construct):
         self._grant_text_messages(function)  # answers to HELP / STOP replies
         self._grant_account_writer(function)
         self._data.idempotency.grant_read_write_data(function)
+        return function
+
+    def _build_charger(self) -> lambda_.Function:
+        """Plan installments charged off-session; Stripe's answer comes back through the webhooks function."""
+        function = self._build_function(
+            "Charger",
+            CHARGER_HANDLER,
+            service="charger",
+            timeout=CHARGER_TIMEOUT,
+            memory_size=512,
+            environment={names.ENV_STRIPE_SECRET: self._secrets.stripe.secret_arn},
+        )
+        function.add_event_source(
+            event_sources.SqsEventSource(
+                self._messaging.charge_queue,
+                batch_size=CHARGER_BATCH_SIZE,
+                report_batch_item_failures=True,
+                max_concurrency=CHARGER_MAX_CONCURRENCY,
+            )
+        )
+        self._secrets.stripe.grant_read(function)
+        self._grant_account_writer(function)
         return function

@@ -1,4 +1,5 @@
-"""The per-channel job queues (each with a dead-letter queue), the queue of failed asynchronous invocations,
+"""The per-channel job queues and the installment charges queue (each with a dead-letter queue), the queue of
+failed asynchronous invocations,
 and e-mail events: the SES configuration set publishing to an SNS topic the webhooks function consumes."""
 
 from __future__ import annotations
@@ -43,12 +44,15 @@ class MessagingConstruct(Construct):
         key: kms.IKey,
         sender_timeout: Duration,
         ingest_timeout: Duration,
+        charger_timeout: Duration,
     ) -> None:
         super().__init__(scope, construct_id)
         self.email_queue, self.email_dead_letter_queue = self._build_job_queue("EmailJobs", sender_timeout)
         self.sms_queue, self.sms_dead_letter_queue = self._build_job_queue("SmsJobs", sender_timeout)
         # Chunks of portfolio uploads: `{"upload_id", "offset"}`, one per invocation.
         self.ingest_queue, self.ingest_dead_letter_queue = self._build_job_queue("IngestChunks", ingest_timeout)
+        # Plan installments to charge off-session: one `core.installments.ChargeJob` per attempt (scheduler -> charger).
+        self.charge_queue, self.charge_dead_letter_queue = self._build_job_queue("ChargeJobs", charger_timeout)
         self.failed_invocations = self._build_failed_invocations_queue()
         self.email_events_topic = self._build_email_events_topic(key)
         self.email_configuration_set = self._build_email_configuration_set(self.email_events_topic)
@@ -60,6 +64,7 @@ class MessagingConstruct(Construct):
             "EmailJobs": self.email_dead_letter_queue,
             "SmsJobs": self.sms_dead_letter_queue,
             "IngestChunks": self.ingest_dead_letter_queue,
+            "ChargeJobs": self.charge_dead_letter_queue,
             "FailedInvocations": self.failed_invocations,
         }
 

@@ -35,6 +35,7 @@ KPI_GRAPHS = (
         ("RemindersSent", "RemindersSuppressed", "RemindersUndeliverable"),
     ),
     ("Payments applied", "webhooks", (names.METRIC_PAYMENTS_APPLIED,)),
+    ("Installment charges queued", "scheduler", ("ChargesEnqueued", "ChargeEnqueueFailures")),
     ("Ingestion: rows", "ingest", ("RowsAccepted", "RowsRejected")),
     ("Ingestion: uploads", "ingest", ("UploadsCompleted", "UploadsFailed")),
 )
@@ -42,6 +43,7 @@ KPI_GRAPHS = (
 KPI_SEARCHES = (
     ("Held by reason (compliance rule)", "ContactsHeldByRule"),
     ("Amount collected (minor units, by currency)", names.METRIC_AMOUNT_COLLECTED),
+    ("Installment charges (by outcome)", names.METRIC_INSTALLMENT_CHARGES),
 )
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from infra.constructs.functions import (
+    CHARGER_HANDLER,
     EMAIL_EVENTS_HANDLER,
     EMAIL_SENDER_HANDLER,
     INGEST_HANDLER,
@@ -23,6 +24,7 @@ OUR_HANDLERS = (
     PORTAL_API_HANDLER,
     STRIPE_WEBHOOK_HANDLER,
     EMAIL_EVENTS_HANDLER,
+    CHARGER_HANDLER,
 )
 
 

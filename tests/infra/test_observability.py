@@ -50,7 +50,7 @@ def test_every_dead_letter_queue_is_alarmed(template):
         for dimension in alarm["Dimensions"]
     }
 
-    assert len(dead_letter_targets) == 3 and len(function_dlqs) == 1
+    assert len(dead_letter_targets) == 4 and len(function_dlqs) == 1  # email, SMS, ingest chunks, charges
     assert alarmed == dead_letter_targets | function_dlqs
     for alarm in _alarms(template):
         if alarm.get("MetricName") == "ApproximateNumberOfMessagesVisible":
@@ -91,6 +91,7 @@ def test_the_dashboard_shows_the_collection_kpis(template):
     # due, enqueued, held, sent, suppressed, payments, amounts
     assert {"AccountsDue", "JobsEnqueued", "ContactsHeldByRule", "RemindersSent", "RemindersSuppressed"} <= kpis
     assert {names.METRIC_PAYMENTS_APPLIED, names.METRIC_AMOUNT_COLLECTED} <= kpis
+    assert {"ChargesEnqueued", names.METRIC_INSTALLMENT_CHARGES} <= kpis  # plan installments charged off-session
 
 
 def test_every_kpi_on_the_dashboard_is_a_metric_the_code_emits():

@@ -11,6 +11,7 @@ import pytest
 from functions import names
 from infra.constructs.api import PORTAL_ROUTES, STRIPE_WEBHOOK_ROUTE
 from infra.constructs.functions import (
+    CHARGER_HANDLER,
     EMAIL_EVENTS_HANDLER,
     EMAIL_SENDER_HANDLER,
     INGEST_HANDLER,
@@ -119,7 +120,7 @@ def test_texting_functions_may_text_phones_but_not_publish_to_topics(template, h
     [
         (names.ENV_VERIFICATION_KEY_SECRET, {INGEST_HANDLER, PORTAL_API_HANDLER}),
         (names.ENV_LINK_KEY_SECRET, {EMAIL_SENDER_HANDLER, SMS_SENDER_HANDLER, PORTAL_API_HANDLER}),
-        (names.ENV_STRIPE_SECRET, {PORTAL_API_HANDLER, STRIPE_WEBHOOK_HANDLER}),
+        (names.ENV_STRIPE_SECRET, {PORTAL_API_HANDLER, STRIPE_WEBHOOK_HANDLER, CHARGER_HANDLER}),
     ],
 )
 def test_each_secret_is_generated_retained_and_read_only_by_the_functions_that_need_it(template, secret_env, readers):

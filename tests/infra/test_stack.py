@@ -15,6 +15,7 @@ from functions.store.tables import models_by_setting
 from infra.config import DEFAULT_SENDER_EMAIL
 from infra.constructs.data import TABLE_BINDINGS
 from infra.constructs.functions import (
+    CHARGER_HANDLER,
     EMAIL_EVENTS_HANDLER,
     EMAIL_SENDER_HANDLER,
     INGEST_HANDLER,
@@ -32,6 +33,8 @@ from tests.infra.helpers import (
     function_ids,
     ref,
     resources,
+    role_of,
+    statements_of_role,
     unordered,
 )
 
@@ -120,7 +123,7 @@ def test_job_queues_redrive_to_a_dead_letter_queue_and_outlast_their_consumers(t
     functions = resources(template, "AWS::Lambda::Function")
     mappings = resources(template, "AWS::Lambda::EventSourceMapping")
 
-    assert len(mappings) == 3  # email jobs, SMS jobs, ingest chunks
+    assert len(mappings) == 4  # email jobs, SMS jobs, ingest chunks, installment charges
     for mapping in mappings.values():
         queue = queues[mapping["EventSourceArn"]["Fn::GetAtt"][0]]
         consumer = functions[mapping["FunctionName"]["Ref"]]
@@ -131,6 +134,7 @@ def test_job_queues_redrive_to_a_dead_letter_queue_and_outlast_their_consumers(t
         (names.OUTPUT_EMAIL_QUEUE_URL, names.OUTPUT_EMAIL_DLQ_URL),
         (names.OUTPUT_SMS_QUEUE_URL, names.OUTPUT_SMS_DLQ_URL),
         (names.OUTPUT_INGEST_QUEUE_URL, names.OUTPUT_INGEST_DLQ_URL),
+        (names.OUTPUT_CHARGE_QUEUE_URL, names.OUTPUT_CHARGE_DLQ_URL),
     ):
         queue, dead_letter_queue = queues[ref(template, output_id)], queues[ref(template, dlq_output_id)]
         assert queue["RedrivePolicy"]["deadLetterTargetArn"] == arn_of(ref(template, dlq_output_id))
@@ -156,6 +160,33 @@ def test_each_channel_has_its_own_sender_with_bounded_concurrency(stack_template
             "ScalingConfig": {"MaximumConcurrency": Match.any_value()},
         },
     )
+
+
+def test_the_scheduler_queues_installment_charges_for_the_charger_and_only_the_scheduler_may(stack_template, template):
+    charges = ref(template, names.OUTPUT_CHARGE_QUEUE_URL)
+    scheduler = function_environment(template, SCHEDULER_HANDLER)
+
+    assert scheduler[names.ENV_CHARGE_QUEUE_URL] == {"Ref": charges}
+    stack_template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionName": {"Ref": function_ids(template)[CHARGER_HANDLER]},
+            "EventSourceArn": arn_of(charges),
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BatchSize": 10,
+            "ScalingConfig": {"MaximumConcurrency": 2},
+        },
+    )
+    senders = {
+        handler
+        for handler in OUR_HANDLERS
+        for statement in statements_of_role(template, role_of(template, handler))
+        if "sqs:SendMessage" in as_list(statement["Action"]) and arn_of(charges) in as_list(statement["Resource"])
+    }
+    assert senders == {SCHEDULER_HANDLER}
+    charger = function_environment(template, CHARGER_HANDLER)
+    assert charger[names.ENV_STRIPE_SECRET] == {"Ref": ref(template, names.OUTPUT_STRIPE_SECRET)}
+    assert names.ENV_STRIPE_API_BASE not in charger  # real Stripe in AWS
 
 
 def test_all_functions_are_arm64_python_traced_json_logged_and_share_one_asset_and_layer(stack_template, template):
