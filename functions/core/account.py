@@ -273,6 +273,11 @@ class Account:
     link_ref: str | None = None  # the pay link's opaque reference (core.links), set at placement
     # Engagement counters the webhooks keep (core.engagement: hour of week, per-channel signals).
     engagement: dict[str, int] = field(default_factory=dict)
+    # What the debtor chose in the portal: a time of day for messages (`TIMES_OF_DAY`), and an open
+    # hardship settlement offer (its amount in the balance's currency, until when it stands).
+    preferred_time: str | None = None
+    settlement_minor: int | None = None
+    settlement_expires_at: datetime | None = None
 
     @property
     def account_id(self) -> str:

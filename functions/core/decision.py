@@ -36,7 +36,7 @@ from functions.core.account import (
 )
 from functions.core.clock import at_local_time, ensure_utc, local_date
 from functions.core.compliance import GatePolicy, Kind, earliest_allowed, is_time_barred, owed_minor, standing_of
-from functions.core.engagement import EngagementProfile, best_send_time
+from functions.core.engagement import EngagementProfile, best_send_time, preferred_send_time
 from functions.core.jobs import Job, Template, Tone, job_id_for
 from functions.core.policy import Rules
 from functions.core.segmentation import segment
@@ -206,6 +206,16 @@ def decide(
     if account.plan is not None and account.plan.status is _CURRENT:
         return _plan_notice(account, updated, now, seg.stage, seg.tier, rules, policy, why)
 
+    offer_notice = _settlement_notice_at(account, rules)
+    if (
+        offer_notice is not None
+        and offer_notice <= now < account.settlement_expires_at  # type: ignore[operator]
+        and not _contacted_since(account, offer_notice)
+        and seg.stage is not _NONE
+    ):
+        why.append("settlement offer ends soon")
+        return _send(account, updated, now, seg.stage, seg.tier, Template.SETTLEMENT_EXPIRING, rules, policy, why)
+
     if policy.third_party and account.validation_notice_at is None:
         why.append("third-party regime: the validation notice goes first")
         return _send(account, updated, now, seg.stage, seg.tier, _VALIDATION_NOTICE, rules, policy, why)
@@ -223,6 +233,19 @@ def decide(
 
 
 _local_date = lru_cache(maxsize=4096)(local_date)  # a tick's `now` is shared by every account: one per zone
+
+
+SETTLEMENT_NOTICE_DAYS = 2  # an open settlement offer gets one notice this many days before it ends
+
+
+def _settlement_notice_at(account: Account, rules: Rules) -> datetime | None:
+    """When an open settlement offer's "ends soon" notice is due (window start, local), if one is open."""
+    expires = account.settlement_expires_at
+    if expires is None or not account.settlement_minor:
+        return None
+    tz = account.debtor.timezone
+    day = _local_date(ensure_utc(expires), tz) - timedelta(days=SETTLEMENT_NOTICE_DAYS)
+    return at_local_time(day, rules.window_start, tz)
 
 
 def _changed(updated: Account, account: Account) -> Account | None:
@@ -388,4 +411,13 @@ def _job(
         )
         if note:
             why.append(note)
+    if account.preferred_time:  # what the debtor asked for beats what the counters suggest
+        following, note = preferred_send_time(
+            following, account.preferred_time, account.debtor.timezone, rules.window_start, rules.window_end
+        )
+        if note:
+            why.append(note)
+    offer_notice = _settlement_notice_at(account, rules)
+    if offer_notice is not None and now < offer_notice < following:
+        following = offer_notice  # look again in time to say the settlement offer is ending
     return ContactPlan(job, following, None, tuple(why), _changed(updated, account), tier)

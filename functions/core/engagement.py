@@ -168,6 +168,37 @@ def best_send_time(
     return best[1], f"send time: {local:%a %H}:00 local, when this debtor responds most"
 
 
+# The portal's "when would you like to hear from us" choices, in the debtor's local time (always clipped
+# to the lender's contact window).
+TIMES_OF_DAY: dict[str, tuple[time, time]] = {
+    "morning": (time(8), time(12)),
+    "afternoon": (time(12), time(17)),
+    "evening": (time(17), time(21)),
+}
+
+
+def preferred_send_time(
+    earliest: datetime, preferred: str | None, timezone: str, window_start: time, window_end: time
+) -> tuple[datetime, str | None]:
+    """The first moment at or after `earliest` inside the debtor's chosen time of day (and the window).
+
+    An unknown choice, or one that does not overlap the window, leaves `earliest` as it is."""
+    earliest = ensure_utc(earliest)
+    band = TIMES_OF_DAY.get(preferred or "")
+    if band is None:
+        return earliest, None
+    start, end = max(band[0], window_start), min(band[1], window_end)
+    if start >= end:
+        return earliest, None
+    tz = zone(timezone)
+    local = earliest.astimezone(tz)
+    if start <= local.time() < end:
+        return earliest, None
+    day = local.date() if local.time() < start else local.date() + timedelta(days=1)
+    moment = ensure_utc(datetime.combine(day, start, tzinfo=tz))
+    return moment, f"send time: the debtor's {preferred}"
+
+
 def account_tag(account_id: str) -> str:
     """The value of the `account` SES email tag for an account id: base64url without padding, since SES
     tag values allow only ASCII letters, digits, `_` and `-` (an account id has `#` and the lender's ref)."""

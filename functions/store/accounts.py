@@ -162,6 +162,11 @@ class AccountModel(Model):
     link_ref = UnicodeAttribute(null=True)  # the pay link's opaque reference, set once at placement
     # Counters only the webhooks write, one atomic increment each (store.webhooks.add_engagement).
     engagement = MapAttribute(null=True)  # type: ignore[var-annotated]
+    # Written only by the portal (store.portal.PortalStateModel); read here for decisions and messages.
+    portal_language = UnicodeAttribute(null=True)
+    portal_preferred_time = UnicodeAttribute(null=True)
+    portal_settlement_minor = NumberAttribute(null=True)
+    portal_settlement_expires_at = UTCTimestampAttribute(null=True)
 
     due_index = DueIndex()
     by_lender_index = ByLenderIndex()
@@ -195,7 +200,7 @@ def to_domain(item: AccountModel) -> Account:
             email=item.email,
             phone=item.phone,
             timezone=item.timezone,
-            language=item.language,
+            language=item.portal_language or item.language,  # the debtor's own choice beats the lender's
             timezones=tuple(str(zone) for zone in item.timezones or ()),
             postal_code=item.postal_code,
             country=item.country,
@@ -241,6 +246,9 @@ def to_domain(item: AccountModel) -> Account:
         version=int(item.version or 0),
         link_ref=item.link_ref,
         engagement=_counters(item.engagement),
+        preferred_time=item.portal_preferred_time,
+        settlement_minor=int(item.portal_settlement_minor) if item.portal_settlement_minor is not None else None,
+        settlement_expires_at=item.portal_settlement_expires_at,
     )
 
 

@@ -175,6 +175,11 @@ def test_hardship_answers_with_a_plan_a_settlement_or_a_person(debtor) -> None:
     assert referral.body == {"outcome": "referral", "offer": None, "message": referral.body["message"]}
     assert debtor.fresh().hardship_requested_at == NOW
     assert [kind for kind, _ in trail(debtor.account_id)] == [EventType.PORTAL_HARDSHIP] * 3
+    # The scheduler sees the open offer with the account (its "ends soon" notice).
+    offered = debtor.fresh()
+    assert (
+        offered.settlement_minor == 12_280 and offered.settlement_expires_at.isoformat() == "2026-03-23T15:00:00+00:00"
+    )
 
 
 def test_preferences_set_the_channel_and_opt_outs_without_lifting_a_bounce(debtor) -> None:
@@ -197,6 +202,10 @@ def test_preferences_set_the_channel_and_opt_outs_without_lifting_a_bounce(debto
     account = debtor.fresh()
     assert account.blocked_channels == {Channel.SMS: Block.BOUNCED}
     assert account.preferred_channel is Channel.SMS
+    # The scheduler and senders read the chosen time and language with the account.
+    assert account.preferred_time == "evening"
+    debtor.client.put("/preferences", {"language": "es"})
+    assert debtor.fresh().debtor.language == "es"
     bad = debtor.client.put("/preferences", {"preferred_time": "midnight"})
     assert (bad.status, bad.body["field"]) == (422, "preferred_time")
 

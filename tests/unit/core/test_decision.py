@@ -253,3 +253,35 @@ def test_the_next_contact_goes_at_the_hour_the_debtor_responds() -> None:
     assert any(line.startswith("send time: Wed 19:00 local") for line in learned.why)
     # Two responses are not a pattern yet.
     assert decide_at(make_account().with_changes(engagement={"how:67": 2})).next_contact_at == plain.next_contact_at
+
+
+def test_the_debtors_chosen_time_of_day_sets_the_next_contact() -> None:
+    plain = decide_at(make_account())
+    evening = decide_at(make_account().with_changes(preferred_time="evening"))
+    local = evening.next_contact_at.astimezone(ZoneInfo("America/Chicago"))
+    assert local.hour == 17 and local.minute == 0
+    assert plain.next_contact_at <= evening.next_contact_at < plain.next_contact_at + timedelta(hours=24)
+    assert "send time: the debtor's evening" in evening.why
+    # A stated time beats the learned hour (Wednesday 19:00 here); an unknown choice changes nothing.
+    both = decide_at(make_account().with_changes(preferred_time="morning", engagement={"how:67": 9}))
+    assert both.next_contact_at.astimezone(ZoneInfo("America/Chicago")).hour == 8
+    assert decide_at(make_account().with_changes(preferred_time="noonish")).next_contact_at == plain.next_contact_at
+
+
+def test_an_open_settlement_offer_gets_one_notice_two_days_before_it_ends() -> None:
+    expires = NOW + timedelta(days=4)  # Thursday 12 March; the notice is due Tuesday 10 March, 08:00 Chicago
+    notice_at = datetime(2026, 3, 10, 13, 0, tzinfo=UTC)
+    offered = make_account().with_changes(settlement_minor=9_000, settlement_expires_at=expires)
+    today = decide_at(offered)
+    assert today.job is not None and today.job.template == "reminder"
+    assert today.next_contact_at == notice_at  # looked at again in time, whatever the cadence says
+    sent = (Contact(NOW, Channel.EMAIL),)
+    then = decide_at(offered.with_changes(recent_contacts=sent), now=notice_at + timedelta(hours=2))
+    assert then.job is not None and then.job.template == "settlement_expiring"
+    assert "settlement offer ends soon" in then.why
+    # Once it went out (or after the offer ended), reminders carry on as before.
+    again = (*sent, Contact(notice_at + timedelta(hours=2), Channel.EMAIL))
+    later = decide_at(offered.with_changes(recent_contacts=again), now=notice_at + timedelta(days=1))
+    assert later.job is None or later.job.template == "reminder"
+    after = decide_at(offered.with_changes(recent_contacts=sent), now=expires + timedelta(hours=1))
+    assert after.job is None or after.job.template == "reminder"
