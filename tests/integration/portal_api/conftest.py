@@ -163,8 +163,9 @@ def gateway(monkeypatch: pytest.MonkeyPatch) -> FakeGateway:
 def portal_aws() -> Iterator[StoreSettings]:
     """moto in-process with every table and the two keys, once per module (table creation is the slow
     part; not "package": without an __init__.py pytest widens that to the session, and this mock_aws
-    would then outlive the folder and stop every later test's mock_aws from starting empty); each test places its own account, so tests never see each other's state. The shared
-    `aws` fixture is not used: it also imports and resets every other function."""
+    would then outlive the folder and stop every later test's mock_aws from starting empty); each test
+    places its own account, so tests never see each other's state. The shared `aws` fixture is not
+    used: it also imports and resets every other function."""
     # Table names other than the models' defaults: proves the portal's second model over the accounts
     # table follows the deployment's binding (tables.configure), as a CDK-named table needs.
     settings = StoreSettings(
