@@ -24,7 +24,7 @@ from babel.dates import format_skeleton
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from functions.core import i18n, sms
-from functions.core.account import Account, InstallmentStatus
+from functions.core.account import Account, AccountStatus, Balance, InstallmentStatus
 from functions.core.clock import local_date
 from functions.core.jobs import Channel, Template, Tone
 from functions.core.lender import LenderProfile
@@ -138,10 +138,14 @@ def facts(
     money = lambda amount: i18n.money(amount, language)  # noqa: E731
     day = lambda value: i18n.day(value, language)  # noqa: E731
     short = lambda value: short_day(value, language, today)  # noqa: E731  (texts: one SMS segment)
-    balance = account.balance
+    settled = account.status is AccountStatus.SETTLED
+    # A settled account owes nothing: the forgiven rest is the lender's to write off, not the debtor's.
+    zero = Money(0, account.balance.currency)
+    balance = Balance(zero, zero, zero) if settled else account.balance
     name = " ".join(account.debtor.name.split())
     third_party = lender.regime == "third_party"
     result: dict[str, Any] = {
+        "settled": settled,
         "name": name or None,
         "first_name": name.split()[0] if name else None,
         "creditor": lender.creditor_name,

@@ -409,3 +409,17 @@ def test_texts_say_dates_briefly_with_the_year_only_when_it_is_not_this_years() 
     last_year = account(due_date=date(2025, 12, 20), language="es")
     text = render_sms(Template.REMINDER, Tone.FRIENDLY, "a", last_year, FIRST_PARTY, LINKS, TODAY).text
     assert "vencido el 20 dic 2025." in text
+
+
+def test_a_settlement_receipt_says_the_account_is_settled_and_nothing_more_is_owed() -> None:
+    from functions.core.account import AccountStatus
+
+    paid = Payment("pi_s", Money(9_000, "USD"), datetime(2026, 3, 7, 12, tzinfo=UTC), source="settlement")
+    for language, phrase, sms_phrase in (("en", "settled: you owe nothing more", "Account settled"),
+                                         ("es", "queda saldada", "Cuenta saldada")):  # fmt: skip
+        settled = account(language=language).with_changes(status=AccountStatus.SETTLED, payments=(paid,))
+        email = render_email(Template.RECEIPT, Tone.FRIENDLY, "a", settled, FIRST_PARTY, LINKS, TODAY, "receipt")
+        assert phrase in email.text and ("$0.00" in email.text or "0,00" in email.text)
+        assert "$153.50" not in email.text and "153,50" not in email.text
+        text = render_sms(Template.RECEIPT, Tone.FRIENDLY, "a", settled, FIRST_PARTY, LINKS, TODAY, "receipt")
+        assert text.size != "full" or sms_phrase in text.text
