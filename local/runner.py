@@ -16,6 +16,7 @@ import boto3
 import yaml
 
 from functions import names
+from functions.charger.handler import lambda_handler as charger_handler
 from functions.core import links
 from functions.core.account import Account
 from functions.core.clock import ensure_utc, floor_to_slot, iso_utc
@@ -74,6 +75,8 @@ class CycleReport:
     emails: list[dict[str, Any]] = field(default_factory=list)
     texts: list[dict[str, str]] = field(default_factory=list)
     send_failures: int = 0
+    charges: int = 0  # installment charge jobs the charger handled (Stripe's answers arrive by webhook)
+    charge_failures: int = 0
 
 
 class LocalRunner:
@@ -92,6 +95,11 @@ class LocalRunner:
         self._email = SqsPump(sqs, stack.email.url, stack.email.arn, self._logged(email_handler), "cleardue-sender")
         assert stack.sms is not None
         self._sms = SqsPump(sqs, stack.sms.url, stack.sms.arn, self._logged(sms_handler), "cleardue-sms-sender")
+        assert stack.charges is not None
+        # Plan installments: the charger reaches Stripe (the emulator `cleardue up` starts; STRIPE_* in the env).
+        self._charges = SqsPump(
+            sqs, stack.charges.url, stack.charges.arn, self._logged(charger_handler), "cleardue-charger"
+        )
         self._texts_seen = len(stack.sent_texts())
         self._scheduler = self._logged(scheduler_handler)
         self._emails_seen = len(stack.sent_emails())
@@ -141,6 +149,8 @@ class LocalRunner:
             report.schedule = self._scheduler(
                 scheduled_event(at, SCHEDULE_RULE_ARN), LocalLambdaContext("cleardue-scheduler")
             )
+        charged = self._charges.drain(at)
+        report.charges, report.charge_failures = charged.processed, charged.failed
         sent = self._email.drain(at)
         texted = self._sms.drain(at)
         report.send_failures = sent.failed + texted.failed
@@ -211,6 +221,11 @@ class LocalRunner:
             self.out(
                 f"{stamp} scheduler: {s['due']} due, {s['enqueued']} jobs enqueued, {s['waiting']} waiting for "
                 f"their stage, {s['held']} held by a compliance rule until allowed, {s['stopped']} stopped"
+            )
+        if report.charges or report.charge_failures:
+            self.out(
+                f"{stamp} charger: {report.charges} installment charge job(s) handled"
+                + (f", {report.charge_failures} failed and will be retried" if report.charge_failures else "")
             )
         for email in report.emails:
             to = ", ".join(_mask_email(address) for address in email["destinations"]["ToAddresses"])

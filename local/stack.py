@@ -60,6 +60,7 @@ class LocalStack:
     email: Queues | None = None
     sms: Queues | None = None
     ingest: Queues | None = None
+    charges: Queues | None = None
     notifications_url: str = ""
 
     def start(self) -> str:
@@ -125,10 +126,12 @@ class LocalStack:
         self.email = self._job_queue(sqs, "cleardue-email-jobs")
         self.sms = self._job_queue(sqs, "cleardue-sms-jobs")
         self.ingest = self._job_queue(sqs, "cleardue-ingest-chunks")
+        self.charges = self._job_queue(sqs, "cleardue-charge-jobs")
         self.notifications_url = sqs.create_queue(QueueName=INGEST_NOTIFICATIONS_QUEUE)["QueueUrl"]
         os.environ[names.ENV_EMAIL_QUEUE_URL] = self.email.url
         os.environ[names.ENV_SMS_QUEUE_URL] = self.sms.url
         os.environ[names.ENV_INGEST_QUEUE_URL] = self.ingest.url
+        os.environ[names.ENV_CHARGE_QUEUE_URL] = self.charges.url
         self._bucket(sqs)
         self._verification_key()
         self.verify_sender(DEFAULT_SENDER)
@@ -146,6 +149,8 @@ class LocalStack:
             names.OUTPUT_SMS_DLQ_URL: self.sms.dlq_url,
             names.OUTPUT_INGEST_QUEUE_URL: self.ingest.url,
             names.OUTPUT_INGEST_DLQ_URL: self.ingest.dlq_url,
+            names.OUTPUT_CHARGE_QUEUE_URL: self.charges.url,
+            names.OUTPUT_CHARGE_DLQ_URL: self.charges.dlq_url,
             names.OUTPUT_REGION: REGION,
             names.OUTPUT_AWS_ENDPOINT: self.endpoint or "",
         }
