@@ -222,14 +222,69 @@ def _phone_type(country_code: int, national: str) -> int | None:
         return _phone_types[key]
     except KeyError:
         pass
-    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
-    main_region = phonenumbers.region_code_for_country_code(country_code)
     # None: not the main region's number (or not valid at all): the library's path decides.
-    kind = phonenumbers.number_type(number) if phonenumbers.region_code_for_number(number) == main_region else None
+    kind = _main_region_type(country_code, national)
     if len(_phone_types) >= _PHONE_TYPE_CACHE_LIMIT:
         _phone_types.clear()
     _phone_types[key] = kind
     return kind
+
+
+_Desc = tuple[frozenset[int], re.Pattern[str]] | None  # possible lengths (empty: any) and the pattern
+
+
+@cache
+def _type_descs(country_code: int) -> tuple[_Desc, ...]:
+    """The main region's number descriptions in `_TYPE_ORDER`, their patterns compiled once."""
+    metadata = PhoneMetadata.metadata_for_region(phonenumbers.region_code_for_country_code(country_code))
+    descs: list[_Desc] = []
+    for name in _TYPE_ORDER:
+        desc = getattr(metadata, name, None) if metadata else None
+        if desc is None or not desc.national_number_pattern:
+            descs.append(None)
+        else:
+            descs.append((frozenset(desc.possible_length or ()), re.compile(desc.national_number_pattern)))
+    return tuple(descs)
+
+
+_TYPE_ORDER = (
+    "general_desc", "premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan",
+    "voicemail", "fixed_line", "mobile",
+)  # fmt: skip
+_TYPES_AFTER_GENERAL = (
+    PhoneNumberType.PREMIUM_RATE, PhoneNumberType.TOLL_FREE, PhoneNumberType.SHARED_COST, PhoneNumberType.VOIP,
+    PhoneNumberType.PERSONAL_NUMBER, PhoneNumberType.PAGER, PhoneNumberType.UAN, PhoneNumberType.VOICEMAIL,
+)  # fmt: skip
+
+
+def _matches(desc: _Desc, national: str) -> bool:
+    if desc is None:
+        return False
+    lengths, pattern = desc
+    return (not lengths or len(national) in lengths) and pattern.fullmatch(national) is not None
+
+
+def _main_region_type(country_code: int, national: str) -> int | None:
+    """phonenumbers' `_number_type_helper` on the country's main region, with patterns compiled once;
+    None where the library would answer UNKNOWN (another region of the country may claim the number).
+
+    The main region has no leading-digits rule (`_parsing_rules`), so the library's region lookup
+    picks it exactly when this type is not UNKNOWN, and `number_type` then gives this same type."""
+    descs = _type_descs(country_code)
+    if not _matches(descs[0], national):
+        return None
+    for desc, kind in zip(descs[1:9], _TYPES_AFTER_GENERAL, strict=True):
+        if _matches(desc, national):
+            return kind
+    metadata = PhoneMetadata.metadata_for_region(phonenumbers.region_code_for_country_code(country_code))
+    same_pattern = bool(metadata and metadata.same_mobile_and_fixed_line_pattern)
+    if _matches(descs[9], national):
+        if same_pattern or _matches(descs[10], national):
+            return PhoneNumberType.FIXED_LINE_OR_MOBILE
+        return PhoneNumberType.FIXED_LINE
+    if not same_pattern and _matches(descs[10], national):
+        return PhoneNumberType.MOBILE
+    return None
 
 
 def _geographic_zones(e164: str) -> tuple[str, ...]:
