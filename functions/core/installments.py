@@ -33,7 +33,9 @@ from functions.core.money import Money
 
 CHARGE_TIME = time(9, 0)  # local wall-clock time a charge is made on its day (a failure notice then lands in hours)
 RECHECK = timedelta(hours=1)  # a charge queued or in flight is looked at again this soon
-IN_FLIGHT_HORIZON = timedelta(days=4)  # Stripe retries a webhook for 3 days; past that an unsettled charge is for ops
+# Looking again hourly stops this long after an attempt's moment: Stripe retries a webhook for 3 days, and a charge
+# that keeps failing (a detached card, a long outage) is for a person (the charges DLQ alarm) rather than hourly jobs.
+RECHECK_HORIZON = timedelta(days=4)
 
 
 class ChargeJob(BaseModel):
@@ -161,8 +163,8 @@ def next_look(account: Account, now: datetime, bounds: PlanBounds) -> datetime |
     """When the scheduler must look at this account again for its charges (None: nothing to charge).
 
     The next attempt's moment when it is still ahead; `now + RECHECK` while a charge is due (its job may be
-    queued, or lost) or in flight (its outcome decides the retry day), an in-flight one only within
-    `IN_FLIGHT_HORIZON` of its day."""
+    queued, or lost) or in flight (its outcome decides the retry day), within `RECHECK_HORIZON` of the
+    attempt's moment. Past that the attempt is still made whenever the account is looked at."""
     plan = _charging_plan(account)
     if plan is None:
         return None
@@ -171,13 +173,13 @@ def next_look(account: Account, now: datetime, bounds: PlanBounds) -> datetime |
     moments: list[datetime] = []
     for installment in plan.installments:
         day = _next_attempt_day(account, installment, bounds)
-        if day is not None:
-            moment = at_local_time(day, CHARGE_TIME, tz)
-            moments.append(moment if moment > now else now + RECHECK)
-        elif in_flight(account, installment):
-            made = at_local_time(attempt_day(installment, bounds), CHARGE_TIME, tz)
-            if now < made + IN_FLIGHT_HORIZON:
-                moments.append(now + RECHECK)
+        if day is None and not in_flight(account, installment):
+            continue
+        moment = at_local_time(day or attempt_day(installment, bounds), CHARGE_TIME, tz)
+        if moment > now and day is not None:
+            moments.append(moment)
+        elif now < moment + RECHECK_HORIZON:
+            moments.append(now + RECHECK)
     return min(moments) if moments else None
 
 

@@ -138,8 +138,11 @@ def test_the_scheduler_looks_again_on_the_charge_day_and_soon_while_a_charge_is_
     soon = CHARGE_MOMENT + timedelta(minutes=5)
     assert installments.next_look(charging, soon, BOUNDS) == soon + installments.RECHECK
     # An answer that never comes is left to ops after the horizon: the next installment's day is next.
-    stale = CHARGE_MOMENT + installments.IN_FLIGHT_HORIZON
+    stale = CHARGE_MOMENT + installments.RECHECK_HORIZON
     assert installments.next_look(charging, stale, BOUNDS) == datetime(2026, 4, 11, 14, 0, tzinfo=UTC)
+    # So is a charge that keeps failing before it is made (a detached card): it is still made when next looked at.
+    assert installments.next_look(account, stale, BOUNDS) == datetime(2026, 4, 11, 14, 0, tzinfo=UTC)
+    assert [c.installment for c in installments.due_charges(account, stale, BOUNDS)] == [1]
 
     paid = payments.apply_payment(
         account, payments.PaymentFact("pi_1", Money(15_000, "USD"), CHARGE_MOMENT, "installment", "plan_abc", 1)
