@@ -35,25 +35,28 @@ def _today() -> date:
     return local_date(datetime.now(UTC), TZ)
 
 
-def on_plan(stack: dict[str, Any], card: str, dues: list[date], paid: int = 0) -> Account:
+def on_plan(
+    stack: dict[str, Any], card: str, dues: list[date], paid: int = 0, account: Account = ACCOUNT, unscheduled=False
+) -> Account:
     """An account whose plan got its card through Checkout in setup mode (the webhook made it current)."""
     emulator: StripeEmulator = stack["emulator"]
     now = datetime.now(UTC)
-    place(ACCOUNT, now)
-    before = accounts.get(ACCOUNT.account_id)
-    items = tuple(
-        Installment(n + 1, day, Money(5_000, "USD"), InstallmentStatus.PAID if n < paid else InstallmentStatus.SCHEDULED)
-        for n, day in enumerate(dues)
-    )
+    place(account, now)
+    if unscheduled:  # out of the due index, as the scheduler leaves an account no channel can reach
+        placed = accounts.get(account.account_id)
+        assert accounts.reschedule(account.account_id, placed.next_contact_at, None, 4)
+    before = accounts.get(account.account_id)
+    statuses = [InstallmentStatus.PAID] * paid + [InstallmentStatus.SCHEDULED] * (len(dues) - paid)
+    items = tuple(Installment(n + 1, day, Money(5_000, "USD"), statuses[n]) for n, day in enumerate(dues))
     assert accounts.save_state(before, before.with_changes(plan=Plan(PLAN_ID, now, items)), now, 4)
     link = PaymentsGateway("sk_test_cleardue_local", emulator.base_url).checkout_setup(
-        account_id=ACCOUNT.account_id, lender_id=ACCOUNT.lender_id, plan_id=PLAN_ID,
+        account_id=account.account_id, lender_id=account.lender_id, plan_id=PLAN_ID,
         success_url="https://pay.example/ok", cancel_url="https://pay.example/no", idempotency_key=f"setup:{PLAN_ID}",
     )  # fmt: skip
     form = {"email": "dana@example.com", "cardnumber": card, "exp": "12/40", "cvc": "123", "name": "D R"}
     assert requests.post(link.url, data=form, allow_redirects=False, timeout=10).status_code == 303
     assert emulator.wait_for_webhooks(timeout=30)
-    saved = accounts.get(ACCOUNT.account_id)
+    saved = accounts.get(account.account_id)
     assert saved.plan.status is PlanStatus.CURRENT and saved.next_contact_at is not None
     return saved
 
@@ -114,6 +117,22 @@ def test_a_due_installment_is_charged_once_and_the_signed_webhook_marks_it_paid(
     assert accounts.get(ACCOUNT.account_id).next_contact_at <= at_local_time(
         today + timedelta(days=29), CHARGE_TIME, TZ
     )
+
+
+def test_a_debtor_no_channel_reaches_is_charged_once_the_card_is_saved(stripe_local) -> None:
+    today = _today()
+    unreachable = make_account("C-5005", email=None)  # a phone without consent to texts: no usable channel
+    on_plan(stripe_local, "4242424242424242", [today - timedelta(days=1), today + timedelta(days=29)],
+            account=unreachable, unscheduled=True)  # fmt: skip
+    now = datetime.now(UTC)
+    assert accounts.get(ACCOUNT.account_id).next_contact_at <= now  # the card's webhook put it before the scheduler
+
+    [job] = schedule(stripe_local, now)
+    assert charge(stripe_local, [job], now) == {"batchItemFailures": []}
+
+    after = accounts.get(ACCOUNT.account_id)
+    assert after.plan.installments[0].status is InstallmentStatus.PAID
+    assert after.next_contact_at <= at_local_time(today + timedelta(days=29), CHARGE_TIME, TZ)  # the next charge day
 
 
 def test_a_soft_decline_fails_the_installment_tells_the_debtor_and_is_retried_on_its_retry_day(stripe_local) -> None:
