@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 
 from functions.core.account import (
     Account,
@@ -182,8 +182,39 @@ def _mark_installment(plan: Plan | None, fact: PaymentFact) -> Plan | None:
     return replace(plan, installments=installments)
 
 
-def _rebuild(account: Account, payments: tuple[Payment, ...], order: tuple[str, ...]) -> Account:
-    base = balance_before_payments(account)
+def rebase(
+    account: Account, lender_balance: Balance, known_until: date | None, order: tuple[str, ...] = ALLOCATION_ORDER
+) -> Account:
+    """The account after its lender sent a new balance (a portfolio re-upload) while it has payments
+    collected through cleardue.
+
+    The lender's figures count the payments it knows of: those up to its `last_payment_date`
+    (`known_until`, a date in the debtor's zone). Every later payment, or every payment when the lender
+    names no date, is taken off the lender's figures, so a payment the lender has not heard of yet is
+    never billed again (overstating a debt is what 1006.18(c)(1) forbids; understating it until the
+    lender's next file is the safe side). The status follows (paid, active again, settled)."""
+    if lender_balance.currency != account.balance.currency:
+        raise PaymentError(
+            f"the lender's {lender_balance.currency} balance cannot replace a {account.balance.currency} balance "
+            "that has payments"
+        )
+    if not account.payments:
+        return account.with_changes(balance=lender_balance)
+    tz = account.debtor.timezone
+    known = [p for p in account.payments if known_until is not None and local_date(p.at, tz) <= known_until]
+    currency = lender_balance.currency
+    base = Balance(
+        Money(lender_balance.principal.minor + sum(p.principal_minor for p in known), currency),
+        Money(lender_balance.interest.minor + sum(p.interest_minor for p in known), currency),
+        Money(lender_balance.fees.minor + sum(p.fees_minor for p in known), currency),
+    )
+    return _rebuild(account, account.payments, order, base)
+
+
+def _rebuild(
+    account: Account, payments: tuple[Payment, ...], order: tuple[str, ...], base: Balance | None = None
+) -> Account:
+    base = base if base is not None else balance_before_payments(account)
     balance, allocated, credit = allocate(base, payments, order)
     currency = balance.currency
     owes = balance.total.is_positive
@@ -365,6 +396,7 @@ __all__ = [
     "balance_before_payments",
     "notice_channel",
     "parse_reason",
+    "rebase",
     "payment_failed_job",
     "receipt_job",
     "save_card",

@@ -27,6 +27,7 @@ from functions.core.account import Account, placement_fingerprint
 from functions.core.audit import AuditEvent, EventType
 from functions.core.clock import iso_utc
 from functions.core.lender import LENDER_ID_RE, LenderProfile
+from functions.core.payments import PaymentError
 from functions.core.portfolio import Header, PortfolioError, RowAccepted, RowRejected, parse_header, read_rows
 from functions.ingest import reports
 from functions.ingest.lines import CountingLines, NotTextError
@@ -318,7 +319,15 @@ class _Chunk:
         for row, known_outcome in pending:
             account = row.account
             if account.account_id in existing:
-                accounts.update_placement(account, contact[account.account_id], upload.upload_id, now, shards)
+                first = contact[account.account_id]
+                if not accounts.update_placement(account, first, upload.upload_id, now, shards):
+                    # Payments through cleardue: the lender's balance less the ones it has not heard of.
+                    try:
+                        accounts.rebase_placement(account, first, upload.upload_id, now, shards)
+                    except PaymentError as exc:  # e.g. another currency than the payments were made in
+                        self._upload.counts["accepted"] -= 1
+                        self._reject(RowRejected(row.line, (f"balance: {exc}",), row.raw(self._header)))
+                        continue
             if known_outcome is None:
                 outcome = "updated" if account.account_id in existing else "new"
                 self._decided(account, row.line, placement_fingerprint(account), outcome)

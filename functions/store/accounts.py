@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 from pynamodb.attributes import (
@@ -24,6 +25,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from functions.core import payments
 from functions.core.account import (
     Account,
     AccountStatus,
@@ -369,20 +371,79 @@ def create_absent(items: list[AccountModel], sleep: Callable[[float], None] = ti
     return existing, calls
 
 
+_BALANCE_ATTRIBUTES = frozenset({"principal_minor", "interest_minor", "fees_minor"})
+_REBASE_ATTEMPTS = 5
+
+
 def update_placement(
     account: Account, first_contact: datetime | None, upload_id: str, now: datetime, shards: int
-) -> None:
+) -> bool:
     """Merge a portfolio row into an account that may already have a history in cleardue.
 
     Reconciliation rule: the lender's facts (contact, balance components, due date, flags, placement
     facts) are overwritten; cleardue's (status, payments, plans, promises, its own flags, opt-outs,
     counters, the contact already scheduled) are kept. An account that is no longer collectible by the
-    lender's facts leaves the due index; one that is collectible again re-enters it."""
+    lender's facts leaves the due index; one that is collectible again re-enters it.
+
+    Returns False, writing nothing, when the account has payments collected through cleardue: its new
+    balance must be worked out against them (`rebase_placement`)."""
+    actions = _placement_actions(account, first_contact, upload_id, now, shards, with_balance=True)
+    return conditional_write(
+        lambda: AccountModel(account.account_id).update(
+            actions=actions, condition=AccountModel.payments.does_not_exist()
+        ),
+        "updating account",
+    )
+
+
+def rebase_placement(
+    account: Account, first_contact: datetime | None, upload_id: str, now: datetime, shards: int
+) -> Account:
+    """`update_placement` for an account with payments through cleardue: the lender's facts, and the
+    balance the lender sent less the payments it has not heard of (`core.payments.rebase`), written
+    under the version lock (read again and redone if something else changed the account meanwhile)."""
+    for _ in range(_REBASE_ATTEMPTS):
+        stored = get(account.account_id)
+        if stored is None:
+            raise StoreError(f"rebasing {account.account_id}: the account is gone")
+        rebased = payments.rebase(stored, account.balance, account.placement.last_payment_date)
+        collectible = first_contact is not None and rebased.status is AccountStatus.ACTIVE
+        actions = _placement_actions(account, first_contact if collectible else None, upload_id, now, shards, False)
+        actions += [
+            AccountModel.principal_minor.set(rebased.balance.principal.minor),
+            AccountModel.interest_minor.set(rebased.balance.interest.minor),
+            AccountModel.fees_minor.set(rebased.balance.fees.minor),
+            AccountModel.status.set(rebased.status.value),
+            AccountModel.payments.set([state.payment_out(payment) for payment in rebased.payments]),
+            AccountModel.version.set(stored.version + 1),
+        ]
+        plan, promise = state.plan_out(rebased.plan), state.promise_out(rebased.promise)
+        actions.append(AccountModel.plan.set(plan) if plan is not None else AccountModel.plan.remove())
+        actions.append(AccountModel.promise.set(promise) if promise is not None else AccountModel.promise.remove())
+        actions.append(
+            AccountModel.credit_minor.set(rebased.credit.minor)
+            if rebased.credit
+            else AccountModel.credit_minor.remove()
+        )
+        unchanged = AccountModel.version == stored.version
+        if stored.version == 0:
+            unchanged = AccountModel.version.does_not_exist() | unchanged
+        condition = AccountModel.account_id.exists() & unchanged
+        item = AccountModel(account.account_id)
+        if conditional_write(partial(item.update, actions=actions, condition=condition), "rebasing account"):
+            return rebased
+    raise StoreError(f"rebasing {account.account_id}: the account kept changing")
+
+
+def _placement_actions(
+    account: Account, first_contact: datetime | None, upload_id: str, now: datetime, shards: int, with_balance: bool
+) -> list[Action]:
     actions: list[Action] = [
-        attribute.set(value) if value is not None else attribute.remove() for attribute, value in _lender_owned(account)
+        attribute.set(value) if value is not None else attribute.remove()
+        for attribute, value in _lender_owned(account)
+        if with_balance or attribute.attr_name not in _BALANCE_ATTRIBUTES
     ]
     actions += [
-        AccountModel.status.set(AccountModel.status | AccountStatus.ACTIVE.value),
         AccountModel.contacts_sent.set(AccountModel.contacts_sent | 0),
         AccountModel.recent_contacts.set(AccountModel.recent_contacts | []),
         AccountModel.placed_by_upload.set(AccountModel.placed_by_upload | upload_id),
@@ -391,6 +452,8 @@ def update_placement(
         AccountModel.created_at.set(AccountModel.created_at | now),
         AccountModel.updated_at.set(now),
     ]
+    if with_balance:
+        actions.append(AccountModel.status.set(AccountModel.status | AccountStatus.ACTIVE.value))
     if first_contact is None:
         actions += [AccountModel.next_contact_at.remove(), AccountModel.due_shard.remove()]
     else:
@@ -398,10 +461,7 @@ def update_placement(
             AccountModel.next_contact_at.set(AccountModel.next_contact_at | first_contact),
             AccountModel.due_shard.set(due_shard(account.account_id, shards)),
         ]
-    try:
-        AccountModel(account.account_id).update(actions=actions)
-    except PynamoDBException as exc:
-        raise StoreError(f"updating account failed: {exc}") from exc
+    return actions
 
 
 def reschedule_no_later_than(account_id: str, moment: datetime, shards: int) -> bool:

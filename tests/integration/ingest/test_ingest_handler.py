@@ -237,3 +237,40 @@ def test_an_unclosed_quote_that_swallows_the_file_fails_it_with_a_reason(aws, co
     (file,) = run(aws, context, put(aws, "portfolios/acme/runaway.csv", runaway))
     summary = summary_of(aws, file["upload_id"])
     assert summary["status"] == "failed" and "field larger than field limit" in summary["error"]
+
+
+def test_a_reupload_never_bills_again_a_payment_the_lender_has_not_heard_of(aws, context, lender) -> None:
+    from functions.core import payments
+    from functions.core.account import AccountStatus
+    from functions.core.money import Money
+
+    run(aws, context, put(aws, "portfolios/acme/p.csv", PORTFOLIO))
+    placed = accounts.get("acme#R-1")  # 120.00 + 8.50 + 25.00 = 153.50
+    paid_at = AT + timedelta(days=1)
+    fact = payments.PaymentFact("pi_1", Money(5_000, "USD"), paid_at)
+    assert accounts.save_state(placed, payments.apply_payment(placed, fact), paid_at, 4)
+    assert accounts.get("acme#R-1").balance.total.minor == 10_350
+
+    # The lender's next file still has its old figures plus a 5.00 fee, and no word of the payment.
+    newer = PORTFOLIO.replace("120.00,8.50,25.00", "120.00,8.50,30.00")
+    (file,) = run(aws, context, put(aws, "portfolios/acme/p.csv", newer))
+    assert summary_of(aws, file["upload_id"])["accepted_by_outcome"] == {"new": 0, "updated": 1, "unchanged": 1}
+    dana = accounts.get("acme#R-1")
+    assert dana.balance.total.minor == 15_850 - 5_000 and dana.status is AccountStatus.ACTIVE
+    assert [p.payment_id for p in dana.payments] == ["pi_1"] and dana.version == placed.version + 2
+
+    # A file that knows of it (last payment on that day, the balance net of it) is taken as it is.
+    header = HEADER.replace(",recalled", ",recalled,last_payment_date,last_payment_amount")
+    known = (
+        PORTFOLIO.replace(HEADER, header)
+        .replace("120.00,8.50,25.00,2026-02-20,\r\n", "103.50,0,0,2026-02-20,,2026-03-09,50.00\r\n")
+        .replace("2026-04-30,no\r\n", "2026-04-30,no,,\r\n")
+    )
+    run(aws, context, put(aws, "portfolios/acme/p.csv", known))
+    assert accounts.get("acme#R-1").balance.total.minor == 10_350
+
+    # One that says everything is paid (the debtor paid the lender directly) closes it as paid.
+    cleared = known.replace("103.50,0,0,", "0,0,0,")
+    run(aws, context, put(aws, "portfolios/acme/p.csv", cleared))
+    done = accounts.get("acme#R-1")
+    assert done.balance.total.minor == 0 and done.status is AccountStatus.PAID and done.next_contact_at is None

@@ -240,3 +240,24 @@ def test_paying_a_settlement_offer_settles_the_account_and_a_full_refund_reopens
     assert reopened.status is AccountStatus.ACTIVE and reopened.balance == account.balance
     # An ordinary partial payment never settles.
     assert payments.apply_payment(account, fact("pi_p", 9_000)).status is AccountStatus.ACTIVE
+
+
+def test_a_lenders_new_balance_keeps_off_the_payments_it_has_not_heard_of() -> None:
+    from functions.core.account import Balance
+
+    account = make_account(principal=12_000, interest=850, fees=2_500)
+    paid = payments.apply_payment(account, fact("pi_1", 5_000))  # fees 2,500, interest 850, principal 1,650
+    usd = lambda p, i, f: Balance(Money(p, "USD"), Money(i, "USD"), Money(f, "USD"))  # noqa: E731
+    # No date from the lender: every payment is taken off its figures.
+    same = payments.rebase(paid, usd(12_000, 850, 2_500), None)
+    assert same.balance == paid.balance and same.status is AccountStatus.ACTIVE
+    assert payments.rebase(paid, usd(12_000, 850, 3_000), None).balance.total.minor == 15_850 - 5_000
+    # The lender knows of it (its last payment date is the payment's day): its figures stand.
+    known = payments.rebase(paid, usd(10_350, 0, 0), T0.date())
+    assert known.balance.total.minor == 10_350
+    assert payments.rebase(paid, usd(10_350, 0, 0), T0.date() - timedelta(days=1)).balance.total.minor == 5_350
+    # Down to nothing: paid, with the surplus held as a credit.
+    cleared = payments.rebase(paid, usd(3_000, 0, 0), None)
+    assert cleared.status is AccountStatus.PAID and cleared.credit == Money(2_000, "USD")
+    with pytest.raises(payments.PaymentError):
+        payments.rebase(paid, Balance(Money(1, "EUR"), Money(0, "EUR"), Money(0, "EUR")), None)
