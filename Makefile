@@ -39,6 +39,8 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest --rows 100000
 	$(BIN)/python -m bench.decide --accounts 50000
+	$(BIN)/python -m bench.send --accounts 300
+	$(BIN)/python -m bench.sms
 	$(BIN)/python -m bench --rows 300
 
 # Stage configuration goes through CDK context, e.g. make deploy CDK_ARGS="-c stage=prod -c senderEmail=…"
