@@ -49,6 +49,8 @@ class EventType(StrEnum):
     SMS_UNDELIVERABLE = "sms_undeliverable"  # the carrier refused a text for good (invalid, blocked, spam)
     # Charger (functions/charger): a plan installment charged off-session (the outcome arrives by webhook).
     INSTALLMENT_CHARGE_ATTEMPTED = "installment_charge_attempted"
+    # Ops (functions/ops): an operator's action; detail["action"] names it (core.ops.Action), with the reason.
+    OPS_ACTION = "ops_action"
 
 
 @dataclass(frozen=True, slots=True)
