@@ -77,7 +77,7 @@ class AuditEvent:
             {
                 "account_id": self.account_id,
                 "at": iso_utc(ensure_utc(self.at)),
-                "type": self.type.value,
+                "type": str(self.type),  # the value: StrEnum's str() (a tampered, unknown type hashes as stored)
                 "event_id": self.event_id,
                 "actor": self.actor,
                 "detail": self.detail,
@@ -105,3 +105,133 @@ def chain_breaks(events: list[AuditEvent]) -> list[str]:
             breaks.append(event.sort_key)
         prev = event.hash
     return breaks
+
+
+class BreakKind(StrEnum):
+    ALTERED = "altered"  # the stored content does not match the event's own hash
+    MISSING = "missing"  # positions absent from the trail (a deleted event)
+    REORDERED = "reordered"  # an event stored out of its position
+    FORKED = "forked"  # two events claim the same position
+    LINK = "link"  # prev_hash is not the hash of the event before: rewritten before it, or forged
+    TRUNCATED = "truncated"  # the once-only markers record later events than the trail holds
+    UNRECORDED = "unrecorded"  # an event whose once-only marker is absent or names another position
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """One place where an account's trail does not verify."""
+
+    account_id: str
+    seq: int
+    kind: BreakKind
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.account_id} seq {self.seq}: {self.kind.value}: {self.detail}"
+
+
+def _short(digest: str) -> str:
+    return digest[:12] or "(none)"
+
+
+def verify_chain(
+    events: list[AuditEvent], recorded: dict[str, int] | None = None, account_id: str | None = None
+) -> list[Break]:
+    """Every break in one account's trail, given in stored (sort key) order.
+
+    Recomputes each event's hash from its content, checks that positions run 1, 2, 3, … in stored
+    order without gaps or repeats, and that each event's `prev_hash` is the hash of the event before it
+    (GENESIS_HASH for the first). `recorded` (event id -> position, from the once-only `id#` markers
+    written in the same transaction as each event), when given, is checked against the trail: markers
+    beyond the trail's last event mean its tail was deleted. `account_id` names the trail when it is empty.
+
+    A chain alone cannot see a deleted tail (the remaining events still verify), nor a trail rewritten
+    from the altered event to its head with every hash recomputed: see docs/security.md."""
+    if not events and not recorded:
+        return []
+    account_id = account_id or (events[0].account_id if events else "")
+    breaks: list[Break] = []
+    by_seq: dict[int, AuditEvent] = {}
+    highest = 0
+    for event in events:
+        if event.account_id != account_id:
+            breaks.append(Break(account_id, event.seq, BreakKind.ALTERED, f"belongs to {event.account_id!r}"))
+            continue
+        try:
+            computed = event.content_hash(event.prev_hash)
+        except (TypeError, ValueError) as exc:  # e.g. a naive time: the content cannot even be hashed
+            computed = f"unhashable ({exc})"
+        if event.hash != computed:
+            breaks.append(
+                Break(
+                    account_id,
+                    event.seq,
+                    BreakKind.ALTERED,
+                    f"content does not match its hash (stored {_short(event.hash)}, computed {_short(computed)})",
+                )
+            )
+        if event.seq in by_seq:
+            breaks.append(Break(account_id, event.seq, BreakKind.FORKED, "another event holds this position"))
+            continue
+        if event.seq < highest:
+            breaks.append(Break(account_id, event.seq, BreakKind.REORDERED, f"stored after position {highest}"))
+        if event.seq < 1:
+            breaks.append(Break(account_id, event.seq, BreakKind.REORDERED, "not a position (they start at 1)"))
+        by_seq[event.seq] = event
+        highest = max(highest, event.seq)
+    breaks += _gaps(account_id, by_seq, highest)
+    for seq, event in sorted(by_seq.items()):
+        if seq < 1:
+            continue
+        before = by_seq.get(seq - 1)
+        expected = GENESIS_HASH if seq == 1 else before.hash if before else None
+        if expected is not None and event.prev_hash != expected:
+            what = "the genesis hash" if seq == 1 else f"the hash of event {seq - 1}"
+            breaks.append(
+                Break(
+                    account_id,
+                    seq,
+                    BreakKind.LINK,
+                    f"prev_hash {_short(event.prev_hash)} is not {what} ({_short(expected)}): "
+                    "an event was rewritten before it, or this one was forged",
+                )
+            )
+    if recorded is not None:
+        breaks += _markers(account_id, by_seq, highest, recorded)
+    return breaks
+
+
+def _gaps(account_id: str, by_seq: dict[int, AuditEvent], highest: int) -> list[Break]:
+    found: list[Break] = []
+    seq = 1
+    while seq <= highest:
+        if seq in by_seq:
+            seq += 1
+            continue
+        last = seq
+        while last + 1 not in by_seq:
+            last += 1
+        span = f"event {seq} is" if seq == last else f"events {seq}-{last} are"
+        found.append(Break(account_id, seq, BreakKind.MISSING, f"{span} not in the trail"))
+        seq = last + 1
+    return found
+
+
+def _markers(account_id: str, by_seq: dict[int, AuditEvent], highest: int, recorded: dict[str, int]) -> list[Break]:
+    found: list[Break] = []
+    last_recorded = max(recorded.values(), default=0)
+    if last_recorded > highest:
+        found.append(
+            Break(
+                account_id,
+                highest + 1,
+                BreakKind.TRUNCATED,
+                f"markers record events up to {last_recorded} but the trail ends at {highest}",
+            )
+        )
+    for seq, event in sorted(by_seq.items()):
+        marked = recorded.get(event.event_id)
+        if marked != seq:
+            where = "no marker" if marked is None else f"its marker says position {marked}"
+            found.append(Break(account_id, seq, BreakKind.UNRECORDED, f"event id {event.event_id!r}: {where}"))
+    return found

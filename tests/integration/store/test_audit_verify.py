@@ -1,0 +1,137 @@
+"""Verifying real trails on DynamoDB (moto): written by events.append, tampered with through the raw API."""
+
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+
+from functions.core.audit import AuditEvent, BreakKind, EventType
+from functions.store import audit_reader, events
+
+AT = datetime(2026, 3, 8, 14, tzinfo=UTC)
+
+
+def write_trail(account_id: str, count: int) -> None:
+    for n in range(1, count + 1):
+        kind = EventType.REMINDER_SENT if n % 2 else EventType.PAYMENT_APPLIED
+        event = AuditEvent(account_id, AT + timedelta(hours=n), kind, f"job:{n}", "sender", {"job_id": f"j{n}", "n": n})
+        assert events.append(event) is not None
+
+
+def key(account_id: str, seq: int) -> dict:
+    return {"account_id": {"S": account_id}, "sk": {"S": f"e#{seq:010d}"}}
+
+
+def verdicts(page_size: int | None = None) -> dict[str, list[tuple[int, BreakKind]]]:
+    found = {}
+    for trail in audit_reader.trails(page_size=page_size):
+        found[trail.account_id] = [(b.seq, b.kind) for b in trail.verify()]
+    return found
+
+
+@pytest.fixture
+def dynamodb(aws):
+    write_trail("acme#A-1", 4)
+    write_trail("acme#B-2", 3)
+    write_trail("zeta#C-3", 5)
+    return boto3.client("dynamodb"), aws["settings"].events_table
+
+
+def test_untouched_trails_verify_across_pages(dynamodb) -> None:
+    assert verdicts(page_size=2) == {"acme#A-1": [], "acme#B-2": [], "zeta#C-3": []}
+    assert [e.seq for e in audit_reader.trail("zeta#C-3").events] == [1, 2, 3, 4, 5]
+
+
+def test_a_detail_changed_with_update_item_is_found(dynamodb) -> None:
+    client, table = dynamodb
+    client.update_item(
+        TableName=table,
+        Key=key("acme#B-2", 2),
+        UpdateExpression="SET detail.job_id = :forged",
+        ExpressionAttributeValues={":forged": {"S": "forged"}},
+    )
+    assert verdicts() == {"acme#A-1": [], "acme#B-2": [(2, BreakKind.ALTERED)], "zeta#C-3": []}
+
+
+def test_a_type_no_writer_uses_is_found_not_a_crash(dynamodb) -> None:
+    client, table = dynamodb
+    client.update_item(
+        TableName=table,
+        Key=key("acme#A-1", 3),
+        UpdateExpression="SET #t = :t",
+        ExpressionAttributeNames={"#t": "type"},
+        ExpressionAttributeValues={":t": {"S": "debt_forgiven"}},
+    )
+    assert audit_reader.trail("acme#A-1").verify()[0].kind == BreakKind.ALTERED
+
+
+def test_an_item_the_model_cannot_load_is_altered_in_place(dynamodb) -> None:
+    client, table = dynamodb
+    client.update_item(
+        TableName=table,
+        Key=key("zeta#C-3", 2),
+        UpdateExpression="SET #at = :at",
+        ExpressionAttributeNames={"#at": "at"},
+        ExpressionAttributeValues={":at": {"S": "yesterday"}},
+    )
+    assert [(b.seq, b.kind) for b in audit_reader.trail("zeta#C-3").verify()] == [(2, BreakKind.ALTERED)]
+
+
+def test_a_deleted_middle_event_is_missing(dynamodb) -> None:
+    client, table = dynamodb
+    client.delete_item(TableName=table, Key=key("zeta#C-3", 3))
+    assert verdicts()["zeta#C-3"] == [(3, BreakKind.MISSING)]
+
+
+def test_a_deleted_tail_is_found_by_the_markers_left_behind(dynamodb) -> None:
+    client, table = dynamodb
+    client.delete_item(TableName=table, Key=key("acme#A-1", 4))
+    assert verdicts()["acme#A-1"] == [(4, BreakKind.TRUNCATED)]
+
+
+def test_a_forged_event_put_at_the_head_breaks_the_link(dynamodb) -> None:
+    client, table = dynamodb
+    forged = AuditEvent("acme#B-2", AT, EventType.PAYMENT_APPLIED, "job:4", "ops", {"amount": 500}).sealed(4, "f" * 64)
+    client.put_item(
+        TableName=table,
+        Item={
+            **key("acme#B-2", 4),
+            "seq": {"N": "4"},
+            "at": {"S": "2026-03-08T14:00:00Z"},
+            "event_id": {"S": forged.event_id},
+            "type": {"S": forged.type.value},
+            "actor": {"S": forged.actor},
+            "detail": {"M": {"amount": {"N": "500"}}},
+            "prev_hash": {"S": forged.prev_hash},
+            "hash": {"S": forged.hash},
+        },
+    )
+    client.put_item(TableName=table, Item={"account_id": {"S": "acme#B-2"}, "sk": {"S": "id#job:4"}, "seq": {"N": "4"}})
+    assert verdicts()["acme#B-2"] == [(4, BreakKind.LINK)]
+
+
+def test_one_account_is_read_by_query(dynamodb) -> None:
+    client, table = dynamodb
+    client.delete_item(TableName=table, Key=key("acme#B-2", 1))
+    assert [(b.seq, b.kind) for b in audit_reader.trail("acme#B-2").verify()] == [(1, BreakKind.MISSING)]
+    assert audit_reader.trail("nobody#X").verify() == []
+
+
+def test_an_account_whose_items_come_back_in_two_runs_is_read_again_whole(dynamodb, monkeypatch) -> None:
+    real = events.EventModel._get_connection()
+    items = real.scan()["Items"]
+    first = [i for i in items if i["account_id"]["S"] == "acme#A-1"]
+    interleaved = first[:2] + [i for i in items if i["account_id"]["S"] != "acme#A-1"] + first[2:]
+
+    class SplitScan:
+        def scan(self, **_: object) -> dict:
+            return {"Items": interleaved}
+
+        def query(self, *args: object, **kwargs: object) -> dict:
+            return real.query(*args, **kwargs)
+
+    monkeypatch.setattr(events.EventModel, "_get_connection", lambda: SplitScan())
+    seen = [(trail.account_id, len(trail.events)) for trail in audit_reader.trails()]
+
+    assert seen[-1] == ("acme#A-1", 4)  # the partial first run is superseded by the whole trail
+    assert dict(seen) == {"acme#A-1": 4, "acme#B-2": 3, "zeta#C-3": 5}
