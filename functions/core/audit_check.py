@@ -27,12 +27,17 @@ The rules, each with the event it judges:
 - `T1 sms_consent` (47 USC 227(b)): a text only to a mobile number with prior express consent (account
   facts: `Debtor.phone_is_mobile`, `Debtor.sms_consent`). Every kind of message.
 - `R8/R9/R13/R19/R21 suppressed`: no collection message while a suppressing state holds: a dispute
-  opened in the portal or a chargeback (`portal_dispute_opened`, `payment_disputed`) until the account
-  shows it resolved; the account paid or settled (`payment_applied` with that status, until a refund
-  reopens it); a flag (cease, bankruptcy, attorney, deceased, fraud, recalled) from the moment the caller
-  says it was set (`flag_onsets`: the trail does not date the lender's flags, see below).
+  opened in the portal or a chargeback (`portal_dispute_opened`, `payment_disputed`) until an operator
+  resolves it (`ops_action` resolve_dispute); the account paid or settled (`payment_applied` with that
+  status, until a refund reopens it); a written notice an operator recorded (`ops_action` record_notice:
+  cease, attorney, bankruptcy, deceased); the account recalled or closed (`ops_action` recall, close, an
+  upheld dispute that closes it, an adjustment that leaves nothing owed); a flag from the moment the caller
+  says it was set (`flag_onsets`: the trail does not date the lender's own flags, see below).
+- `R1 conversation_pause` (1006.14(b)(2)(ii)): no collection message within the policy's pause after a
+  conversation an operator recorded (`ops_action` record_conversation, at the conversation's moment).
 - `R10 validation_notice_first` (1006.34(a)), third-party regime only: the first collection message is
-  the validation notice, sent by email, and only once.
+  the validation notice, sent by email, and only once (again only after an operator's
+  `resend_validation_notice`).
 
 A state applies to a contact recorded after it in the trail (append order: what the sender could have
 known) whose moment is not earlier than the state's (a send already made when a STOP arrived is not a
@@ -40,8 +45,7 @@ violation even if it was recorded after it).
 
 Known limits (the trail does not carry these facts; see docs/kpis.md): a lender's flag set by a
 portfolio upload has no event, so it is checked only from the moment the caller passes in `flag_onsets`;
-an SMS consent or a time zone changed by a later upload is checked with the latest account facts; the
-verification of a dispute has no event, so a dispute the account now shows resolved is not checked.
+an SMS consent or a time zone changed by a later upload is checked with the latest account facts.
 """
 
 from __future__ import annotations
@@ -52,9 +56,9 @@ from datetime import datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from functions.core.account import Account, AccountStatus, Channel, DisputeStatus, Flag
+from functions.core.account import Account, AccountStatus, Channel, Flag
 from functions.core.audit import AuditEvent, EventType
-from functions.core.clock import ensure_utc, zone
+from functions.core.clock import ensure_utc, parse_utc, zone
 from functions.core.jobs import Template
 from functions.core.policy import OutreachPolicy, Rules, compile_rules
 
@@ -75,6 +79,7 @@ RULE_BLOCKED = "channel_blocked"
 RULE_CONSENT = "T1 sms_consent"
 RULE_SUPPRESSED = "R8/R9/R13/R19/R21 suppressed"
 RULE_VALIDATION = "R10 validation_notice_first"
+RULE_PAUSE = "R1 conversation_pause"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,7 @@ class CheckRules:
     caps_per_channel: Mapping[Channel, int] = field(default_factory=lambda: {Channel.EMAIL: 3, Channel.SMS: 3})
     cap_all_channels: int = 5
     cap_period: timedelta = timedelta(days=7)
+    pause_after_conversation: timedelta = timedelta(days=7)
     third_party: bool = False
 
     @classmethod
@@ -97,6 +103,7 @@ class CheckRules:
             caps_per_channel=dict(rules.caps),
             cap_all_channels=rules.cap_all_channels,
             cap_period=rules.cap_period,
+            pause_after_conversation=rules.pause_after_conversation,
             third_party=rules.third_party,
         )
 
@@ -167,6 +174,7 @@ class _State:
         self.blocked: dict[str, tuple[datetime, str]] = {}
         self.suppressed: dict[str, datetime] = {}  # cause -> since
         self.validation_sent = False
+        self.conversations: list[datetime] = []
 
     def apply(self, event: AuditEvent) -> None:
         at, detail, kind = ensure_utc(event.at), event.detail or {}, event.type
@@ -192,12 +200,35 @@ class _State:
             self.blocked.setdefault(str(detail["channel"]), (at, f"provider refused: {detail['block']}"))
         elif kind in (EventType.PORTAL_DISPUTE_OPENED, EventType.PAYMENT_DISPUTED):
             self.suppressed.setdefault("dispute", at)
+        elif kind is EventType.OPS_ACTION:
+            self._ops(at, detail)
         elif kind in (EventType.PAYMENT_APPLIED, EventType.PAYMENT_REFUNDED) and detail.get("status"):
             if detail["status"] in (AccountStatus.PAID.value, AccountStatus.SETTLED.value):
                 self.suppressed.setdefault(f"account {detail['status']}", at)
             else:
                 self.suppressed.pop(f"account {AccountStatus.PAID.value}", None)
                 self.suppressed.pop(f"account {AccountStatus.SETTLED.value}", None)
+
+    def _ops(self, at: datetime, detail: Mapping[str, object]) -> None:
+        """An operator's action (functions/core/ops.py): its `action` and the facts it names."""
+        action = detail.get("action")
+        if action == "record_notice" and detail.get("notice"):
+            self.suppressed.setdefault(f"notice {detail['notice']}", at)
+        elif action == "record_conversation":
+            moment = detail.get("at")
+            self.conversations.append(parse_utc(str(moment)) if moment else at)
+        elif action == "resolve_dispute":
+            self.suppressed.pop("dispute", None)
+            if detail.get("closed"):
+                self.suppressed.setdefault("account closed", at)
+        elif action in ("recall", "close"):
+            self.suppressed.setdefault("account recalled" if action == "recall" else "account closed", at)
+        elif action == "adjust_balance":
+            owed_after = detail.get("owed_after")
+            if isinstance(owed_after, int) and owed_after <= 0:
+                self.suppressed.setdefault("account closed", at)
+        elif action == "resend_validation_notice":
+            self.validation_sent = False
 
 
 def check_trail(
@@ -210,9 +241,6 @@ def check_trail(
     (as `store.events.history` returns it); `flag_onsets` dates flags the trail does not (lender uploads)."""
     rules = rules or default_rules()
     zones = account.debtor.contact_zones
-    dispute_resolved = Flag.DISPUTE not in account.flags and (
-        account.dispute is None or account.dispute.status is not DisputeStatus.OPEN
-    )
     onsets = {flag: ensure_utc(at) for flag, at in (flag_onsets or {}).items() if flag in SUPPRESSING_FLAGS}
     state = _State()
     sent: list[_Sent] = []
@@ -249,13 +277,14 @@ def check_trail(
                 flag(RULE_CONSENT, "text without prior express consent")
         if contact.collection:
             causes = [
-                f"{cause} since {since.isoformat()}"
-                for cause, since in state.suppressed.items()
-                if since <= contact.at and not (cause == "dispute" and dispute_resolved)
+                f"{cause} since {since.isoformat()}" for cause, since in state.suppressed.items() if since <= contact.at
             ]
             causes += [f"flag {f.value} since {at.isoformat()}" for f, at in onsets.items() if at <= contact.at]
             if causes:
                 flag(RULE_SUPPRESSED, "; ".join(sorted(causes)))
+            talked = [c for c in state.conversations if c <= contact.at < c + rules.pause_after_conversation]
+            if talked:
+                flag(RULE_PAUSE, f"a conversation at {max(talked).isoformat()}")
             _check_cap(contact, sent, rules, flag)
             if rules.third_party:
                 _check_validation(contact, state, flag)

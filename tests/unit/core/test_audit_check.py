@@ -23,9 +23,9 @@ class Trail:
         self.account_id = account_id
         self.events: list[AuditEvent] = []
 
-    def add(self, kind: EventType, at: datetime, **detail: Any) -> Trail:
+    def add(self, kind: EventType, when: datetime, **detail: Any) -> Trail:
         seq = len(self.events) + 1
-        self.events.append(AuditEvent(self.account_id, at, kind, f"e{seq}", "test", detail, seq=seq))
+        self.events.append(AuditEvent(self.account_id, when, kind, f"e{seq}", "test", detail, seq=seq))
         return self
 
     def sent(self, at: datetime, channel: str = "email", template: str = "reminder") -> Trail:
@@ -170,8 +170,8 @@ def test_disputes_and_paid_accounts_stop_collection_but_not_receipts() -> None:
     )
     disputed = account(dispute=Dispute(T0, "not_mine"), flags=frozenset({Flag.DISPUTE}))
     assert rules_of(audit_check.check_trail(disputed, trail.events)) == [(audit_check.RULE_SUPPRESSED, "e2")]
-    verified = account(dispute=Dispute(T0, "not_mine", DisputeStatus.VERIFIED))
-    assert audit_check.check_trail(verified, trail.events) == []  # the trail does not date the verification
+    verified = account(dispute=Dispute(T0, "not_mine", DisputeStatus.VERIFIED))  # but no operator's event says when
+    assert rules_of(audit_check.check_trail(verified, trail.events)) == [(audit_check.RULE_SUPPRESSED, "e2")]
 
     paid = (
         Trail()
@@ -220,3 +220,37 @@ def test_check_all_uses_each_lenders_rules() -> None:
     violations = audit_check.check_all(records, {"acme": audit_check.CheckRules.from_rules(third.rules())})
     assert [(v.account_id, v.rule) for v in violations] == [("acme#A-1", audit_check.RULE_VALIDATION)]
     assert violations[0].as_dict()["event_id"] == "e1"
+
+
+def ops(trail: Trail, when: datetime, action: str, **detail: Any) -> Trail:
+    return trail.add(EventType.OPS_ACTION, when, action=action, reason="r", resolves=[], **detail)
+
+
+def test_operator_actions_date_notices_dispute_resolutions_closures_and_conversations() -> None:
+    notice = ops(Trail().sent(T0), T0 + timedelta(days=1), "record_notice", notice="cease_communication")
+    notice.sent(T0 + timedelta(days=3)).sent(T0 + timedelta(days=3, hours=1), "email", "receipt")
+    violations = audit_check.check_trail(account(flags=frozenset({Flag.CEASE_COMMUNICATION})), notice.events)
+    assert rules_of(violations) == [(audit_check.RULE_SUPPRESSED, "e3")]
+    assert "notice cease_communication" in violations[0].why
+
+    disputed = Trail().add(EventType.PAYMENT_DISPUTED, T0, dispute="dp_1").sent(T0 + timedelta(hours=1))
+    ops(disputed, T0 + timedelta(days=1), "resolve_dispute", outcome="verified", verification_ref="letter-1")
+    disputed.sent(T0 + timedelta(days=1, hours=1))
+    assert rules_of(audit_check.check_trail(account(), disputed.events)) == [(audit_check.RULE_SUPPRESSED, "e2")]
+
+    closed = ops(Trail(), T0, "close", code="other").sent(T0 + timedelta(hours=1))
+    ops(closed, T0 + timedelta(days=1), "adjust_balance", owed_after=0)
+    assert rules_of(audit_check.check_trail(account(), closed.events)) == [(audit_check.RULE_SUPPRESSED, "e2")]
+
+    talked = ops(Trail(), T0 + timedelta(days=1), "record_conversation", medium="phone", at="2026-03-02T17:00:00Z")
+    talked.sent(T0 + timedelta(days=3)).sent(T0 + timedelta(days=7, hours=2))
+    talked.sent(T0 + timedelta(days=4), "email", "receipt")
+    assert rules_of(audit_check.check_trail(account(), talked.events)) == [(audit_check.RULE_PAUSE, "e2")]
+
+
+def test_an_operator_may_have_the_validation_notice_sent_again() -> None:
+    rules = audit_check.default_rules("third_party")
+    trail = Trail().sent(T0, "email", "validation_notice")
+    ops(trail, T0 + timedelta(days=1), "resend_validation_notice")
+    trail.sent(T0 + timedelta(days=1, hours=1), "email", "validation_notice")
+    assert audit_check.check_trail(account(), trail.events, rules) == []
