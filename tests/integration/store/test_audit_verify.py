@@ -1,12 +1,19 @@
 """Verifying real trails on DynamoDB (moto): written by events.append, tampered with through the raw API."""
 
+import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+from moto.server import ThreadedMotoServer
 
+from functions import names
 from functions.core.audit import AuditEvent, BreakKind, EventType
-from functions.store import audit_reader, events
+from functions.store import audit_reader, events, tables
+from functions.store.events import EventIdModel, EventModel
+from functions.store.settings import StoreSettings
+from local import cli
 
 AT = datetime(2026, 3, 8, 14, tzinfo=UTC)
 
@@ -135,3 +142,83 @@ def test_an_account_whose_items_come_back_in_two_runs_is_read_again_whole(dynamo
 
     assert seen[-1] == ("acme#A-1", 4)  # the partial first run is superseded by the whole trail
     assert dict(seen) == {"acme#A-1": 4, "acme#B-2": 3, "zeta#C-3": 5}
+
+
+# --- `cleardue audit verify` --------------------------------------------------------------------------------
+
+
+def test_the_command_says_a_clean_trail_verifies_and_exits_0(dynamodb, capsys) -> None:
+    _, table = dynamodb
+    assert cli.main(["audit", "verify", "--table", table]) == 0
+    assert capsys.readouterr().out.splitlines() == ["3 account(s), 12 event(s), 0 break(s): the trail verifies"]
+
+
+def test_the_command_prints_each_break_and_exits_1(dynamodb, capsys) -> None:
+    client, table = dynamodb
+    client.delete_item(TableName=table, Key=key("zeta#C-3", 3))
+    client.update_item(
+        TableName=table,
+        Key=key("acme#A-1", 1),
+        UpdateExpression="SET actor = :who",
+        ExpressionAttributeValues={":who": {"S": "insider"}},
+    )
+
+    assert cli.main(["audit", "verify", "--table", table]) == 1
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("acme#A-1 seq 1: altered: content does not match its hash")
+    assert lines[1] == "zeta#C-3 seq 3: missing: event 3 is not in the trail"
+    assert lines[2] == "3 account(s), 11 event(s), 2 break(s): the trail does NOT verify"
+
+
+def test_the_command_verifies_one_account(dynamodb, capsys) -> None:
+    client, table = dynamodb
+    client.delete_item(TableName=table, Key=key("zeta#C-3", 3))
+
+    assert cli.main(["audit", "verify", "--table", table, "--account", "acme#B-2"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["1 account(s), 3 event(s), 0 break(s): the trail verifies"]
+    assert cli.main(["audit", "verify", "--table", table, "--account", "zeta#C-3"]) == 1
+    assert cli.main(["audit", "verify", "--table", table, "--account", "nobody#X"]) == 2
+    assert "no audit trail for nobody#X" in capsys.readouterr().err
+
+
+def test_the_command_needs_the_local_stack_or_a_table(tmp_path, capsys) -> None:
+    assert cli.main(["audit", "verify", "--state-dir", str(tmp_path)]) == 2
+    assert "outputs.json not found" in capsys.readouterr().err
+
+
+@pytest.fixture
+def local_stack(tmp_path, monkeypatch):
+    """A moto server and the outputs.json `cleardue up` writes, with trails in its events table."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # restored after the test, whatever the command sets
+    settings = StoreSettings(region="us-east-1", events_table="local-events")
+    tables.configure(settings)
+    EventModel.create_table(wait=True)
+    write_trail("acme#A-1", 3)
+    outputs = {names.OUTPUT_AWS_ENDPOINT: endpoint, names.OUTPUT_REGION: "us-east-1"}
+    (tmp_path / "outputs.json").write_text(json.dumps({**outputs, names.OUTPUT_EVENTS_TABLE: "local-events"}))
+    yield tmp_path, boto3.client("dynamodb", endpoint_url=endpoint)
+    server.stop()
+    EventModel._connection = EventIdModel._connection = None
+
+
+def test_the_command_finds_the_local_stack_from_its_outputs(local_stack, monkeypatch, capsys) -> None:
+    state, client = local_stack
+    monkeypatch.delenv("AWS_ENDPOINT_URL")  # as in a fresh shell: outputs.json says where the stack is
+
+    assert cli.main(["audit", "verify", "--state-dir", str(state)]) == 0
+    client.update_item(
+        TableName="local-events",
+        Key=key("acme#A-1", 2),
+        UpdateExpression="SET prev_hash = :h",
+        ExpressionAttributeValues={":h": {"S": "0" * 64}},
+    )
+    assert cli.main(["audit", "verify", "--state-dir", str(state)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines[1:-1]] == ["acme#A-1 seq 2", "acme#A-1 seq 2"]
+    assert lines[-1] == "1 account(s), 3 event(s), 2 break(s): the trail does NOT verify"
