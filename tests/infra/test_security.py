@@ -268,3 +268,36 @@ def test_the_pay_page_is_served_with_strict_security_headers(template):
     assert behavior["ResponseHeadersPolicyId"] == {
         "Ref": next(iter(resources(template, "AWS::CloudFront::ResponseHeadersPolicy")))
     }
+
+
+AUDIT_REWRITES = {
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+    "dynamodb:DeleteTable",
+    "dynamodb:RestoreTableFromBackup",
+    "dynamodb:ImportTable",
+}
+
+
+def test_no_policy_in_the_template_lets_anything_rewrite_the_audit_trail(template):
+    # Wider than the append-only test above: every policy of every role (CDK's own functions, functions
+    # added later) and statements on "*" or on every table, which reach the events table too.
+    events_table = ref(template, names.OUTPUT_EVENTS_TABLE)
+    documents = [props["PolicyDocument"] for props in resources(template, "AWS::IAM::ManagedPolicy").values()]
+    found = statements(template) + [statement for document in documents for statement in document["Statement"]]
+
+    def reaches_events(resource) -> bool:
+        text = json.dumps(resource)
+        return mentions(resource, events_table) or resource == "*" or ":table/*" in text
+
+    rewrites = [
+        (action, statement["Resource"])
+        for statement in found
+        if statement["Effect"] == "Allow" and any(reaches_events(r) for r in as_list(statement["Resource"]))
+        for action in as_list(statement["Action"])
+        if action in AUDIT_REWRITES or action in ("dynamodb:*", "*")
+    ]
+    assert found and rewrites == []
