@@ -88,6 +88,7 @@ class ClearDueStack(Stack):
             portal_origin=portal_origin,
             portal_api=self.functions.portal_api,
             stripe_webhooks=self.functions.stripe_webhooks,
+            ops_api=self.functions.ops,
             key=self.data.key,
         )
 

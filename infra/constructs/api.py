@@ -10,6 +10,7 @@ import json
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -34,6 +35,8 @@ PORTAL_ROUTES = (
     ("GET", "/openapi.json"),
 )
 STRIPE_WEBHOOK_ROUTE = ("POST", "/webhooks/stripe")
+# The ops API (docs/ops.md): signed with AWS credentials (SigV4) and authorized by IAM before the function runs.
+OPS_ROUTES = (("GET", "/ops/{proxy+}"), ("POST", "/ops/{proxy+}"))
 # Across all callers: well above a portfolio's worth of debtors opening their links at once, well below
 # what would exhaust the account's Lambda concurrency.
 THROTTLE_RATE = 100
@@ -63,6 +66,7 @@ class ApiConstruct(Construct):
         portal_origin: str | None,
         portal_api: lambda_.IFunction,
         stripe_webhooks: lambda_.IFunction,
+        ops_api: lambda_.IFunction,
         key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -70,11 +74,15 @@ class ApiConstruct(Construct):
         self.stage = self._build_stage(key)
         self._add_routes(PORTAL_ROUTES, integrations.HttpLambdaIntegration("Portal", portal_api))
         self._add_routes((STRIPE_WEBHOOK_ROUTE,), integrations.HttpLambdaIntegration("Stripe", stripe_webhooks))
+        self._add_routes(
+            OPS_ROUTES, integrations.HttpLambdaIntegration("Ops", ops_api), authorizer=authorizers.HttpIamAuthorizer()
+        )
         acknowledge(
             self.http_api,
             "AwsSolutions-APIG4",
             "The routes authenticate their callers themselves: the portal with a signed, expiring pay link and the "
-            "identity check behind it (then a session token), Stripe's webhook with its signature.",
+            "identity check behind it (then a session token), Stripe's webhook with its signature; the ops routes "
+            "use IAM authorization (AWS_IAM, SigV4-signed requests).",
         )
 
     @property
@@ -128,6 +136,13 @@ class ApiConstruct(Construct):
         )
         return stage
 
-    def _add_routes(self, routes: tuple[tuple[str, str], ...], integration: apigw.HttpRouteIntegration) -> None:
+    def _add_routes(
+        self,
+        routes: tuple[tuple[str, str], ...],
+        integration: apigw.HttpRouteIntegration,
+        authorizer: apigw.IHttpRouteAuthorizer | None = None,
+    ) -> None:
         for method, path in routes:
-            self.http_api.add_routes(path=path, methods=[apigw.HttpMethod(method)], integration=integration)
+            self.http_api.add_routes(
+                path=path, methods=[apigw.HttpMethod(method)], integration=integration, authorizer=authorizer
+            )

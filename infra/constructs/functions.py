@@ -43,6 +43,7 @@ PORTAL_API_HANDLER = "functions.portal_api.handler.handler"
 STRIPE_WEBHOOK_HANDLER = "functions.webhooks.handler.stripe_handler"
 EMAIL_EVENTS_HANDLER = "functions.webhooks.handler.events_handler"
 CHARGER_HANDLER = "functions.charger.handler.lambda_handler"
+OPS_HANDLER = "functions.ops.handler.handler"
 
 # At most this many concurrent senders per channel: SES and SNS send quotas are per second, and the
 # rest of the account's Lambda concurrency stays free for the portal and webhooks.
@@ -92,6 +93,7 @@ class FunctionsConstruct(Construct):
         self.stripe_webhooks = self._build_stripe_webhooks()
         self.email_events = self._build_email_events()
         self.charger = self._build_charger()
+        self.ops = self._build_ops()
 
     @property
     def all(self) -> dict[str, lambda_.Function]:
@@ -105,6 +107,7 @@ class FunctionsConstruct(Construct):
             "StripeWebhooks": self.stripe_webhooks,
             "EmailEvents": self.email_events,
             "Charger": self.charger,
+            "Ops": self.ops,
         }
 
     def link_to_portal(self, *, portal_url: str, api_url: str) -> None:
@@ -479,5 +482,14 @@ class FunctionsConstruct(Construct):
             )
         )
         self._secrets.stripe.grant_read(function)
+        self._grant_account_writer(function)
+        return function
+
+    def _build_ops(self) -> lambda_.Function:
+        """The ops API (behind IAM authorization on the HTTP API): reads a lender's accounts and their trails,
+        changes an account's state and flags (UpdateItem), offers a settlement, appends the audit event."""
+        function = self._build_function(
+            "Ops", OPS_HANDLER, service="ops", timeout=Duration.seconds(29), memory_size=1024
+        )
         self._grant_account_writer(function)
         return function

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from functions import names
-from infra.constructs.api import PORTAL_ROUTES, STRIPE_WEBHOOK_ROUTE
+from infra.constructs.api import OPS_ROUTES, PORTAL_ROUTES, STRIPE_WEBHOOK_ROUTE
 from infra.constructs.functions import (
     CHARGER_HANDLER,
     EMAIL_EVENTS_HANDLER,
     EMAIL_SENDER_HANDLER,
     INGEST_HANDLER,
+    OPS_HANDLER,
     PORTAL_API_HANDLER,
     SMS_SENDER_HANDLER,
     STRIPE_WEBHOOK_HANDLER,
@@ -207,10 +208,11 @@ def test_the_api_serves_exactly_the_documented_portal_routes_and_stripe_webhook(
         integration = integrations[route["Target"]["Fn::Join"][1][1]["Ref"]]
         return next(h for h, lid in functions.items() if mentions(integration["IntegrationUri"], lid))
 
-    served = {tuple(route["RouteKey"].split(" ")): handler_of(route) for route in routes.values()}
+    public = {lid: route for lid, route in routes.items() if not route["RouteKey"].split(" ")[1].startswith("/ops/")}
+    served = {tuple(route["RouteKey"].split(" ")): handler_of(route) for route in public.values()}
     assert set(PORTAL_ROUTES) == _documented_routes()
     assert served == {**dict.fromkeys(PORTAL_ROUTES, PORTAL_API_HANDLER), STRIPE_WEBHOOK_ROUTE: STRIPE_WEBHOOK_HANDLER}
-    assert all(route.get("AuthorizationType", "NONE") == "NONE" for route in routes.values())
+    assert all(route.get("AuthorizationType", "NONE") == "NONE" for route in public.values())
 
 
 def test_the_api_is_throttled_access_logged_and_grants_no_cross_origin_reads_without_a_portal_domain(template):
@@ -301,3 +303,30 @@ def test_no_policy_in_the_template_lets_anything_rewrite_the_audit_trail(templat
         if action in AUDIT_REWRITES or action in ("dynamodb:*", "*")
     ]
     assert found and rewrites == []
+
+
+def test_the_ops_routes_need_iam_authorization_and_the_portal_routes_do_not(template):
+    routes = resources(template, "AWS::ApiGatewayV2::Route")
+    integrations = resources(template, "AWS::ApiGatewayV2::Integration")
+    ops_function = function_ids(template)[OPS_HANDLER]
+    by_key = {route["RouteKey"]: route for route in routes.values()}
+
+    ops_routes = {key: route for key, route in by_key.items() if key.split(" ")[1].startswith("/ops")}
+    assert set(ops_routes) == {f"{method} {path}" for method, path in OPS_ROUTES}
+    for route in ops_routes.values():
+        assert route["AuthorizationType"] == "AWS_IAM"
+        integration = integrations[route["Target"]["Fn::Join"][1][1]["Ref"]]
+        assert mentions(integration["IntegrationUri"], ops_function)
+    for method, path in (*PORTAL_ROUTES, STRIPE_WEBHOOK_ROUTE):
+        assert by_key[f"{method} {path}"].get("AuthorizationType", "NONE") == "NONE"
+
+
+def test_the_ops_function_reads_and_updates_accounts_appends_to_the_trail_and_reads_lenders(template):
+    actions = {
+        action
+        for statement in statements_of_role(template, role_of(template, OPS_HANDLER))
+        for action in as_list(statement["Action"])
+        if action.startswith("dynamodb:")
+    }
+    assert {"dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchGetItem"} <= actions
+    assert not {"dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & actions
