@@ -1,0 +1,83 @@
+"""`python -m bench.imports [--runs N]`: each handler's cold import time as a ratio to `import boto3`.
+
+Each import runs in a fresh interpreter (`python -c "import X"`), the rounds interleaved so that every
+module sees the same machine; a module's import time is the median wall time of its runs minus the
+median of `python -c pass` (the interpreter's own start). Bytecode is compiled beforehand, as the Lambda
+layer is (`compileall`); the file cache is warm. A ratio of 1.3 means the handler (its own code, Powertools,
+pydantic, PynamoDB, boto3 and whatever else it pulls in) takes 30 % longer to import than boto3 alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = "boto3"
+HANDLERS = {
+    "ingest": "functions.ingest.handler",
+    "scheduler": "functions.scheduler.handler",
+    "sender": "functions.sender.handler",
+    "charger": "functions.charger.handler",
+    "portal_api": "functions.portal_api.handler",
+    "webhooks": "functions.webhooks.handler",
+}
+TARGET = 1.3
+
+
+def _env() -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "POWERTOOLS_"))}
+    return {**env, "AWS_DEFAULT_REGION": "us-east-1", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _run(code: str, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def measure(runs: int = 9) -> dict[str, object]:
+    """Median import seconds of boto3 and of each handler, and each handler's ratio to boto3."""
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "functions"), quiet=1)
+    env = _env()
+    codes = {"startup": "pass", REFERENCE: f"import {REFERENCE}"}
+    codes |= {name: f"import {module}" for name, module in HANDLERS.items()}
+    for code in codes.values():  # warm the file cache; fail early on an import error
+        _run(code, env)
+    samples: dict[str, list[float]] = {name: [] for name in codes}
+    for _ in range(runs):
+        for name, code in codes.items():
+            samples[name].append(_run(code, env))
+    startup = statistics.median(samples["startup"])
+    seconds = {name: max(0.0, statistics.median(values) - startup) for name, values in samples.items()}
+    reference = seconds[REFERENCE]
+    return {
+        "runs": runs,
+        "startup_s": startup,
+        "boto3_s": reference,
+        "handlers_s": {name: seconds[name] for name in HANDLERS},
+        "ratio_to_boto3": {name: seconds[name] / reference for name in HANDLERS},
+        "worst_ratio": max(seconds[name] / reference for name in HANDLERS),
+        "target": TARGET,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.imports")
+    parser.add_argument("--runs", type=int, default=9)
+    figures = measure(parser.parse_args().runs)
+    print(f"import boto3: {1000 * figures['boto3_s']:.0f} ms (interpreter start {1000 * figures['startup_s']:.0f} ms)")
+    for name, ratio in figures["ratio_to_boto3"].items():  # type: ignore[attr-defined]
+        ms = 1000 * figures["handlers_s"][name]  # type: ignore[index]
+        print(f"  {name:12} {ms:6.0f} ms  {ratio:.2f} x boto3 (target <= {TARGET})")
+
+
+if __name__ == "__main__":
+    main()
