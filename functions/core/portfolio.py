@@ -150,7 +150,11 @@ def parse_header(header_line: str) -> Header:
     if not header_line.strip():
         raise PortfolioError("the file is empty (no header row)")
     delimiter = detect_delimiter(header_line)
-    columns = next(csv.reader([header_line], delimiter=delimiter))
+    try:
+        columns = next(csv.reader([header_line], delimiter=delimiter))
+    except csv.Error as exc:  # e.g. a bare CR inside it: a file saved with old Mac (CR-only) line endings
+        hint = " (save the file with Windows or Unix line endings)" if "\r" in header_line.rstrip("\r\n") else ""
+        raise PortfolioError(f"the header row is not valid CSV: {exc}{hint}") from exc
     fields = tuple(
         _ALIAS_TO_FIELD.get(_normalise_header(column), f"attr:{column.strip() or f'column_{position}'}")
         for position, column in enumerate(columns, start=1)
@@ -363,14 +367,21 @@ def read_rows(
     """Validate the data rows that follow the header; `first_line` is the file line the first one starts on.
 
     Lines are pulled from `lines` one CSV record at a time, never ahead: when a result is yielded, the
-    lines consumed are exactly those of the records up to and including it."""
+    lines consumed are exactly those of the records up to and including it. A record CSV cannot read
+    raises PortfolioError with its line: the file fails with the reason."""
     reader = csv.reader(lines, delimiter=header.delimiter)
     fields, width = header.fields, len(header.columns)
     attributes = tuple(field for field in fields if field.startswith("attr:"))
     seen: set[str] = set()
     previous_line = 0
-    for values in reader:
+    while True:
         line = first_line + previous_line
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a runaway quote past the field size limit, a bare CR: nothing after it is sure
+            raise PortfolioError(f"line {line}: not valid CSV from here on: {exc}") from exc
         previous_line = reader.line_num
         if not "".join(values).strip():
             continue
