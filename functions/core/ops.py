@@ -217,7 +217,8 @@ def work_queue(items: Iterable[QueueItem], reason: QueueReason | None = None) ->
 
 # --- the timeline ---------------------------------------------------------------------------------
 
-_HIDDEN_DETAIL = {"statement", "note", "hash", "prev_hash"}  # the debtor's own words are read in the trail itself
+# Left out of the one-line view: the debtor's own words (read in the trail itself) and long provider ids.
+_HIDDEN_DETAIL = {"statement", "note", "content_hash", "message_id"}
 
 
 def describe(event: AuditEvent) -> str:

@@ -1,6 +1,6 @@
 """The ops API: routes under /ops on the HTTP API (payload 2.0), behind IAM (SigV4) authorization.
 
-Thin: the caller is authorized (`authorizer`, pluggable: today the IAM principal of the signed request,
+Thin: the caller is authorized (`authorize`, pluggable: today the IAM principal of the signed request,
 every lender in scope), the body is parsed into a model, the service does the work, one place maps errors.
 API Gateway refuses unsigned calls before they arrive; the function refuses them again (defence in depth):
 no IAM principal in the request context, or a debtor's portal session (`Authorization: Bearer …`), is a 403."""
@@ -53,10 +53,9 @@ def iam_principal(event: dict[str, Any]) -> service.Principal:
     return service.Principal(identity=arn)
 
 
-@cache
-def authorizer() -> Authorizer:
-    """Who may call (replaceable: a lender-scoped authorizer narrows `Principal.lenders`)."""
-    return iam_principal
+# Who may call: the plug point (a lender-scoped authorizer narrows `Principal.lenders`; the local CLI names
+# its operator). Deployed, it is always the IAM principal.
+authorize: Authorizer = iam_principal
 
 
 def _event() -> APIGatewayProxyEventV2:
@@ -65,7 +64,7 @@ def _event() -> APIGatewayProxyEventV2:
 
 def caller() -> tuple[service.Principal, service.Call]:
     event = _event()
-    who = authorizer()(event.raw_event)
+    who = authorize(event.raw_event)
     context = event.request_context
     return who, service.Call(now=from_epoch_millis(context.time_epoch), request_id=context.request_id or "unknown")
 
@@ -161,8 +160,8 @@ def app() -> APIGatewayHttpResolver:
 
 def reset() -> None:
     """Forget the per-container caches (tests, and the local stack when its endpoint changes)."""
-    for cached in (settings, authorizer, app):
-        getattr(cached, "cache_clear", lambda: None)()
+    for cached in (settings, app):
+        cached.cache_clear()
 
 
 @lambda_entry

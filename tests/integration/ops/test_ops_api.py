@@ -207,7 +207,7 @@ def test_a_lender_scoped_principal_cannot_see_another_lenders_account(
     theirs = placed("acme")
     mine = placed("thirdco")
     scoped = service.Principal("lender:thirdco", frozenset({"thirdco"}))
-    monkeypatch.setattr(ops_handler, "authorizer", lambda: lambda event: scoped)
+    monkeypatch.setattr(ops_handler, "authorize", lambda event: scoped)
     assert client.show(theirs.account_id).status == 404
     assert client.act(theirs.account_id, {"action": "recall", "reason": "x"}).status == 404
     assert client.queue("acme").status == 403
