@@ -52,7 +52,8 @@ def issue(link_ref: str, language: str, now: datetime, key: bytes, ttl: timedelt
 
 def read(token: str, now: datetime, key: bytes) -> SessionClaims:
     """The claims of a genuine, unexpired session token; raises SessionError otherwise."""
-    parts = token.split(".") if isinstance(token, str) and len(token) <= 256 else []
+    # ASCII only: "²".isdigit() is True, and hmac.compare_digest refuses non-ASCII text (a 500, not a 401)
+    parts = token.split(".") if isinstance(token, str) and len(token) <= 256 and token.isascii() else []
     if (
         len(parts) != 5
         or parts[0] != VERSION
