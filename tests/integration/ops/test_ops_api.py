@@ -256,3 +256,15 @@ def test_a_concurrent_change_is_a_409_and_nothing_is_audited(client: Client, mon
     assert (reply.status, reply.body["code"]) == (409, "version_conflict")
     saved = accounts.get(account.account_id)
     assert saved is not None and saved.status is AccountStatus.ACTIVE and events.history(account.account_id) == []
+
+
+def test_repeated_lockouts_reach_the_queue_through_the_portals_lock_mark(client: Client) -> None:
+    account = placed()
+    for hours in (30, 2):  # two lockouts (the portal counts them on the item and audits each)
+        portal_store.record_failure(account.account_id, 1, NOW + timedelta(minutes=15))
+        events.append(AuditEvent(account.account_id, NOW - timedelta(hours=hours), EventType.PORTAL_LOCKED,
+                                 f"portal:lock-{hours}", "debtor", {"locked_until": "later"}))  # fmt: skip
+
+    items = [i for i in client.queue("acme").body["items"] if i["account_id"] == account.account_id]
+
+    assert [(i["reason"], i["since"]) for i in items] == [("lockouts", "2026-03-09T13:00:00Z")]
