@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from functions.core import links, sessions
@@ -39,10 +39,13 @@ def altered(draw: st.DrawFn, token: str) -> str:
     edit = draw(st.sampled_from(["replace", "insert", "delete"]))
     char = draw(st.characters())
     if edit == "replace":
-        return token[:at] + char + token[at + 1 :]
-    if edit == "insert":
-        return token[:at] + char + token[at:]
-    return token[:at] + token[at + 1 :]
+        changed = token[:at] + char + token[at + 1 :]
+    elif edit == "insert":
+        changed = token[:at] + char + token[at:]
+    else:
+        changed = token[:at] + token[at + 1 :]
+    assume(changed != token)  # a character replaced by itself
+    return changed
 
 
 @st.composite
