@@ -37,11 +37,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.ingest --rows 100000
-	$(BIN)/python -m bench.decide --accounts 50000
-	$(BIN)/python -m bench.send --accounts 300
-	$(BIN)/python -m bench.sms
-	$(BIN)/python -m bench --rows 300
+	$(BIN)/python -m bench.all
 
 # Stage configuration goes through CDK context, e.g. make deploy CDK_ARGS="-c stage=prod -c senderEmail=…"
 CDK_ARGS ?=

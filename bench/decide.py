@@ -9,6 +9,7 @@ scheduler tick over N placed accounts against moto server, counting the function
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import tempfile
 import time
@@ -130,6 +131,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.decide")
     parser.add_argument("--accounts", type=int, default=50_000)
     parser.add_argument("--tick-accounts", type=int, default=2_000, help="accounts in the scheduler tick")
+    parser.add_argument("--json", type=Path, help="write the figures to this file")
     args = parser.parse_args()
     wall, cpu = decision_rate(args.accounts)
     print(
@@ -142,6 +144,17 @@ def main() -> None:
         f"{enqueued} jobs)"
     )
     print_calls(by_operation)
+    if args.json:
+        figures = {
+            "accounts": args.accounts,
+            "decisions_per_cpu_s": cpu,
+            "decisions_per_wall_s": wall,
+            "tick_accounts": args.tick_accounts,
+            "calls_per_job": per_job,
+            "jobs": enqueued,
+            "calls": dict(by_operation.most_common()),
+        }
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

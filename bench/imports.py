@@ -10,6 +10,7 @@ pydantic, PynamoDB, boto3 and whatever else it pulls in) takes 30 % longer to im
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -72,7 +73,11 @@ def measure(runs: int = 9) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.imports")
     parser.add_argument("--runs", type=int, default=9)
-    figures = measure(parser.parse_args().runs)
+    parser.add_argument("--json", type=Path, help="write the figures to this file")
+    args = parser.parse_args()
+    figures = measure(args.runs)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
     print(f"import boto3: {1000 * figures['boto3_s']:.0f} ms (interpreter start {1000 * figures['startup_s']:.0f} ms)")
     for name, ratio in figures["ratio_to_boto3"].items():  # type: ignore[attr-defined]
         ms = 1000 * figures["handlers_s"][name]  # type: ignore[index]

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import random
 import tempfile
 import threading
 import time
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -158,20 +160,29 @@ def parse_rate(rows: int) -> float:
 
 
 class CallCounter:
-    """Counts the AWS API calls a handler makes (botocore, so PynamoDB's too), per operation."""
+    """Counts the AWS API calls a handler makes (botocore, so PynamoDB's too), per operation.
 
-    def __init__(self) -> None:
+    `observer`, if given, also sees each counted call's operation, parameters and response (bench.cost
+    derives DynamoDB request units from them)."""
+
+    def __init__(self, observer: Callable[[str, dict[str, Any], Any], None] | None = None) -> None:
         self.calls: Counter[str] = Counter()
         self._active = threading.local()
+        self._observer = observer
 
     def install(self) -> None:
         original = BaseClient._make_api_call
         counter = self
 
         def counted(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-            if getattr(counter._active, "on", False):
-                counter.calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
-            return original(client, operation, params)
+            if not getattr(counter._active, "on", False):
+                return original(client, operation, params)
+            key = f"{client.meta.service_model.service_name}:{operation}"
+            counter.calls[key] += 1
+            response = original(client, operation, params)
+            if counter._observer is not None:
+                counter._observer(key, params, response)
+            return response
 
         BaseClient._make_api_call = counted  # type: ignore[method-assign]
 
@@ -236,18 +247,24 @@ def calls_per_row(rows: int) -> tuple[float, Counter[str], float]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description="Portfolio ingestion figures.")
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--aws-rows", type=int, help="rows for the calls-per-row run on moto server (default: --rows)")
     parser.add_argument("--skip-aws", action="store_true", help="parse + validate only")
+    parser.add_argument("--json", type=Path, help="write the figures to this file")
     args = parser.parse_args()
     rate = parse_rate(args.rows)
+    figures: dict[str, Any] = {"parse_rows": args.rows, "parse_rows_per_s": rate}
     print(f"parse+validate: {args.rows} rows in {args.rows / rate:.2f} s = {rate:,.0f} rows/s (one core)")
-    if args.skip_aws:
-        return
-    per_row, by_operation, seconds = calls_per_row(args.rows)
-    print(
-        f"AWS calls per row (moto server, a new portfolio): {per_row:.4f} ({sum(by_operation.values())} calls "
-        f"for {args.rows} rows, ingestion took {seconds:.0f} s on the emulator)"
-    )
-    print_calls(by_operation)
+    if not args.skip_aws:
+        aws_rows = args.aws_rows or args.rows
+        per_row, by_operation, seconds = calls_per_row(aws_rows)
+        figures |= {"aws_rows": aws_rows, "calls_per_row": per_row, "calls": dict(by_operation.most_common())}
+        print(
+            f"AWS calls per row (moto server, a new portfolio): {per_row:.4f} ({sum(by_operation.values())} calls "
+            f"for {aws_rows} rows, ingestion took {seconds:.0f} s on the emulator)"
+        )
+        print_calls(by_operation)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from bench.ingest import CallCounter, print_calls
@@ -38,6 +39,8 @@ class SendFigures:
     sender_cpu_s: float
     warm_cpu_s: float  # every invocation but each channel's first (clients, templates, secrets: once per container)
     warm_delivered: int
+    scheduler_cpu_s: float = 0.0  # the handler thread's (its shard queries run in a pool, not counted)
+    sender_invocations: int = 0
 
     @property
     def calls_per_message(self) -> float:
@@ -79,7 +82,7 @@ def generate(count: int) -> list[Any]:
     return accounts
 
 
-def measure(count: int) -> SendFigures:
+def measure(count: int, observer: Any = None) -> SendFigures:
     from functions import names
     from functions.core.outreach import first_contact_at
     from functions.store import accounts as store
@@ -89,7 +92,10 @@ def measure(count: int) -> SendFigures:
 
     os.environ.setdefault(names.ENV_PORTAL_URL, PORTAL_URL)
     os.environ.setdefault(names.ENV_PORTAL_API_URL, f"{PORTAL_URL}/api")
-    counter = CallCounter()
+    counter = CallCounter(observer)
+    counter._active = SimpleNamespace(
+        on=False
+    )  # one flag for every thread: the scheduler's shard queries run in a pool
     counter.install()
     with tempfile.TemporaryDirectory(prefix="cleardue-bench-") as directory, running(Path(directory)) as stack:
         import boto3
@@ -102,11 +108,13 @@ def measure(count: int) -> SendFigures:
         store.put_new(
             [store.new_item(a, first_contact_at(a, NOW - timedelta(hours=1)), "bench", NOW, shards) for a in placed]
         )
+        started = time.thread_time()
         summary = counter.wrap(scheduler)(
             scheduled_event(NOW, "arn:aws:events:::rule/bench"), LocalLambdaContext("cleardue-scheduler")
         )
+        scheduler_cpu_s = time.thread_time() - started
         scheduler_calls = sum(counter.calls.values())
-        cpu = {"s": 0.0, "warm_s": 0.0, "warm_delivered": 0}
+        cpu = {"s": 0.0, "warm_s": 0.0, "warm_delivered": 0, "invocations": 0}
 
         def sends() -> int:
             return counter.calls["sesv2:SendEmail"] + counter.calls["sns:Publish"]
@@ -122,6 +130,7 @@ def measure(count: int) -> SendFigures:
                 finally:
                     spent = time.thread_time() - started
                     cpu["s"] += spent
+                    cpu["invocations"] += 1
                     invocations["n"] += 1
                     if invocations["n"] > 1:
                         cpu["warm_s"] += spent
@@ -149,6 +158,8 @@ def measure(count: int) -> SendFigures:
         sender_cpu_s=cpu["s"],
         warm_cpu_s=cpu["warm_s"],
         warm_delivered=int(cpu["warm_delivered"]),
+        scheduler_cpu_s=scheduler_cpu_s,
+        sender_invocations=int(cpu["invocations"]),
     )
 
 
