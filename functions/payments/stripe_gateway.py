@@ -116,6 +116,10 @@ def verify_webhook(payload: str | bytes, signature_header: str | None, secret: s
         raise WebhookSignatureError(str(exc)) from exc
     except ValueError as exc:
         raise WebhookSignatureError(f"the body is not a Stripe event: {exc}") from exc
+    except RecursionError as exc:  # signed, but JSON nested deeper than the parser goes
+        raise WebhookSignatureError("the body is not a Stripe event: nested too deeply") from exc
+    except (AttributeError, TypeError) as exc:  # signed JSON that is not an object (a list, a number, null)
+        raise WebhookSignatureError("the body is not a Stripe event: not a JSON object") from exc
     return event.to_dict()
 
 

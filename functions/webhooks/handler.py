@@ -40,6 +40,7 @@ from functions.store import events, lenders, tables
 from functions.webhooks import feedback, service
 from functions.webhooks.settings import WebhooksSettings
 
+MAX_EPOCH_SECONDS = 2**33  # 2242: beyond it `created` is not a time (and datetime cannot hold year 10000)
 STRIPE_TRAIL = "webhooks#stripe"  # the audit trail of deliveries that belong to no account (bad signatures)
 
 app = APIGatewayHttpResolver()
@@ -146,7 +147,7 @@ def stripe_webhook() -> Response:
     except WebhookSignatureError as exc:
         _reject(body, signature, now, str(exc))
         return _error(400, "invalid_signature", "The Stripe-Signature header does not verify for this body.")
-    if not event.get("id") or not event.get("type") or event.get("created") is None:
+    if not _well_formed(event):
         return _error(400, "invalid_event", "The body is not a Stripe event.")
     outcome = runtime.stripe(event=event)
     _count(outcome)
@@ -158,6 +159,21 @@ def stripe_webhook() -> Response:
         status_code=200,
         content_type=content_types.APPLICATION_JSON,
         body={"received": True, "outcome": outcome["outcome"]},
+    )
+
+
+def _well_formed(event: dict[str, Any]) -> bool:
+    """The envelope every Stripe event has: string id and type, `created` in epoch seconds, `data` an object."""
+    created = event.get("created")
+    data = event.get("data", {})
+    return (
+        isinstance(event.get("id"), str)
+        and bool(event["id"])
+        and isinstance(event.get("type"), str)
+        and bool(event["type"])
+        and type(created) is int
+        and 0 <= created < MAX_EPOCH_SECONDS
+        and isinstance(data, dict)
     )
 
 

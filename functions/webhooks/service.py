@@ -20,7 +20,7 @@ from functions.core.audit import AuditEvent, EventType
 from functions.core.engagement import Signal, increments
 from functions.core.jobs import Job
 from functions.core.lender import LenderProfile
-from functions.core.money import Money
+from functions.core.money import Money, MoneyError
 from functions.store import accounts, events
 from functions.store import webhooks as store
 
@@ -90,6 +90,14 @@ def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int | str) and str(value).lstrip("-").isdigit() else None
 
 
+def _epoch(value: Any) -> datetime | None:
+    """Epoch seconds as a time, or None for anything else (Stripe's `created` fields)."""
+    seconds = _int(value)
+    if seconds is None or not 0 < seconds < 2**33:
+        return None
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
 def event_time(event: dict[str, Any]) -> datetime:
     """Time comes from the event: Stripe's `created` (epoch seconds)."""
     return datetime.fromtimestamp(int(event["created"]), tz=UTC)
@@ -126,7 +134,7 @@ class StripeEvents:
             return Outcome(IGNORED, kind)
         try:
             return handler(event, obj, event_time(event))
-        except payments.PaymentError as exc:
+        except (payments.PaymentError, MoneyError) as exc:  # e.g. another currency, or one that is not ISO 4217
             # Retrying cannot fix it: acknowledge (Stripe would retry for days) and leave it to a person.
             account_id = self._account_id(_metadata(obj))
             if account_id is not None and accounts.get(account_id) is not None:
@@ -165,7 +173,8 @@ class StripeEvents:
             return self._card_saved(event, meta, session, now)
         intent_id = _id(session.get("payment_intent"))
         amount = _int(session.get("amount_total"))
-        if session.get("mode") != "payment" or session.get("payment_status") != "paid" or not intent_id or not amount:
+        paid = session.get("mode") == "payment" and session.get("payment_status") == "paid"
+        if not paid or not intent_id or not amount or not session.get("currency"):
             return Outcome(IGNORED, event["type"], detail={"why": "not a paid payment-mode session"})
         fact = payments.PaymentFact(intent_id, Money(amount, str(session["currency"])), now, source=_source(meta))
         return self._apply(event, meta, fact, now)
@@ -231,7 +240,7 @@ class StripeEvents:
         fact = payments.PaymentFact(
             payment_id,
             Money(amount, str(charge["currency"])),
-            datetime.fromtimestamp(int(charge.get("created") or event["created"]), tz=UTC),
+            _epoch(charge.get("created")) or event_time(event),
             plan_id=meta.get("plan_id"),
             installment=_int(meta.get("installment")),
             source=_source(meta),
