@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: run test browser lint format typecheck bench synth deploy destroy clean
+.PHONY: run test fuzz browser lint format typecheck bench synth deploy destroy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ run: $(STAMP)
 
 test: $(STAMP) browser lint typecheck
 	$(BIN)/python -m pytest
+
+# The fuzz tests with a large budget (make test runs them with a small one); FUZZ_EXAMPLES=… to change it.
+FUZZ_EXAMPLES ?= 5000
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -m fuzz -p no:logging --timeout=0 tests/fuzz
 
 # The pay page's browser tests drive Debian's chromium (playwright's own download is not reachable).
 browser:

@@ -23,7 +23,6 @@ from functions.webhooks.handler import stripe_handler
 from local.lambda_events import LocalLambdaContext
 from tests.events.factories import make_account, place
 from tests.fuzz.budget import fuzz_settings
-from tests.integration.webhooks.conftest import hooks, webhooks_stack  # noqa: F401 - fixtures
 from tests.integration.webhooks.helpers import WEBHOOK_SECRET, fixture, http_event, signature
 
 pytestmark = pytest.mark.fuzz
@@ -62,7 +61,7 @@ def signed(body: bytes) -> str:
 
 
 @pytest.fixture
-def account(hooks: dict[str, Any]) -> str:  # noqa: F811 - the imported fixture
+def account(hooks: dict[str, Any]) -> str:
     place(ACCOUNT, NOW)
     return ACCOUNT.account_id
 
