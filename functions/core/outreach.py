@@ -80,7 +80,7 @@ class Recheck:
     retry_at: datetime | None = None  # when it would be allowed, if only time stands in the way
 
 
-def still_eligible(account: Account, job: Job, now: datetime) -> Recheck:
+def still_eligible(account: Account, job: Job, now: datetime, policy: GatePolicy | None = None) -> Recheck:
     """The sender's re-check at the moment of sending: the account may have paid, opted out or been
     contacted since the job was scheduled, and a retried job may arrive outside the contact window.
 
@@ -93,7 +93,7 @@ def still_eligible(account: Account, job: Job, now: datetime) -> Recheck:
         return Recheck(NoContactReason.NO_USABLE_CHANNEL)
     if job.template == REMINDER_TEMPLATE and current_stage(account, now) is Stage.NONE:
         return Recheck(NoContactReason.NO_STAGE_OPEN)
-    policy = default_rules()[1]
+    policy = policy if policy is not None else default_rules()[1]  # the lender's, when the caller has it
     allowed_at, reasons = earliest_allowed(account, standing_of(account), job.channel, kind, now, policy)
     if allowed_at is None:
         return Recheck(f"{NoContactReason.BLOCKED}: {'; '.join(reasons)}")

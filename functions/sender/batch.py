@@ -23,13 +23,44 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from functions.core.clock import parse_utc
+from functions.core.compliance import Kind
+from functions.core.decision import kind_of
 from functions.core.jobs import Job
 from functions.sender import service
 from functions.store import accounts, events
 
+_TRANSACTIONAL = Kind.TRANSACTIONAL
+
 
 class RetryLater(RuntimeError):
     """Not now: the job's record fails and SQS delivers it again after a back-off."""
+
+
+class NotYet(RetryLater):
+    """The job is for later than now: SQS keeps it out of sight for `seconds` (its visibility timeout)."""
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__(f"the job is for later: waiting {seconds} s on the queue")
+        self.seconds = seconds
+
+
+GRACE_SECONDS = 60  # a job scheduled this little after it was enqueued is simply sent
+MAX_VISIBILITY_SECONDS = 43_200  # SQS's longest visibility timeout (12 h)
+
+
+def wait_seconds(scheduled_for: datetime, sent_at: datetime, receive_count: int) -> int:
+    """How long a job scheduled for later than it was enqueued must still wait on the queue (0: send).
+
+    Time comes from the event: the sender cannot read the clock, but it knows the message was sent at
+    `sent_at` and that each earlier receive hid it for a full step (its visibility timeout, at most 12 h),
+    so receive k happens no earlier than `sent_at + (k - 1) * step`."""
+    total = (scheduled_for - sent_at).total_seconds()
+    if total <= GRACE_SECONDS:
+        return 0
+    step = min(total, MAX_VISIBILITY_SECONDS)
+    waited = (receive_count - 1) * step
+    return 0 if waited >= total else int(min(step, total - waited)) + 1
 
 
 @dataclass
@@ -39,6 +70,7 @@ class Item:
     job: Job
     now: datetime
     event_id: str
+    sent_at: datetime | None = None  # when SQS got the message (None: the job's own time)
     decided: service.Delivery | service.Ready | None = None
     delivery: service.Delivery | None = None
     claim: events.Claim | None = None
@@ -51,6 +83,8 @@ class Outcome:
 
     deliveries: dict[str, service.Delivery | None] = field(default_factory=dict)
     errors: dict[str, Exception] = field(default_factory=dict)
+    # A receipt or payment notice that may not go now (the contact window): queued again for this moment.
+    later: dict[str, datetime] = field(default_factory=dict)
 
 
 def send_batch(
@@ -61,7 +95,10 @@ def send_batch(
     seen_jobs: set[str] = set()
     busy_accounts: set[str] = set()
     for item in items:
-        if item.job.channel is not sender.channel:  # a poison job: it fails on every receive, then the DLQ has it
+        wait = wait_seconds(item.job.scheduled_for, item.sent_at or item.now, item.receive_count)
+        if wait:
+            outcome.errors[item.message_id] = NotYet(wait)
+        elif item.job.channel is not sender.channel:  # a poison job: it fails on every receive, then the DLQ has it
             outcome.errors[item.message_id] = ValueError(
                 f"a {item.job.channel} job reached the {sender.channel} sender"
             )
@@ -83,6 +120,11 @@ def send_batch(
     for item in work:
         account = found.get(item.job.account_id)
         item.decided = sender.decide(item.job, account, item.now)
+        decided = item.decided
+        if isinstance(decided, service.Delivery) and decided.retry_at and kind_of(item.job.template) is _TRANSACTIONAL:
+            # Not collection, but still a communication: it waits for the window instead of being dropped.
+            outcome.later[item.message_id] = parse_utc(decided.retry_at)
+            continue
         if account is None:
             outcome.deliveries[item.message_id] = item.decided  # type: ignore[assignment]
             continue  # never placed (or removed): nothing to audit against

@@ -112,6 +112,7 @@ def _send_batch(event: dict[str, Any], channel: Channel) -> batch.Outcome:
                 receive_count=int(record.attributes.ApproximateReceiveCount or 1),
                 job=job,
                 now=_job_time(job, record),
+                sent_at=ensure_utc(record.attributes.SentTimestamp),
                 # Keyed on the job and its channel: an email and a text decided for the same slot share a job id.
                 event_id=service.audit_event_id(job),
             )
@@ -125,7 +126,17 @@ def _process(record: JobRecord, channel: Channel, outcome: batch.Outcome) -> Non
     """Report one record's part of the batch's outcome: an error fails it (SQS retries it later)."""
     job: Job = record.body  # type: ignore[assignment]
     runtime = _runtime(channel)
+    later = outcome.later.get(record.messageId)
+    if later is not None:
+        _queue_for(runtime, record, job.model_copy(update={"scheduled_for": later}))
+        metrics.add_metric(name="NoticesHeldForTheWindow", unit="Count", value=1)
+        logger.info("notice held until the contact window", extra={"job_id": job.job_id, "until": later.isoformat()})
+        return
     error = outcome.errors.get(record.messageId)
+    if isinstance(error, batch.NotYet):
+        _hide(runtime, record, error.seconds)
+        metrics.add_metric(name="JobsWaiting", unit="Count", value=1)
+        raise error
     if error is not None:
         if not isinstance(error, ValueError):  # a poison job gains nothing from waiting
             _back_off(runtime, record)
@@ -147,15 +158,28 @@ def _process(record: JobRecord, channel: Channel, outcome: batch.Outcome) -> Non
 def _back_off(runtime: Runtime, record: JobRecord) -> None:
     """Retry later, and later again on each receive (30 s, 60 s, ... up to 15 min): SQS's visibility is the delay."""
     receives = int(record.attributes.ApproximateReceiveCount or 1)
-    delay = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (receives - 1))
-    _, _, _, region, account_id, queue_name = record.eventSourceARN.split(":", 5)
+    _hide(runtime, record, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (receives - 1)))
+
+
+def _queue_url(runtime: Runtime, record: JobRecord) -> str:
+    _, _, _, _region, account_id, queue_name = record.eventSourceARN.split(":", 5)
+    return str(runtime.sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account_id)["QueueUrl"])
+
+
+def _hide(runtime: Runtime, record: JobRecord, seconds: int) -> None:
+    """SQS delivers the message again after `seconds` (its visibility timeout)."""
     try:
-        queue_url = runtime.sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account_id)["QueueUrl"]
         runtime.sqs.change_message_visibility(
-            QueueUrl=queue_url, ReceiptHandle=record.receiptHandle, VisibilityTimeout=delay
+            QueueUrl=_queue_url(runtime, record), ReceiptHandle=record.receiptHandle, VisibilityTimeout=seconds
         )
     except (ClientError, BotoCoreError) as exc:  # the queue's own visibility timeout still applies
-        logger.info("could not set the retry delay", extra={"error": str(exc)})
+        logger.warning("could not set the retry delay", extra={"error": str(exc), "seconds": seconds})
+
+
+def _queue_for(runtime: Runtime, record: JobRecord, job: Job) -> None:
+    """The job again, for a later moment, on its own queue (its id unchanged: still sent once). If this
+    fails the record fails too, and SQS delivers the original again."""
+    runtime.sqs.send_message(QueueUrl=_queue_url(runtime, record), MessageBody=job.model_dump_json())
 
 
 def _handle(event: dict[str, Any], context: LambdaContext, channel: Channel) -> PartialItemFailureResponse:

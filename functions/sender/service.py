@@ -30,6 +30,7 @@ from functions.core import engagement, links, messages
 from functions.core.account import Account, Block, Channel
 from functions.core.audit import AuditEvent, EventType
 from functions.core.clock import iso_utc, parse_utc
+from functions.core.compliance import GatePolicy, gate_policy
 from functions.core.jobs import Job, Template
 from functions.core.lender import LenderProfile
 from functions.core.outreach import still_eligible
@@ -114,15 +115,23 @@ class LenderCache:
     def __init__(self, ttl_seconds: int, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl_seconds
         self._clock = clock
-        self._profiles: dict[str, tuple[float, LenderProfile]] = {}
+        self._profiles: dict[str, tuple[float, LenderProfile, GatePolicy]] = {}
 
     def get(self, lender_id: str) -> LenderProfile:
+        return self._entry(lender_id)[1]
+
+    def policy(self, lender_id: str) -> GatePolicy:
+        """The lender's compiled compliance policy (window, caps, regime), compiled once per refresh."""
+        return self._entry(lender_id)[2]
+
+    def _entry(self, lender_id: str) -> tuple[float, LenderProfile, GatePolicy]:
         cached = self._profiles.get(lender_id)
         if cached and self._clock() - cached[0] < self._ttl:
-            return cached[1]
+            return cached
         profile = lenders.get_or_default(lender_id)
-        self._profiles[lender_id] = (self._clock(), profile)
-        return profile
+        entry = (self._clock(), profile, gate_policy(profile.rules()))
+        self._profiles[lender_id] = entry
+        return entry
 
 
 class Sender:
@@ -154,7 +163,8 @@ class Sender:
         unusable = self._unusable(account)
         if unusable:
             return Delivery(SUPPRESSED, reason=unusable)
-        recheck = still_eligible(account, job, now)
+        # The lender's own window and caps, as the scheduler applied them (not only the defaults).
+        recheck = still_eligible(account, job, now, self._lenders.policy(account.lender_id))
         if recheck.reason:
             retry_at = iso_utc(recheck.retry_at) if recheck.retry_at else None
             return Delivery(SUPPRESSED, reason=recheck.reason, retry_at=retry_at)
