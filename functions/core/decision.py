@@ -20,7 +20,9 @@ import hashlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
+from random import Random
 
+from functions.core import experiments
 from functions.core.account import (
     Account,
     AccountStatus,
@@ -162,9 +164,40 @@ def _unanswered_channel(account: Account, attempts: int) -> Channel | None:
 
 
 def decide(
-    account: Account, now: datetime, rules: Rules, policy: GatePolicy, score: float | None = None
+    account: Account,
+    now: datetime,
+    rules: Rules,
+    policy: GatePolicy,
+    score: float | None = None,
+    standings: experiments.Standings | None = None,
 ) -> ContactPlan:
-    """The decision for an account the due index says is due at `now`."""
+    """The decision for an account the due index says is due at `now`. With the lender's experiments on
+    and the `standings` of its segments, the job's variant is the experiment's choice (else "a")."""
+    plan = _decide(account, now, rules, policy, score)
+    if standings is None or rules.experiments is None or plan.job is None:
+        return plan
+    return _with_variant(plan, account, rules.experiments, standings)
+
+
+def _with_variant(
+    plan: ContactPlan, account: Account, settings: experiments.Settings, standings: experiments.Standings
+) -> ContactPlan:
+    """The plan with its job's variant chosen by the experiment of its segment (core.experiments), seeded by
+    the job id: a re-run scheduler picks the same variant for the same due instance. Recorded in the reason."""
+    job = plan.job
+    assert job is not None
+    if job.template not in settings.candidates or job.tier is None:
+        return plan
+    segment_key = experiments.segment_key(job.stage._value_, job.tier, account.debtor.language)
+    choice = experiments.choose(job.template, segment_key, standings(segment_key), settings, Random(job.job_id))
+    if choice is None:
+        return plan
+    reason = f"{job.reason}; {choice.token}" if job.reason else choice.token
+    chosen = _unvalidated_job(**{**job.__dict__, "variant": choice.variant, "reason": reason})
+    return replace(plan, job=chosen, why=(*plan.why, choice.token))
+
+
+def _decide(account: Account, now: datetime, rules: Rules, policy: GatePolicy, score: float | None) -> ContactPlan:
     now = ensure_utc(now)
     if account.status is not _ACTIVE or account.flags or owed_minor(account) <= 0:  # not collectible
         return ContactPlan(None, None, NoContactReason.NOT_COLLECTIBLE, ("not collectible",))

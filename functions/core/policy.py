@@ -15,6 +15,8 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from functions.core.account import Channel, Stage, StageBound
+from functions.core.experiments import COMPLIANT_VARIANTS
+from functions.core.experiments import Settings as ExperimentSettings
 from functions.core.jobs import Tone
 
 _LEGAL_WINDOW = (time(8, 0), time(21, 0))  # Reg F 1006.6(b)(1)(i): a policy may be stricter, never looser
@@ -127,6 +129,63 @@ class SegmentationPolicy(BaseModel):
         return self
 
 
+class ExperimentsPolicy(BaseModel):
+    """Message experiments (functions/core/experiments.py, docs/experiments.md): which template variants
+    are tested, pinned or retired, and the bandit's parameters. Off by default: every message says "a"."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = False
+    variants: dict[str, tuple[str, ...]] = Field(default_factory=dict)  # template -> tested; absent: all compliant
+    pins: dict[str, str] = Field(default_factory=dict)  # template -> the variant always sent
+    retired: dict[str, tuple[str, ...]] = Field(default_factory=dict)  # template -> never sent again
+    reward_window_days: int = Field(default=7, ge=1, le=60)
+    exploration: float = Field(default=0.05, ge=0, le=0.5)
+    min_exposures: int = Field(default=50, ge=0, le=100_000)
+
+    @model_validator(mode="after")
+    def _compliant(self) -> Self:
+        for section in ("variants", "pins", "retired"):
+            for template, chosen in getattr(self, section).items():
+                compliant = COMPLIANT_VARIANTS.get(template)
+                if compliant is None:
+                    raise ValueError(
+                        f"experiments.{section}: {template!r} has no variants to test "
+                        f"(only {sorted(COMPLIANT_VARIANTS)})"
+                    )
+                unknown = {chosen} - set(compliant) if isinstance(chosen, str) else set(chosen) - set(compliant)
+                if unknown:
+                    raise ValueError(
+                        f"experiments.{section}.{template}: {sorted(unknown)} is not a compliant variant "
+                        f"(one of {list(compliant)})"
+                    )
+        for template in COMPLIANT_VARIANTS:
+            if not self.candidates(template):
+                raise ValueError(f"experiments: every variant of {template!r} is retired or left out")
+            pin = self.pins.get(template)
+            if pin is not None and pin not in self.candidates(template):
+                raise ValueError(f"experiments.pins.{template}: {pin!r} is retired or not tested")
+        return self
+
+    def candidates(self, template: str) -> tuple[str, ...]:
+        """The variants of `template` that may be sent: compliant, tested, not retired."""
+        tested = self.variants.get(template) or COMPLIANT_VARIANTS.get(template, ())
+        retired = set(self.retired.get(template, ()))
+        return tuple(v for v in dict.fromkeys(tested) if v not in retired)
+
+    def compile(self) -> ExperimentSettings | None:
+        """The decision engine's settings, None when experiments are off."""
+        if not self.enabled:
+            return None
+        return ExperimentSettings(
+            candidates={t: self.candidates(t) for t in COMPLIANT_VARIANTS},
+            pins=dict(self.pins),
+            reward_window=timedelta(days=self.reward_window_days),
+            exploration=self.exploration,
+            min_exposures=self.min_exposures,
+        )
+
+
 class OutreachPolicy(BaseModel):
     """The `outreach` section of a lender's policy file."""
 
@@ -141,6 +200,7 @@ class OutreachPolicy(BaseModel):
     promise_notice_days: int = Field(default=1, ge=0, le=7)  # PROMISE_DUE this many days before the date
     segmentation: SegmentationPolicy = Field(default_factory=SegmentationPolicy)
     tiers: dict[int, TierTreatment] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
+    experiments: ExperimentsPolicy = Field(default_factory=ExperimentsPolicy)
 
     @field_validator("stages")
     @classmethod
@@ -194,6 +254,7 @@ class Rules:
     third_party: bool
     default_cadence: timedelta
     treatments: dict[tuple[str, int], Treatment] = field(default_factory=dict)
+    experiments: ExperimentSettings | None = None  # None: experiments off, every message is variant "a"
 
     def __post_init__(self) -> None:
         """Precompute each (stage, tier)'s treatment: the channel order (the tier's order within what the stage
@@ -271,6 +332,7 @@ def compile_rules(
         installment_grace=timedelta(days=installment_grace_days),
         third_party=regime == "third_party",
         default_cadence=default_cadence,
+        experiments=outreach.experiments.compile(),
     )
 
 
