@@ -117,8 +117,11 @@ def local_operator() -> str:
     return os.environ.get(OPERATOR_ENV) or getpass.getuser()
 
 
-def local_transport(state_dir: Path, at: datetime | None = None, operator: str | None = None) -> Transport:
-    """The ops handler in this process on the local stack's tables; the operator named by the environment."""
+def local_transport(
+    state_dir: Path, at: datetime | None = None, operator: str | None = None, lenders: frozenset[str] | None = None
+) -> Transport:
+    """The ops handler in this process on the local stack's tables and bucket; the operator named by the
+    environment (every lender), or a lender's own scope (`lenders`)."""
     from local.upload import target_from_outputs
 
     outputs = target_from_outputs(state_dir)  # sets AWS_ENDPOINT_URL and fake credentials for the moto server
@@ -129,16 +132,18 @@ def local_transport(state_dir: Path, at: datetime | None = None, operator: str |
         (names.ENV_UPLOADS_TABLE, names.OUTPUT_UPLOADS_TABLE),
         (names.ENV_IDEMPOTENCY_TABLE, names.OUTPUT_IDEMPOTENCY_TABLE),
         (names.ENV_EXPERIMENTS_TABLE, names.OUTPUT_EXPERIMENTS_TABLE),
+        (names.ENV_PORTFOLIO_BUCKET, names.OUTPUT_PORTFOLIO_BUCKET),
     ):
         if output_id in outputs:
             os.environ[setting] = outputs[output_id]
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "cleardue-local")
-    return in_process_transport(f"{LOCAL_PREFIX}{operator or local_operator()}", at)
+    return in_process_transport(f"{LOCAL_PREFIX}{operator or local_operator()}", at, lenders)
 
 
-def in_process_transport(identity: str, at: datetime | None = None) -> Transport:
-    """Requests as HTTP API events to the ops handler here, authorized as `identity` (local only)."""
+def in_process_transport(identity: str, at: datetime | None = None, lenders: frozenset[str] | None = None) -> Transport:
+    """Requests as HTTP API events to the ops handler here, authorized as `identity` seeing `lenders` (None: every
+    lender) (local only)."""
     from functions.ops import handler as ops_handler
     from functions.ops.service import Principal
     from local.lambda_events import LocalLambdaContext
@@ -146,7 +151,7 @@ def in_process_transport(identity: str, at: datetime | None = None) -> Transport
 
     warnings.filterwarnings("ignore", "No application metrics to publish")  # reads emit no metric: expected
     ops_handler.reset()
-    ops_handler.authorize = lambda event: Principal(identity=identity)
+    ops_handler.authorize = lambda event: Principal(identity=identity, lenders=lenders)
 
     def send(request: Request) -> Answer:
         event = event_from_request(

@@ -1,7 +1,8 @@
-"""The ops API: routes under /ops on the HTTP API (payload 2.0), behind IAM (SigV4) authorization.
+"""The ops API: routes under /ops and /lenders on the HTTP API (payload 2.0), behind IAM (SigV4) authorization.
 
-Thin: the caller is authorized (`authorize`, pluggable: today the IAM principal of the signed request,
-every lender in scope), the body is parsed into a model, the service does the work, one place maps errors.
+Thin: the caller is authorized (`authorize`, pluggable: deployed, the IAM principal of the signed request, its
+lenders from its role or user name, functions.ops.tenancy), the body is parsed into a model, the service does
+the work, one place maps errors.
 API Gateway refuses unsigned calls before they arrive; the function refuses them again (defence in depth):
 no IAM principal in the request context, or a debtor's portal session (`Authorization: Bearer …`), is a 403."""
 
@@ -22,27 +23,40 @@ from pydantic import ValidationError
 from functions.core import ops
 from functions.core.clock import from_epoch_millis
 from functions.observability import lambda_entry, logger
-from functions.ops import models, service
+from functions.ops import lenders, models, service, tenancy
+from functions.ops.settings import OpsSettings
 from functions.store import StoreError, tables
 from functions.store import ops as ops_store
 from functions.store import portal as portal_store
-from functions.store.settings import StoreSettings
 
 router = Router()
 Authorizer = Callable[[dict[str, Any]], service.Principal]
 
 
 @cache
-def settings() -> StoreSettings:
-    configured = tables.configure(StoreSettings.from_env())
+def settings() -> OpsSettings:
+    configured = tables.configure(OpsSettings.from_env())
     portal_store.reset_connection()
     ops_store.reset_connection()
     return configured
 
 
+@cache
+def reports() -> lenders.Reports:
+    """The lenders' reports: the portfolio bucket, read and pre-signed (SigV4) with this function's role."""
+    import boto3
+    from botocore.config import Config
+
+    bucket = settings().portfolio_bucket
+    if not bucket:
+        raise service.OpsServiceError(503, "not_configured", "The reports bucket is not configured.")
+    return lenders.Reports(boto3.client("s3", config=Config(signature_version="s3v4")), bucket)
+
+
 def iam_principal(event: dict[str, Any]) -> service.Principal:
-    """The IAM principal API Gateway authenticated (`requestContext.authorizer.iam.userArn`): the ops team,
-    every lender in scope. Anything else is refused."""
+    """The IAM principal API Gateway authenticated (`requestContext.authorizer.iam.userArn`), its lenders named by
+    its role or user (functions.ops.tenancy: `cleardue-ops*` every lender, `cleardue-lender-<id>` that one).
+    Anything else is refused."""
     headers = event.get("headers") or {}
     if str(headers.get("authorization", "")).lower().startswith("bearer "):
         raise service.OpsServiceError(403, "forbidden", "A portal session cannot call the ops API.")
@@ -50,11 +64,18 @@ def iam_principal(event: dict[str, Any]) -> service.Principal:
     arn = iam.get("userArn")
     if not isinstance(arn, str) or not arn.startswith("arn:"):
         raise service.OpsServiceError(403, "forbidden", "The ops API needs a request signed with AWS credentials.")
-    return service.Principal(identity=arn)
+    try:
+        scope = tenancy.lenders_of(arn)
+    except tenancy.NoScope as exc:
+        logger.warning("an IAM principal without a cleardue scope", extra={"reason": str(exc)})
+        raise service.OpsServiceError(
+            403, "forbidden", "Your role names no cleardue scope (cleardue-ops* or cleardue-lender-<lender id>)."
+        ) from exc
+    return service.Principal(identity=arn, lenders=scope)
 
 
-# Who may call: the plug point (a lender-scoped authorizer narrows `Principal.lenders`; the local CLI names
-# its operator). Deployed, it is always the IAM principal.
+# Who may call: the plug point (the local CLI names its operator or lender). Deployed, it is always the IAM
+# principal.
 authorize: Authorizer = iam_principal
 
 
@@ -106,6 +127,19 @@ def post_action(account_id: str) -> dict[str, Any]:
         shards=settings().due_shards,
         expected_version=request.expected_version,
     )
+
+
+@router.get("/lenders/<lender_id>/status")
+def get_lender_status(lender_id: str) -> dict[str, Any]:
+    who, call = caller()
+    return lenders.status(unquote(lender_id), who, call, reports())
+
+
+@router.get("/lenders/<lender_id>/reports")
+def get_lender_reports(lender_id: str) -> dict[str, Any]:
+    who, _ = caller()
+    upload = ((_event().query_string_parameters or {}).get("upload") or "").strip() or None
+    return lenders.downloads(unquote(lender_id), who, upload, reports())
 
 
 # --- one place for errors -------------------------------------------------------------------------
@@ -160,7 +194,7 @@ def app() -> APIGatewayHttpResolver:
 
 def reset() -> None:
     """Forget the per-container caches (tests, and the local stack when its endpoint changes)."""
-    for cached in (settings, app):
+    for cached in (settings, reports, app):
         cached.cache_clear()
 
 

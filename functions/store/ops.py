@@ -1,12 +1,16 @@
 """What ops reads and writes beyond the other store modules: a lender's accounts (with the portal's lockout
-mark, for the work queue) and an operator's conversation in the account's contact history."""
+mark, for the work queue), an operator's conversation in the account's contact history, and a lender's reports
+in the portfolio bucket (read, pre-signed for download)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from itertools import islice
+from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from functions.core.account import Account, Contact
@@ -56,3 +60,40 @@ def add_conversation(account_id: str, contact: Contact, now: datetime) -> bool:
         ),
         "recording a conversation",
     )
+
+
+# --- a lender's reports in the portfolio bucket ---------------------------------------------------
+
+
+def read_report(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """A report's summary.json, or None when it is not there (yet)."""
+    try:
+        document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            return None
+        raise StoreError(f"reading {key} failed: {exc}") from exc
+    except (BotoCoreError, ValueError) as exc:
+        raise StoreError(f"reading {key} failed: {exc}") from exc
+    return document if isinstance(document, dict) else None
+
+
+def report_exists(s3: Any, bucket: str, key: str) -> bool:
+    """Whether the object is there (HeadObject; a missing key answers 404 with ListBucket, 403 without)."""
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound", "403", "Forbidden"):
+            return False
+        raise StoreError(f"looking for {key} failed: {exc}") from exc
+    except BotoCoreError as exc:
+        raise StoreError(f"looking for {key} failed: {exc}") from exc
+    return True
+
+
+def presign_download(s3: Any, bucket: str, key: str, expires_in: int) -> str:
+    """A pre-signed GET URL for one object (SigV4, valid `expires_in` seconds); signing makes no AWS call."""
+    try:
+        return str(s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in))
+    except (ClientError, BotoCoreError) as exc:
+        raise StoreError(f"signing a download of {key} failed: {exc}") from exc

@@ -12,6 +12,7 @@ from enum import StrEnum
 from pynamodb.attributes import BooleanAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.update import Action
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from functions.store import StoreError, conditional_write, get_or_none
@@ -25,6 +26,17 @@ class UploadStatus(StrEnum):
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
+
+
+class ByLenderIndex(GlobalSecondaryIndex["UploadModel"]):
+    """A lender's uploads, newest last (sparse: lock items carry no `lender_id`)."""
+
+    class Meta:
+        index_name = "by_lender"
+        projection = AllProjection()  # small items: the outcome without a second read
+
+    lender_id = UnicodeAttribute(hash_key=True)
+    received_at = UTCTimestampAttribute(range_key=True)
 
 
 class UploadModel(Model):
@@ -54,6 +66,8 @@ class UploadModel(Model):
     # Lock items only.
     holder = UnicodeAttribute(null=True)
     expires_at = UTCTimestampAttribute(null=True)
+
+    by_lender_index = ByLenderIndex()
 
 
 @dataclass
@@ -129,6 +143,15 @@ def begin(upload: Upload) -> bool:
 def get(upload_id: str) -> Upload | None:
     item = get_or_none(UploadModel, upload_id, "upload")
     return _to_domain(item) if item else None
+
+
+def for_lender(lender_id: str, limit: int = 20) -> list[Upload]:
+    """The lender's most recent uploads, newest first (the `by_lender` index)."""
+    try:
+        items = UploadModel.by_lender_index.query(lender_id, scan_index_forward=False, limit=limit)
+        return [_to_domain(item) for item in items]
+    except PynamoDBException as exc:
+        raise StoreError(f"reading the lender's uploads failed: {exc}") from exc
 
 
 def checkpoint(upload: Upload, previous_offset: int) -> bool:

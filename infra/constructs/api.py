@@ -12,12 +12,13 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.nag import acknowledge
+from infra.nag import acknowledge, finding_arn
 
 # The portal API's routes as docs/portal-api.md lists them (a test keeps the two equal). Unknown paths end
 # at the gateway with a 404 and never reach a function.
@@ -37,6 +38,8 @@ PORTAL_ROUTES = (
 STRIPE_WEBHOOK_ROUTE = ("POST", "/webhooks/stripe")
 # The ops API (docs/ops.md): signed with AWS credentials (SigV4) and authorized by IAM before the function runs.
 OPS_ROUTES = (("GET", "/ops/{proxy+}"), ("POST", "/ops/{proxy+}"))
+# Lender self-service on the same function and authorization (docs/ops.md, "Lenders").
+LENDER_ROUTES = (("GET", "/lenders/{proxy+}"),)
 # Across all callers: well above a portfolio's worth of debtors opening their links at once, well below
 # what would exhaust the account's Lambda concurrency.
 THROTTLE_RATE = 100
@@ -74,9 +77,11 @@ class ApiConstruct(Construct):
         self.stage = self._build_stage(key)
         self._add_routes(PORTAL_ROUTES, integrations.HttpLambdaIntegration("Portal", portal_api))
         self._add_routes((STRIPE_WEBHOOK_ROUTE,), integrations.HttpLambdaIntegration("Stripe", stripe_webhooks))
-        self._add_routes(
-            OPS_ROUTES, integrations.HttpLambdaIntegration("Ops", ops_api), authorizer=authorizers.HttpIamAuthorizer()
-        )
+        ops_integration = integrations.HttpLambdaIntegration("Ops", ops_api)
+        iam_authorizer = authorizers.HttpIamAuthorizer()
+        self._add_routes(OPS_ROUTES, ops_integration, authorizer=iam_authorizer)
+        self._add_routes(LENDER_ROUTES, ops_integration, authorizer=iam_authorizer)
+        self.ops_invoke_policy, self.lender_invoke_policy = self._build_invoke_policies()
         acknowledge(
             self.http_api,
             "AwsSolutions-APIG4",
@@ -120,6 +125,49 @@ class ApiConstruct(Construct):
             create_default_stage=False,
             cors_preflight=cors,
         )
+
+    def _build_invoke_policies(self) -> tuple[iam.ManagedPolicy, iam.ManagedPolicy]:
+        """What to attach to the callers' roles: the ops team's (`cleardue-ops-*` roles: every ops and lender
+        route) and a lender's (`cleardue-lender-<lender_id>` roles: the lender routes). Which lender a role sees
+        is the ops function's decision, from the role's name (functions.ops.tenancy)."""
+        ops = self._invoke_policy(
+            "OpsInvokePolicy",
+            "cleardue: call the ops API and every lender's self-service routes (cleardue-ops-* roles)",
+            (("GET", "/ops/*"), ("POST", "/ops/*"), ("GET", "/lenders/*")),
+        )
+        lender = self._invoke_policy(
+            "LenderInvokePolicy",
+            "cleardue: a lender's self-service routes (cleardue-lender-<lender_id> roles)",
+            (("GET", "/lenders/*"),),
+        )
+        return ops, lender
+
+    def _invoke_policy(
+        self, construct_id: str, description: str, routes: tuple[tuple[str, str], ...]
+    ) -> iam.ManagedPolicy:
+        stage = self.stage.stage_name
+        policy = iam.ManagedPolicy(
+            self,
+            construct_id,
+            description=description,
+            statements=[
+                iam.PolicyStatement(
+                    actions=["execute-api:Invoke"],
+                    resources=[self.http_api.arn_for_execute_api(method, path, stage) for method, path in routes],
+                )
+            ],
+        )
+        stack = Stack.of(self)
+        api = stack.resolve(stack.get_logical_id(self.http_api.node.default_child))  # type: ignore[arg-type]
+        for method, path in routes:
+            arn = f"arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<{api}>/{stage}/{method}{path}"
+            acknowledge(
+                policy,
+                f"AwsSolutions-IAM5[Resource::{finding_arn(stack, arn)}]",
+                "Invoke on the API's own routes under one path: the paths carry lender and account ids; the ops "
+                "function scopes each request to the lenders the caller's role names.",
+            )
+        return policy
 
     def _build_stage(self, key: kms.IKey) -> apigw.HttpStage:
         stage = apigw.HttpStage(

@@ -93,7 +93,7 @@ class FunctionsConstruct(Construct):
         self.stripe_webhooks = self._build_stripe_webhooks()
         self.email_events = self._build_email_events()
         self.charger = self._build_charger()
-        self.ops = self._build_ops()
+        self.ops = self._build_ops(storage.portfolio_bucket)
 
     @property
     def all(self) -> dict[str, lambda_.Function]:
@@ -275,6 +275,11 @@ class FunctionsConstruct(Construct):
             function,
             f"AwsSolutions-IAM5[Resource::<{self._logical_id(self._data.accounts)}.Arn>/index/*]",
             "Queries on the accounts table's own indexes (due, by_lender, by_link), which only its grants reach.",
+        )
+        acknowledge(
+            function,
+            f"AwsSolutions-IAM5[Resource::<{self._logical_id(self._data.uploads)}.Arn>/index/*]",
+            "Queries on the uploads table's own index (by_lender), which only its grants reach.",
         )
         acknowledge(
             function,
@@ -485,11 +490,30 @@ class FunctionsConstruct(Construct):
         self._grant_account_writer(function)
         return function
 
-    def _build_ops(self) -> lambda_.Function:
+    def _build_ops(self, bucket: s3.Bucket) -> lambda_.Function:
         """The ops API (behind IAM authorization on the HTTP API): reads a lender's accounts and their trails,
-        changes an account's state and flags (UpdateItem), offers a settlement, appends the audit event."""
+        changes an account's state and flags (UpdateItem), offers a settlement, appends the audit event; for
+        lender self-service, reads the lenders' uploads and their reports (and pre-signs downloads of them)."""
         function = self._build_function(
-            "Ops", OPS_HANDLER, service="ops", timeout=Duration.seconds(29), memory_size=1024
+            "Ops",
+            OPS_HANDLER,
+            service="ops",
+            timeout=Duration.seconds(29),
+            memory_size=1024,
+            environment={names.ENV_PORTFOLIO_BUCKET: bucket.bucket_name},
         )
         self._grant_account_writer(function)
+        self._data.uploads.grant_read_data(function)
+        # Reports only (a pre-signed URL carries the signer's permission: GetObject on reports/*, nothing else).
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{names.REPORTS_PREFIX}*")]
+            )
+        )
+        acknowledge(
+            function,
+            f"AwsSolutions-IAM5[Resource::<{self._logical_id(bucket)}.Arn>/{names.REPORTS_PREFIX}*]",
+            "Objects under reports/ only: named by lender and upload; the function builds each key from the "
+            "caller's authorized lender and an upload of that lender.",
+        )
         return function

@@ -208,7 +208,8 @@ def test_the_api_serves_exactly_the_documented_portal_routes_and_stripe_webhook(
         integration = integrations[route["Target"]["Fn::Join"][1][1]["Ref"]]
         return next(h for h, lid in functions.items() if mentions(integration["IntegrationUri"], lid))
 
-    public = {lid: route for lid, route in routes.items() if not route["RouteKey"].split(" ")[1].startswith("/ops/")}
+    signed = ("/ops/", "/lenders/")  # the IAM-authorized routes (test below)
+    public = {lid: route for lid, route in routes.items() if not route["RouteKey"].split(" ")[1].startswith(signed)}
     served = {tuple(route["RouteKey"].split(" ")): handler_of(route) for route in public.values()}
     assert set(PORTAL_ROUTES) == _documented_routes()
     assert served == {**dict.fromkeys(PORTAL_ROUTES, PORTAL_API_HANDLER), STRIPE_WEBHOOK_ROUTE: STRIPE_WEBHOOK_HANDLER}
@@ -330,3 +331,63 @@ def test_the_ops_function_reads_and_updates_accounts_appends_to_the_trail_and_re
     }
     assert {"dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchGetItem"} <= actions
     assert not {"dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & actions
+
+
+# --- lender self-service (docs/ops.md, "Lenders") ---------------------------------------------------
+
+
+def test_the_lender_routes_need_iam_authorization_and_reach_the_ops_function(template):
+    from infra.constructs.api import LENDER_ROUTES
+
+    routes = {route["RouteKey"]: route for route in resources(template, "AWS::ApiGatewayV2::Route").values()}
+    integrations = resources(template, "AWS::ApiGatewayV2::Integration")
+    lender_routes = {key: route for key, route in routes.items() if key.split(" ")[1].startswith("/lenders")}
+    assert set(lender_routes) == {f"{method} {path}" for method, path in LENDER_ROUTES} == {"GET /lenders/{proxy+}"}
+    for route in lender_routes.values():
+        assert route["AuthorizationType"] == "AWS_IAM"
+        integration = integrations[route["Target"]["Fn::Join"][1][1]["Ref"]]
+        assert mentions(integration["IntegrationUri"], function_ids(template)[OPS_HANDLER])
+
+
+def test_the_ops_function_reads_only_the_reports_prefix_of_the_portfolio_bucket(template):
+    bucket = ref(template, names.OUTPUT_PORTFOLIO_BUCKET)
+    s3_statements = [
+        statement
+        for statement in statements_of_role(template, role_of(template, OPS_HANDLER))
+        if any(action.startswith("s3:") for action in as_list(statement["Action"]))
+    ]
+    assert [as_list(statement["Action"]) for statement in s3_statements] == [["s3:GetObject"]]
+    (resource,) = as_list(s3_statements[0]["Resource"])
+    assert resource == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/reports/*"]]}
+    assert function_environment(template, OPS_HANDLER)[names.ENV_PORTFOLIO_BUCKET] == {"Ref": bucket}
+    uploads = ref(template, names.OUTPUT_UPLOADS_TABLE)
+    uploads_actions = {
+        action
+        for statement in statements_of_role(template, role_of(template, OPS_HANDLER))
+        if any(mentions(r, uploads) for r in as_list(statement["Resource"]))
+        for action in as_list(statement["Action"])
+        if action.startswith("dynamodb:")
+    }
+    assert "dynamodb:Query" in uploads_actions
+    assert not {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} & uploads_actions
+
+
+def test_the_callers_managed_policies_invoke_only_their_routes(template):
+    policies = {
+        props["Description"]: props["PolicyDocument"]["Statement"]
+        for props in resources(template, "AWS::IAM::ManagedPolicy").values()
+        if "Description" in props and props["Description"].startswith("cleardue:")
+    }
+
+    def paths(description_start):
+        (found,) = [s for d, s in policies.items() if d.startswith(description_start)]
+        (statement,) = found
+        assert as_list(statement["Action"]) == ["execute-api:Invoke"]
+        return {json.dumps(resource["Fn::Join"][1][-1]) for resource in as_list(statement["Resource"])}
+
+    assert paths("cleardue: a lender's") == {'"/$default/GET/lenders/*"'}
+    assert paths("cleardue: call the ops API") == {
+        '"/$default/GET/ops/*"',
+        '"/$default/POST/ops/*"',
+        '"/$default/GET/lenders/*"',
+    }

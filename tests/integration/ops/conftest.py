@@ -12,6 +12,7 @@ from itertools import count
 from typing import Any
 from urllib.parse import quote
 
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -27,7 +28,11 @@ from local.portal_gateway import event_from_request, response_parts
 from tests.events.factories import make_account, place
 
 NOW = datetime(2026, 3, 9, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in Chicago (the debtor's zone)
-OPERATOR = f"arn:aws:iam::{ACCOUNT_ID}:user/ana"
+# Principals by their role (functions.ops.tenancy): the ops team, and two lenders' report readers.
+OPERATOR = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/cleardue-ops-operator/ana"
+ACME_READER = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/cleardue-lender-acme.reader/acme-portal"
+THIRDCO_READER = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/cleardue-lender-thirdco/jobs"
+BUCKET = "cleardue-portfolios-test"
 
 
 def iam_context(user_arn: str) -> dict[str, Any]:
@@ -91,11 +96,13 @@ def ops_aws() -> Iterator[StoreSettings]:
             "AWS_REGION": "us-east-1",
             "POWERTOOLS_TRACE_DISABLED": "true",
             names.ENV_DUE_SHARDS: str(settings.due_shards),
+            names.ENV_PORTFOLIO_BUCKET: BUCKET,
         }.items():
             env.setenv(name, value)
         env.delenv("AWS_ENDPOINT_URL", raising=False)
         with mock_aws():
             tables.create_all_tables(settings)
+            boto3.client("s3").create_bucket(Bucket=BUCKET)
             ops_handler.reset()
             lenders.put(
                 LenderProfile(lender_id="acme", creditor_name="Acme Lending", settlement=SettlementBounds(enabled=True))

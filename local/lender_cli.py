@@ -1,0 +1,126 @@
+"""`cleardue lender status|download`: a lender's self-service from the command line (docs/ops.md, "Lenders").
+
+The same two transports as `cleardue ops` (local/ops_cli.py):
+- the local stack (default): the ops function's handler in this process, as the lender named on the command
+  line (no IAM locally: the scope is that one lender);
+- a deployed stack (`--api-url`): `<ApiUrl>/lenders/...` signed with SigV4 with the caller's AWS credentials;
+  the function scopes the answer to the lenders the caller's role names (cleardue-lender-<lender_id>).
+Exit 0 on a 2xx answer, 1 on any other answer, 2 when the stack cannot be reached."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from local.ops_cli import Answer, Request, Transport, local_transport, signed_transport
+
+
+def add_parser(commands: Any) -> None:
+    """The `lender` command and its `status` and `download` subcommands."""
+    lender = commands.add_parser("lender", help="a lender's uploads, portfolio and reports (self-service)")
+    lender.add_argument(
+        "--api-url", help="a deployed stack's ApiUrl: requests are SigV4-signed (default: the local stack)"
+    )
+    lender.add_argument("--region", help="with --api-url: the API's region (default: from the URL)")
+    lender.add_argument("--state-dir", type=Path, default=Path(".local"), help="where the local outputs.json is")
+    lender.add_argument("--at", help="local stack only: the time of the request (ISO 8601 UTC; default now)")
+    lender.add_argument("--json", action="store_true", help="print the API's JSON answer as it is")
+    actions = lender.add_subparsers(dest="lender_command", required=True)
+    status = actions.add_parser("status", help="the lender's uploads and outcomes, portfolio and latest report")
+    status.add_argument("lender_id")
+    download = actions.add_parser("download", help="pre-signed URLs (15 min) of an upload's summary and rejected rows")
+    download.add_argument("lender_id")
+    download.add_argument("--upload", help="an upload id (default: the latest finished upload)")
+
+
+def request_for(args: argparse.Namespace) -> Request:
+    lender = quote(args.lender_id, safe="")
+    if args.lender_command == "status":
+        return Request("GET", f"/lenders/{lender}/status")
+    return Request("GET", f"/lenders/{lender}/reports", {"upload": args.upload} if args.upload else {})
+
+
+def _counts(item: dict[str, Any]) -> str:
+    return f"{item['total']} row(s): {item['accepted']} accepted, {item['rejected']} rejected"
+
+
+def _upload_line(upload: dict[str, Any]) -> str:
+    outcome = {
+        "completed": _counts(upload),
+        "failed": f"error: {upload['error']}",
+        "processing": "in progress",
+    }.get(upload["status"], "")
+    received = f"received {upload['received_at']}"
+    return f"  {upload['upload_id']}  {upload['file']:<24} {upload['status']:<10} {received}  {outcome}"
+
+
+def render(request: Request, answer: Answer) -> list[str]:
+    body = answer.body or {}
+    if answer.status >= 300:
+        return [f"error {answer.status} {body.get('code', '')}: {body.get('message', '')}".rstrip()]
+    if request.path.endswith("/reports"):
+        minutes = body["expires_in_seconds"] // 60
+        lines = [
+            f"upload {body['upload_id']} of {body['lender_id']} ({body['status']}); links expire in {minutes} min:"
+        ]
+        lines += [f"  {file['name']:<13} {file['url']}" for file in body["files"]]
+        return lines if body["files"] else [*lines, "  (no report file yet)"]
+    name = f" ({body['creditor_name']})" if body.get("creditor_name") else ""
+    lines = [f"lender {body['lender_id']}{name}, as of {body['as_of']}", f"uploads ({len(body['uploads'])}):"]
+    lines += [_upload_line(upload) for upload in body["uploads"]]
+    portfolio = body["portfolio"]
+    owed = ", ".join(f"{amount} {currency}" for currency, amount in portfolio["owed_minor"].items()) or "nothing"
+    lines.append(f"portfolio: {portfolio['accounts']} account(s), owed {owed} (minor units)")
+    for title, key, rows in (
+        ("by status", "status", portfolio["by_status"]),
+        ("by stage (active accounts)", "stage", portfolio["by_stage"]),
+    ):
+        lines.append(f"  {title}:")
+        lines += [
+            f"    {row[key]:<10} {row['currency']}  {row['accounts']:>6} account(s)  {row['owed_minor']:>12}"
+            for row in rows
+        ]
+    latest = body.get("latest_report")
+    if latest is None:
+        lines.append("latest report: none yet")
+    else:
+        summary = latest.get("summary") or {}
+        detail = (
+            f"{summary.get('status')}, {summary.get('total', 0)} row(s): {summary.get('accepted', 0)} accepted, "
+            f"{summary.get('rejected', 0)} rejected"
+            if summary
+            else "not written yet"
+        )
+        lines.append(f"latest report ({latest['upload_id']}): {detail}")
+    return lines
+
+
+def lender_command(
+    args: argparse.Namespace, out: Callable[[str], None] = print, transport: Transport | None = None
+) -> int:
+    request = request_for(args)
+    if transport is None:
+        try:
+            if args.api_url:
+                transport = signed_transport(args.api_url, args.region)
+            else:
+                at = datetime.fromisoformat(args.at.replace("Z", "+00:00")) if args.at else None
+                transport = local_transport(
+                    args.state_dir, at, operator=f"lender-{args.lender_id}", lenders=frozenset({args.lender_id})
+                )
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"cleardue lender: {exc}", file=sys.stderr)
+            return 2
+    answer = transport(request)
+    if args.json:
+        out(json.dumps(answer.body, indent=2, ensure_ascii=False))
+    else:
+        for line in render(request, answer):
+            out(line)
+    return 0 if answer.status < 300 else 1
