@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: run test fuzz browser lint format typecheck bench synth deploy destroy clean
+.PHONY: run test fuzz faults browser lint format typecheck bench synth deploy destroy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,3 +59,9 @@ destroy: $(STAMP)
 
 clean:
 	rm -rf $(VENV) cdk.out .local .pytest_cache .ruff_cache .mypy_cache
+
+# The local pipeline under injected AWS and Stripe faults (local/faults.py); FAULT_RATE=… FAULT_SEED=… to change it.
+FAULT_RATE ?= 0.2
+FAULT_SEED ?= 11
+faults: $(STAMP)
+	FAULT_RATE=$(FAULT_RATE) FAULT_SEED=$(FAULT_SEED) $(BIN)/python -m pytest -m faults -p no:logging -s --timeout=0 tests/faults

@@ -104,17 +104,34 @@ class Ingestion:
             report_prefix=f"{names.REPORTS_PREFIX}{lender_id}/{upload_id}/",
         )
         if not LENDER_ID_RE.match(lender_id) or lenders.get(lender_id) is None:
-            if not uploads.begin(upload):
-                return Outcome("portfolio", "duplicate", upload_id)
             reason = f"unknown lender {lender_id!r}: upload lenders/{lender_id}/policy.yaml first"
+            if not uploads.begin(upload):
+                return self._redelivered(upload_id, lambda existing: self._fail(existing, reason, event.at))
             return self._fail(upload, reason, event.at)
         upload.first_placement = manifests.load(
             self._s3, event.bucket, lender_id
         ) is None and not accounts.lender_has_accounts(lender_id)
         if not uploads.begin(upload):
-            return Outcome("portfolio", "duplicate", upload_id)
-        self._enqueue({"upload_id": upload_id, "offset": 0}, 0)
-        return Outcome("portfolio", "queued", upload_id)
+            return self._redelivered(upload_id, self._queue_first_chunk)
+        return self._queue_first_chunk(upload)
+
+    def _queue_first_chunk(self, upload: Upload) -> Outcome:
+        self._enqueue({"upload_id": upload.upload_id, "offset": 0}, 0)
+        return Outcome("portfolio", "queued", upload.upload_id)
+
+    @staticmethod
+    def _redelivered(upload_id: str, first_step: Callable[[Upload], Outcome]) -> Outcome:
+        """S3 delivered this object again. If an earlier invocation recorded the upload and then failed before
+        its first step (the first chunk queued, or the failure recorded), that step is taken now: S3's retry of
+        the failed invocation is the only thing that would ever take it."""
+        existing = uploads.get(upload_id)
+        if (
+            existing is not None
+            and existing.status is UploadStatus.PROCESSING
+            and (existing.offset, existing.chunks) == (0, 0)
+        ):
+            return first_step(existing)
+        return Outcome("portfolio", "duplicate", upload_id)
 
     def _policy(self, event: ObjectCreated, lender_id: str, ext: str) -> Outcome:
         prefix = f"{names.REPORTS_PREFIX}{lender_id}/policy-{event.etag[:12]}/"

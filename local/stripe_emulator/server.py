@@ -61,6 +61,9 @@ class StripeEmulator:
         self._idempotency: dict[str, tuple[str, int, Any]] = {}
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        # Tests' fault injection (local/faults.py): (method, path) -> None or "rate_limited" | "server_error" |
+        # "lost_response" for each /v1/ request.
+        self.fault: Callable[[str, str], str | None] | None = None
         self._routes: list[Route] = [
             ("POST", re.compile(r"/v1/customers"), self._create_customer),
             ("GET", re.compile(r"/v1/customers/(?P<object_id>[^/]+)"), self._get_customer),
@@ -145,10 +148,18 @@ class StripeEmulator:
             if method != request.method:
                 allowed_methods.append(method)
                 continue
+            fault = self.fault(request.method, path) if self.fault and path.startswith("/v1/") else None
+            if fault == "rate_limited":
+                return _json(ApiError(429, "invalid_request_error", "Too many requests.", code="rate_limit").body, 429)
+            if fault == "server_error":
+                return _json({"error": {"type": "api_error", "message": "An unexpected error occurred."}}, 500)
             try:
                 if path.startswith("/v1/"):
                     self._authenticate(request)
-                return handler(request, **match.groupdict())
+                response = handler(request, **match.groupdict())
+                if fault == "lost_response":  # applied (and stored under its Idempotency-Key), answer lost
+                    return _json({"error": {"type": "api_error", "message": "An unexpected error occurred."}}, 500)
+                return response
             except ApiError as exc:
                 return _json(exc.body, exc.status)
             except FormError as exc:

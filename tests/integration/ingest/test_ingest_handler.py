@@ -274,3 +274,28 @@ def test_a_reupload_never_bills_again_a_payment_the_lender_has_not_heard_of(aws,
     run(aws, context, put(aws, "portfolios/acme/p.csv", cleared))
     done = accounts.get("acme#R-1")
     assert done.balance.total.minor == 0 and done.status is AccountStatus.PAID and done.next_contact_at is None
+
+
+def test_an_event_redelivered_after_the_first_chunk_could_not_be_queued_resumes_the_upload(
+    aws, context, lender, monkeypatch
+) -> None:
+    # Given S3's first delivery recorded the upload, then SQS failed to take its first chunk (the invocation failed)
+    from botocore.exceptions import EndpointConnectionError
+
+    from functions.ingest import handler
+
+    event = put(aws, "portfolios/acme/p.csv", PORTFOLIO)
+    sqs = handler._runtime()[2]
+    with monkeypatch.context() as patched:
+        patched.setattr(
+            sqs, "send_message", lambda **_: (_ for _ in ()).throw(EndpointConnectionError(endpoint_url="x"))
+        )
+        with pytest.raises(EndpointConnectionError):
+            lambda_handler(event, context)
+
+    # When S3 retries the invocation with the same event
+    (file,) = run(aws, context, event)
+
+    # Then the upload is not taken for a duplicate and left processing forever: it completes
+    assert file["status"] == "queued"
+    assert summary_of(aws, file["upload_id"])["accepted"] == 2
