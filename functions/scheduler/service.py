@@ -30,6 +30,7 @@ from functions.core.decision import ContactPlan, NoContactReason, decide
 from functions.core.lender import PlanBounds
 from functions.core.policy import Rules
 from functions.store import accounts, events
+from functions.store import experiments as experiment_store
 
 ACTOR = "scheduler"
 SQS_BATCH_LIMIT = 10
@@ -108,6 +109,7 @@ class Scheduler:
 
     def run(self, now: datetime) -> ScheduleSummary:
         summary = ScheduleSummary()
+        run_standings = experiment_store.RunStandings()
         margin = self._margin_ms
         if self._remaining_ms is not None:  # a short timeout keeps a proportionate margin, never all of it
             margin = min(margin, self._remaining_ms() // 4)
@@ -119,7 +121,10 @@ class Scheduler:
                 summary.left = len(due) - index
                 break
             rules, policy = self._rules_for(account.lender_id)
-            pending = self._with_charges(_Pending(account, decide(account, now, rules, policy)), now)
+            # Experiment standings: read once per lender segment in this run, only for lenders that test.
+            standings = run_standings.of(account.lender_id) if rules.experiments is not None else None
+            plan = decide(account, now, rules, policy, standings=standings)
+            pending = self._with_charges(_Pending(account, plan), now)
             plan = pending.plan
             if plan.job is None:
                 self._without_job(pending, now, summary)

@@ -26,7 +26,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.core import engagement, links, messages
+from functions.core import engagement, experiments, links, messages
 from functions.core.account import Account, Block, Channel
 from functions.core.audit import AuditEvent, EventType
 from functions.core.clock import iso_utc, parse_utc
@@ -35,6 +35,7 @@ from functions.core.jobs import Job, Template
 from functions.core.lender import LenderProfile
 from functions.core.outreach import still_eligible
 from functions.store import accounts, events, lenders
+from functions.store import experiments as experiment_store
 
 ACTOR = "sender"
 SENT = "sent"
@@ -386,11 +387,21 @@ def follow_up(job: Job, delivery: Delivery, now: datetime, due_shards: int) -> N
     if delivery.outcome == SENT:
         if job.template == Template.VALIDATION_NOTICE:
             _change_state(job.account_id, now, due_shards, _notice_sent(now))
+        _count_exposure(job)
     elif delivery.block:
         _change_state(job.account_id, now, due_shards, _blocked(job.channel, Block(delivery.block)))
     elif delivery.retry_at:
         # Held at the last moment (a retry that arrived outside the window): contact it when allowed.
         accounts.reschedule_no_later_than(job.account_id, parse_utc(delivery.retry_at), due_shards)
+
+
+def _count_exposure(job: Job) -> None:
+    """A message whose variant an experiment chose was sent: one exposure for it (atomic ADD). This runs once
+    per job, after its record (a redelivered job is found recorded and never reaches here); an increment
+    lost to a failure here is not retried (logged by the batch): the standings then undercount by one."""
+    choice = experiments.parse_choice(job.reason)
+    if choice is not None and choice.variant == job.variant and choice.template == job.template:
+        experiment_store.add_exposure(job.account_id.split("#", 1)[0], choice)
 
 
 def audit_event_id(job: Job) -> str:

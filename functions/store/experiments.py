@@ -1,19 +1,109 @@
-"""The experiments table: bandit statistics per message segment and variant (atomic counters)."""
+"""The experiments table: bandit statistics per lender segment and template variant (atomic counters).
+
+Items: `<lender>#<stage>#<tier>#<language>` + `<template>#<variant>` with `exposures` and `rewards` (only
+ever changed by UpdateItem ADD, so concurrent senders and webhooks never lose each other's counts), and
+once-only reward markers `reward#<account>#<message event id>` + `marker`, written in the same
+transaction as the reward they guard. docs/experiments.md.
+"""
 
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
+from functions.core.experiments import Choice, SegmentStandings, Standing, Standings
+from functions.store import StoreError
 from functions.store.attributes import OnDemandTable
+
+REWARD_PREFIX = "reward#"
+MARKER = "marker"
 
 
 class ExperimentModel(Model):
     class Meta(OnDemandTable):
         table_name = "cleardue-experiments"
 
-    segment = UnicodeAttribute(hash_key=True)  # "<stage>#<tier>#<language>"
-    variant = UnicodeAttribute(range_key=True)
-    sends = NumberAttribute(default=0)
-    rewards = NumberAttribute(default=0)
-    state = UnicodeAttribute(default="active")  # active | pinned | retired
+    segment = UnicodeAttribute(hash_key=True)  # "<lender>#<stage>#<tier>#<language>", or a reward marker's key
+    variant = UnicodeAttribute(range_key=True)  # "<template>#<variant>", or "marker"
+    exposures = NumberAttribute(null=True)
+    rewards = NumberAttribute(null=True)
+
+
+def _segment(lender_id: str, segment: str) -> str:
+    return f"{lender_id}#{segment}"
+
+
+def standings(lender_id: str, segment: str) -> dict[str, Standing]:
+    """Every variant's standing in one of the lender's segments (one Query), keyed `<template>#<variant>`."""
+    try:
+        return {
+            item.variant: Standing(int(item.exposures or 0), int(item.rewards or 0))
+            for item in ExperimentModel.query(_segment(lender_id, segment))
+        }
+    except PynamoDBException as exc:
+        raise StoreError(f"reading experiment standings failed: {exc}") from exc
+
+
+class RunStandings:
+    """Standings read at most once per (lender, segment) during one scheduler run. A segment that cannot be
+    read counts as unseen for the run (the choice is then uniform among the compliant candidates)."""
+
+    def __init__(self) -> None:
+        self._read: dict[tuple[str, str], SegmentStandings] = {}
+        self._loaders: dict[str, Standings] = {}
+        self.failures = 0
+
+    def of(self, lender_id: str) -> Standings:
+        loader = self._loaders.get(lender_id)
+        if loader is None:
+
+            def loader(segment: str) -> SegmentStandings:
+                key = (lender_id, segment)
+                found = self._read.get(key)
+                if found is None:
+                    try:
+                        found = standings(lender_id, segment)
+                    except StoreError:
+                        self.failures += 1
+                        found = {}
+                    self._read[key] = found
+                return found
+
+            self._loaders[lender_id] = loader
+        return loader
+
+
+def add_exposure(lender_id: str, choice: Choice) -> None:
+    """One more message sent with the chosen variant (atomic ADD; creates the item on first use)."""
+    try:
+        ExperimentModel(_segment(lender_id, choice.segment), choice.stat_key).update(
+            actions=[ExperimentModel.exposures.add(1)]
+        )
+    except PynamoDBException as exc:
+        raise StoreError(f"counting an experiment exposure failed: {exc}") from exc
+
+
+def add_reward(lender_id: str, account_id: str, message_event_id: str, choice: Choice) -> bool:
+    """Reward the variant of one message, once: the marker and the ADD go in one transaction. False when
+    this message was already rewarded (a redelivered webhook, or a second payment after the same message)."""
+    connection = ExperimentModel._get_connection().connection
+    try:
+        with TransactWrite(connection=connection) as transaction:
+            transaction.save(
+                ExperimentModel(f"{REWARD_PREFIX}{account_id}#{message_event_id}", MARKER),
+                condition=ExperimentModel.segment.does_not_exist(),
+            )
+            transaction.update(
+                ExperimentModel(_segment(lender_id, choice.segment), choice.stat_key),
+                actions=[ExperimentModel.rewards.add(1)],
+            )
+    except TransactWriteError as exc:
+        reasons = [reason.code if reason else None for reason in exc.cancellation_reasons]
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            return False
+        raise StoreError(f"rewarding an experiment variant failed: {exc}") from exc
+    except PynamoDBException as exc:
+        raise StoreError(f"rewarding an experiment variant failed: {exc}") from exc
+    return True

@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from functions.core import payments
+from functions.core import experiments, payments
 from functions.core.account import Account, AccountStatus, Channel, Flag, PlanStatus
 from functions.core.audit import AuditEvent, EventType
 from functions.core.engagement import Signal, increments
 from functions.core.jobs import Job
 from functions.core.lender import LenderProfile
 from functions.core.money import Money, MoneyError
-from functions.store import accounts, events
+from functions.store import StoreError, accounts, events
+from functions.store import experiments as experiment_store
 from functions.store import webhooks as store
 
 ACTOR = "webhooks"
@@ -197,6 +198,7 @@ class StripeEvents:
         event_id = f"payment:{payment_id}"
         if store.fact_recorded(after.account_id, event_id):
             return Outcome(DUPLICATE, kind, after.account_id, detail={"payment": payment_id})
+        self._reward_experiment(after, payment.at)
         channel = payments.notice_channel(after)
         job = payments.receipt_job(after, payment_id, now, channel) if channel else None
         queued = self._notices.send(job) if job else False
@@ -225,6 +227,22 @@ class StripeEvents:
             payment.amount.currency,
             {"payment": payment_id},
         )
+
+    def _reward_experiment(self, account: Account, paid_at: datetime) -> None:
+        """A payment rewards the experiment variant of the last collection message sent within the lender's
+        reward window before it (core.experiments), once per message (a marker in the reward's transaction).
+        Before the payment's audit event, so a redelivery retries a failed reward; a store failure never
+        fails the payment (the reward is then lost)."""
+        policy = self._lender(account.lender_id).outreach.experiments
+        if not policy.enabled:
+            return
+        window = timedelta(days=policy.reward_window_days)
+        try:
+            found = experiments.rewarded_message(events.history(account.account_id), paid_at, window)
+            if found is not None:
+                experiment_store.add_reward(account.lender_id, account.account_id, *found)
+        except StoreError:
+            return
 
     def _charge_refunded(self, event: dict[str, Any], charge: dict[str, Any], now: datetime) -> Outcome:
         amount = _int(charge.get("amount"))

@@ -1,0 +1,122 @@
+"""Given a lender testing reminder wordings, the scheduler picks a variant from the stored standings, the sender
+counts its exposure once, and a payment within the reward window rewards it once (signed Stripe webhooks)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.core.account import Channel
+from functions.core.compliance import gate_policy
+from functions.core.experiments import Choice, parse_choice
+from functions.core.jobs import Job
+from functions.core.lender import LenderProfile
+from functions.scheduler.service import Scheduler
+from functions.sender.handler import email_handler
+from functions.store import experiments as store
+from functions.store import lenders
+from functions.webhooks.handler import stripe_handler
+from local.lambda_events import LocalLambdaContext
+from tests.events.factories import job_event, make_account, place
+from tests.integration.webhooks.conftest import SENDER
+from tests.integration.webhooks.helpers import body_of, drain, http_event, signature, stripe_event
+
+TICK = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # 10:00 in Chicago; due 2026-02-20: mid stage
+ACCOUNT = make_account("A-7")
+SEGMENT = "mid#2#en"
+PROFILE = LenderProfile(
+    lender_id="acme",
+    creditor_name="Acme",
+    outreach={"experiments": {"enabled": True, "min_exposures": 10, "exploration": 0, "reward_window_days": 7}},
+)
+
+
+def standing(variant: str):
+    return store.standings("acme", SEGMENT).get(f"reminder#{variant}")
+
+
+def seed(variant: str, exposures: int, rewards: int) -> None:
+    store.ExperimentModel(f"acme#{SEGMENT}", f"reminder#{variant}", exposures=exposures, rewards=rewards).save()
+
+
+@pytest.fixture
+def sent_b(hooks: dict[str, Any]) -> Job:
+    """A scheduler run over the placed account (b far ahead in the stored standings), its job sent by email."""
+    boto3.client("ses").verify_domain_identity(Domain=SENDER.split("@")[1])
+    lenders.put(PROFILE)
+    seed("a", 1_000, 10)
+    seed("b", 1_000, 300)
+    place(ACCOUNT, TICK - timedelta(hours=1))
+    rules = PROFILE.rules()
+    scheduler = Scheduler(hooks["sqs"], {Channel.EMAIL: hooks["queue_url"]}, 4, lambda _: (rules, gate_policy(rules)))
+    summary = scheduler.run(TICK)
+    assert summary.enqueued == 1
+    (raw,) = drain(hooks["sqs"], hooks["queue_url"])
+    job = Job.model_validate(raw)
+    assert job.variant == "b"
+    assert parse_choice(job.reason) == Choice(SEGMENT, "reminder", "b", "thompson")
+    assert email_handler(job_event([job], TICK), LocalLambdaContext("cleardue-email-sender")) == {
+        "batchItemFailures": []
+    }
+    return job
+
+
+def pay(payment_id: str, event_id: str, at: datetime) -> str:
+    event = stripe_event(
+        "rubymock_payment_intent.succeeded.json",
+        event_id=event_id,
+        created=at,
+        account_id=ACCOUNT.account_id,
+        id=payment_id,
+        amount=3_000,
+        amount_received=3_000,
+    )
+    body = body_of(event)
+    response = stripe_handler(http_event(body, signature(body), at), LocalLambdaContext("cleardue-webhooks"))
+    assert response["statusCode"] == 200
+    return str(response["body"])
+
+
+def test_a_sent_variant_counts_one_exposure_even_when_the_batch_is_delivered_again(sent_b: Job) -> None:
+    assert (standing("b").exposures, standing("a").exposures) == (1_001, 1_000)
+    again = email_handler(job_event([sent_b], TICK + timedelta(minutes=5)), LocalLambdaContext("cleardue-email-sender"))
+    assert again == {"batchItemFailures": []}
+    assert standing("b").exposures == 1_001
+
+
+def test_a_payment_two_days_later_rewards_the_variant_once_even_when_delivered_twice(sent_b: Job) -> None:
+    paid_at = TICK + timedelta(days=2)
+    assert '"applied"' in pay("pi_exp_1", "evt_exp_1", paid_at)
+    pay("pi_exp_1", "evt_exp_1", paid_at)  # Stripe's redelivery
+    assert (standing("b").rewards, standing("a").rewards) == (301, 10)
+    # A second payment after the same message does not reward it twice: one reward per message.
+    pay("pi_exp_2", "evt_exp_2", paid_at + timedelta(hours=3))
+    assert standing("b").rewards == 301
+
+
+def test_a_payment_after_the_window_rewards_nothing(sent_b: Job) -> None:
+    assert '"applied"' in pay("pi_late", "evt_late", TICK + timedelta(days=7, minutes=1))
+    assert (standing("b").rewards, standing("a").rewards) == (300, 10)
+
+
+def test_a_lender_without_experiments_sends_a_and_writes_no_statistics(hooks: dict[str, Any]) -> None:
+    lenders.put(LenderProfile(lender_id="acme", creditor_name="Acme"))
+    place(ACCOUNT, TICK - timedelta(hours=1))
+    rules = LenderProfile(lender_id="acme", creditor_name="Acme").rules()
+    Scheduler(hooks["sqs"], {Channel.EMAIL: hooks["queue_url"]}, 4, lambda _: (rules, gate_policy(rules))).run(TICK)
+    (raw,) = drain(hooks["sqs"], hooks["queue_url"])
+    assert raw["variant"] == "a" and parse_choice(raw["reason"]) is None
+    assert store.standings("acme", SEGMENT) == {}
+
+
+def test_a_reward_is_written_once_per_message_whatever_retries_the_webhook(hooks: dict[str, Any]) -> None:
+    # A delivery that rewarded and then failed before the payment's audit event is retried by Stripe:
+    # the marker written in the reward's transaction turns the second reward into a no-op.
+    choice = Choice(SEGMENT, "reminder", "b", "thompson")
+    assert store.add_reward("acme", ACCOUNT.account_id, "job:abc", choice) is True
+    assert store.add_reward("acme", ACCOUNT.account_id, "job:abc", choice) is False
+    assert store.add_reward("acme", ACCOUNT.account_id, "job:def", choice) is True
+    assert standing("b").rewards == 2
