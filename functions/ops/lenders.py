@@ -12,10 +12,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from functions import names
-from functions.core.account import Account, AccountStatus, StageBound, days_past_due, stage_for
+from functions.core.account import Account, AccountStatus, Stage, StageBound, days_past_due, stage_for
 from functions.core.clock import iso_utc, local_date
 from functions.ops.service import Call, OpsServiceError, Principal
 from functions.store import lenders, uploads
@@ -108,8 +109,8 @@ def portfolio(held: Iterable[Account], now: datetime, bounds: tuple[StageBound, 
     return {
         "accounts": count,
         "owed_minor": dict(sorted(owed.items())),
-        "by_status": _rows("status", by_status),
-        "by_stage": _rows("stage", by_stage),
+        "by_status": _rows("status", by_status, list(AccountStatus)),
+        "by_stage": _rows("stage", by_stage, list(Stage)),
     }
 
 
@@ -118,10 +119,12 @@ def _add(cell: list[int], amount: int) -> None:
     cell[1] += amount
 
 
-def _rows(name: str, cells: dict[tuple[str, str], list[int]]) -> list[dict[str, Any]]:
+def _rows(name: str, cells: dict[tuple[str, str], list[int]], order: list[StrEnum]) -> list[dict[str, Any]]:
+    """One row per (value, currency), in the enum's own order (the stages as a debt ages), then by currency."""
+    rank = {member.value: position for position, member in enumerate(order)}
     return [
         {name: key, "currency": currency, "accounts": accounts_, "owed_minor": amount}
-        for (key, currency), (accounts_, amount) in sorted(cells.items())
+        for (key, currency), (accounts_, amount) in sorted(cells.items(), key=lambda c: (rank[c[0][0]], c[0][1]))
     ]
 
 
