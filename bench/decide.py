@@ -34,8 +34,10 @@ from functions.core.account import (
 )
 from functions.core.compliance import gate_policy
 from functions.core.decision import decide
+from functions.core.experiments import Standing
 from functions.core.lender import LenderProfile
 from functions.core.money import Money
+from functions.core.policy import ExperimentsPolicy
 
 NOW = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)
 ZONES = [
@@ -90,15 +92,23 @@ def generate_accounts(count: int, seed: int = 3) -> list[Account]:
     return accounts
 
 
-def decision_rate(count: int) -> tuple[float, float]:
+def decision_rate(count: int, experiments: bool = False) -> tuple[float, float]:
     """Decisions per second over `count` accounts: by the wall clock and by this process's CPU time (the
-    figure for one core when the machine is shared)."""
+    figure for one core when the machine is shared). With `experiments`, the lender tests message variants
+    and every job's variant is a Thompson choice from warmed-up standings (cached per segment, as in a run)."""
     accounts = generate_accounts(count)
-    rules = LenderProfile.default_for("bench").rules()  # compiled once per lender, as the scheduler does
+    profile = LenderProfile.default_for("bench")
+    if experiments:
+        profile = profile.model_copy(
+            update={"outreach": profile.outreach.model_copy(update={"experiments": ExperimentsPolicy(enabled=True)})}
+        )
+    rules = profile.rules()  # compiled once per lender, as the scheduler does
     policy = gate_policy(rules)
+    warm = {"reminder#a": Standing(500, 30), "reminder#b": Standing(500, 40)}
+    standings = (lambda segment: warm) if experiments else None
     wall, cpu = time.perf_counter(), time.process_time()
     for account in accounts:
-        decide(account, NOW, rules, policy)
+        decide(account, NOW, rules, policy, standings=standings)
     return count / (time.perf_counter() - wall), count / (time.process_time() - cpu)
 
 
@@ -138,6 +148,11 @@ def main() -> None:
         f"decisions: {args.accounts} accounts, {cpu:,.0f} decisions/s of CPU time on one core "
         f"({wall:,.0f}/s by the wall clock; target 50,000)"
     )
+    experiments_wall, experiments_cpu = decision_rate(args.accounts, experiments=True)
+    print(
+        f"decisions with message experiments on: {experiments_cpu:,.0f} decisions/s of CPU time "
+        f"({experiments_wall:,.0f}/s by the wall clock)"
+    )
     per_job, by_operation, enqueued = calls_per_job(args.tick_accounts)
     print(
         f"AWS calls per enqueued job (moto server, one tick): {per_job:.3f} ({sum(by_operation.values())} calls, "
@@ -149,6 +164,7 @@ def main() -> None:
             "accounts": args.accounts,
             "decisions_per_cpu_s": cpu,
             "decisions_per_wall_s": wall,
+            "decisions_with_experiments_per_cpu_s": experiments_cpu,
             "tick_accounts": args.tick_accounts,
             "calls_per_job": per_job,
             "jobs": enqueued,
