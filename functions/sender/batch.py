@@ -63,6 +63,9 @@ def wait_seconds(scheduled_for: datetime, sent_at: datetime, receive_count: int)
     return 0 if waited >= total else int(min(step, total - waited)) + 1
 
 
+RELEASE_ATTEMPTS = 3
+
+
 @dataclass
 class Item:
     message_id: str
@@ -196,10 +199,13 @@ def send_batch(
         recordings.append(events.Recording(event, item.claim, update))
         recorded.append(item)
 
-    # 4. Record.
-    if recordings or releases:
+    # 4. Record. A failed send gives its claim back on its own write, first: written together with the records,
+    # a failed record write kept the claim, and the next receive took the job for sent (recorded, never sent).
+    if releases:
+        _release(releases, log)
+    if recordings:
         try:
-            events.append_batch(recordings, releases)
+            events.append_batch(recordings)
         except Exception as exc:  # noqa: BLE001  # every record fails; the next receive finds the claims
             for item in recorded:
                 outcome.errors[item.message_id] = RetryLater(f"recording failed: {exc}")
@@ -212,3 +218,15 @@ def send_batch(
             log("the outcome's state change failed", {"job_id": item.job.job_id, "error": str(exc)})
         outcome.deliveries[item.message_id] = item.delivery
     return outcome
+
+
+def _release(claims: list[events.Claim], log: Callable[[str, dict[str, Any]], None]) -> None:
+    """Give back the claims of jobs whose send failed (so their retry sends), trying a few times: a claim still
+    held when the job comes back reads as "this message's earlier receive may have sent it"."""
+    for attempt in range(1, RELEASE_ATTEMPTS + 1):
+        try:
+            events.append_batch([], claims)
+            return
+        except Exception as exc:  # noqa: BLE001
+            if attempt == RELEASE_ATTEMPTS:
+                log("claims of failed sends could not be given back", {"jobs": len(claims), "error": str(exc)})

@@ -104,3 +104,35 @@ def test_a_job_queued_twice_whose_other_copy_holds_the_claim_is_skipped_in_a_mix
 
     assert sorted(m["To"] for m in emails()) == ["dana.reyes@example.com", "kim@example.net"]
     assert sent_audits(jobs[1].account_id) == []  # its claimant records it
+
+
+def test_a_failed_send_whose_batch_could_not_be_recorded_is_sent_on_its_retry(aws, context, monkeypatch) -> None:
+    """Found under injected faults: the failed send's claim was given back in the same write as the batch's
+    records; when that write failed the claim stayed, and the retry recorded the job as sent without sending it."""
+    jobs = [email_job("A-1"), email_job("A-2", email="sam.lee@example.org")]
+    inject(
+        Channel.EMAIL,
+        "SendEmail",
+        lambda n: {"Code": "TooManyRequestsException", "Message": "slow"} if n == 2 else None,
+    )
+    real_append = events.append_batch
+
+    def records_fail(recordings, releases=()):
+        if recordings:
+            raise RuntimeError("ProvisionedThroughputExceededException")
+        return real_append(recordings, releases)
+
+    monkeypatch.setattr(events, "append_batch", records_fail)
+    failures = email_handler(job_event(jobs, TICK), context)["batchItemFailures"]
+    monkeypatch.setattr(events, "append_batch", real_append)
+    assert failures == [{"itemIdentifier": "msg-0"}, {"itemIdentifier": "msg-1"}]
+    assert len(emails()) == 1  # A-1 went out, A-2 was throttled
+
+    retry = sqs_event([job.model_dump_json() for job in jobs], TICK + timedelta(seconds=30), receive_count=2)
+    assert email_handler(retry, context) == {"batchItemFailures": []}
+
+    assert sorted(m["To"] for m in emails()) == ["dana.reyes@example.com", "sam.lee@example.org"]
+    (first,) = sent_audits("acme#A-1")
+    assert first.detail["message_id_unknown"] is True  # sent, its record lost: recorded once, never sent again
+    (second,) = sent_audits("acme#A-2")
+    assert second.detail["message_id"] and not second.detail.get("message_id_unknown")
