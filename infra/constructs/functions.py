@@ -309,6 +309,7 @@ class FunctionsConstruct(Construct):
         messaging.sms_queue.grant_send_messages(function)
         messaging.charge_queue.grant_send_messages(function)
         self._grant_account_writer(function)
+        self._data.experiments.grant_read_data(function)  # the message experiments' standings
         return function
 
     def _build_sender(
@@ -333,6 +334,7 @@ class FunctionsConstruct(Construct):
         self._secrets.link_key.grant_read(function)  # pay links in the messages
         self._grant_account_writer(function)
         self._data.idempotency.grant_read_write_data(function)  # the batch claims (store.events.ClaimModel)
+        self._data.grant_read_update(self._data.experiments, function)  # exposures: atomic ADD
         return function
 
     def _build_email_sender(self) -> lambda_.Function:
@@ -439,6 +441,9 @@ class FunctionsConstruct(Construct):
         messaging.sms_queue.grant_send_messages(function)
         self._grant_account_writer(function)
         self._data.idempotency.grant_read_write_data(function)
+        # Rewards: a once-only marker (PutItem) and the atomic ADD (UpdateItem) in one transaction.
+        self._data.grant_read_update(self._data.experiments, function)
+        self._data.experiments.grant(function, "dynamodb:PutItem")
         return function
 
     def _webhooks_environment(self) -> dict[str, str]:

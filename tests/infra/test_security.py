@@ -391,3 +391,32 @@ def test_the_callers_managed_policies_invoke_only_their_routes(template):
         '"/$default/POST/ops/*"',
         '"/$default/GET/lenders/*"',
     }
+
+
+# --- message experiments (docs/experiments.md) -------------------------------------------------------
+
+
+def _experiment_actions(template, handler: str) -> set[str]:
+    table = ref(template, names.OUTPUT_EXPERIMENTS_TABLE)
+    return {
+        action
+        for statement in statements_of_role(template, role_of(template, handler))
+        if mentions(statement["Resource"], table)
+        for action in as_list(statement["Action"])
+        if action.startswith("dynamodb:")
+    }
+
+
+def test_the_experiment_statistics_are_read_by_the_scheduler_and_counted_by_the_senders_and_stripe_webhooks(
+    template,
+):
+    from infra.constructs.functions import SCHEDULER_HANDLER
+
+    scheduler = _experiment_actions(template, SCHEDULER_HANDLER)
+    assert "dynamodb:Query" in scheduler and not {"dynamodb:UpdateItem", "dynamodb:PutItem"} & scheduler
+    for sender in (EMAIL_SENDER_HANDLER, SMS_SENDER_HANDLER):
+        assert "dynamodb:UpdateItem" in _experiment_actions(template, sender)  # exposures: atomic ADD
+    webhooks = _experiment_actions(template, STRIPE_WEBHOOK_HANDLER)
+    assert {"dynamodb:UpdateItem", "dynamodb:PutItem"} <= webhooks  # the reward and its once-only marker
+    for handler in (SCHEDULER_HANDLER, EMAIL_SENDER_HANDLER, SMS_SENDER_HANDLER, STRIPE_WEBHOOK_HANDLER):
+        assert not {"dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & _experiment_actions(template, handler)
