@@ -212,13 +212,15 @@ class Scheduler:
                 summary.claim_conflicts += 1  # another run claimed it, or it changed since the query
         if not claimed:
             return
-        response = self._sqs.send_message_batch(
-            QueueUrl=self._queues[channel],
-            Entries=[
-                {"Id": str(index), "MessageBody": pending.plan.job.model_dump_json()}  # type: ignore[union-attr]
-                for index, pending in enumerate(claimed)
-            ],
-        )
+        entries = [
+            {"Id": str(index), "MessageBody": pending.plan.job.model_dump_json()}  # type: ignore[union-attr]
+            for index, pending in enumerate(claimed)
+        ]
+        try:
+            response = self._sqs.send_message_batch(QueueUrl=self._queues[channel], Entries=entries)
+        except Exception as exc:  # noqa: BLE001  # throttled, 5xx, timed out: every entry failed, claims go back
+            # (raised, the claims stayed taken and the accounts were never contacted: found by the faults run)
+            response = {"Failed": [{"Id": e["Id"], "Code": type(exc).__name__, "SenderFault": False} for e in entries]}
         sent = Counter[str]()
         for entry in response.get("Successful", []):
             job = claimed[int(entry["Id"])].plan.job

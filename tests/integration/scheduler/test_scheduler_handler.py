@@ -132,3 +132,33 @@ def test_a_job_that_fails_to_enqueue_gives_its_claim_back(aws, context, monkeypa
     summary = lambda_handler(scheduled_event(TICK), context)
     assert (summary["enqueued"], summary["enqueue_failures"]) == (0, 1)
     assert accounts.get("acme#F-1").next_contact_at == before  # still due: the next tick tries again
+
+
+def test_a_batch_sqs_refuses_whole_gives_every_claim_back(aws, context, monkeypatch) -> None:
+    """Found under injected faults: a SendMessageBatch that raised (throttled, 5xx, timed out) left its accounts
+    claimed, their next contact moved on, and no job queued: reminders lost without a trace."""
+    from botocore.exceptions import ReadTimeoutError
+
+    from functions.scheduler import handler
+
+    for ref in ("T-1", "T-2"):
+        place(make_account(ref))
+    before = {ref: accounts.get(f"acme#{ref}").next_contact_at for ref in ("T-1", "T-2")}
+    original = handler._runtime
+    real = original()[1]
+
+    class TimingOutSqs:
+        def send_message_batch(self, QueueUrl, Entries):  # noqa: N803 - boto3's argument names
+            raise ReadTimeoutError(endpoint_url=QueueUrl)
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    monkeypatch.setattr(handler, "_runtime", cache(lambda: (handler.SchedulerSettings.from_env(), TimingOutSqs())))
+    summary = lambda_handler(scheduled_event(TICK), context)
+    assert (summary["enqueued"], summary["enqueue_failures"]) == (0, 2)
+    assert {ref: accounts.get(f"acme#{ref}").next_contact_at for ref in ("T-1", "T-2")} == before  # due again
+
+    monkeypatch.setattr(handler, "_runtime", original)
+    lambda_handler(scheduled_event(TICK + timedelta(minutes=15)), context)
+    assert sorted(job.account_id for job in queued_jobs(aws)) == ["acme#T-1", "acme#T-2"]
