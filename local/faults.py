@@ -6,10 +6,13 @@
         handler(event, context)
 
 AWS: a `before-call` handler on every botocore session created after `install()` (boto3's and PynamoDB's)
-answers a call, at `rate`, with the error the real service answers once the SDK's own retries are spent:
-a throttle, a 5xx or a timeout / connection error. The call never reaches moto, so the fault is clean
-(nothing half-applied). Errors come back through botocore's own error path (`client.exceptions.X`,
-`ClientError` with the real code and HTTP status); timeouts are raised as botocore raises them.
+fails each attempt of a call at `rate` with the error the real service answers: a throttle, a 5xx or a
+timeout / connection error. The SDK's own retries are modelled without their back-off sleep: a call makes
+`sdk_attempts` attempts (botocore's standard mode: 3) and the error reaches the code only when every attempt
+failed (the absorbed ones are counted in `sdk_retries`); `sdk_attempts=1` sends every fault to the code.
+The call never reaches moto, so a fault is clean (nothing half-applied). Errors come back through botocore's
+own error path (`client.exceptions.X`, `ClientError` with the real code and HTTP status); timeouts are raised
+as botocore raises them.
 
 Stripe: `stripe_fault(method, path)` is the emulator's `fault` hook: at the same rate an API request is
 answered 429 (rate limited), 500 before it is applied, or 500 *after* it is applied (the response is lost:
@@ -65,9 +68,13 @@ class FaultInjector:
     rate: float = 0.2
     seed: int = 0
     services: tuple[str, ...] = DEFAULT_SERVICES
+    # How many attempts the SDK makes before an error reaches the code (botocore's standard retry mode: 3).
+    # Each attempt fails at `rate`; the call fails only when every attempt did. 1: every fault reaches the code.
+    sdk_attempts: int = 1
+    sdk_retries: Counter[str] = field(default_factory=Counter)  # "service": faults the SDK's retries absorbed
     # Virtual time for SQS back-offs: a handler's ChangeMessageVisibility of N s hides the message N/scale s.
     visibility_scale: float = 1.0
-    injected: Counter[str] = field(default_factory=Counter)  # "service.Operation:Code" -> count
+    injected: Counter[str] = field(default_factory=Counter)  # "service.Operation:Code" -> faults the code saw
     calls: Counter[str] = field(default_factory=Counter)  # "service" -> calls seen while armed
     _random: random.Random = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -126,12 +133,18 @@ class FaultInjector:
         if self.visibility_scale != 1.0 and isinstance(params.get("VisibilityTimeout"), int):
             params["VisibilityTimeout"] = min(43_200, math.ceil(params["VisibilityTimeout"] / self.visibility_scale))
 
-    def _draw(self, service: str) -> bool:
+    def _draw(self, service: str, attempts: int = 1) -> bool:
+        """Whether this call fails: each of `attempts` attempts fails at `rate`, the call when all of them do."""
         with self._lock:
             if self._depth <= 0 or service not in self.services:
                 return False
             self.calls[service] += 1
-            return self._random.random() < self.rate
+            for attempt in range(1, attempts + 1):
+                if self._random.random() >= self.rate:
+                    return False
+                if attempt < attempts:
+                    self.sdk_retries[service] += 1  # a failed attempt the SDK retried (without its back-off sleep)
+            return True
 
     def _choose(self, options: tuple[Any, ...]) -> Any:
         with self._lock:
@@ -139,7 +152,7 @@ class FaultInjector:
 
     def _before_call(self, model: Any, params: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         service = model.service_model.service_name
-        if service not in _AWS_FAULTS or not self._draw(service):
+        if service not in _AWS_FAULTS or not self._draw(service, self.sdk_attempts):
             return None
         code, status = self._choose(_AWS_FAULTS[service])
         self.injected[f"{service}.{model.name}:{code}"] += 1
