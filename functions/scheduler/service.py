@@ -204,14 +204,24 @@ class Scheduler:
     def _flush(self, channel: Channel, batch: list[_Pending], now: datetime, summary: ScheduleSummary) -> None:
         """Claim each account, then enqueue only what was claimed; a failed entry gives its claim back."""
         claimed = []
+        failure: Exception | None = None
         for pending in batch:
-            if self._claim(pending.account, pending.plan, now):
+            try:
+                won = self._claim(pending.account, pending.plan, now)
+            except Exception as exc:  # noqa: BLE001  # the rest stay due; the claimed ones are still queued first
+                failure = exc
+                break
+            if won:
                 claimed.append(pending)
                 self._claimed(pending, now, summary)
             else:
                 summary.claim_conflicts += 1  # another run claimed it, or it changed since the query
-        if not claimed:
-            return
+        if claimed:
+            self._enqueue(channel, claimed, summary)
+        if failure is not None:
+            raise failure  # the invocation fails (and is retried) only after nothing claimed is left behind
+
+    def _enqueue(self, channel: Channel, claimed: list[_Pending], summary: ScheduleSummary) -> None:
         entries = [
             {"Id": str(index), "MessageBody": pending.plan.job.model_dump_json()}  # type: ignore[union-attr]
             for index, pending in enumerate(claimed)
@@ -231,9 +241,16 @@ class Scheduler:
             summary.follow_ups += job.template != "reminder"
         for name, count in sent.items():
             summary.by_channel[name] = summary.by_channel.get(name, 0) + count
+        failure: Exception | None = None
         for entry in response.get("Failed", []):
             pending = claimed[int(entry["Id"])]
             summary.enqueue_failures += 1
-            accounts.reschedule(
-                pending.account.account_id, pending.plan.next_contact_at, pending.account.next_contact_at, self._shards
-            )
+            try:
+                accounts.reschedule(
+                    pending.account.account_id, pending.plan.next_contact_at, pending.account.next_contact_at,
+                    self._shards,
+                )  # fmt: skip
+            except Exception as exc:  # noqa: BLE001  # give the others back first
+                failure = failure or exc
+        if failure is not None:
+            raise failure

@@ -162,3 +162,34 @@ def test_a_batch_sqs_refuses_whole_gives_every_claim_back(aws, context, monkeypa
     monkeypatch.setattr(handler, "_runtime", original)
     lambda_handler(scheduled_event(TICK + timedelta(minutes=15)), context)
     assert sorted(job.account_id for job in queued_jobs(aws)) == ["acme#T-1", "acme#T-2"]
+
+
+def test_a_claim_that_fails_mid_batch_still_queues_the_accounts_claimed_before_it(aws, context, monkeypatch) -> None:
+    """Found under injected faults: a claim (UpdateItem) throttled in the middle of a batch raised out of the
+    pass, and the accounts already claimed in that batch were never queued: their reminders were lost."""
+    import pytest
+
+    from functions.scheduler.service import Scheduler
+    from functions.store import StoreError
+
+    refs = [f"M-{n}" for n in range(4)]
+    for ref in refs:
+        place(make_account(ref))
+    real_claim = Scheduler._claim
+    calls = []
+
+    def third_claim_throttled(self, account, plan, now):
+        calls.append(account.account_id)
+        if len(calls) == 3:
+            raise StoreError("rescheduling account failed: ProvisionedThroughputExceededException")
+        return real_claim(self, account, plan, now)
+
+    monkeypatch.setattr(Scheduler, "_claim", third_claim_throttled)
+    with pytest.raises(StoreError):
+        lambda_handler(scheduled_event(TICK), context)  # the invocation fails: EventBridge retries it
+    first = queued_jobs(aws)
+    assert sorted(job.account_id for job in first) == sorted(calls[:2])
+
+    monkeypatch.setattr(Scheduler, "_claim", real_claim)
+    lambda_handler(scheduled_event(TICK), context)  # the retry takes the rest
+    assert sorted(job.account_id for job in first + queued_jobs(aws)) == [f"acme#{ref}" for ref in refs]
