@@ -254,7 +254,10 @@ def claim(claims: list[Claim], sleep: Callable[[float], None] = time.sleep) -> d
         except PynamoDBException as exc:
             raise StoreError(f"claiming events failed: {exc}") from exc
     for c in held:  # rare: a duplicate delivery, or a claimant that died; read what it claimed
-        results[c.event_id] = _held(c)
+        try:
+            results[c.event_id] = _held(c)
+        except StoreError:  # raised, the claims just made would stay held, unsent: this one is tried again later
+            results[c.event_id] = CHANGED
     return results
 
 

@@ -136,3 +136,25 @@ def test_a_failed_send_whose_batch_could_not_be_recorded_is_sent_on_its_retry(aw
     assert first.detail["message_id_unknown"] is True  # sent, its record lost: recorded once, never sent again
     (second,) = sent_audits("acme#A-2")
     assert second.detail["message_id"] and not second.detail.get("message_id_unknown")
+
+
+def test_a_held_claim_that_cannot_be_read_fails_only_its_own_job(aws, context, monkeypatch) -> None:
+    """Found under injected faults: reading the claim another delivery holds failed (throttled) after this
+    batch's own claims were written; the whole batch failed with them held, and each job's retry then took
+    its own claim for "sent by an earlier receive" and recorded a reminder that never went out."""
+    jobs = [email_job("A-1"), email_job("A-2", email="sam.lee@example.org")]
+    held = events.Claim(jobs[1].account_id, f"job:{jobs[1].job_id}", "another-message", 1, {"outcome": "sent"})
+    assert events.claim([held]) == {held.event_id: events.CLAIMED}
+    real_held = events._held
+
+    def throttled(claim):
+        raise events.StoreError("reading a claim failed: ProvisionedThroughputExceededException")
+
+    monkeypatch.setattr(events, "_held", throttled)
+    response = email_handler(job_event(jobs, TICK), context)
+    monkeypatch.setattr(events, "_held", real_held)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}  # only the unreadable one retries
+    assert [m["To"] for m in emails()] == ["dana.reyes@example.com"]
+    (audit,) = sent_audits(jobs[0].account_id)
+    assert audit.detail["message_id"]
