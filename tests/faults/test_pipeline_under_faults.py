@@ -322,6 +322,24 @@ def test_the_pipeline_loses_nothing_and_sends_nothing_twice_under_injected_fault
             assert len(accepted) == summary["accepted"]
             lost = sorted(emailable - reminded - dead_jobs)
             assert not lost, f"{len(lost)} accounts neither reminded nor dead-lettered: {lost[:5]}"
+            # And the next day's reminder: every unpaid one of them got its second, or is still due, or is in a DLQ.
+            per_account = Counter(e.account_id for e in reminders if e.detail.get("template") != "receipt")
+            still_due = {
+                account_id
+                for account_id in emailable
+                if (found := accounts.get(account_id)) is not None
+                and found.next_contact_at is not None
+                and found.next_contact_at <= at
+            }
+            second_lost = sorted(
+                account_id
+                for account_id in emailable - set(paid_ids) - dead_jobs - still_due
+                if per_account[account_id] < 2
+            )
+            lost.extend(second_lost)
+            assert not second_lost, (
+                f"{len(second_lost)} next-stage reminders neither sent, due nor DLQ'd: {second_lost[:5]}"
+            )
             assert not (reminded & dead_jobs - {j.get("account_id") for j in dead["email"] if j.get("template")})
 
             # Each payment applied exactly once.
@@ -359,6 +377,7 @@ def test_the_pipeline_loses_nothing_and_sends_nothing_twice_under_injected_fault
                     "debtor_pressed_pay_again": pay_again["debtor_pressed_pay_again"],
                 },
                 "dlq": {name: len(messages) for name, messages in dead.items()},
+                "still_due_at_the_end": len(still_due),
                 "lost": len(lost),
                 "duplicated": duplicated,
             }
