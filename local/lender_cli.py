@@ -10,27 +10,18 @@ Exit 0 on a 2xx answer, 1 on any other answer, 2 when the stack cannot be reache
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from local.ops_cli import Answer, Request, Transport, local_transport, signed_transport
+from local.ops_cli import Answer, Request, Transport, add_transport_arguments, local_transport, run
 
 
 def add_parser(commands: Any) -> None:
     """The `lender` command and its `status` and `download` subcommands."""
     lender = commands.add_parser("lender", help="a lender's uploads, portfolio and reports (self-service)")
-    lender.add_argument(
-        "--api-url", help="a deployed stack's ApiUrl: requests are SigV4-signed (default: the local stack)"
-    )
-    lender.add_argument("--region", help="with --api-url: the API's region (default: from the URL)")
-    lender.add_argument("--state-dir", type=Path, default=Path(".local"), help="where the local outputs.json is")
-    lender.add_argument("--at", help="local stack only: the time of the request (ISO 8601 UTC; default now)")
-    lender.add_argument("--json", action="store_true", help="print the API's JSON answer as it is")
+    add_transport_arguments(lender)
     actions = lender.add_subparsers(dest="lender_command", required=True)
     status = actions.add_parser("status", help="the lender's uploads and outcomes, portfolio and latest report")
     status.add_argument("lender_id")
@@ -104,23 +95,8 @@ def render(request: Request, answer: Answer) -> list[str]:
 def lender_command(
     args: argparse.Namespace, out: Callable[[str], None] = print, transport: Transport | None = None
 ) -> int:
-    request = request_for(args)
-    if transport is None:
-        try:
-            if args.api_url:
-                transport = signed_transport(args.api_url, args.region)
-            else:
-                at = datetime.fromisoformat(args.at.replace("Z", "+00:00")) if args.at else None
-                transport = local_transport(
-                    args.state_dir, at, operator=f"lender-{args.lender_id}", lenders=frozenset({args.lender_id})
-                )
-        except (FileNotFoundError, ValueError) as exc:
-            print(f"cleardue lender: {exc}", file=sys.stderr)
-            return 2
-    answer = transport(request)
-    if args.json:
-        out(json.dumps(answer.body, indent=2, ensure_ascii=False))
-    else:
-        for line in render(request, answer):
-            out(line)
-    return 0 if answer.status < 300 else 1
+    def local(at: datetime | None) -> Transport:
+        scope = frozenset({args.lender_id})
+        return local_transport(args.state_dir, at, operator=f"lender-{args.lender_id}", lenders=scope)
+
+    return run("lender", args, request_for(args), render, out, transport, local)

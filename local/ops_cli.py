@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from functions import names
+from functions.core.clock import ClockError, parse_utc
 from functions.core.ops import Action, QueueReason
 
 OPERATOR_ENV = "CLEARDUE_OPERATOR"
@@ -55,16 +56,22 @@ class Answer:
 Transport = Callable[[Request], Answer]
 
 
+def add_transport_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where requests go (a deployed API, SigV4-signed, or the local stack in-process) and how answers print:
+    the options `cleardue ops` and `cleardue lender` share."""
+    parser.add_argument(
+        "--api-url", help="a deployed stack's ApiUrl: requests are SigV4-signed (default: the local stack)"
+    )
+    parser.add_argument("--region", help="with --api-url: the API's region (default: from the URL)")
+    parser.add_argument("--state-dir", type=Path, default=Path(".local"), help="where the local outputs.json is")
+    parser.add_argument("--at", help="local stack only: the time of the request (ISO 8601 UTC; default now)")
+    parser.add_argument("--json", action="store_true", help="print the API's JSON answer as it is")
+
+
 def add_parser(commands: Any) -> None:
     """The `ops` command and its `queue`, `show` and `act` subcommands, on the `cleardue` parser's subcommands."""
     ops = commands.add_parser("ops", help="the work queue, an account's timeline, operators' actions")
-    ops.add_argument(
-        "--api-url", help="a deployed stack's ApiUrl: requests are SigV4-signed (default: the local stack)"
-    )
-    ops.add_argument("--region", help="with --api-url: the API's region (default: from the URL)")
-    ops.add_argument("--state-dir", type=Path, default=Path(".local"), help="where the local outputs.json is")
-    ops.add_argument("--at", help="local stack only: the time of the request (ISO 8601 UTC; default now)")
-    ops.add_argument("--json", action="store_true", help="print the API's JSON answer as it is")
+    add_transport_arguments(ops)
     actions = ops.add_subparsers(dest="ops_command", required=True)
     queue = actions.add_parser("queue", help="the accounts that need a person, oldest first")
     queue.add_argument("--lender", required=True)
@@ -273,20 +280,34 @@ def ops_command(
     except ValueError as exc:
         print(f"cleardue ops: {exc}", file=sys.stderr)
         return 2
+    return run("ops", args, request, render, out, transport, lambda at: local_transport(args.state_dir, at))
+
+
+def run(
+    command: str,
+    args: argparse.Namespace,
+    request: Request,
+    render_answer: Callable[[Request, Answer], list[str]],
+    out: Callable[[str], None],
+    transport: Transport | None,
+    local: Callable[[datetime | None], Transport],
+) -> int:
+    """Send one request (signed to `--api-url`, else to the local stack) and print its answer: exit 0 for
+    a 2xx, 1 for an error answer, 2 when the request cannot be sent."""
     if transport is None:
         try:
-            if args.api_url:
-                transport = signed_transport(args.api_url, args.region)
-            else:
-                at = datetime.fromisoformat(args.at.replace("Z", "+00:00")) if args.at else None
-                transport = local_transport(args.state_dir, at)
-        except (FileNotFoundError, ValueError) as exc:
-            print(f"cleardue ops: {exc}", file=sys.stderr)
+            transport = signed_transport(args.api_url, args.region) if args.api_url else local(_at(args.at))
+        except (FileNotFoundError, ValueError, ClockError) as exc:
+            print(f"cleardue {command}: {exc}", file=sys.stderr)
             return 2
     answer = transport(request)
     if args.json:
         out(json.dumps(answer.body, indent=2, ensure_ascii=False))
     else:
-        for line in render(request, answer):
+        for line in render_answer(request, answer):
             out(line)
     return 0 if answer.status < 300 else 1
+
+
+def _at(text: str | None) -> datetime | None:
+    return parse_utc(text) if text else None
