@@ -3,6 +3,7 @@ no serious or critical axe-core violation (when axe-core is installed), back at 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,17 @@ def page(browser):
     context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
     yield context.new_page()
     context.close()
+
+
+def _snapshot(page, name: str) -> None:
+    """A screenshot for the artifacts, not an assertion: headless Chromium's capture now and then hangs on
+    a loaded machine (seen once in a full run), and a missing picture must not fail the checks around it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True, timeout=15_000)
+    except PlaywrightTimeout:
+        warnings.warn(f"screenshot {name}.png timed out; the artifact is missing", stacklevel=2)
 
 
 def _serious_violations(page, axe_source: str) -> list[str]:
@@ -46,7 +58,7 @@ def test_pay_with_a_declined_card_then_4242_in_the_browser(gateway, receiver: Re
     page.get_by_label("Security code (CVC)").fill("123")
     page.keyboard.press("Enter")
     page.wait_for_load_state()
-    page.screenshot(path=str(ARTIFACTS / "declined.png"), full_page=True)
+    _snapshot(page, "declined")
 
     assert "Your card was declined." in page.get_by_role("alert").inner_text()
     assert page.evaluate("document.activeElement.id") == "cardnumber"
@@ -57,7 +69,7 @@ def test_pay_with_a_declined_card_then_4242_in_the_browser(gateway, receiver: Re
     page.get_by_label("Security code (CVC)").fill("123")
     page.get_by_role("button", name="Pay USD 125.50").click()
     page.wait_for_url(f"{shop}/done**")
-    page.screenshot(path=str(ARTIFACTS / "returned.png"), full_page=True)
+    _snapshot(page, "returned")
 
     assert page.url == f"{shop}/done?session={link.session_id}"
     assert gateway.retrieve_checkout_session(link.session_id).payment_status == "paid"
