@@ -297,7 +297,9 @@ class StripeEvents:
         account_id = self._account_id(meta)
         if account_id is None or not intent.get("id"):
             return Outcome(UNMATCHED, event["type"])
-        error = intent.get("last_payment_error") or {}
+        error = intent.get("last_payment_error")
+        if not isinstance(error, dict):  # absent, or not the object Stripe documents: no decline code
+            error = {}
         failure = payments.PaymentFailure(
             payment_id=str(intent["id"]),
             at=now,
