@@ -1,0 +1,421 @@
+"""The lender report's figures (docs/reports.md), computed only from accounts and their audit trails, like
+the KPIs they slice (`functions.core.kpis`, docs/kpis.md), plus the experiments table's standings.
+
+- Over time (`daily`): per UTC day and currency, what the trails say happened that day (messages by
+  channel, identity checks passed, promises, payments and the amount they took off balances, refunds,
+  accounts resolved, opt-outs, complaints) and the running totals: accounts and amount placed by the end of
+  the day, collected so far, the recovery rate so far (collected so far / placed so far).
+- Slices (`LenderFigures.by_tier`, `by_stage`): `kpis.compute` grouped by the account's tier now and by its
+  entry stage (the stage on its placement day, in the debtor's zone, from the lender's stage windows).
+  Messages by stage, channel, template variant and tier (`kpis.messages_by`, last-touch attribution).
+- Funnel (`funnel`): of the accounts sent a collection message, how many reached each step, from message to
+  payment. A later step counts as passing the earlier ones (`accounts`): a payment proves the debtor was
+  reached even when the delivery receipt or the open pixel never came; `observed` is what was seen for the
+  step itself.
+- Experiments (`experiment_standings`): per segment, template and variant, the exposures and rewards the
+  experiments table holds, the reward rate, the posterior mean and the probability that the variant is the
+  best of its template in the segment (seeded Monte Carlo over the Beta posteriors: deterministic).
+
+Pure: no clock (the caller passes `as_of`), no I/O, nothing personal (no name, email or phone is read).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from functions.core import audit_check, kpis
+from functions.core.account import DEFAULT_STAGE_BOUNDS, Stage, StageBound, days_past_due, stage_for
+from functions.core.audit import EventType
+from functions.core.clock import ensure_utc, local_date
+from functions.core.experiments import Standing, parse_choice
+from functions.core.kpis import TRANSACTIONAL_TEMPLATES, AccountRecord, Kpis, MessageStats
+from functions.core.payments import balance_before_payments
+
+RESOLVED = kpis.RESOLVED
+DELIVERED_KEYS = ("email:delivered", "sms:delivered")
+OPENED_KEYS = ("email:opened", "email:clicked", "sms:clicked")
+COMMITMENTS = frozenset(
+    {EventType.PORTAL_CHECKOUT_STARTED, EventType.PORTAL_PLAN_CHOSEN, EventType.PORTAL_PROMISE_MADE}
+)
+FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
+    ("messaged", "Sent a collection message"),
+    ("delivered", "Delivered (provider receipt)"),
+    ("opened", "Opened or clicked"),
+    ("verified", "Passed the pay page's identity check"),
+    ("committed", "Started a checkout, chose a plan or promised"),
+    ("paid", "Paid"),
+)
+PROBABILITY_DRAWS = 4000
+STAGE_ORDER = {stage.value: position for position, stage in enumerate(Stage)}
+
+
+@dataclass
+class DayRow:
+    """One UTC day of one currency's accounts."""
+
+    day: date
+    currency: str
+    accounts_placed: int = 0  # running: placed by the end of the day
+    placed_minor: int = 0  # running
+    messages: int = 0
+    messages_by_channel: dict[str, int] = field(default_factory=dict)
+    verified: int = 0
+    promises_made: int = 0
+    payments: int = 0
+    collected_minor: int = 0  # that day, net of the day's refunds
+    collected_to_date_minor: int = 0  # running
+    recovery_rate_to_date: float | None = None
+    refunds: int = 0
+    resolved: int = 0  # accounts that became PAID or SETTLED that day
+    opt_outs: int = 0
+    complaints: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class FunnelStep:
+    step: str
+    label: str
+    accounts: int  # reached this step or a later one (of the accounts messaged)
+    observed: int  # accounts where this step itself was seen
+    signals: int  # how many times it was seen (messages, receipts, opens and clicks, checks, actions, payments)
+
+
+@dataclass(frozen=True, slots=True)
+class StandingRow:
+    """One variant of one template in one segment (`segment` "all" for the totals over segments)."""
+
+    segment: str
+    template: str
+    variant: str
+    exposures: int
+    rewards: int
+    rate: float | None  # rewards / exposures
+    posterior_mean: float
+    probability_best: float | None  # None when the template has a single variant in the segment
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class LenderFigures:
+    """Everything the report shows for one lender at `as_of`."""
+
+    lender_id: str
+    as_of: datetime
+    overall: Kpis
+    by_tier: dict[str, Kpis]
+    by_stage: dict[str, Kpis]  # by entry stage
+    daily: list[DayRow]
+    messages_by_stage: dict[str, MessageStats]
+    messages_by_channel: dict[str, MessageStats]
+    messages_by_variant: dict[str, MessageStats]  # "template/variant"
+    messages_by_tier: dict[str, MessageStats]
+    funnel: list[FunnelStep]
+    paid_without_message: int
+    experiments: list[StandingRow]  # per segment, then the totals ("all")
+    violations_by_rule: dict[str, int]
+
+    @property
+    def violations(self) -> int:
+        return sum(self.violations_by_rule.values())
+
+
+# --- over time -------------------------------------------------------------------------------------------
+
+
+def _placed_at(record: AccountRecord, as_of: datetime) -> datetime:
+    if record.placed_at is not None:
+        return ensure_utc(record.placed_at)
+    trail = sorted(record.trail, key=lambda e: e.seq)
+    return ensure_utc(trail[0].at) if trail else as_of
+
+
+def _applied(detail: Mapping[str, Any]) -> int:
+    return sum(int(detail.get(k) or 0) for k in ("fees_minor", "interest_minor", "principal_minor"))
+
+
+def daily(records: Iterable[AccountRecord], as_of: datetime) -> list[DayRow]:
+    """Per UTC day (from the first placement or event to `as_of`'s day) and currency: what happened that day
+    and the running totals. Events after `as_of` are left out. A refund takes the newly refunded amount off
+    its day's collected amount (at most what its payment applied)."""
+    as_of = ensure_utc(as_of)
+    last_day = as_of.date()
+    rows: dict[tuple[date, str], DayRow] = {}
+    placed: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
+    first_day = last_day
+
+    def row(day: date, currency: str) -> DayRow:
+        found = rows.get((day, currency))
+        if found is None:
+            found = rows[(day, currency)] = DayRow(day, currency)
+        return found
+
+    for record in records:
+        account = record.account
+        currency = account.balance.currency
+        placed_day = min(_placed_at(record, as_of).date(), last_day)
+        cell = placed[(placed_day, currency)]
+        cell[0] += 1
+        cell[1] += balance_before_payments(account).total.minor
+        first_day = min(first_day, placed_day)
+        applied_by_payment: dict[str, int] = {}
+        refunded_by_payment: dict[str, int] = {}
+        resolved = False
+        opted_out: set[str] = set()
+        for event in sorted(record.trail, key=lambda e: e.seq):
+            at = ensure_utc(event.at)
+            if at > as_of:
+                continue
+            day, detail, kind = at.date(), event.detail or {}, event.type
+            first_day = min(first_day, day)
+            target = row(day, currency)
+            if kind is EventType.REMINDER_SENT:
+                target.messages += 1
+                channel = str(detail.get("channel", ""))
+                target.messages_by_channel[channel] = target.messages_by_channel.get(channel, 0) + 1
+            elif kind is EventType.PORTAL_VERIFIED:
+                target.verified += 1
+            elif kind is EventType.PORTAL_PROMISE_MADE:
+                target.promises_made += 1
+            elif kind is EventType.PAYMENT_APPLIED:
+                target.payments += 1
+                amount = _applied(detail)
+                applied_by_payment[str(detail.get("payment", event.event_id))] = amount
+                target.collected_minor += amount
+            elif kind is EventType.PAYMENT_REFUNDED:
+                target.refunds += 1
+                payment = str(detail.get("payment", ""))
+                total = int(detail.get("refunded_minor") or 0)
+                new = max(0, total - refunded_by_payment.get(payment, 0))
+                refunded_by_payment[payment] = max(total, refunded_by_payment.get(payment, 0))
+                target.collected_minor -= min(new, applied_by_payment.get(payment, new))
+            elif kind is EventType.CONSENT_REVOKED or kind is EventType.PORTAL_UNSUBSCRIBED:
+                target.opt_outs += 1
+                opted_out.add(str(detail.get("channel", "sms")))
+            elif kind is EventType.CONSENT_RESTORED:
+                opted_out.discard(str(detail.get("channel", "sms")))
+            elif kind is EventType.PORTAL_PREFERENCES_CHANGED and detail.get("opt_out") is not None:
+                chosen = {str(c) for c in detail["opt_out"]}
+                target.opt_outs += len(chosen - opted_out)
+                opted_out = chosen
+            elif kind is EventType.EMAIL_COMPLAINED:
+                target.complaints += 1
+            if kind in (EventType.PAYMENT_APPLIED, EventType.PAYMENT_REFUNDED) and detail.get("status"):
+                now_resolved = str(detail["status"]) in RESOLVED
+                if now_resolved and not resolved:
+                    target.resolved += 1
+                resolved = now_resolved
+
+    currencies = sorted({currency for _, currency in placed} | {currency for _, currency in rows})
+    result: list[DayRow] = []
+    running: dict[str, list[int]] = {currency: [0, 0, 0] for currency in currencies}  # accounts, placed, collected
+    day = first_day
+    while day <= last_day:
+        for currency in currencies:
+            entry = rows.get((day, currency)) or DayRow(day, currency)
+            totals = running[currency]
+            added = placed.get((day, currency), [0, 0])
+            totals[0] += added[0]
+            totals[1] += added[1]
+            totals[2] += entry.collected_minor
+            entry.accounts_placed, entry.placed_minor, entry.collected_to_date_minor = totals
+            entry.recovery_rate_to_date = totals[2] / totals[1] if totals[1] else None
+            entry.messages_by_channel = dict(sorted(entry.messages_by_channel.items()))
+            result.append(entry)
+        day += timedelta(days=1)
+    return result
+
+
+# --- slices ----------------------------------------------------------------------------------------------
+
+
+def entry_stage(record: AccountRecord, as_of: datetime, bounds: tuple[StageBound, ...] = DEFAULT_STAGE_BOUNDS) -> str:
+    """The stage the account was in on its placement day (in the debtor's zone)."""
+    account = record.account
+    placed_day = local_date(_placed_at(record, as_of), account.debtor.timezone)
+    return stage_for(days_past_due(account.due_date, placed_day), bounds).value
+
+
+def _tier_key(value: Any) -> str:
+    return str(value) if value is not None else "none"
+
+
+def by_tier(records: Sequence[AccountRecord], as_of: datetime, bounds: tuple[StageBound, ...]) -> dict[str, Kpis]:
+    """The KPIs of the accounts of each tier (the account's tier now; "none" before segmentation)."""
+    result = kpis.compute(records, as_of, group_by=kpis.by_tier, bounds=bounds)
+    return dict(sorted(((_tier_key(k), v) for k, v in result.items()), key=lambda item: item[0]))
+
+
+def by_entry_stage(
+    records: Sequence[AccountRecord], as_of: datetime, bounds: tuple[StageBound, ...]
+) -> dict[str, Kpis]:
+    """The KPIs of the accounts placed in each stage, in the stages' own order."""
+    groups: dict[str, list[AccountRecord]] = defaultdict(list)
+    for record in records:
+        groups[entry_stage(record, as_of, bounds)].append(record)
+    result = {stage: kpis.overall(group, as_of, bounds=bounds) for stage, group in groups.items()}
+    return dict(sorted(result.items(), key=lambda item: STAGE_ORDER.get(item[0], len(STAGE_ORDER))))
+
+
+def messages(records: Sequence[AccountRecord], keys: Sequence[str], as_of: datetime) -> dict[str, MessageStats]:
+    """`kpis.messages_by` over the trails up to `as_of`, keyed by the key's parts joined with "/"."""
+    as_of = ensure_utc(as_of)
+    upto = [AccountRecord(r.account, [e for e in r.trail if ensure_utc(e.at) <= as_of], r.placed_at) for r in records]
+    grouped = kpis.messages_by(upto, keys=keys)
+    result = {"/".join(key): stats for key, stats in grouped.items()}
+    if tuple(keys) == ("stage",):
+        return dict(sorted(result.items(), key=lambda item: STAGE_ORDER.get(item[0], len(STAGE_ORDER))))
+    return result
+
+
+# --- funnel ----------------------------------------------------------------------------------------------
+
+
+def funnel(records: Iterable[AccountRecord], as_of: datetime) -> tuple[list[FunnelStep], int]:
+    """The funnel from collection message to payment over the accounts messaged (see the module docstring),
+    and how many accounts paid without ever being sent a collection message."""
+    as_of = ensure_utc(as_of)
+    names = [name for name, _ in FUNNEL_STEPS]
+    reached: Counter[str] = Counter()
+    observed: Counter[str] = Counter()
+    signals: Counter[str] = Counter()
+    paid_without_message = 0
+    for record in records:
+        counters = record.account.engagement
+        seen: Counter[str] = Counter()
+        for event in record.trail:
+            if ensure_utc(event.at) > as_of:
+                continue
+            detail = event.detail or {}
+            if event.type is EventType.REMINDER_SENT:
+                if str(detail.get("template", "")) not in TRANSACTIONAL_TEMPLATES:
+                    seen["messaged"] += 1
+            elif event.type is EventType.PORTAL_VERIFIED:
+                seen["verified"] += 1
+            elif event.type in COMMITMENTS:
+                seen["committed"] += 1
+            elif event.type is EventType.PAYMENT_APPLIED:
+                seen["paid"] += 1
+        # Deliveries and opens are counters on the account (the webhooks'), not events: they cannot be dated.
+        seen["delivered"] = sum(int(counters.get(key, 0)) for key in DELIVERED_KEYS)
+        seen["opened"] = sum(int(counters.get(key, 0)) for key in OPENED_KEYS)
+        if not seen["messaged"]:
+            paid_without_message += seen["paid"] > 0
+            continue
+        furthest = max(position for position, name in enumerate(names) if position == 0 or seen[name] > 0)
+        for position, name in enumerate(names):
+            reached[name] += position <= furthest
+            observed[name] += seen[name] > 0
+            signals[name] += seen[name]
+    steps = [FunnelStep(name, label, reached[name], observed[name], signals[name]) for name, label in FUNNEL_STEPS]
+    return steps, paid_without_message
+
+
+# --- experiments -----------------------------------------------------------------------------------------
+
+
+def experiment_segments(records: Iterable[AccountRecord]) -> list[str]:
+    """The experiment segments the trails name (each message whose variant an experiment chose records its
+    segment in the event's `decision`): the segments worth reading standings for."""
+    found: set[str] = set()
+    for record in records:
+        for event in record.trail:
+            if event.type is EventType.REMINDER_SENT:
+                choice = parse_choice(str((event.detail or {}).get("decision") or ""))
+                if choice is not None:
+                    found.add(choice.segment)
+    return sorted(found)
+
+
+def _rows(segment: str, standings: Mapping[str, Standing], rng: random.Random) -> list[StandingRow]:
+    by_template: dict[str, dict[str, Standing]] = defaultdict(dict)
+    for key, standing in standings.items():
+        template, _, variant = key.partition("#")
+        by_template[template][variant] = standing
+    rows: list[StandingRow] = []
+    for template, variants in sorted(by_template.items()):
+        ordered = sorted(variants.items())
+        wins = Counter[str]()
+        if len(ordered) > 1:
+            for _ in range(PROBABILITY_DRAWS):
+                draws = [(rng.betavariate(*standing.beta), name) for name, standing in ordered]
+                wins[max(draws)[1]] += 1
+        for name, standing in ordered:
+            alpha, beta = standing.beta
+            rows.append(
+                StandingRow(
+                    segment=segment,
+                    template=template,
+                    variant=name,
+                    exposures=standing.exposures,
+                    rewards=standing.rewards,
+                    rate=standing.rewards / standing.exposures if standing.exposures else None,
+                    posterior_mean=alpha / (alpha + beta),
+                    probability_best=wins[name] / PROBABILITY_DRAWS if len(ordered) > 1 else None,
+                )
+            )
+    return rows
+
+
+def experiment_standings(standings: Mapping[str, Mapping[str, Standing]], seed: int = 0) -> list[StandingRow]:
+    """Rows per segment (segment key -> {`<template>#<variant>`: Standing}), then the totals over all segments
+    (segment "all"). Probabilities from a generator seeded with `seed`: the same standings give the same rows."""
+    rng = random.Random(seed)
+    rows: list[StandingRow] = []
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for segment, variants in sorted(standings.items()):
+        rows += _rows(segment, variants, rng)
+        for key, standing in variants.items():
+            totals[key][0] += standing.exposures
+            totals[key][1] += standing.rewards
+    if standings:
+        rows += _rows("all", {key: Standing(e, r) for key, (e, r) in totals.items()}, rng)
+    return rows
+
+
+# --- everything ------------------------------------------------------------------------------------------
+
+
+def figures(
+    lender_id: str,
+    records: Sequence[AccountRecord],
+    as_of: datetime,
+    *,
+    bounds: tuple[StageBound, ...] = DEFAULT_STAGE_BOUNDS,
+    check_rules: audit_check.CheckRules | None = None,
+    standings: Mapping[str, Mapping[str, Standing]] | None = None,
+) -> LenderFigures:
+    """The report's figures for one lender's accounts (`records`) at `as_of`. `check_rules`: the lender's
+    compiled policy for the independent compliance check (the defaults without); `standings`: the
+    experiments table's standings by segment (none: no experiments section)."""
+    as_of = ensure_utc(as_of)
+    steps, paid_without_message = funnel(records, as_of)
+    upto = [AccountRecord(r.account, [e for e in r.trail if ensure_utc(e.at) <= as_of], r.placed_at) for r in records]
+    violations = audit_check.check_all(
+        ((r.account, r.trail) for r in upto), rules_for={lender_id: check_rules} if check_rules else None
+    )
+    return LenderFigures(
+        lender_id=lender_id,
+        as_of=as_of,
+        overall=kpis.overall(upto, as_of, bounds=bounds),
+        by_tier=by_tier(upto, as_of, bounds),
+        by_stage=by_entry_stage(upto, as_of, bounds),
+        daily=daily(records, as_of),
+        messages_by_stage=messages(upto, ("stage",), as_of),
+        messages_by_channel=messages(upto, ("channel",), as_of),
+        messages_by_variant=messages(upto, ("template", "variant"), as_of),
+        messages_by_tier=messages(upto, ("tier",), as_of),
+        funnel=steps,
+        paid_without_message=paid_without_message,
+        experiments=experiment_standings(standings or {}),
+        violations_by_rule=dict(sorted(Counter(v.rule for v in violations).items())),
+    )
