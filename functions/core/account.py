@@ -172,6 +172,7 @@ class Payment:
 
 class DisputeStatus(StrEnum):
     OPEN = "open"  # outreach paused until verified (FDCPA 809(b))
+    VERIFYING = "verifying"  # an operator verified the debt: cleardue sends the verification, still paused
     VERIFIED = "verified"  # verification sent: outreach may resume
     UPHELD = "upheld"  # the debtor was right: adjusted or closed
 
@@ -181,6 +182,8 @@ class Dispute:
     opened_at: datetime
     reason: str
     status: DisputeStatus = DisputeStatus.OPEN
+    verification_ref: str | None = None  # the operator's reference for the verification (a document id)
+    verification_sent_at: datetime | None = None  # when cleardue's verification email went out
 
 
 @dataclass(frozen=True, slots=True)

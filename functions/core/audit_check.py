@@ -28,7 +28,9 @@ The rules, each with the event it judges:
   facts: `Debtor.phone_is_mobile`, `Debtor.sms_consent`). Every kind of message.
 - `R8/R9/R13/R19/R21 suppressed`: no collection message while a suppressing state holds: a dispute
   opened in the portal or a chargeback (`portal_dispute_opened`, `payment_disputed`) until an operator
-  resolves it (`ops_action` resolve_dispute); the account paid or settled (`payment_applied` with that
+  resolves it (`ops_action` resolve_dispute) or, when the operator verified it for cleardue to send the
+  verification (`send_by` email), until that `dispute_verification` message went (the one message the
+  pause allows then; FDCPA 809(b)); the account paid or settled (`payment_applied` with that
   status, until a refund reopens it); a written notice an operator recorded (`ops_action` record_notice:
   cease, attorney, bankruptcy, deceased); the account recalled or closed (`ops_action` recall, close, an
   upheld dispute that closes it, an adjustment that leaves nothing owed); a flag from the moment the caller
@@ -174,6 +176,7 @@ class _State:
         self.blocked: dict[str, tuple[datetime, str]] = {}
         self.suppressed: dict[str, datetime] = {}  # cause -> since
         self.validation_sent = False
+        self.verifying = False  # an operator verified a dispute; its verification email is still to go
         self.conversations: list[datetime] = []
 
     def apply(self, event: AuditEvent) -> None:
@@ -218,7 +221,10 @@ class _State:
             moment = detail.get("at")
             self.conversations.append(parse_utc(str(moment)) if moment else at)
         elif action == "resolve_dispute":
-            self.suppressed.pop("dispute", None)
+            if detail.get("outcome") == "verified" and detail.get("send_by") == "email":
+                self.verifying = True  # still paused: the verification email itself ends it
+            else:
+                self.suppressed.pop("dispute", None)
             if detail.get("closed"):
                 self.suppressed.setdefault("account closed", at)
         elif action in ("recall", "close"):
@@ -275,9 +281,12 @@ def check_trail(
                 flag(RULE_CONSENT, "text to a number not known to be a mobile")
             elif not debtor.sms_consent:
                 flag(RULE_CONSENT, "text without prior express consent")
+        verification = contact.template == _VERIFICATION
         if contact.collection:
             causes = [
-                f"{cause} since {since.isoformat()}" for cause, since in state.suppressed.items() if since <= contact.at
+                f"{cause} since {since.isoformat()}"
+                for cause, since in state.suppressed.items()
+                if since <= contact.at and not (verification and state.verifying and cause == "dispute")
             ]
             causes += [f"flag {f.value} since {at.isoformat()}" for f, at in onsets.items() if at <= contact.at]
             if causes:
@@ -286,8 +295,11 @@ def check_trail(
             if talked:
                 flag(RULE_PAUSE, f"a conversation at {max(talked).isoformat()}")
             _check_cap(contact, sent, rules, flag)
-            if rules.third_party:
+            if rules.third_party and not verification:
                 _check_validation(contact, state, flag)
+        if verification and state.verifying:  # FDCPA 809(b): the verification sent ends the dispute's pause
+            state.verifying = False
+            state.suppressed.pop("dispute", None)
         sent.append(contact)
     return violations
 
@@ -316,6 +328,7 @@ def _check_validation(contact: _Sent, state: _State, flag: _Flag) -> None:
 
 
 _CHANNELS = frozenset(channel.value for channel in Channel)
+_VERIFICATION = Template.DISPUTE_VERIFICATION.value
 
 
 def check_all(

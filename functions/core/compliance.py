@@ -90,11 +90,13 @@ class Standing:
     promise_until: datetime | None = None  # the end of the promised day; reminders wait until then + grace
     plan_current: bool = False
     blocked: tuple[tuple[Channel, Block], ...] = ()  # every blocked channel and why (from `blocked_channels`)
-    dispute_open: bool = False
+    dispute_open: bool = False  # opened, or verified by an operator with the verification not yet sent
+    dispute_verifying: bool = False  # the verification is the one message that may go (it ends the pause)
     validation_sent: bool = False
 
 
 _OPT_OUTS = (Block.OPTED_OUT, Block.COMPLAINED)
+_DISPUTE_PAUSED = (DisputeStatus.OPEN, DisputeStatus.VERIFYING)
 
 
 def standing_of(account: Account) -> Standing:
@@ -117,7 +119,8 @@ def standing_of(account: Account) -> Standing:
         promise_until=promise_until,
         plan_current=account.plan is not None and account.plan.status is PlanStatus.CURRENT,
         blocked=tuple(blocked.items()),
-        dispute_open=account.dispute is not None and account.dispute.status is DisputeStatus.OPEN,
+        dispute_open=account.dispute is not None and account.dispute.status in _DISPUTE_PAUSED,
+        dispute_verifying=account.dispute is not None and account.dispute.status is DisputeStatus.VERIFYING,
         validation_sent=account.validation_notice_at is not None,
     )
 
@@ -141,16 +144,18 @@ class Kind(StrEnum):
     PROMISE_NOTICE = "promise_notice"  # the promised date is near
     VALIDATION_NOTICE = "validation_notice"  # third-party regime: the first message (R10)
     TRANSACTIONAL = "transactional"  # receipts, payment failures: not collection outreach
+    DISPUTE_VERIFICATION = "dispute_verification"  # the verification of a disputed debt (R13): ends the pause
 
 
 # Enum members are looked up through their class on every access (about 0.3 µs each on 3.11); the rules
 # below run for every decision, so they use these module-level names.
-_TRANSACTIONAL, _REMINDER, _INSTALLMENT_NOTICE, _PROMISE_NOTICE, _VALIDATION_NOTICE = (
+_TRANSACTIONAL, _REMINDER, _INSTALLMENT_NOTICE, _PROMISE_NOTICE, _VALIDATION_NOTICE, _VERIFICATION = (
     Kind.TRANSACTIONAL,
     Kind.REMINDER,
     Kind.INSTALLMENT_NOTICE,
     Kind.PROMISE_NOTICE,
     Kind.VALIDATION_NOTICE,
+    Kind.DISPUTE_VERIFICATION,
 )
 _EMAIL, _SMS = Channel.EMAIL, Channel.SMS
 _ACTIVE = AccountStatus.ACTIVE
@@ -253,7 +258,10 @@ def suppressed(
             if flag in account.flags:
                 reason = "disputed: paused until verification is sent" if flag is _DISPUTE else flag.value
                 return Verdict("suppressed", False, reason)
-    if standing.dispute_open:
+    if kind is _VERIFICATION:
+        if not standing.dispute_verifying:
+            return Verdict("suppressed", False, "no verified dispute awaits its verification")
+    elif standing.dispute_open:
         return Verdict("suppressed", False, "disputed: paused until verification is sent")  # FDCPA 809(b)
     if owed_minor(account) <= 0:
         return Verdict("suppressed", False, "nothing owed")
@@ -331,8 +339,9 @@ def conversation_pause(
 def arrangement(
     account: Account, standing: Standing, channel: Channel, kind: Kind, now: datetime, policy: GatePolicy
 ) -> Verdict:
-    """A pending promise to pay holds reminders until its date plus grace; a current plan gets only its notices."""
-    if kind is _TRANSACTIONAL:
+    """A pending promise to pay holds reminders until its date plus grace; a current plan gets only its notices
+    (a dispute's verification is owed whatever was arranged)."""
+    if kind is _TRANSACTIONAL or kind is _VERIFICATION:
         return Verdict.allow("arrangement")
     if standing.promise_until is not None and kind is not _PROMISE_NOTICE:
         resume = _utc(standing.promise_until) + policy.promise_grace
@@ -352,7 +361,7 @@ def validation_notice_first(
 ) -> Verdict:
     """R10, Reg F 1006.34(a): a third-party collector's first message is the validation notice, sent once,
     by email (the notice needs the model form's layout; a text cannot carry it)."""
-    if not policy.third_party or kind is _TRANSACTIONAL:
+    if not policy.third_party or kind is _TRANSACTIONAL or kind is _VERIFICATION:
         return Verdict.allow("validation_notice_first")
     if kind is _VALIDATION_NOTICE:
         if standing.validation_sent or account.validation_notice_at is not None:

@@ -28,6 +28,7 @@ from functions.core.account import (
     AccountStatus,
     Channel,
     ContactKind,
+    DisputeStatus,
     Installment,
     InstallmentStatus,
     PlanStatus,
@@ -81,6 +82,7 @@ _TEMPLATE_KIND = {
     Template.INSTALLMENT_DUE: Kind.INSTALLMENT_NOTICE,
     Template.MISSED_INSTALLMENT: Kind.INSTALLMENT_NOTICE,
     Template.SETTLEMENT_EXPIRING: Kind.REMINDER,
+    Template.DISPUTE_VERIFICATION: Kind.DISPUTE_VERIFICATION,
     Template.RECEIPT: Kind.TRANSACTIONAL,
     Template.PAYMENT_FAILED: Kind.TRANSACTIONAL,
 }
@@ -91,7 +93,8 @@ _TEMPLATE_KIND = {
 _ACTIVE, _PENDING, _CURRENT = AccountStatus.ACTIVE, PromiseStatus.PENDING, PlanStatus.CURRENT
 _EMAIL, _NONE, _ATTEMPT = Channel.EMAIL, Stage.NONE, ContactKind.ATTEMPT
 _REMINDER, _VALIDATION_NOTICE = Template.REMINDER, Template.VALIDATION_NOTICE
-_K_VALIDATION_NOTICE = Kind.VALIDATION_NOTICE
+_K_VALIDATION_NOTICE, _K_VERIFICATION = Kind.VALIDATION_NOTICE, Kind.DISPUTE_VERIFICATION
+_VERIFYING, _VERIFICATION_TEMPLATE = DisputeStatus.VERIFYING, Template.DISPUTE_VERIFICATION
 _FRIENDLY = Tone.FRIENDLY
 # Likewise `member.value` is a descriptor call (~0.7 µs); `member._value_` is the same string, read directly.
 
@@ -209,6 +212,11 @@ def _decide(account: Account, now: datetime, rules: Rules, policy: GatePolicy, s
     if is_time_barred(account, today):
         why.append(TIME_BARRED)
     updated = account  # the tier is not set here: the plan carries it and the claim stores it if it changed
+
+    dispute = account.dispute
+    if dispute is not None and dispute.status is _VERIFYING:  # FDCPA 809(b): the verification before anything
+        why.append("dispute verified: the verification goes first")
+        return _send(account, updated, now, seg.stage, seg.tier, _VERIFICATION_TEMPLATE, rules, policy, why)
 
     promise = account.promise
     if promise is not None and promise.status is _PENDING:
@@ -360,7 +368,7 @@ def _send(
     why: list[str],
 ) -> ContactPlan:
     kind = _TEMPLATE_KIND[template]
-    if kind is _K_VALIDATION_NOTICE:
+    if kind is _K_VALIDATION_NOTICE or kind is _K_VERIFICATION:  # written notices: email only
         order: tuple[Channel, ...] = (_EMAIL,)
         note = ""
     else:
@@ -420,7 +428,7 @@ def _job(
     why: list[str],
 ) -> ContactPlan:
     treatment = rules.treatment(stage, tier)
-    tone = _FRIENDLY if template is _VALIDATION_NOTICE else treatment.tone
+    tone = _FRIENDLY if template is _VALIDATION_NOTICE or template is _VERIFICATION_TEMPLATE else treatment.tone
     why = [*why, f"{template._value_} by {channel._value_}, {tone._value_}"]
     # The slot is the due time the account was claimed for, so any scheduler run that picks up this
     # same due instance derives the same job id.

@@ -24,6 +24,7 @@ class Template(StrEnum):
     INSTALLMENT_DUE = "installment_due"  # plan current: the next installment is near
     MISSED_INSTALLMENT = "missed_installment"  # an installment failed: retry link, the plan's rules
     SETTLEMENT_EXPIRING = "settlement_expiring"  # an offered settlement is about to lapse
+    DISPUTE_VERIFICATION = "dispute_verification"  # a disputed debt verified: FDCPA 809(b), sent before any other
     RECEIPT = "receipt"  # a payment was applied
     PAYMENT_FAILED = "payment_failed"  # a payment failed: the helpful next step for its decline code
 

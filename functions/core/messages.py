@@ -177,6 +177,7 @@ def facts(
         "payment_date": None,
         "next_step": notice.get("next_step"),
         "validation": None,
+        "verification": None,
     }
     if account.promise is not None:
         result["promise_amount"] = money(account.promise.amount)
@@ -232,6 +233,18 @@ def _validation_facts(account: Account, lender: LenderProfile, today: date, lang
     }
 
 
+def _verification_facts(account: Account, lender: LenderProfile, today: date, language: str) -> dict[str, Any]:
+    """FDCPA 809(b): the itemization the validation notice gives, the day the debtor disputed, the operator's
+    reference for the verification (a document id: never free text about the debtor)."""
+    dispute = account.dispute
+    if dispute is None:
+        raise MessageError("a dispute verification needs the account's dispute")
+    facts = _validation_facts(account, lender, today, language)
+    facts["disputed_on"] = i18n.day(local_date(dispute.opened_at, account.debtor.timezone), language)
+    facts["ref"] = dispute.verification_ref
+    return facts
+
+
 def _context(
     kind: Template, tone: Tone, variant: str, account: Account, lender: LenderProfile, links: MessageLinks, today: date,
     reason: str | None = None,
@@ -242,6 +255,10 @@ def _context(
         if fact_map["third_party"] and not fact_map["collector_address"]:
             raise MessageError("a validation notice needs the debt collector's mailing address (collector_address)")
         fact_map["validation"] = _validation_facts(account, lender, today, account.debtor.language or lender.language)
+    elif kind is Template.DISPUTE_VERIFICATION:
+        fact_map["verification"] = _verification_facts(
+            account, lender, today, account.debtor.language or lender.language
+        )
     return {
         "lang": language,
         "kind": kind.value,

@@ -41,6 +41,7 @@ from functions.core.account import (
 )
 from functions.core.audit import AuditEvent, EventType
 from functions.core.clock import ensure_utc, iso_utc
+from functions.core.compliance import standing_of
 from functions.core.hardship import settlement_amount
 from functions.core.lender import SettlementBounds
 from functions.core.money import Money
@@ -371,16 +372,21 @@ def resolve_dispute(
     *,
     outcome: str,
     verification_ref: str | None = None,
+    send_by: str = "email",
     close: bool = False,
     amount_minor: int | None = None,
     component: Component = Component.PRINCIPAL,
 ) -> Outcome:
     """An open dispute (or a chargeback's dispute flag) resolved.
 
-    verified: the verification was sent (`verification_ref` names it: a letter, a document id); the dispute
-    flag is cleared and outreach resumes now. upheld: the debtor was right: either the balance is lowered by
-    `amount_minor` (reason code dispute_upheld; outreach resumes for what is still owed) or the account is
-    closed (`close`); an upheld "not mine" claim also flags the account as fraud (1006.30(b))."""
+    verified: the debt is verified. By default cleardue sends the verification (FDCPA 809(b)): the dispute
+    stays paused (VERIFYING) until the sender has emailed it, first, before any other message; then outreach
+    resumes. `send_by="letter"`: the operator mailed it (`verification_ref` names the letter): outreach
+    resumes now. A debtor without a usable email address gets a letter. A chargeback's dispute flag (no
+    dispute opened by the debtor) is cleared and outreach resumes.
+    upheld: the debtor was right: either the balance is lowered by `amount_minor` (reason code dispute_upheld;
+    outreach resumes for what is still owed) or the account is closed (`close`); an upheld "not mine" claim
+    also flags the account as fraud (1006.30(b))."""
     _check_context(ctx)
     _require_active(account)
     dispute = account.dispute
@@ -392,10 +398,15 @@ def resolve_dispute(
     if outcome == "verified":
         if close or amount_minor is not None:
             raise OpsError("invalid_resolution", "A verified dispute neither closes nor adjusts the account.")
-        if open_dispute and not (verification_ref or "").strip():
-            raise OpsError("verification_ref_required", "Name the verification sent to the debtor (verification_ref).")
         _check_ref(verification_ref)
         status = DisputeStatus.VERIFIED
+        if send_by not in ("email", "letter"):
+            raise OpsError("invalid_resolution", "send_by is 'email' (cleardue sends it) or 'letter'.")
+        if open_dispute and send_by == "letter" and not (verification_ref or "").strip():
+            raise OpsError("verification_ref_required", "Name the letter sent to the debtor (verification_ref).")
+        if open_dispute and send_by == "email":
+            _require_email(account)
+            status = DisputeStatus.VERIFYING
         updated = account.with_changes(next_contact_at=ctx.now)
     elif outcome == "upheld":
         if close == (amount_minor is not None):
@@ -416,15 +427,34 @@ def resolve_dispute(
     else:
         raise OpsError("invalid_resolution", "outcome is 'verified' or 'upheld'.")
     if open_dispute and dispute is not None:
-        updated = updated.with_changes(dispute=replace(dispute, status=status))
+        updated = updated.with_changes(dispute=replace(dispute, status=status, verification_ref=verification_ref))
     detail = _outcome(
         ctx, Action.RESOLVE_DISPUTE, resolves,
         outcome=outcome, verification_ref=verification_ref, closed=close or None,
+        send_by=send_by if outcome == "verified" and open_dispute else None,
         amount_minor=amount_minor, component=component.value if amount_minor is not None else None,
         adjust_code=AdjustmentCode.DISPUTE_UPHELD.value if amount_minor is not None else None,
         chargeback=None if open_dispute else True,
     )  # fmt: skip
     return Outcome(updated, detail, flags_on=flags_on, flags_off=frozenset({Flag.DISPUTE}))
+
+
+def _require_email(account: Account) -> None:
+    """The verification goes by email only to an address the debtor can be written to (not opted out,
+    bounced or work-provided); otherwise the operator mails a letter."""
+    standing = standing_of(account)
+    usable = (
+        account.debtor.email
+        and Channel.EMAIL not in standing.opted_out
+        and not standing.email_bounced
+        and not standing.email_employer_provided
+    )
+    if not usable:
+        raise OpsError(
+            "no_email_for_verification",
+            "The debtor has no email address the verification can go to: mail it and resolve with "
+            "send_by=letter and the letter's verification_ref.",
+        )
 
 
 def _check_ref(ref: str | None) -> None:

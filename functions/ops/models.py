@@ -41,6 +41,7 @@ class ResolveDispute(_Action):
     action: Literal[Action.RESOLVE_DISPUTE]
     outcome: Literal["verified", "upheld"]
     verification_ref: Ref | None = None
+    send_by: Literal["email", "letter"] = "email"  # verified: cleardue emails the verification, or it was mailed
     close: bool = False
     amount_minor: int | None = None
     component: Component = Component.PRINCIPAL

@@ -27,7 +27,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.core import engagement, experiments, links, messages
-from functions.core.account import Account, Block, Channel
+from functions.core.account import Account, Block, Channel, DisputeStatus
 from functions.core.audit import AuditEvent, EventType
 from functions.core.clock import iso_utc, parse_utc
 from functions.core.compliance import GatePolicy, gate_policy
@@ -387,6 +387,8 @@ def follow_up(job: Job, delivery: Delivery, now: datetime, due_shards: int) -> N
     if delivery.outcome == SENT:
         if job.template == Template.VALIDATION_NOTICE:
             _change_state(job.account_id, now, due_shards, _notice_sent(now))
+        elif job.template == Template.DISPUTE_VERIFICATION:
+            _change_state(job.account_id, now, due_shards, _verification_sent(now))
         _count_exposure(job)
     elif delivery.block:
         _change_state(job.account_id, now, due_shards, _blocked(job.channel, Block(delivery.block)))
@@ -412,6 +414,18 @@ def audit_event_id(job: Job) -> str:
 def _notice_sent(now: datetime) -> Callable[[Account], Account | None]:
     def change(account: Account) -> Account | None:
         return None if account.validation_notice_at else account.with_changes(validation_notice_at=now)
+
+    return change
+
+
+def _verification_sent(now: datetime) -> Callable[[Account], Account | None]:
+    """FDCPA 809(b): the verification went out, so the dispute's pause ends (the cadence sets the next look)."""
+
+    def change(account: Account) -> Account | None:
+        dispute = account.dispute
+        if dispute is None or dispute.status is not DisputeStatus.VERIFYING:
+            return None
+        return account.with_changes(dispute=replace(dispute, status=DisputeStatus.VERIFIED, verification_sent_at=now))
 
     return change
 

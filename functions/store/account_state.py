@@ -141,10 +141,22 @@ def payment_in(data: dict[str, Any]) -> Payment:
 def dispute_out(dispute: Dispute | None) -> dict[str, Any] | None:
     if dispute is None:
         return None
-    return {"opened_at": iso_utc(dispute.opened_at), "reason": dispute.reason, "status": dispute.status.value}
+    data = {"opened_at": iso_utc(dispute.opened_at), "reason": dispute.reason, "status": dispute.status.value}
+    if dispute.verification_ref:
+        data["verification_ref"] = dispute.verification_ref
+    if dispute.verification_sent_at is not None:
+        data["verification_sent_at"] = iso_utc(dispute.verification_sent_at)
+    return data
 
 
 def dispute_in(data: dict[str, Any] | None) -> Dispute | None:
     if not data:
         return None
-    return Dispute(opened_at=parse_utc(data["opened_at"]), reason=data["reason"], status=DisputeStatus(data["status"]))
+    sent = data.get("verification_sent_at")
+    return Dispute(
+        opened_at=parse_utc(data["opened_at"]),
+        reason=data["reason"],
+        status=DisputeStatus(data["status"]),
+        verification_ref=data.get("verification_ref"),
+        verification_sent_at=parse_utc(sent) if sent else None,
+    )

@@ -241,7 +241,11 @@ function renderAccount() {
   if (a.status === "paid") notes.push(t("status_paid"));
   if (a.plan) notes.push(t("current_plan", planFacts(a.plan)));
   if (a.promise) notes.push(t("current_promise", { amount: i18n.money(a.promise.amount), date: i18n.date(a.promise.date) }));
-  if (a.dispute) notes.push(t("current_dispute", { date: i18n.date(a.dispute.opened_at) }));
+  if (a.dispute) {
+    // open or being verified: paused; verified: the verification was sent; upheld: the balance reflects it
+    const key = { verified: "current_dispute_verified", upheld: "current_dispute_upheld" }[a.dispute.status] || "current_dispute";
+    notes.push(t(key, { date: i18n.date(a.dispute.opened_at) }));
+  }
   current.textContent = notes.join(" ");
   current.hidden = !notes.length;
 

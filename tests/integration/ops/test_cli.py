@@ -56,7 +56,7 @@ def test_the_local_cli_shows_the_queue_and_acts_as_the_operator_from_the_environ
     )  # fmt: skip
     assert code == 0, lines
     assert lines[0] == "done: resolve_dispute"
-    assert "decision now: send reminder by email" in "\n".join(lines)
+    assert "decision now: send dispute_verification by email" in "\n".join(lines)
     assert events.history(account.account_id)[-1].actor == "local:ana"
 
     code, lines = run(["show", account.account_id], local)

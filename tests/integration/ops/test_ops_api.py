@@ -45,16 +45,29 @@ def assert_audited(account_id: str, action: str, reason: str = "checked with the
 # --- actions --------------------------------------------------------------------------------------
 
 
-def test_a_verified_dispute_clears_the_pause_and_reminders_resume(client: Client) -> None:
+def test_a_verified_dispute_sends_the_verification_first(client: Client) -> None:
     account = disputed()
     assert client.show(account.account_id).body["decision"]["reason"] == "not_collectible"
 
-    body = act(client, account.account_id, "resolve_dispute", outcome="verified", verification_ref="letter-2026-031")
+    body = act(client, account.account_id, "resolve_dispute", outcome="verified", verification_ref="ledger-2026-031")
 
     saved = accounts.get(account.account_id)
-    assert saved is not None and saved.dispute is not None and saved.dispute.status is DisputeStatus.VERIFIED
+    assert saved is not None and saved.dispute is not None and saved.dispute.status is DisputeStatus.VERIFYING
+    assert saved.dispute.verification_ref == "ledger-2026-031"
     assert saved.flags == frozenset() and saved.next_contact_at == NOW  # back in the due index, now
-    assert assert_audited(account.account_id, "resolve_dispute").detail["verification_ref"] == "letter-2026-031"
+    audited = assert_audited(account.account_id, "resolve_dispute").detail
+    assert audited["verification_ref"] == "ledger-2026-031" and audited["send_by"] == "email"
+    # FDCPA 809(b): the verification goes first (the sender's test shows it ends the pause once sent).
+    assert body["decision"]["contact_now"] == {"template": "dispute_verification", "channel": "email"}
+
+
+def test_a_verification_mailed_by_letter_resumes_reminders_now(client: Client) -> None:
+    account = disputed()
+    body = act(
+        client, account.account_id, "resolve_dispute", outcome="verified", send_by="letter", verification_ref="l-31"
+    )
+    saved = accounts.get(account.account_id)
+    assert saved is not None and saved.dispute is not None and saved.dispute.status is DisputeStatus.VERIFIED
     assert body["decision"]["contact_now"] == {"template": "reminder", "channel": "email"}
 
 

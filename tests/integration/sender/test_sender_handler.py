@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from functions.core import engagement, links
-from functions.core.account import AccountStatus, Block, Channel
-from functions.core.jobs import Template
+from functions.core.account import AccountStatus, Block, Channel, Dispute, DisputeStatus
+from functions.core.jobs import Template, job_id_for
 from functions.core.lender import LenderProfile
 from functions.sender.handler import _runtime, email_handler, handler, lambda_handler
 from functions.store import accounts, events, lenders
@@ -242,3 +242,33 @@ def test_a_retried_job_waits_longer_on_each_receive(aws, context) -> None:
     assert [(d["QueueUrl"], d["ReceiptHandle"], d["VisibilityTimeout"]) for d in delays] == [
         (queue_url, message["ReceiptHandle"], 120)  # 30 s, 60 s, 120 s on the third receive
     ]
+
+
+def test_a_verified_disputes_verification_goes_alone_and_ends_the_pause(aws, context) -> None:
+    """FDCPA 809(b): after an operator verified a dispute, the verification is the one email that may go;
+    once it went, the dispute is verified (sent) and collection may resume."""
+    lenders.put(LenderProfile(lender_id="acme", creditor_name="Acme Lending"))
+    reminder = email_job("A-1")
+    before = accounts.get("acme#A-1")
+    assert before is not None
+    dispute = Dispute(TICK - timedelta(days=5), "wrong_amount", DisputeStatus.VERIFYING, "ledger-0308")
+    assert accounts.save_state(before, before.with_changes(dispute=dispute), TICK, 4)
+
+    assert email_handler(job_event([reminder], TICK), context) == {"batchItemFailures": []}
+    assert emails() == [] and audits("acme#A-1", "reminder_suppressed")  # a reminder waits for the verification
+
+    verification = reminder.model_copy(
+        update={
+            "template": Template.DISPUTE_VERIFICATION.value,
+            "job_id": job_id_for("acme#A-1", reminder.stage, TICK + timedelta(minutes=15)),
+        }
+    )
+    assert email_handler(job_event([verification], TICK), context) == {"batchItemFailures": []}
+    (message,) = emails()
+    text = parts(message)["text/plain"]
+    assert message["Subject"].startswith("Verification of your Acme Lending account")
+    assert "You disputed this debt on" in text and "ledger-0308" in text and "Total amount of the debt now" in text
+    saved = accounts.get("acme#A-1")
+    assert saved is not None and saved.dispute is not None
+    assert saved.dispute.status is DisputeStatus.VERIFIED and saved.dispute.verification_sent_at == TICK
+    assert audits("acme#A-1", "reminder_sent")[0].detail["template"] == "dispute_verification"

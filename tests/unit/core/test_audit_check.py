@@ -254,3 +254,16 @@ def test_an_operator_may_have_the_validation_notice_sent_again() -> None:
     ops(trail, T0 + timedelta(days=1), "resend_validation_notice")
     trail.sent(T0 + timedelta(days=1, hours=1), "email", "validation_notice")
     assert audit_check.check_trail(account(), trail.events, rules) == []
+
+
+def test_a_dispute_verified_by_email_stays_paused_until_the_verification_went() -> None:
+    disputed = Trail().add(EventType.PORTAL_DISPUTE_OPENED, T0, reason="wrong_amount")
+    ops(disputed, T0 + timedelta(days=1), "resolve_dispute", outcome="verified", send_by="email")
+    disputed.sent(T0 + timedelta(days=1, hours=1))  # e3: a reminder before the verification: a violation
+    disputed.sent(T0 + timedelta(days=1, hours=2), "email", "dispute_verification")  # e4: the one allowed
+    disputed.sent(T0 + timedelta(days=4))  # e5: collection resumes after it
+    assert rules_of(audit_check.check_trail(account(), disputed.events)) == [(audit_check.RULE_SUPPRESSED, "e3")]
+
+    unasked = Trail().add(EventType.PORTAL_DISPUTE_OPENED, T0, reason="wrong_amount")
+    unasked.sent(T0 + timedelta(hours=2), "email", "dispute_verification")  # no operator verified it yet
+    assert rules_of(audit_check.check_trail(account(), unasked.events)) == [(audit_check.RULE_SUPPRESSED, "e2")]

@@ -14,6 +14,8 @@ from functions.core.account import (
     Account,
     Balance,
     Debtor,
+    Dispute,
+    DisputeStatus,
     Installment,
     InstallmentStatus,
     Payment,
@@ -125,6 +127,7 @@ EDGE_CASES: dict[str, Account] = {
 }
 
 
+VERIFYING = Dispute(datetime(2026, 2, 20, 15, tzinfo=UTC), "not_mine", DisputeStatus.VERIFYING, "ledger-2026-02")
 TONE_VARIANTS = ((Tone.FRIENDLY, "a"), (Tone.NEUTRAL, "b"), (Tone.FIRM, "unknown"))
 
 
@@ -135,6 +138,8 @@ def all_renders():
     ):
         debtor = replace(acc.debtor, language=language if case not in ("jpy", "kwd") else acc.debtor.language)
         subject = acc.with_changes(debtor=debtor)
+        if kind is Template.DISPUTE_VERIFICATION:  # only an account with a verified dispute gets one
+            subject = subject.with_changes(dispute=VERIFYING)
         for channel in Channel:
             yield case, subject, lender, kind, tone, variant, channel
 
@@ -192,7 +197,7 @@ def test_every_email_is_transparent_about_who_what_when_and_how_to_get_help(rend
             assert LINKS.unsubscribe_url in body.replace("&amp;", "&"), where
             if lender.help_email:
                 assert str(lender.help_email) in body, where
-        if kind is not Template.VALIDATION_NOTICE:
+        if kind not in (Template.VALIDATION_NOTICE, Template.DISPUTE_VERIFICATION):  # these itemize instead
             assert _amount(acc.balance.principal, lang) in message.text, where
             from functions.core import i18n
 
@@ -313,6 +318,8 @@ def test_texts_stay_in_the_gsm7_alphabet_when_the_facts_do() -> None:
     plain = with_history(account())
     for language, lender, kind, tone in product(("en", "es"), (FIRST_PARTY, THIRD_PARTY), Template, Tone):
         subject = plain.with_changes(debtor=replace(plain.debtor, language=language))
+        if kind is Template.DISPUTE_VERIFICATION:
+            subject = subject.with_changes(dispute=VERIFYING)
         message = render_sms(kind, tone, "a", subject, lender, LINKS, TODAY)
         assert message.length.encoding is sms.Encoding.GSM7, f"{language}/{kind}: {message.text}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from functions.core.account import (
     PlanStatus,
 )
 from functions.core.audit import AuditEvent, EventType
-from functions.core.compliance import gate_policy
+from functions.core.compliance import Kind, gate, gate_policy, standing_of
 from functions.core.decision import ContactPlan, NoContactReason, decide
 from functions.core.jobs import Template
 from functions.core.lender import LenderProfile, SettlementBounds
@@ -144,21 +145,47 @@ def test_the_timeline_reads_as_one_line_per_event_without_the_debtors_words() ->
 # --- actions: each with what the decision engine does next --------------------------------------
 
 
-def test_a_verified_dispute_resumes_reminders() -> None:
+def test_a_verified_dispute_sends_the_verification_first_then_reminders_resume() -> None:
     account = disputed()
     assert decide(account, NOW, FIRST, gate_policy(FIRST)).reason == NoContactReason.NOT_COLLECTIBLE
-    outcome = ops.apply(account, Action.RESOLVE_DISPUTE, ctx(), outcome="verified", verification_ref="letter-77")
-    assert outcome.account.dispute is not None and outcome.account.dispute.status is DisputeStatus.VERIFIED
+    outcome = ops.apply(account, Action.RESOLVE_DISPUTE, ctx(), outcome="verified", verification_ref="ledger-77")
+    dispute = outcome.account.dispute
+    assert dispute is not None and dispute.status is DisputeStatus.VERIFYING and dispute.verification_ref == "ledger-77"
     assert outcome.flags_off == {Flag.DISPUTE} and outcome.account.next_contact_at == NOW
     assert outcome.detail["resolves"] == ["chargeback", "dispute", "identity_claim"]
+    assert outcome.detail["send_by"] == "email"
+    plan = next_step(outcome)  # FDCPA 809(b): the verification, by email, before anything else
+    assert plan.job is not None and plan.job.template == Template.DISPUTE_VERIFICATION.value
+    assert plan.job.channel is Channel.EMAIL
+    # Nothing but the verification may go while it is pending: a reminder is refused by the gate.
+    pending = outcome.applied_flags()
+    allowed = lambda kind: all(v.allowed for v in gate(pending, standing_of(pending), Channel.EMAIL, kind, NOW))  # noqa: E731
+    assert not allowed(Kind.REMINDER) and allowed(Kind.DISPUTE_VERIFICATION)
+    # Once the sender has sent it, the dispute is verified and reminders resume.
+    sent = pending.with_changes(dispute=replace(dispute, status=DisputeStatus.VERIFIED, verification_sent_at=NOW))
+    resumed = decide(sent, NOW, FIRST, gate_policy(FIRST))
+    assert resumed.job is not None and resumed.job.template == Template.REMINDER.value
+
+
+def test_a_verification_mailed_by_letter_resumes_reminders_at_once() -> None:
+    outcome = ops.resolve_dispute(disputed(), ctx(), outcome="verified", send_by="letter", verification_ref="letter-77")
+    assert outcome.account.dispute is not None and outcome.account.dispute.status is DisputeStatus.VERIFIED
     plan = next_step(outcome)
     assert plan.job is not None and plan.job.template == Template.REMINDER.value
 
 
-def test_a_verified_dispute_needs_the_verification_sent() -> None:
+def test_a_letter_needs_its_reference_and_email_needs_a_usable_address() -> None:
     with pytest.raises(OpsError) as raised:
-        ops.resolve_dispute(disputed(), ctx(), outcome="verified")
+        ops.resolve_dispute(disputed(), ctx(), outcome="verified", send_by="letter")
     assert raised.value.code == "verification_ref_required"
+    for unusable in (
+        disputed().with_changes(blocked_channels={Channel.EMAIL: Block.BOUNCED}),
+        disputed().with_changes(blocked_channels={Channel.EMAIL: Block.OPTED_OUT}),
+        disputed().with_changes(debtor=replace(make_account().debtor, email=None)),
+    ):
+        with pytest.raises(OpsError) as raised:
+            ops.resolve_dispute(unusable, ctx(), outcome="verified")
+        assert raised.value.code == "no_email_for_verification"
 
 
 def test_an_upheld_dispute_adjusts_the_balance_and_reminders_continue_for_the_rest() -> None:

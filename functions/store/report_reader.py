@@ -1,0 +1,149 @@
+"""What the lender report reads: a lender's accounts without their PII, their audit trails, the experiments'
+standings for the segments the trails name, and the lenders there are.
+
+Accounts are read through the `by_lender` index (keys only), then BatchGetItem 100 keys at a time with a
+projection that leaves out the debtor's name, email, phone, postal code, identity facts and the lender's
+free-form attributes: the report never holds them, encrypted or not. The accounts here carry an empty name
+and no email; `phone` is a placeholder when the item says the number is a mobile (the compliance check only
+asks whether a text went to a known mobile with consent)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from itertools import islice
+from typing import Any
+
+from pynamodb.attributes import MapAttribute
+from pynamodb.exceptions import PynamoDBException
+
+from functions.core.account import Account, AccountStatus, Balance, Channel, Debtor, Flag
+from functions.core.experiments import Standing
+from functions.core.kpis import AccountRecord
+from functions.core.money import Money
+from functions.store import StoreError, events
+from functions.store import account_state as state
+from functions.store import experiments as experiment_store
+from functions.store.accounts import AccountModel
+from functions.store.lenders import LenderModel
+
+BATCH_GET_LIMIT = 100  # DynamoDB's maximum of keys per BatchGetItem
+TRAIL_READERS = 8  # concurrent trail Queries
+MOBILE_PLACEHOLDER = "+mobile"  # stands for "the item holds a mobile number" (never the number)
+
+# Every attribute the report reads; nothing else is fetched.
+REPORT_ATTRIBUTES = (
+    "account_id",
+    "lender_id",
+    "external_ref",
+    "timezone",
+    "timezones",
+    "language",
+    "portal_language",
+    "phone_is_mobile",
+    "sms_consent",
+    "currency",
+    "principal_minor",
+    "interest_minor",
+    "fees_minor",
+    "due_date",
+    "status",
+    "lender_flags",
+    "flags",
+    "contacts_sent",
+    "last_contact_at",
+    "blocked_channels",
+    "preferred_channel",
+    "promise",
+    "plan",
+    "payments",
+    "credit_minor",
+    "dispute",
+    "tier",
+    "engagement",
+    "created_at",
+)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, MapAttribute):
+        return {key: _plain(inner) for key, inner in value.as_dict().items()}
+    if isinstance(value, dict):
+        return {key: _plain(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_plain(inner) for inner in value]
+    return value
+
+
+def _account(item: AccountModel) -> Account:
+    """The account as the report needs it, from the projected item (no PII on it)."""
+    currency = item.currency
+    engagement = _plain(item.engagement) if item.engagement is not None else {}
+    return Account(
+        lender_id=item.lender_id,
+        external_ref=item.external_ref,
+        debtor=Debtor(
+            name="",
+            email=None,
+            phone=MOBILE_PLACEHOLDER if item.phone_is_mobile else None,
+            timezone=item.timezone,
+            language=item.portal_language or item.language or "en",
+            timezones=tuple(str(zone) for zone in item.timezones or ()),
+            phone_is_mobile=bool(item.phone_is_mobile),
+            sms_consent=bool(item.sms_consent),
+        ),
+        balance=Balance(
+            principal=Money(int(item.principal_minor), currency),
+            interest=Money(int(item.interest_minor or 0), currency),
+            fees=Money(int(item.fees_minor or 0), currency),
+        ),
+        due_date=date.fromisoformat(item.due_date),
+        status=AccountStatus(item.status or AccountStatus.ACTIVE.value),
+        contacts_sent=int(item.contacts_sent or 0),
+        last_contact_at=item.last_contact_at,
+        flags=frozenset(Flag(flag) for flag in (item.lender_flags or set()) | (item.flags or set())),
+        blocked_channels=state.blocked_in(_plain(item.blocked_channels)),
+        preferred_channel=Channel(item.preferred_channel) if item.preferred_channel else None,
+        promise=state.promise_in(_plain(item.promise)),
+        plan=state.plan_in(_plain(item.plan)),
+        payments=tuple(state.payment_in(_plain(payment)) for payment in item.payments or ()),
+        credit=Money(int(item.credit_minor), currency) if item.credit_minor else None,
+        dispute=state.dispute_in(_plain(item.dispute)),
+        tier=int(item.tier) if item.tier is not None else None,
+        engagement={str(k): int(v) for k, v in engagement.items() if isinstance(v, int | float)},
+    )
+
+
+def lender_accounts(lender_id: str) -> Iterator[tuple[Account, Any]]:
+    """Every account of one lender (without PII) with its placement time (`created_at`)."""
+    try:
+        keys = (item.account_id for item in AccountModel.by_lender_index.query(lender_id))
+        while chunk := list(islice(keys, BATCH_GET_LIMIT)):
+            for item in AccountModel.batch_get(chunk, attributes_to_get=list(REPORT_ATTRIBUTES)):
+                if item.lender_id == lender_id:
+                    yield _account(item), item.created_at
+    except PynamoDBException as exc:
+        raise StoreError(f"reading the lender's accounts failed: {exc}") from exc
+
+
+def lender_records(lender_id: str, workers: int = TRAIL_READERS) -> list[AccountRecord]:
+    """The lender's accounts with their trails (one Query per account, `workers` at a time), by account id."""
+    held = sorted(lender_accounts(lender_id), key=lambda pair: pair[0].account_id)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        trails = list(pool.map(lambda pair: events.history(pair[0].account_id), held))
+    return [AccountRecord(account, trail, placed_at) for (account, placed_at), trail in zip(held, trails, strict=True)]
+
+
+def standings(lender_id: str, segments: Iterable[str]) -> dict[str, dict[str, Standing]]:
+    """The experiments table's standings of the lender's `segments` (one Query each); empty ones left out."""
+    found = {segment: experiment_store.standings(lender_id, segment) for segment in segments}
+    return {segment: variants for segment, variants in found.items() if variants}
+
+
+def lender_ids() -> list[str]:
+    """Every lender with a profile in the lenders table (a Scan of its keys)."""
+    try:
+        return sorted(item.lender_id for item in LenderModel.scan(attributes_to_get=["lender_id"]))
+    except PynamoDBException as exc:
+        raise StoreError(f"listing the lenders failed: {exc}") from exc
