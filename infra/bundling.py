@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -25,12 +26,31 @@ PYPROJECT = REPO_ROOT / "pyproject.toml"
 IGNORED = ("__pycache__", "*.pyc", "tests")
 _NO_DOCKER_IMAGE = DockerImage.from_registry("local-bundling-only")
 _PLATFORM_TAGS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+REPORTS_EXTRA = "reports"  # pyproject's [project.optional-dependencies] of the reports function (matplotlib)
+# Runtime dependencies the reports function never imports (debtor-facing messages, Stripe, phone numbers): left
+# out of its layer to make room for matplotlib and numpy under Lambda's 250 MB unzipped limit (code + layers).
+# tests/packaging/test_reports_layer.py builds a report with exactly this layer.
+NOT_IN_REPORTS_LAYER = frozenset({"babel", "jinja2", "phonenumbers", "stripe"})
+# Folders of the reports layer that no report needs (the libraries' own test suites).
+REPORTS_LAYER_PRUNED = ("tests",)
 
 
 def runtime_dependencies() -> list[str]:
     """The Lambda runtime requirements, read from pyproject.toml's [project].dependencies."""
     with PYPROJECT.open("rb") as file:
         return list(tomllib.load(file)["project"]["dependencies"])
+
+
+def requirement_name(requirement: str) -> str:
+    return re.split(r"[\[<>=!~;\s]", requirement, maxsplit=1)[0].strip().lower().replace("_", "-")
+
+
+def reports_dependencies() -> list[str]:
+    """The reports function's layer: the runtime requirements it imports, plus the `reports` extra (matplotlib)."""
+    with PYPROJECT.open("rb") as file:
+        project = tomllib.load(file)["project"]
+    kept = [r for r in project["dependencies"] if requirement_name(r) not in NOT_IN_REPORTS_LAYER]
+    return kept + list(project["optional-dependencies"][REPORTS_EXTRA])
 
 
 def functions_code() -> lambda_.Code:
@@ -44,19 +64,31 @@ def functions_code() -> lambda_.Code:
 
 def dependencies_code(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> lambda_.Code:
     """A layer (`python/` at its root) with the runtime dependencies built for the target platform."""
-    command = _pip_install_command(runtime, architecture)
+    return _layer_code(_PipInstall(_pip_install_command(runtime, architecture, runtime_dependencies())))
+
+
+def reports_dependencies_code(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> lambda_.Code:
+    """The reports function's own layer (`reports_dependencies`), without .pyc files (a daily batch job: the
+    cold import does not matter, the 250 MB do) and without the libraries' test suites."""
+    command = _pip_install_command(runtime, architecture, reports_dependencies())
+    return _layer_code(_PipInstall(command, precompile=False, pruned=REPORTS_LAYER_PRUNED))
+
+
+def _layer_code(install: _PipInstall) -> lambda_.Code:
     # A custom hash skips fingerprinting the repository and lets a later synth reuse cdk.out's build:
     # the layer is rebuilt only when the requirements or the pip command change.
-    asset_hash = hashlib.sha256(json.dumps(command).encode()).hexdigest()
+    asset_hash = hashlib.sha256(json.dumps(install.fingerprint()).encode()).hexdigest()
     return lambda_.Code.from_asset(
         str(REPO_ROOT),
         asset_hash_type=AssetHashType.CUSTOM,
         asset_hash=asset_hash,
-        bundling=BundlingOptions(image=_NO_DOCKER_IMAGE, local=_PipInstall(command)),
+        bundling=BundlingOptions(image=_NO_DOCKER_IMAGE, local=install),
     )
 
 
-def _pip_install_command(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> list[str]:
+def _pip_install_command(
+    runtime: lambda_.Runtime, architecture: lambda_.Architecture, requirements: list[str]
+) -> list[str]:
     python_version = runtime.name.removeprefix("python")
     return [
         "install",
@@ -70,7 +102,7 @@ def _pip_install_command(runtime: lambda_.Runtime, architecture: lambda_.Archite
         "--python-version",
         python_version,
         "--only-binary=:all:",
-        *runtime_dependencies(),
+        *requirements,
     ]
 
 
@@ -97,11 +129,24 @@ class _CopyPackage:
 
 @jsii.implements(ILocalBundling)
 class _PipInstall:
-    def __init__(self, pip_arguments: list[str]) -> None:
+    def __init__(self, pip_arguments: list[str], *, precompile: bool = True, pruned: tuple[str, ...] = ()) -> None:
         self._pip_arguments = pip_arguments
+        self._precompile = precompile
+        self._pruned = pruned
+
+    def fingerprint(self) -> list[str]:
+        """What the built layer depends on (its asset hash)."""
+        if self._precompile and not self._pruned:
+            return self._pip_arguments  # the shared layer's hash, unchanged
+        return [*self._pip_arguments, f"precompile={self._precompile}", *(f"prune={name}" for name in self._pruned)]
 
     def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
         target = Path(output_dir) / "python"
         subprocess.run([sys.executable, "-m", "pip", *self._pip_arguments, "--target", str(target)], check=True)
-        _compile(target)
+        for name in self._pruned:
+            for folder in sorted(target.glob(f"*/**/{name}"), reverse=True):  # inside packages, never a top level
+                if folder.is_dir():
+                    shutil.rmtree(folder, ignore_errors=True)
+        if self._precompile:
+            _compile(target)
         return True

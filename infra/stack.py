@@ -49,7 +49,11 @@ class ClearDueStack(Stack):
         )
         self._build_api_and_portal()
         self.schedules = SchedulesConstruct(
-            self, "Schedules", scheduler=self.functions.scheduler, failures=self.messaging.failed_invocations
+            self,
+            "Schedules",
+            scheduler=self.functions.scheduler,
+            failures=self.messaging.failed_invocations,
+            reports=self.functions.reports,
         )
         self.monitoring = MonitoringConstruct(
             self,

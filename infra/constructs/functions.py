@@ -44,6 +44,8 @@ STRIPE_WEBHOOK_HANDLER = "functions.webhooks.handler.stripe_handler"
 EMAIL_EVENTS_HANDLER = "functions.webhooks.handler.events_handler"
 CHARGER_HANDLER = "functions.charger.handler.lambda_handler"
 OPS_HANDLER = "functions.ops.handler.handler"
+REPORTS_HANDLER = "functions.reports.handler.lambda_handler"
+REPORTS_TIMEOUT = Duration.minutes(15)  # every lender's report in one daily run (docs/reports.md: limits)
 
 # At most this many concurrent senders per channel: SES and SNS send quotas are per second, and the
 # rest of the account's Lambda concurrency stays free for the portal and webhooks.
@@ -94,6 +96,7 @@ class FunctionsConstruct(Construct):
         self.email_events = self._build_email_events()
         self.charger = self._build_charger()
         self.ops = self._build_ops(storage.portfolio_bucket)
+        self.reports = self._build_reports(storage.portfolio_bucket)
 
     @property
     def all(self) -> dict[str, lambda_.Function]:
@@ -108,6 +111,7 @@ class FunctionsConstruct(Construct):
             "EmailEvents": self.email_events,
             "Charger": self.charger,
             "Ops": self.ops,
+            "Reports": self.reports,
         }
 
     def link_to_portal(self, *, portal_url: str, api_url: str) -> None:
@@ -137,6 +141,7 @@ class FunctionsConstruct(Construct):
         environment: dict[str, str] | None = None,
         retry_attempts: int | None = None,
         failures: sqs.IQueue | None = None,
+        layers: list[lambda_.ILayerVersion] | None = None,
     ) -> lambda_.Function:
         log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=LOG_RETENTION, encryption_key=self._key)
         function = lambda_.Function(
@@ -147,7 +152,7 @@ class FunctionsConstruct(Construct):
             architecture=ARCHITECTURE,
             code=self._code,
             handler=handler,
-            layers=[self.dependencies],
+            layers=layers or [self.dependencies],
             timeout=timeout,
             memory_size=memory_size,
             tracing=lambda_.Tracing.ACTIVE,
@@ -164,6 +169,7 @@ class FunctionsConstruct(Construct):
                 "POWERTOOLS_SERVICE_NAME": service,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
+                "POWERTOOLS_TRACE_DISABLED": "false" if self._config.xray_sdk else "true",
                 "LOG_LEVEL": "INFO",
                 **(environment or {}),
             },
@@ -520,5 +526,54 @@ class FunctionsConstruct(Construct):
             f"AwsSolutions-IAM5[Resource::<{self._logical_id(bucket)}.Arn>/{names.REPORTS_PREFIX}*]",
             "Objects under reports/ only: named by lender and upload; the function builds each key from the "
             "caller's authorized lender and an upload of that lender.",
+        )
+        return function
+
+    def _build_reports(self, bucket: s3.Bucket) -> lambda_.Function:
+        """The daily lender reports (functions/reports): read a lender's accounts (by_lender, then BatchGetItem of
+        non-personal attributes), their trails, policies and experiment standings; write reports/<lender>/<date>/.
+        Its own layer (matplotlib for the charts, without the libraries it never imports): the shared layer plus
+        matplotlib would pass Lambda's 250 MB unzipped limit."""
+        self.reports_dependencies = lambda_.LayerVersion(
+            self,
+            "ReportsDependencies",
+            code=bundling.reports_dependencies_code(RUNTIME, ARCHITECTURE),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="cleardue reports function dependencies (the runtime ones it imports + matplotlib)",
+        )
+        function = self._build_function(
+            "Reports",
+            REPORTS_HANDLER,
+            service="reports",
+            timeout=REPORTS_TIMEOUT,
+            memory_size=1769,  # one full vCPU: the figures and the charts are CPU-bound
+            environment={
+                names.ENV_PORTFOLIO_BUCKET: bucket.bucket_name,
+                "MPLCONFIGDIR": "/tmp/matplotlib",  # matplotlib's font cache: /tmp is Lambda's only writable place
+            },
+            retry_attempts=0,  # EventBridge retries the scheduled invocation (its rule's target)
+            failures=self._messaging.failed_invocations,
+            layers=[self.reports_dependencies],
+        )
+        data = self._data
+        for table in (data.accounts, data.events, data.experiments, data.lenders):
+            table.grant_read_data(function)
+        data.key.grant_encrypt_decrypt(function)  # the bucket's objects are encrypted with the stack's key
+        reports = bucket.arn_for_objects(f"{names.REPORTS_PREFIX}*")
+        function.add_to_role_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[reports]))
+        # Reads only the latest.json pointers (is a later day's report already there?).
+        pointers = bucket.arn_for_objects(f"{names.REPORTS_PREFIX}*/latest.json")
+        function.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[pointers]))
+        logical_id = self._logical_id(bucket)
+        acknowledge(
+            function,
+            f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{names.REPORTS_PREFIX}*]",
+            "Writes objects under reports/ only: reports/<lender>/<date>/ for each lender, unknown until the run.",
+        )
+        acknowledge(
+            function,
+            f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{names.REPORTS_PREFIX}*/latest.json]",
+            "Reads each lender's latest.json pointer only (the lender is known at run time).",
         )
         return function

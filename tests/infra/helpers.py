@@ -12,6 +12,7 @@ from infra.constructs.functions import (
     INGEST_HANDLER,
     OPS_HANDLER,
     PORTAL_API_HANDLER,
+    REPORTS_HANDLER,
     SCHEDULER_HANDLER,
     SMS_SENDER_HANDLER,
     STRIPE_WEBHOOK_HANDLER,
@@ -27,7 +28,10 @@ OUR_HANDLERS = (
     EMAIL_EVENTS_HANDLER,
     CHARGER_HANDLER,
     OPS_HANDLER,
+    REPORTS_HANDLER,
 )
+# The reports function reads; it changes no account, so it writes no audit event.
+ACCOUNT_WRITERS = tuple(handler for handler in OUR_HANDLERS if handler != REPORTS_HANDLER)
 
 
 def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
