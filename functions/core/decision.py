@@ -8,10 +8,17 @@ Order of business:
    installment → one `MISSED_INSTALLMENT`; the next installment near → one `INSTALLMENT_DUE`);
 3. third-party regime: the validation notice is the first message (by email, whatever the stage);
 4. otherwise a `REMINDER` while a stage is open, on the stage's and tier's cadence.
-Each candidate channel (preference, then the tier's order within the stage's channels, an unanswered
-channel escalated to the next) goes through the compliance gate; the first allowed now gets the job,
-else the account is held until the earliest moment a channel allows, or leaves the schedule with
-the reason. The result records why (`why`, joined into `Job.reason` and the audit).
+Each candidate channel (preference, then the tier's order within the stage's channels; with learning on,
+reordered by what the debtor answers and an unanswered channel escalated: core.channels) goes through
+the compliance gate; the first allowed now gets the job, else the account is held until the earliest
+moment a channel allows, or leaves the schedule with the reason. The result records why (`why`, joined
+into `Job.reason` and the audit).
+
+Learning (the lender's `outreach.learning`, on by default; docs/learning.md): the propensity score sets the
+tier (never eligibility: the gate decides that after), the next contact goes at the best slot of the
+debtor's and their segment's response histograms (core.sendtime), and the channels are ordered by
+core.channels. Off: fixed hour (the cadence's) and channel order (the debtor's stated preference, then
+the policy's).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from random import Random
 
-from functions.core import experiments
+from functions.core import experiments, propensity, sendtime
 from functions.core.account import (
     Account,
     AccountStatus,
@@ -37,11 +44,12 @@ from functions.core.account import (
     days_past_due,
     next_stage_opens,
 )
+from functions.core.channels import learned_order
 from functions.core.clock import at_local_time, ensure_utc, local_date
 from functions.core.compliance import GatePolicy, Kind, earliest_allowed, is_time_barred, owed_minor, standing_of
-from functions.core.engagement import EngagementProfile, best_send_time, preferred_send_time
+from functions.core.engagement import preferred_send_time
 from functions.core.jobs import Job, Template, Tone, job_id_for
-from functions.core.policy import Rules
+from functions.core.policy import LearningSettings, Rules
 from functions.core.segmentation import segment
 
 DEFAULT_VARIANT = "a"
@@ -115,55 +123,28 @@ def next_stage_at(account: Account, dpd: int, rules: Rules) -> datetime | None:
     return at_local_time(account.due_date + timedelta(days=opens_at_dpd), STAGE_OPENS_AT, account.debtor.timezone)
 
 
-def channel_order(account: Account, stage: Stage, tier: int, rules: Rules) -> tuple[tuple[Channel, ...], str]:
+def channel_order(
+    account: Account, stage: Stage, tier: int, rules: Rules
+) -> tuple[tuple[Channel, ...], tuple[str, ...]]:
     """Candidate channels, best first: the debtor's preference, then the tier's order, within what the
-    stage allows; a channel with `escalate_after_attempts` unanswered attempts in a row goes last."""
+    stage allows; with learning on, reordered by what the debtor answers (core.channels)."""
     order = rules.channel_order(stage, tier)
     preferred = account.preferred_channel
-    note = ""
     if preferred is not None and preferred in order and order[0] is not preferred:
         order = (preferred, *(c for c in order if c is not preferred))
-    elif preferred is None and account.engagement and len(order) > 1:
-        answering = _answering_channel(account, order)
-        if answering is not None:
-            order = (answering, *(c for c in order if c is not answering))
-            note = f"engagement: {answering.value} answers best"
-    if len(account.recent_contacts) < rules.escalate_after_attempts:
-        return order, note
-    unanswered = _unanswered_channel(account, rules.escalate_after_attempts)
-    if unanswered is not None and len(order) > 1 and order[0] is unanswered:
-        order = (*order[1:], unanswered)
-        note = f"escalated: {rules.escalate_after_attempts} unanswered {unanswered.value} attempts"
-    return order, note
+    if rules.learning is None:
+        return order, ()
+    order, notes = learned_order(account, order, rules.escalate_after_attempts)
+    return order, tuple(notes)
 
 
-def _answering_channel(account: Account, order: tuple[Channel, ...]) -> Channel | None:
-    """The allowed channel the debtor answers clearly better than the first choice, once each has been
-    judged on enough deliveries (core.engagement); None when the first choice is as good."""
-    profile = EngagementProfile.from_counts(account.engagement)
-    best = profile.best_channel()
-    if best is None or best not in order or best is order[0]:
-        return None
-    first = profile.responsiveness(order[0])
-    best_score = profile.responsiveness(best) or 0.0
-    if first is not None and best_score <= first:
-        return None
-    return best
+@dataclass(frozen=True, slots=True)
+class Learned:
+    """What a lender's outcomes taught, loaded by the scheduler once per run (priors) or per container (the
+    propensity model), for decisions of lenders whose learning is on."""
 
-
-def _unanswered_channel(account: Account, attempts: int) -> Channel | None:
-    """The channel of the last `attempts` attempts if they all used it and nothing answered since."""
-    history = account.recent_contacts
-    if len(history) < attempts:
-        return None
-    last = history[-attempts:]
-    channel = last[0].channel
-    if any(c.kind is not _ATTEMPT or c.channel is not channel for c in last):
-        return None
-    since = last[0].at
-    if any(p.at >= since for p in account.payments) or (account.promise and account.promise.made_at >= since):
-        return None
-    return channel
+    priors: sendtime.Priors | None = None
+    propensity: propensity.Model | None = None
 
 
 def decide(
@@ -173,10 +154,15 @@ def decide(
     policy: GatePolicy,
     score: float | None = None,
     standings: experiments.Standings | None = None,
+    learned: Learned | None = None,
 ) -> ContactPlan:
     """The decision for an account the due index says is due at `now`. With the lender's experiments on
-    and the `standings` of its segments, the job's variant is the experiment's choice (else "a")."""
-    plan = _decide(account, now, rules, policy, score)
+    and the `standings` of its segments, the job's variant is the experiment's choice (else "a"). With its
+    learning on and what was `learned`, the propensity model's risk is the `score` (unless one is given)
+    and the send-time priors place the next contact."""
+    if rules.learning is None:
+        learned = None
+    plan = _decide(account, now, rules, policy, score, learned)
     if standings is None or rules.experiments is None or plan.job is None:
         return plan
     return _with_variant(plan, account, rules.experiments, standings)
@@ -200,13 +186,18 @@ def _with_variant(
     return replace(plan, job=chosen, why=(*plan.why, choice.token))
 
 
-def _decide(account: Account, now: datetime, rules: Rules, policy: GatePolicy, score: float | None) -> ContactPlan:
+def _decide(
+    account: Account, now: datetime, rules: Rules, policy: GatePolicy, score: float | None, learned: Learned | None
+) -> ContactPlan:
     now = ensure_utc(now)
     if account.status is not _ACTIVE or account.flags or owed_minor(account) <= 0:  # not collectible
         return ContactPlan(None, None, NoContactReason.NOT_COLLECTIBLE, ("not collectible",))
     tz = account.debtor.timezone
     today = _local_date(now, tz)
     dpd = days_past_due(account.due_date, today)
+    if score is None and learned is not None and learned.propensity is not None and rules.learning.propensity:  # type: ignore[union-attr]
+        # The model says how likely a payment within 30 days is; segmentation reads a risk of not paying.
+        score = 1.0 - learned.propensity.probability(propensity.features_of(account, dpd, now))
     seg = segment(account, dpd, rules, score)
     why = [f"stage {seg.stage._value_} (dpd {dpd})", f"tier {seg.tier}: {seg.why}"]
     if is_time_barred(account, today):
@@ -231,13 +222,17 @@ def _decide(account: Account, now: datetime, rules: Rules, policy: GatePolicy, s
             if now >= resume:
                 updated = updated.with_changes(promise=replace(promise, status=PromiseStatus.BROKEN))
                 why.append("promise broken: its date and grace passed without the payment")
-                plan = _send(account, updated, now, seg.stage, seg.tier, Template.BROKEN_PROMISE, rules, policy, why)
+                plan = _send(
+                    account, updated, now, seg.stage, seg.tier, Template.BROKEN_PROMISE, rules, policy, why, learned
+                )
                 # Marked broken only with its message: a held notice keeps the promise pending until it goes.
                 return plan if plan.job is not None else replace(plan, updated=None)
             notice_at = at_local_time(promise.due - rules.promise_notice, rules.window_start, tz)
             if now >= notice_at and not _contacted_since(account, max(notice_at, promise.made_at)):
                 why.append("promise date near")
-                plan = _send(account, updated, now, seg.stage, seg.tier, Template.PROMISE_DUE, rules, policy, why)
+                plan = _send(
+                    account, updated, now, seg.stage, seg.tier, Template.PROMISE_DUE, rules, policy, why, learned
+                )
                 if plan.job is not None:
                     return replace(plan, next_contact_at=resume)
                 return plan
@@ -245,7 +240,7 @@ def _decide(account: Account, now: datetime, rules: Rules, policy: GatePolicy, s
             return _wait(updated, account, following, seg.tier, [*why, "promise pending"])
 
     if account.plan is not None and account.plan.status is _CURRENT:
-        return _plan_notice(account, updated, now, seg.stage, seg.tier, rules, policy, why)
+        return _plan_notice(account, updated, now, seg.stage, seg.tier, rules, policy, why, learned)
 
     offer_notice = _settlement_notice_at(account, rules)
     if (
@@ -255,11 +250,13 @@ def _decide(account: Account, now: datetime, rules: Rules, policy: GatePolicy, s
         and seg.stage is not _NONE
     ):
         why.append("settlement offer ends soon")
-        return _send(account, updated, now, seg.stage, seg.tier, Template.SETTLEMENT_EXPIRING, rules, policy, why)
+        return _send(
+            account, updated, now, seg.stage, seg.tier, Template.SETTLEMENT_EXPIRING, rules, policy, why, learned
+        )
 
     if policy.third_party and account.validation_notice_at is None:
         why.append("third-party regime: the validation notice goes first")
-        return _send(account, updated, now, seg.stage, seg.tier, _VALIDATION_NOTICE, rules, policy, why)
+        return _send(account, updated, now, seg.stage, seg.tier, _VALIDATION_NOTICE, rules, policy, why, learned)
 
     if seg.stage is _NONE:
         return ContactPlan(
@@ -270,7 +267,7 @@ def _decide(account: Account, now: datetime, rules: Rules, policy: GatePolicy, s
             _changed(updated, account),
             seg.tier,
         )
-    return _send(account, updated, now, seg.stage, seg.tier, _REMINDER, rules, policy, why)
+    return _send(account, updated, now, seg.stage, seg.tier, _REMINDER, rules, policy, why, learned)
 
 
 _local_date = lru_cache(maxsize=4096)(local_date)  # a tick's `now` is shared by every account: one per zone
@@ -310,6 +307,7 @@ def _plan_notice(
     rules: Rules,
     policy: GatePolicy,
     why: list[str],
+    learned: Learned | None = None,
 ) -> ContactPlan:
     """A current plan: one MISSED_INSTALLMENT per failed installment (within its grace), one INSTALLMENT_DUE
     before each scheduled one; otherwise wait for the next installment's notice day."""
@@ -321,7 +319,9 @@ def _plan_notice(
             grace_ends = due_start + timedelta(days=1) + rules.installment_grace
             if now < grace_ends and not _contacted_since(account, due_start):
                 why.append(f"installment {installment.number} failed")
-                plan = _send(account, updated, now, stage, tier, Template.MISSED_INSTALLMENT, rules, policy, why)
+                plan = _send(
+                    account, updated, now, stage, tier, Template.MISSED_INSTALLMENT, rules, policy, why, learned
+                )
                 return (
                     replace(plan, next_contact_at=_next_notice(account.plan.installments, now, rules, tz) or grace_ends)
                     if plan.job
@@ -333,7 +333,7 @@ def _plan_notice(
         due_ends = at_local_time(upcoming.due + timedelta(days=1), time(0), tz)
         if notice_at <= now < due_ends and not _contacted_since(account, notice_at):
             why.append(f"installment {upcoming.number} due {upcoming.due.isoformat()}")
-            plan = _send(account, updated, now, stage, tier, Template.INSTALLMENT_DUE, rules, policy, why)
+            plan = _send(account, updated, now, stage, tier, Template.INSTALLMENT_DUE, rules, policy, why, learned)
             after_due = _next_notice(account.plan.installments, due_ends, rules, tz) or due_ends
             return replace(plan, next_contact_at=after_due) if plan.job else plan
     following = _next_notice(account.plan.installments, now, rules, tz)
@@ -366,15 +366,16 @@ def _send(
     rules: Rules,
     policy: GatePolicy,
     why: list[str],
+    learned: Learned | None = None,
 ) -> ContactPlan:
     kind = _TEMPLATE_KIND[template]
     if kind is _K_VALIDATION_NOTICE or kind is _K_VERIFICATION:  # written notices: email only
         order: tuple[Channel, ...] = (_EMAIL,)
-        note = ""
+        notes: tuple[str, ...] = ()
     else:
-        order, note = channel_order(account, stage, tier, rules)
-    if note:
-        why.append(note)
+        order, notes = channel_order(account, stage, tier, rules)
+    if notes:
+        why.extend(notes)
     standing = standing_of(updated)
     held: datetime | None = None
     reasons: list[str] = []
@@ -382,7 +383,7 @@ def _send(
     for channel in order:
         allowed_at, channel_reasons = earliest_allowed(updated, standing, channel, kind, now, policy)
         if allowed_at == now:
-            return _job(account, updated, now, stage, tier, template, channel, rules, why)
+            return _job(account, updated, now, stage, tier, template, channel, rules, why, learned)
         reasons += [f"{channel.value}: {r}" for r in channel_reasons]
         if allowed_at is not None:
             held = allowed_at if held is None else min(held, allowed_at)
@@ -426,6 +427,7 @@ def _job(
     channel: Channel,
     rules: Rules,
     why: list[str],
+    learned: Learned | None = None,
 ) -> ContactPlan:
     treatment = rules.treatment(stage, tier)
     tone = _FRIENDLY if template is _VALIDATION_NOTICE or template is _VERIFICATION_TEMPLATE else treatment.tone
@@ -446,10 +448,8 @@ def _job(
         reason="; ".join(why),
     )
     following = now + treatment.cadence
-    if account.engagement:  # once learned: the debtor's best hour, never earlier than the cadence says
-        following, note = best_send_time(
-            following, account.engagement, account.debtor.timezone, rules.window_start, rules.window_end
-        )
+    if rules.learning is not None:  # the best slot of the debtor's (and segment's) histogram, never earlier
+        following, note = _send_time(account, following, tier, channel, rules, rules.learning, learned)
         if note:
             why.append(note)
     if account.preferred_time:  # what the debtor asked for beats what the counters suggest
@@ -462,3 +462,35 @@ def _job(
     if offer_notice is not None and now < offer_notice < following:
         following = offer_notice  # look again in time to say the settlement offer is ending
     return ContactPlan(job, following, None, tuple(why), _changed(updated, account), tier)
+
+
+def _send_time(
+    account: Account,
+    earliest: datetime,
+    tier: int,
+    channel: Channel,
+    rules: Rules,
+    settings: LearningSettings,
+    learned: Learned | None,
+) -> tuple[datetime, str | None]:
+    """The next contact's moment: the best slot of the debtor's own response histogram plus the prior of
+    their segment (core.sendtime), at or after `earliest`, inside the window in every zone they may be in."""
+    own = sendtime.own_histogram(account.engagement) if account.engagement else None
+    priors = learned.priors if learned is not None else None
+    prior = None
+    if priors is not None:
+        dpd = days_past_due(account.due_date, _local_date(earliest, account.debtor.timezone))
+        prior = priors.prior(sendtime.prior_stage(dpd), tier, channel._value_)
+    if own is None and prior is None:
+        return earliest, None
+    zones = account.debtor.contact_zones
+    if own is None and priors is not None:  # from the prior alone: shared by every such debtor of the segment
+        key = (prior, zones, earliest, rules.window_start, rules.window_end, settings.prior_weight)
+        found = priors.slots.get(key)
+        if found is None:
+            found = sendtime.best_slot(
+                earliest, zones, rules.window_start, rules.window_end, None, prior, settings.prior_weight
+            )
+            priors.slots[key] = found
+        return found
+    return sendtime.best_slot(earliest, zones, rules.window_start, rules.window_end, own, prior, settings.prior_weight)

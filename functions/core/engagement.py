@@ -1,5 +1,6 @@
 """The debtor's engagement profile: when they respond (hour of the week, their local time) and how
-well each channel reaches them. The decision engine reads it for send time and channel.
+well each channel reaches them. The decision engine reads it for send time (core.sendtime) and channel
+(core.channels).
 
 Stored as flat counters (`how:<0..167>`, `<channel>:<signal>`) so that every signal is one atomic
 increment, whatever the order or concurrency of the events that bring them. Hour of week 0 is
@@ -123,49 +124,6 @@ class EngagementProfile:
         if not judged:
             return None
         return max(judged)[2]
-
-
-MIN_RESPONSES_TO_TIME = 3  # responses before the histogram moves a send time
-SEND_TIME_HORIZON_HOURS = 24  # a contact moves at most this much later than its cadence says
-
-
-def best_send_time(
-    earliest: datetime,
-    counts: dict[str, int],
-    timezone: str,
-    window_start: time,
-    window_end: time,
-    minimum_responses: int = MIN_RESPONSES_TO_TIME,
-    horizon_hours: int = SEND_TIME_HORIZON_HOURS,
-) -> tuple[datetime, str | None]:
-    """The moment, at or after `earliest` and within the horizon, when this debtor is likeliest to look.
-
-    Each hour slot inside the local contact window is scored by the responses seen at that hour of the
-    week plus those at that hour on any day (a sparse week histogram is smoothed by the hour of day).
-    Until `minimum_responses` responses are known, or when no slot scores, `earliest` stands. Returns
-    the moment and a note for the decision's record (None when unchanged)."""
-    earliest = ensure_utc(earliest)
-    if not counts:
-        return earliest, None
-    profile = EngagementProfile.from_counts(counts)
-    if sum(profile.hours) < minimum_responses:
-        return earliest, None
-    by_hour_of_day = [sum(profile.hours[day * 24 + hour] for day in range(7)) for hour in range(24)]
-    tz = zone(timezone)
-    best: tuple[int, datetime] | None = None
-    top_of_hour = earliest.replace(minute=0, second=0, microsecond=0)
-    for step in range(horizon_hours + 1):
-        slot = earliest if step == 0 else top_of_hour + timedelta(hours=step)
-        local = slot.astimezone(tz)
-        if not window_start <= local.time() < window_end:
-            continue
-        score = profile.hours[local.weekday() * 24 + local.hour] + by_hour_of_day[local.hour]
-        if score > 0 and (best is None or score > best[0]):
-            best = (score, slot)
-    if best is None or best[1] == earliest:
-        return earliest, None
-    local = best[1].astimezone(tz)
-    return best[1], f"send time: {local:%a %H}:00 local, when this debtor responds most"
 
 
 # The portal's "when would you like to hear from us" choices, in the debtor's local time (always clipped

@@ -186,6 +186,39 @@ class ExperimentsPolicy(BaseModel):
         )
 
 
+@dataclass(frozen=True, slots=True)
+class LearningSettings:
+    """What the decision engine learns from a lender's outcomes (docs/learning.md): send time from the
+    debtor's and the segment's response histograms, channel order from each channel's responses, and the
+    tier from the propensity score. None in `Rules` (learning off): fixed hour and channel order."""
+
+    prior_weight: float = 4.0  # the segment's send-time prior is worth this many of the debtor's own responses
+    min_prior_responses: int = 20  # a prior level with fewer responses is not used (the next, wider one is)
+    propensity: bool = True  # the propensity score sets the tier (never eligibility)
+
+
+class LearningPolicy(BaseModel):
+    """`outreach.learning`: `false` switches every learned choice off (the baseline the simulation compares
+    against); an object tunes it. Message experiments have their own switch (`outreach.experiments`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    prior_weight: float = Field(default=4.0, ge=0, le=1_000)
+    min_prior_responses: int = Field(default=20, ge=1, le=1_000_000)
+    propensity: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _switch(cls, value: object) -> object:
+        return {"enabled": value} if isinstance(value, bool) else value
+
+    def compile(self) -> LearningSettings | None:
+        if not self.enabled:
+            return None
+        return LearningSettings(self.prior_weight, self.min_prior_responses, self.propensity)
+
+
 class OutreachPolicy(BaseModel):
     """The `outreach` section of a lender's policy file."""
 
@@ -201,6 +234,7 @@ class OutreachPolicy(BaseModel):
     segmentation: SegmentationPolicy = Field(default_factory=SegmentationPolicy)
     tiers: dict[int, TierTreatment] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
     experiments: ExperimentsPolicy = Field(default_factory=ExperimentsPolicy)
+    learning: LearningPolicy = Field(default_factory=LearningPolicy)
 
     @field_validator("stages")
     @classmethod
@@ -255,6 +289,7 @@ class Rules:
     default_cadence: timedelta
     treatments: dict[tuple[str, int], Treatment] = field(default_factory=dict)
     experiments: ExperimentSettings | None = None  # None: experiments off, every message is variant "a"
+    learning: LearningSettings | None = LearningSettings()  # None: learning off (fixed hour and channel order)
 
     def __post_init__(self) -> None:
         """Precompute each (stage, tier)'s treatment: the channel order (the tier's order within what the stage
@@ -333,6 +368,7 @@ def compile_rules(
         third_party=regime == "third_party",
         default_cadence=default_cadence,
         experiments=outreach.experiments.compile(),
+        learning=outreach.learning.compile(),
     )
 
 

@@ -53,23 +53,3 @@ def test_the_account_tag_round_trips_within_ses_tag_characters() -> None:
         assert account_from_tag(tag) == account_id
     assert account_from_tag("not base64 !") is None
     assert account_from_tag(account_tag("no-hash")) is None
-
-
-def test_the_best_send_time_is_inside_the_window_never_early_and_dst_safe() -> None:
-    from datetime import time, timedelta
-    from zoneinfo import ZoneInfo
-
-    from functions.core.engagement import best_send_time
-
-    new_york = ZoneInfo("America/New_York")
-    # Saturday 2026-03-07 10:00 EST; the clocks go forward on Sunday 08 at 02:00.
-    earliest = datetime(2026, 3, 7, 15, 0, tzinfo=UTC)
-    # The debtor answers on Sundays at 20:00 local (hour of week 6 * 24 + 20) and at 22:00 (outside 08-21).
-    counts = {"how:164": 5, "how:166": 9}
-    moment, note = best_send_time(earliest, counts, "America/New_York", time(8), time(21), horizon_hours=48)
-    local = moment.astimezone(new_york)
-    assert (local.date().isoformat(), local.hour) == ("2026-03-08", 20) and local.utcoffset() == timedelta(hours=-4)
-    assert note is not None and moment >= earliest
-    # Nothing learned inside the horizon's window hours: the time stands.
-    assert best_send_time(earliest, {"how:166": 9}, "America/New_York", time(8), time(21)) == (earliest, None)
-    assert best_send_time(earliest, {}, "America/New_York", time(8), time(21)) == (earliest, None)

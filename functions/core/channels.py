@@ -1,0 +1,140 @@
+"""Channel choice: which channel to try first for a debtor, from how they answer each one (docs/learning.md).
+
+- **Responsiveness**: per channel a Beta(1 + responses, 1 + deliveries - responses) posterior from the
+  engagement counters (`core.engagement`: `<channel>:delivered`, `:opened`, `:clicked`, `:replied`; a
+  message's open and click count once). A channel judged on enough deliveries whose posterior mean is
+  above the first choice's goes first.
+- **Escalation**: a channel with `k` unanswered deliveries since its last response (the counters'
+  `<channel>:answered` mark: the deliveries counted when a response last came; a payment or a portal
+  visit answers every channel) goes after the channels that are still answering. Without delivery
+  counters for a channel (no provider events yet), its last `k` attempts with no payment or promise
+  since stand for them.
+- **Return**: a response on a demoted channel moves its mark up to its deliveries: it is answering
+  again and takes its place (the debtor's preference, then the policy's order) back.
+When every channel is demoted, the one tried longest ago goes first (a rotation, not a dead end). A
+channel the debtor chose (the portal's preference) is never reordered or demoted: what they said beats
+what the counters suggest.
+
+Only an order of candidates: the compliance gate still decides, channel by channel, what may be sent
+(consent, opt-outs, caps, the window); a channel it refuses is skipped for the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from functions.core.account import Account, Channel, ContactKind
+
+MIN_DELIVERIES_TO_JUDGE = 3  # deliveries on a channel before its responsiveness reorders the channels
+ANSWERED = "answered"  # `<channel>:answered`: the channel's deliveries counted at its last response
+_ATTEMPT = ContactKind.ATTEMPT
+
+
+@dataclass(frozen=True, slots=True)
+class Responsiveness:
+    """One channel's record with a debtor: deliveries, responses (at most one per delivery), unanswered."""
+
+    delivered: int
+    responses: int
+    unanswered: int
+
+    @property
+    def beta(self) -> tuple[int, int]:
+        return 1 + self.responses, 1 + self.delivered - self.responses
+
+    @property
+    def mean(self) -> float:
+        a, b = self.beta
+        return a / (a + b)
+
+
+def responsiveness(counts: Mapping[str, int], channel: Channel) -> Responsiveness | None:
+    """The channel's record from the engagement counters, None before anything was delivered on it."""
+    name = channel._value_
+    delivered = int(counts.get(f"{name}:delivered", 0))
+    if delivered <= 0:
+        return None
+    responses = min(
+        delivered,
+        max(
+            int(counts.get(f"{name}:opened", 0)),
+            int(counts.get(f"{name}:clicked", 0)),
+            int(counts.get(f"{name}:replied", 0)),
+        ),
+    )
+    mark = counts.get(f"{name}:{ANSWERED}")
+    # Counters from before the mark existed: answered if the channel ever got a response.
+    unanswered = (0 if responses else delivered) if mark is None else max(0, delivered - int(mark))
+    return Responsiveness(delivered, responses, unanswered)
+
+
+def answered_marks(channel: Channel | None) -> dict[str, str]:
+    """The marks a response sets (`<channel>:answered` := `<channel>:delivered`): on its channel, or on every
+    channel for a response of none (a payment, a portal visit)."""
+    channels = (channel,) if channel is not None else tuple(Channel)
+    return {f"{c._value_}:{ANSWERED}": f"{c._value_}:delivered" for c in channels}
+
+
+def _unanswered_attempts(account: Account, channel: Channel, attempts: int) -> bool:
+    """The channel's last `attempts` attempts got no payment and no promise since the first of them."""
+    on_channel = [c for c in account.recent_contacts if c.kind is _ATTEMPT and c.channel is channel]
+    if len(on_channel) < attempts:
+        return False
+    since = on_channel[-attempts].at
+    if any(p.at >= since for p in account.payments):
+        return False
+    return not (account.promise is not None and account.promise.made_at >= since)
+
+
+def _last_attempt(account: Account, channel: Channel) -> tuple[int, datetime | None]:
+    """A sort key: never tried first, then the channel tried longest ago."""
+    moments = [c.at for c in account.recent_contacts if c.kind is _ATTEMPT and c.channel is channel]
+    return (1, max(moments)) if moments else (0, None)
+
+
+def learned_order(
+    account: Account, order: tuple[Channel, ...], escalate_after: int
+) -> tuple[tuple[Channel, ...], list[str]]:
+    """The candidate channels reordered by what this debtor answers, with notes for the decision's record.
+    `order` is the policy's (the debtor's stated preference first)."""
+    notes: list[str] = []
+    counts = account.engagement
+    if len(order) < 2 or (not counts and len(account.recent_contacts) < escalate_after):
+        return order, notes  # nothing learned yet (most accounts): the policy's order
+    records = {channel: responsiveness(counts, channel) for channel in order} if counts else {}
+    if account.preferred_channel is None and records:
+        first = records.get(order[0])
+        judged = [
+            (record.mean, channel)
+            for channel, record in records.items()
+            if record is not None and record.delivered >= MIN_DELIVERIES_TO_JUDGE
+        ]
+        if judged:
+            mean, best = max(judged, key=lambda pair: (pair[0], -order.index(pair[1])))
+            if best is not order[0] and (
+                first is None or first.delivered < MIN_DELIVERIES_TO_JUDGE or mean > first.mean
+            ):
+                order = (best, *(c for c in order if c is not best))
+                notes.append(f"engagement: {best._value_} answers best")
+    demoted: list[Channel] = []
+    for channel in order:
+        if channel is account.preferred_channel:
+            continue  # the debtor chose it: what they said beats what the counters suggest
+        record = records.get(channel)
+        if record is not None:
+            if record.unanswered >= escalate_after:
+                demoted.append(channel)
+                notes.append(f"escalated: {record.unanswered} unanswered {channel._value_} deliveries")
+        elif _unanswered_attempts(account, channel, escalate_after):
+            demoted.append(channel)
+            notes.append(f"escalated: {escalate_after} unanswered {channel._value_} attempts")
+    if not demoted:
+        return order, notes
+    if len(demoted) == len(order):
+        tried = {c: _last_attempt(account, c) for c in order}
+        never = [c for c in order if tried[c][0] == 0]
+        rotation = (*never, *sorted((c for c in order if c not in never), key=lambda c: tried[c][1]))  # type: ignore[arg-type,return-value]
+        return rotation, [*notes, f"every channel unanswered: {rotation[0]._value_}, tried longest ago"]
+    return (*(c for c in order if c not in demoted), *demoted), notes

@@ -1,0 +1,187 @@
+"""Send-time optimisation: the hour a debtor is likeliest to look, from their own hour-of-week histogram
+and, while it is thin, their segment's (docs/learning.md).
+
+Each debtor's histogram is the `how:<0..167>` counters of `core.engagement` (opens, clicks, SMS replies,
+portal visits, payments, at the debtor's local hour of week; sparse). Each lender also keeps one histogram
+per prior segment `<stage>#<tier>#<channel>` (the webhooks add one to the segment's hour with every
+response: `prior_increment`). The score of an hour slot is the posterior
+
+    own[how] + own_by_hour_of_day[hour] / 7 + prior_weight * prior[how]
+
+where `prior` is the segment's normalised histogram (it sums to 1), so `prior_weight` is what the
+segment is worth in the debtor's own responses: a debtor with a handful of responses outweighs it.
+The best slot from the cadence's moment (never earlier) up to `SEND_TIME_HORIZON_HOURS` later, inside
+the contact window in every zone the debtor may be in, wins; otherwise the cadence's moment stands.
+
+Pure: the priors are read by the scheduler once per lender and run, and passed in (`Priors`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from functions.core.account import DEFAULT_STAGE_BOUNDS, days_past_due, stage_for
+from functions.core.clock import ensure_utc, zone
+from functions.core.engagement import HOUR_KEY_PREFIX, HOURS_IN_WEEK, RESPONSES, Signal, hour_of_week
+
+SEND_TIME_HORIZON_HOURS = 24  # a contact moves at most this much later than its cadence says
+MIN_RESPONSES_TO_TIME = 3  # without a prior: the debtor's own responses before their histogram moves a time
+DEFAULT_PRIOR_WEIGHT = 4.0  # the segment prior is worth this many of the debtor's own responses
+MIN_PRIOR_RESPONSES = 20  # a prior level with fewer responses than this is not trusted (the next, wider one is)
+ANY_CHANNEL = "any"  # portal visits and payments: responses that belong to no channel
+
+
+def prior_stage(dpd: int) -> str:
+    """The stage of a prior segment: the default stage for the days past due (`none` between stages).
+    Default bounds whatever the lender's policy: the webhooks that count responses do not compile the
+    lender's policy, and the decision derives the same key the same way."""
+    return stage_for(dpd, DEFAULT_STAGE_BOUNDS)._value_
+
+
+def prior_segment(stage: str, tier: int | None, channel: str | None) -> str:
+    """`<stage>#<tier>#<channel>`: a response's prior segment (tier 0: not yet tiered; channel `any`)."""
+    return f"{stage}#{tier or 0}#{channel or ANY_CHANNEL}"
+
+
+def prior_increment(
+    signal: Signal, channel: str | None, at: datetime, timezone: str, due: date, tier: int | None
+) -> tuple[str, int] | None:
+    """The (prior segment, hour of week) a signal adds one to, or None when it is not a response."""
+    if signal not in RESPONSES:
+        return None
+    local_day = ensure_utc(at).astimezone(zone(timezone)).date()
+    return prior_segment(prior_stage(days_past_due(due, local_day)), tier, channel), hour_of_week(at, timezone)
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # compared and hashed by identity: cheap as a cache key
+class Prior:
+    """A normalised hour-of-week distribution (sums to 1) and the responses it was built from."""
+
+    weights: tuple[float, ...]
+    responses: int
+    level: str  # which segment level it came from, for the decision's record
+
+
+def _normalised(counts: list[int], level: str) -> Prior:
+    total = sum(counts)
+    return Prior(tuple(c / total for c in counts), total, level)
+
+
+@dataclass
+class Priors:
+    """A lender's send-time priors: per prior segment, its hour-of-week counts. Looked up with fallback
+    from the narrowest level with enough responses: the stage, tier and channel (plus that segment's
+    channel-less responses), then the tier over every stage and channel, then the whole lender."""
+
+    counts: Mapping[str, Mapping[int, int]]
+    minimum: int = MIN_PRIOR_RESPONSES
+    _cache: dict[tuple[str, int, str], Prior | None] = field(default_factory=dict, repr=False)
+    _wide: dict[str, list[int]] = field(default_factory=dict, repr=False)
+    # Slots chosen from the prior alone (debtors without a histogram of their own): a tick's `now` and the
+    # cadences are shared, so most decisions find theirs here. Lives as long as these priors (one run).
+    slots: dict[tuple[object, ...], tuple[datetime, str | None]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        every = [0] * HOURS_IN_WEEK
+        for key, hours in self.counts.items():
+            tier = key.split("#")[1] if key.count("#") == 2 else "0"
+            per_tier = self._wide.setdefault(f"tier {tier}", [0] * HOURS_IN_WEEK)
+            for how, count in hours.items():
+                if 0 <= how < HOURS_IN_WEEK and count > 0:
+                    per_tier[how] += count
+                    every[how] += count
+        self._wide["lender"] = every
+
+    def _counts(self, key: str) -> list[int]:
+        found = [0] * HOURS_IN_WEEK
+        for how, count in self.counts.get(key, {}).items():
+            if 0 <= how < HOURS_IN_WEEK and count > 0:
+                found[how] += count
+        return found
+
+    def prior(self, stage: str, tier: int | None, channel: str) -> Prior | None:
+        """The prior of a message's segment (None when even the whole lender has too few responses)."""
+        key = (stage, tier or 0, channel)
+        if key in self._cache:
+            return self._cache[key]
+        own = self._counts(prior_segment(stage, tier, channel))
+        channelless = self._counts(prior_segment(stage, tier, ANY_CHANNEL)) if channel != ANY_CHANNEL else []
+        narrow = [a + b for a, b in zip(own, channelless, strict=True)] if channelless else own
+        found: Prior | None = None
+        if sum(narrow) >= self.minimum:
+            found = _normalised(narrow, prior_segment(stage, tier, channel))
+        else:
+            for level in (f"tier {tier or 0}", "lender"):
+                wide = self._wide.get(level)
+                if wide is not None and sum(wide) >= self.minimum:
+                    found = _normalised(wide, level)
+                    break
+        self._cache[key] = found
+        return found
+
+
+def own_histogram(counts: Mapping[str, int]) -> tuple[int, ...] | None:
+    """The debtor's hour-of-week response counts from the engagement counters (None when there are none)."""
+    hours = [0] * HOURS_IN_WEEK
+    seen = False
+    for key, raw in counts.items():
+        if key.startswith(HOUR_KEY_PREFIX):
+            index = key[len(HOUR_KEY_PREFIX) :]
+            if index.isdigit() and int(index) < HOURS_IN_WEEK and int(raw) > 0:
+                hours[int(index)] += int(raw)
+                seen = True
+    return tuple(hours) if seen else None
+
+
+def in_window(moment: datetime, zones: tuple[str, ...], start: time, end: time) -> bool:
+    """True if `moment` is inside [start, end) local time in every zone the debtor may be in (R4)."""
+    return all(start <= moment.astimezone(zone(name)).time() < end for name in zones)
+
+
+def best_slot(
+    earliest: datetime,
+    zones: tuple[str, ...],
+    window_start: time,
+    window_end: time,
+    own: tuple[int, ...] | None,
+    prior: Prior | None,
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT,
+    horizon_hours: int = SEND_TIME_HORIZON_HOURS,
+    minimum_own: int = MIN_RESPONSES_TO_TIME,
+) -> tuple[datetime, str | None]:
+    """The slot (at `earliest`, or a top of the hour up to the horizon after it) with the best posterior,
+    inside the window in every zone; `earliest` when nothing scores. With no usable prior, the debtor's
+    own histogram counts only once it holds `minimum_own` responses. Returns the moment and a note."""
+    earliest = ensure_utc(earliest)
+    own_total = sum(own) if own else 0
+    if prior is None and own_total < minimum_own:
+        return earliest, None
+    if own_total == 0 and prior is None:
+        return earliest, None
+    primary: ZoneInfo = zone(zones[0])
+    by_hour_of_day = [sum(own[day * 24 + hour] for day in range(7)) / 7 for hour in range(24)] if own else None
+    best: tuple[float, datetime] | None = None
+    top_of_hour = earliest.replace(minute=0, second=0, microsecond=0)
+    for step in range(horizon_hours + 1):
+        slot = earliest if step == 0 else top_of_hour + timedelta(hours=step)
+        local = slot.astimezone(primary)
+        if not window_start <= local.time() < window_end:
+            continue
+        if len(zones) > 1 and not in_window(slot, zones, window_start, window_end):
+            continue
+        how = local.weekday() * 24 + local.hour
+        score = 0.0
+        if own is not None and by_hour_of_day is not None:
+            score += own[how] + by_hour_of_day[local.hour]
+        if prior is not None:
+            score += prior_weight * prior.weights[how]
+        if score > 0 and (best is None or score > best[0]):
+            best = (score, slot)
+    if best is None or best[1] == earliest:
+        return earliest, None
+    local = best[1].astimezone(primary)
+    source = "this debtor's responses" if prior is None or own_total >= prior_weight else f"prior {prior.level}"
+    return best[1], f"send time: {local:%a %H}:00 local ({source})"
