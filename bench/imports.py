@@ -1,10 +1,14 @@
 """`python -m bench.imports [--runs N]`: each handler's cold import time as a ratio to `import boto3`.
 
-Each import runs in a fresh interpreter (`python -c "import X"`), the rounds interleaved so that every
-module sees the same machine; a module's import time is the median wall time of its runs minus the
-median of `python -c pass` (the interpreter's own start). Bytecode is compiled beforehand, as the Lambda
-layer is (`compileall`); the file cache is warm. A ratio of 1.3 means the handler (its own code, Powertools,
-pydantic, PynamoDB, boto3 and whatever else it pulls in) takes 30 % longer to import than boto3 alone.
+Measured as Lambda runs it: the runtime dependencies pip-installed into a layer folder, the `functions`
+package copied into a task folder, both compiled to bytecode (as the layer and the bundle are), Python
+started with `-S` and `PYTHONPATH=task:layer` (nothing from the dev virtual environment, no editable-install
+finder), the environment infra gives every function (POWERTOOLS_* and AWS_LAMBDA_FUNCTION_NAME; the X-Ray
+SDK off, as deployed by default: see functions/observability.py). Each import runs in a fresh interpreter
+(`python -S -c "import X"`), the rounds interleaved so that every module sees the same machine; a module's
+import time is the median wall time of its runs minus the median of `python -S -c pass`. The file cache is
+warm. A ratio of 1.3 means the handler (its own code, Powertools, pydantic, PynamoDB, boto3 and whatever
+else it pulls in) takes 30 % longer to import than boto3 alone.
 """
 
 from __future__ import annotations
@@ -27,35 +31,65 @@ HANDLERS = {
     "charger": "functions.charger.handler",
     "portal_api": "functions.portal_api.handler",
     "webhooks": "functions.webhooks.handler",
+    "ops": "functions.ops.handler",
+    "reports": "functions.reports.handler",
 }
 TARGET = 1.3
 
 
-def _env() -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "POWERTOOLS_"))}
-    return {**env, "AWS_DEFAULT_REGION": "us-east-1", "PYTHONDONTWRITEBYTECODE": "1"}
+def lambda_layout(base: Path) -> tuple[Path, Path]:
+    """The layer (runtime dependencies) and the task root (`functions`), compiled, under `base`."""
+    import compileall
+    import shutil
+    import tomllib
+
+    layer, task = base / "python", base / "task"
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target", str(layer)]
+    installed = subprocess.run([*pip, *dependencies], capture_output=True, text=True, timeout=900, check=False)
+    if installed.returncode != 0:
+        raise SystemExit(f"pip install of the runtime dependencies failed:\n{installed.stderr[-4000:]}")
+    shutil.copytree(ROOT / "functions", task / "functions", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in (layer, task):
+        compileall.compile_dir(str(folder), quiet=1, workers=0)
+    return layer, task
 
 
-def _run(code: str, env: dict[str, str]) -> float:
+def _env(layer: Path, task: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": f"{task}{os.pathsep}{layer}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "cleardue-bench",
+        "POWERTOOLS_SERVICE_NAME": "bench",
+        "POWERTOOLS_METRICS_NAMESPACE": "cleardue",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "POWERTOOLS_TRACE_DISABLED": "true",  # infra's default (-c xraySdk=true turns the SDK on)
+    }
+
+
+def _run(code: str, env: dict[str, str], cwd: Path) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-S", "-c", code], cwd=cwd, env=env, check=True, capture_output=True)
     return time.perf_counter() - started
 
 
 def measure(runs: int = 9) -> dict[str, object]:
     """Median import seconds of boto3 and of each handler, and each handler's ratio to boto3."""
-    import compileall
+    import tempfile
 
-    compileall.compile_dir(str(ROOT / "functions"), quiet=1)
-    env = _env()
-    codes = {"startup": "pass", REFERENCE: f"import {REFERENCE}"}
-    codes |= {name: f"import {module}" for name, module in HANDLERS.items()}
-    for code in codes.values():  # warm the file cache; fail early on an import error
-        _run(code, env)
-    samples: dict[str, list[float]] = {name: [] for name in codes}
-    for _ in range(runs):
-        for name, code in codes.items():
-            samples[name].append(_run(code, env))
+    with tempfile.TemporaryDirectory(prefix="cleardue-imports-") as base:
+        layer, task = lambda_layout(Path(base))
+        env = _env(layer, task)
+        codes = {"startup": "pass", REFERENCE: f"import {REFERENCE}"}
+        codes |= {name: f"import {module}" for name, module in HANDLERS.items()}
+        for code in codes.values():  # warm the file cache; fail early on an import error
+            _run(code, env, task)
+        samples: dict[str, list[float]] = {name: [] for name in codes}
+        for _ in range(runs):
+            for name, code in codes.items():
+                samples[name].append(_run(code, env, task))
     startup = statistics.median(samples["startup"])
     seconds = {name: max(0.0, statistics.median(values) - startup) for name, values in samples.items()}
     reference = seconds[REFERENCE]

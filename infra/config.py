@@ -23,6 +23,9 @@ class StageConfig:
     portal_domain: str | None = None  # e.g. pay.example.com; needs portal_certificate_arn (us-east-1)
     portal_certificate_arn: str | None = None
     alarm_email: str | None = None  # subscribed to the alarm topic (confirm the e-mail AWS sends)
+    # Lambda's active tracing records every invocation; the X-Ray SDK's subsegments per AWS call cost about
+    # 110 ms of each cold start (importing and patching), so they are opt-in: -c xraySdk=true.
+    xray_sdk: bool = False
 
     def __post_init__(self) -> None:
         if not _STAGE_PATTERN.match(self.stage):
@@ -51,4 +54,5 @@ class StageConfig:
             portal_domain=value("portalDomain"),
             portal_certificate_arn=value("portalCertificateArn"),
             alarm_email=value("alarmEmail"),
+            xray_sdk=(value("xraySdk") or "false").lower() in ("true", "1", "yes"),
         )

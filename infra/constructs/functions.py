@@ -169,6 +169,7 @@ class FunctionsConstruct(Construct):
                 "POWERTOOLS_SERVICE_NAME": service,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
+                "POWERTOOLS_TRACE_DISABLED": "false" if self._config.xray_sdk else "true",
                 "LOG_LEVEL": "INFO",
                 **(environment or {}),
             },

@@ -22,6 +22,7 @@ PROD = {
     "portalDomain": "pay.acme-recoveries.example",
     "portalCertificateArn": CERTIFICATE,
     "alarmEmail": "oncall@acme-recoveries.example",
+    "xraySdk": "true",
 }
 
 
@@ -70,6 +71,13 @@ def test_a_stage_deploys_its_own_named_stack(prod, synthesized):
     assert prod_stack["properties"]["terminationProtection"] is True
     (dashboard,) = resources(prod.json, "AWS::CloudWatch::Dashboard").values()
     assert dashboard["DashboardName"] == "cleardue-prod"
+
+
+def test_the_xray_sdk_is_off_by_default_and_on_with_its_context_key(prod, template):
+    """Lambda's active tracing always; the SDK's subsegments (and its cold-start cost) only with -c xraySdk=true."""
+    for handler in (EMAIL_SENDER_HANDLER, SMS_SENDER_HANDLER):
+        assert function_environment(template, handler)["POWERTOOLS_TRACE_DISABLED"] == "true"
+        assert function_environment(prod.json, handler)["POWERTOOLS_TRACE_DISABLED"] == "false"
 
 
 def test_sender_identities_reach_the_senders(prod):

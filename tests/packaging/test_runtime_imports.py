@@ -84,3 +84,19 @@ def test_handler_imports_with_runtime_dependencies_only(lambda_layout: dict[str,
 def test_dev_dependencies_are_really_out_of_reach(lambda_layout: dict[str, Path]) -> None:
     result = run_isolated(lambda_layout, "import moto")
     assert result.returncode != 0 and "No module named 'moto'" in result.stderr
+
+
+@pytest.mark.parametrize(("disabled", "loaded"), [("true", False), ("false", True)])
+def test_the_xray_sdk_is_loaded_only_when_tracing_by_sdk_is_on(
+    lambda_layout: dict[str, Path], disabled: str, loaded: bool
+) -> None:
+    """infra sets POWERTOOLS_TRACE_DISABLED=true unless deployed with -c xraySdk=true: the SDK's import and
+    patching (~110 ms of a cold start) is paid only when its subsegments are wanted."""
+    code = (
+        f"import os; os.environ['POWERTOOLS_TRACE_DISABLED'] = {disabled!r}; import sys; "
+        "import functions.scheduler.handler as h; "
+        "print(callable(h.handler), 'aws_xray_sdk' in sys.modules)"
+    )
+    result = run_isolated(lambda_layout, code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", str(loaded)]
