@@ -106,6 +106,14 @@ def _pip_install_command(
     ]
 
 
+def prune(directory: Path, folder_names: tuple[str, ...]) -> None:
+    """Remove the folders of these names inside the installed packages (never a top-level package)."""
+    for name in folder_names:
+        for folder in sorted(directory.glob(f"*/**/{name}"), reverse=True):
+            if folder.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)
+
+
 def _compile(directory: Path) -> None:
     # The asset zip stamps every file with a fixed date, so timestamp-checked .pyc files would be
     # stale on Lambda (and /var/task is read-only): only unchecked-hash .pyc files are ever used.
@@ -143,10 +151,7 @@ class _PipInstall:
     def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
         target = Path(output_dir) / "python"
         subprocess.run([sys.executable, "-m", "pip", *self._pip_arguments, "--target", str(target)], check=True)
-        for name in self._pruned:
-            for folder in sorted(target.glob(f"*/**/{name}"), reverse=True):  # inside packages, never a top level
-                if folder.is_dir():
-                    shutil.rmtree(folder, ignore_errors=True)
+        prune(target, self._pruned)
         if self._precompile:
             _compile(target)
         return True
