@@ -249,6 +249,8 @@ def render(request: Request, answer: Answer) -> list[str]:
         lines.append(f"done: {body['action']}")
         if body.get("event"):
             lines.append(f"  audited: {body['event']}")
+        if body.get("note"):
+            lines.append(f"  note: {body['note']}")
     account, decision = body["account"], body["decision"]
     lines += [
         f"account {account['account_id']} ({account['ref']}): {account['status']}, version {account['version']}",

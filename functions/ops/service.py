@@ -216,9 +216,21 @@ def act(
     )
     after = accounts.get(account_id)
     assert after is not None
-    return {
+    answer = {
         "action": action.value,
         "event": ops.describe(recorded) if recorded else None,
         "account": state_view(after),
         "decision": decision_view(after, call.now),
     }
+    kept = (
+        sorted(flag.value for flag in outcome.flags_off & ops_store.lender_flags(account_id))
+        if outcome.flags_off
+        else []
+    )
+    if kept:  # said, not silently left: the lender's file owns these flags and keeps outreach stopped
+        answer["lender_flags_kept"] = kept
+        answer["note"] = (
+            f"The lender's portfolio file sets {', '.join(kept)} on this account: cleardue cannot clear it. "
+            "Outreach stays stopped until the lender's next upload drops the flag (tell the lender)."
+        )
+    return answer

@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
-from functions.core.account import Account, Contact
+from functions.core.account import Account, Contact, Flag
 from functions.store import StoreError, conditional_write
 from functions.store.accounts import AccountModel, ContactAttribute, to_domain
 from functions.store.attributes import UTCTimestampAttribute
@@ -45,6 +45,17 @@ def lender_accounts(lender_id: str) -> Iterator[tuple[Account, bool]]:
                     yield to_domain(item), item.portal_locked_until is not None
     except PynamoDBException as exc:
         raise StoreError(f"reading the lender's accounts failed: {exc}") from exc
+
+
+def lender_flags(account_id: str) -> frozenset[Flag]:
+    """The flags the lender's own file sets on the account (cleardue may not clear them: each upload does)."""
+    try:
+        item = AccountModel.get(account_id, attributes_to_get=["lender_flags"], consistent_read=True)
+    except AccountModel.DoesNotExist:
+        return frozenset()
+    except (PynamoDBException, BotoCoreError, ClientError) as exc:
+        raise StoreError(f"reading the lender's flags of {account_id}: {exc}") from exc
+    return frozenset(Flag(flag) for flag in item.lender_flags or ())
 
 
 def add_conversation(account_id: str, contact: Contact, now: datetime) -> bool:

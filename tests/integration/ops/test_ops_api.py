@@ -15,6 +15,7 @@ from functions.core.audit import AuditEvent, EventType
 from functions.ops import handler as ops_handler
 from functions.ops import service
 from functions.store import accounts, events
+from functions.store.accounts import AccountModel
 from functions.store import portal as portal_store
 
 from .conftest import NOW, OPERATOR, Client, placed
@@ -281,3 +282,18 @@ def test_repeated_lockouts_reach_the_queue_through_the_portals_lock_mark(client:
     items = [i for i in client.queue("acme").body["items"] if i["account_id"] == account.account_id]
 
     assert [(i["reason"], i["since"]) for i in items] == [("lockouts", "2026-03-09T13:00:00Z")]
+
+
+def test_a_dispute_flag_from_the_lenders_file_is_not_silently_left(client: Client) -> None:
+    """The lender's upload owns its flags: resolving says so, and outreach waits for the lender's next file."""
+    account = placed()
+    AccountModel(account.account_id).update(actions=[AccountModel.lender_flags.set({Flag.DISPUTE.value})])
+    reply = client.act(account.account_id, {"action": "resolve_dispute", "reason": "ledger ok", "outcome": "verified"})
+    assert reply.status == 200, reply.body
+    assert reply.body["lender_flags_kept"] == ["dispute"]
+    assert "next upload drops the flag" in reply.body["note"]
+    assert reply.body["decision"]["contact_now"] is None and reply.body["account"]["flags"] == ["dispute"]
+
+    quiet = placed(flags={Flag.DISPUTE})  # a chargeback's flag: cleardue's own, cleared, nothing kept
+    body = act(client, quiet.account_id, "resolve_dispute", outcome="verified")
+    assert "lender_flags_kept" not in body and body["decision"]["contact_now"] is not None
