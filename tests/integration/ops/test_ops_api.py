@@ -15,8 +15,8 @@ from functions.core.audit import AuditEvent, EventType
 from functions.ops import handler as ops_handler
 from functions.ops import service
 from functions.store import accounts, events
-from functions.store.accounts import AccountModel
 from functions.store import portal as portal_store
+from functions.store.accounts import AccountModel
 
 from .conftest import NOW, OPERATOR, Client, placed
 
