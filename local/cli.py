@@ -11,7 +11,7 @@ from typing import Any
 from functions import names
 from functions.core.clock import ClockError, parse_utc
 from functions.core.lender import LENDER_ID_RE, LenderProfile
-from local import audit_cli, lender_cli, ops_cli, train_cli
+from local import audit_cli, lender_cli, ops_cli, report_cli, train_cli
 
 
 def _utc(text: str):  # type: ignore[no-untyped-def]
@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit_cli.add_parser(commands)
     ops_cli.add_parser(commands)
     lender_cli.add_parser(commands)
+    report_cli.add_parser(commands)
     train_cli.add_parser(commands)
     return parser
 
@@ -213,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         return ops_cli.ops_command(args)
     if args.command == "lender":
         return lender_cli.lender_command(args)
+    if args.command == "report":
+        return report_cli.report_command(args)
     if args.command == "train":
         return train_cli.train_command(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
