@@ -89,6 +89,13 @@ def render(request: Request, answer: Answer) -> list[str]:
             else "not written yet"
         )
         lines.append(f"latest report ({latest['upload_id']}): {detail}")
+    daily = body.get("latest_daily_report")
+    if daily is None:
+        lines.append("latest daily report: none yet")
+    else:
+        minutes = daily["expires_in_seconds"] // 60
+        lines.append(f"latest daily report ({daily['date']}, as of {daily['as_of']}); links expire in {minutes} min:")
+        lines += [f"  {file['name']:<16} {file['url']}" for file in daily["files"]]
     return lines
 
 

@@ -1,5 +1,6 @@
-"""Lender self-service: a lender's uploads and their outcomes, its portfolio's state, its latest report, and
-pre-signed downloads of its reports (docs/ops.md, "Lenders").
+"""Lender self-service: a lender's uploads and their outcomes, its portfolio's state, its latest upload report and
+latest daily report (with pre-signed links), and pre-signed downloads of its upload reports (docs/ops.md,
+"Lenders"; the daily report: docs/reports.md).
 
 Every answer is scoped to the authorized lender: the caller must see `lender_id` (403 otherwise), an upload
 must belong to it (404 otherwise), and an S3 key is built from the authorized lender id and a validated upload
@@ -27,6 +28,19 @@ DOWNLOAD_EXPIRY_SECONDS = 15 * 60
 RECENT_UPLOADS = 20
 REPORT_FILES = ("summary.json", "rejected.csv")
 UPLOAD_ID = re.compile(r"^u-[0-9a-f]{16}$")  # store.uploads.upload_id_for
+# The daily report (functions/reports/service.py): reports/<lender>/<YYYY-MM-DD>/<file>, and the pointer
+# reports/<lender>/latest.json naming the latest one. A date is never an upload id, nor the pointer.
+REPORT_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DAILY_REPORT_POINTER = "latest.json"
+DAILY_REPORT_FILES = (
+    "report.html",
+    "kpis.csv",
+    "daily.csv",
+    "messages.csv",
+    "funnel.csv",
+    "experiments.csv",
+    "summary.json",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +63,42 @@ def report_key(lender_id: str, upload_id: str, name: str) -> str:
     return f"{names.REPORTS_PREFIX}{lender_id}/{upload_id}/{name}"
 
 
+def daily_report_key(lender_id: str, day: str, name: str) -> str:
+    """`reports/<lender>/<YYYY-MM-DD>/<name>`: from the authorized lender, a validated date and a known file."""
+    if not REPORT_DATE.match(day) or name not in DAILY_REPORT_FILES:
+        raise ValueError(f"not a daily report: {day}/{name}")
+    return f"{names.REPORTS_PREFIX}{lender_id}/{day}/{name}"
+
+
+def latest_daily_report(
+    lender_id: str, reports: Reports, expires_in: int = DOWNLOAD_EXPIRY_SECONDS
+) -> dict[str, Any] | None:
+    """The latest daily report (its date, as-of and `expires_in`-second pre-signed links to its files), from the
+    lender's pointer; None before the first one. Keys are rebuilt from the lender and the pointer's validated date."""
+    pointer = ops_store.read_report(
+        reports.s3, reports.bucket, f"{names.REPORTS_PREFIX}{lender_id}/{DAILY_REPORT_POINTER}"
+    )
+    day = str((pointer or {}).get("date", ""))
+    if pointer is None or not REPORT_DATE.match(day):
+        return None
+    listed = {str(name) for name in pointer.get("files") or ()}
+    files = []
+    for name in DAILY_REPORT_FILES:
+        if name in listed:
+            key = daily_report_key(lender_id, day, name)
+            files.append(
+                {
+                    "name": name,
+                    "key": key,
+                    "url": ops_store.presign_download(reports.s3, reports.bucket, key, expires_in),
+                }
+            )
+    return {"date": day, "as_of": pointer.get("as_of"), "expires_in_seconds": expires_in, "files": files}
+
+
 def status(lender_id: str, who: Principal, call: Call, reports: Reports) -> dict[str, Any]:
-    """The lender's recent uploads and their outcomes, its portfolio by status and stage, its latest report."""
+    """The lender's recent uploads and their outcomes, its portfolio by status and stage, its latest upload report
+    and its latest daily report."""
     _scoped(lender_id, who)
     recent = uploads.for_lender(lender_id, RECENT_UPLOADS)
     profile = lenders.get(lender_id)
@@ -71,6 +119,7 @@ def status(lender_id: str, who: Principal, call: Call, reports: Reports) -> dict
         "uploads": [upload_view(upload) for upload in recent],
         "portfolio": portfolio(held, call.now, bounds),
         "latest_report": {"upload_id": latest.upload_id, "summary": report} if latest else None,
+        "latest_daily_report": latest_daily_report(lender_id, reports),
     }
 
 
