@@ -61,7 +61,7 @@ def add_parser(commands: Any) -> None:
 
 def as_of_for(day: date | None, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> datetime:
     """The moment reported: the end of the given UTC day, or now."""
-    return datetime.combine(day, time(23, 59, 59), tzinfo=UTC) if day else now()
+    return datetime.combine(day, time(23, 59, 59), tzinfo=UTC) if day else now().replace(microsecond=0)
 
 
 def report_command(args: argparse.Namespace, out: Callable[[str], None] = print, s3: Any = None) -> int:

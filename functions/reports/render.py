@@ -388,7 +388,7 @@ h1{font-size:1.6rem;margin-bottom:.25rem}h2{font-size:1.25rem;margin-top:2.2rem;
 table{border-collapse:collapse;margin:.75rem 0;font-size:.9rem;font-variant-numeric:tabular-nums}
 caption{text-align:left;font-weight:600;padding:.25rem 0}
 th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}th[scope=row],td.text{text-align:left}
-thead th{background:#f1f3f5}figure{margin:1rem 0}img{max-width:100%;height:auto}
+thead th{background:#f1f3f5}thead th:first-child{text-align:left}figure{margin:1rem 0}img{max-width:100%;height:auto}
 figcaption{font-size:.85rem;color:#444}.note{font-size:.9rem;color:#333}.ok{color:#1d6b22;font-weight:600}
 .bad{color:#a4121b;font-weight:600}details{margin:.5rem 0}summary{cursor:pointer}
 """
