@@ -19,6 +19,7 @@ from functions.core.lender import LenderProfile
 from functions.core.money import Money
 from functions.core.payments import PaymentFact, apply_payment
 from functions.reports import handler as reports_handler
+from functions.reports import service
 from functions.store import accounts, events, lenders
 from functions.store import experiments as experiment_store
 from tests.conftest import BUCKET
@@ -120,3 +121,14 @@ def test_an_earlier_days_rerun_leaves_the_latest_pointer_alone(reports: Any, con
 
     assert json.loads(read(reports, "reports/acme/latest.json"))["date"] == REPORT_DAY
     assert read(reports, f"reports/acme/{earlier.date().isoformat()}/report.html").startswith(b"<!doctype html>")
+
+
+def test_reading_the_trails_with_one_scan_gives_the_same_report(reports: Any) -> None:
+    given_two_lenders()
+
+    by_query = service.report_for_lender("acme", AS_OF)
+    by_scan = service.report_for_lender("acme", AS_OF, scan_trails=True)
+
+    assert by_scan.files["kpis.csv"] == by_query.files["kpis.csv"]
+    assert by_scan.files["daily.csv"] == by_query.files["daily.csv"]
+    assert by_scan.figures.overall.messages == 6
