@@ -16,6 +16,7 @@ ENV_PORTFOLIO_BUCKET = "PORTFOLIO_BUCKET"
 ENV_EMAIL_QUEUE_URL = "EMAIL_QUEUE_URL"
 ENV_SMS_QUEUE_URL = "SMS_QUEUE_URL"
 ENV_CHARGE_QUEUE_URL = "CHARGE_QUEUE_URL"  # plan installments to charge off-session (scheduler -> charger)
+ENV_PROPENSITY_MODEL = "PROPENSITY_MODEL"  # s3://<bucket>/models/propensity/<version>.json; unset: the shipped model
 ENV_DEFAULT_SENDER_EMAIL = "DEFAULT_SENDER_EMAIL"
 ENV_SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
 ENV_INGEST_QUEUE_URL = "INGEST_QUEUE_URL"  # chunks of portfolio uploads

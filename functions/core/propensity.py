@@ -24,6 +24,7 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -271,8 +272,9 @@ class Model:
 DEFAULT_ARTIFACT = Path(__file__).with_name("propensity_default.json")
 
 
+@cache
 def default_model() -> Model:
-    """The model shipped with the code (trained on a synthetic population: docs/learning.md)."""
+    """The model shipped with the code (trained on a synthetic population: docs/learning.md), read once."""
     return Model.from_json(json.loads(DEFAULT_ARTIFACT.read_text(encoding="utf-8")))
 
 

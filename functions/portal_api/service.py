@@ -5,6 +5,7 @@ store, audits every attempt and action, and asks the payments gateway for Checko
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,11 +20,12 @@ from functions.core import links as link_tokens
 from functions.core.account import Account, Block, Channel, Dispute, DisputeStatus, Flag, Plan, PlanStatus, Promise
 from functions.core.audit import AuditEvent, EventType
 from functions.core.clock import local_date
+from functions.core.engagement import Signal
 from functions.core.lender import LenderProfile
 from functions.core.money import Money
 from functions.core.portal import Answers
 from functions.observability import metrics
-from functions.store import accounts, events, lenders
+from functions.store import StoreError, accounts, events, learning, lenders
 from functions.store import portal as portal_store
 
 if TYPE_CHECKING:  # the Stripe SDK is imported only by the routes that reach Stripe (cold starts)
@@ -198,6 +200,7 @@ def start_session(token: str, answers: Answers, call: Call, runtime: Runtime) ->
         session, expires_at = sessions.issue(claims.link_ref, language, call.now, runtime.link_key())
         audit(account_id, call, EventType.PORTAL_VERIFIED, check=check.value)
         count(names.METRIC_PORTAL_VERIFIED)
+        _count_visit(account, call.now)
         return {"session": session, "expires_at": expires_at, "language": language}
     failures, lock = portal_store.record_failure(account_id, portal.MAX_FAILED_ATTEMPTS, call.now + portal.LOCK_PERIOD)
     audit(account_id, call, EventType.PORTAL_VERIFICATION_FAILED, check=check.value, failures=failures)
@@ -427,3 +430,10 @@ def set_preferences(
         opt_out=sorted(channel.value for channel in opt_out) if opt_out is not None else None,
     )  # fmt: skip
     return saved, portal_store.get(account.account_id)
+
+
+def _count_visit(account: Account, now: datetime) -> None:
+    """A visit past the identity check is an engagement signal (the send-time histograms, every channel
+    answered, the propensity's portal visits). Best effort: a lost count never fails the debtor's visit."""
+    with contextlib.suppress(StoreError):
+        learning.record_engagement(account, Signal.PORTAL_VISIT, None, now)

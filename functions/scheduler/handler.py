@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.core import propensity
 from functions.core.account import Channel
 from functions.core.clock import ensure_utc
 from functions.core.compliance import GatePolicy, gate_policy
@@ -20,13 +21,24 @@ from functions.core.policy import Rules, restrict_channels
 from functions.observability import METRICS_NAMESPACE, lambda_entry, logger, metrics
 from functions.scheduler.service import ChargeQueue, Scheduler
 from functions.scheduler.settings import SchedulerSettings
-from functions.store import lenders, tables
+from functions.store import StoreError, learning, lenders, tables
 
 
 @cache
 def _runtime() -> tuple[SchedulerSettings, Any]:
     settings = tables.configure(SchedulerSettings.from_env())
     return settings, boto3.client("sqs")
+
+
+@cache
+def _model(location: str | None) -> propensity.Model:
+    """The propensity model, read once per container: the configured artifact, else the shipped default (also
+    when the configured one cannot be read: a tick never fails for want of a model)."""
+    try:
+        return learning.load_model(location)
+    except StoreError:
+        logger.exception("propensity model unreadable: using the shipped default", extra={"location": location})
+        return propensity.default_model()
 
 
 def _queues(settings: SchedulerSettings) -> dict[Channel, str]:
@@ -56,7 +68,13 @@ def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str,
 
     charges = ChargeQueue(settings.charge_queue_url, plan_bounds_for) if settings.charge_queue_url else None
     summary = Scheduler(
-        sqs, queues, settings.due_shards, rules_for, remaining_ms=context.get_remaining_time_in_millis, charges=charges
+        sqs,
+        queues,
+        settings.due_shards,
+        rules_for,
+        remaining_ms=context.get_remaining_time_in_millis,
+        charges=charges,
+        model=_model(settings.propensity_model),
     ).run(now)
     logger.info(
         "schedule pass", extra={"at": now.isoformat(), **{k: v for k, v in asdict(summary).items() if k != "job_ids"}}

@@ -22,15 +22,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from functions.core import installments
+from functions.core import installments, propensity
 from functions.core.account import Account, Channel, PlanStatus
 from functions.core.audit import AuditEvent, EventType
 from functions.core.compliance import GatePolicy
-from functions.core.decision import ContactPlan, NoContactReason, decide
+from functions.core.decision import ContactPlan, Learned, NoContactReason, decide
 from functions.core.lender import PlanBounds
 from functions.core.policy import Rules
 from functions.store import accounts, events
 from functions.store import experiments as experiment_store
+from functions.store import learning as learning_store
 
 ACTOR = "scheduler"
 SQS_BATCH_LIMIT = 10
@@ -97,8 +98,11 @@ class Scheduler:
         remaining_ms: Callable[[], int] | None = None,
         margin_ms: int = DEFAULT_MARGIN_MS,
         charges: ChargeQueue | None = None,
+        model: propensity.Model | None = None,
     ) -> None:
+        """`model`: the propensity model (read once per container by the handler; default: the shipped one)."""
         self._sqs = sqs
+        self._model = model
         self._charges = charges
         self._charge_batch: list[installments.ChargeJob] = []
         self._queues = queues
@@ -110,6 +114,7 @@ class Scheduler:
     def run(self, now: datetime) -> ScheduleSummary:
         summary = ScheduleSummary()
         run_standings = experiment_store.RunStandings()
+        learned = self._learned()
         margin = self._margin_ms
         if self._remaining_ms is not None:  # a short timeout keeps a proportionate margin, never all of it
             margin = min(margin, self._remaining_ms() // 4)
@@ -123,7 +128,7 @@ class Scheduler:
             rules, policy = self._rules_for(account.lender_id)
             # Experiment standings: read once per lender segment in this run, only for lenders that test.
             standings = run_standings.of(account.lender_id) if rules.experiments is not None else None
-            plan = decide(account, now, rules, policy, standings=standings)
+            plan = decide(account, now, rules, policy, standings=standings, learned=learned(account.lender_id, rules))
             pending = self._with_charges(_Pending(account, plan), now)
             plan = pending.plan
             if plan.job is None:
@@ -138,6 +143,27 @@ class Scheduler:
             self._flush(channel, batch, now, summary)
         self._flush_charges(summary)
         return summary
+
+    def _learned(self) -> Callable[[str, Rules], Learned | None]:
+        """What each lender's decisions learn from in this run: its send-time priors (one Query per lender per
+        run, only when its learning is on) and the propensity model (unless the lender turned it off)."""
+        run_priors = learning_store.RunPriors()
+        model = self._model or propensity.default_model()
+        found: dict[str, Learned | None] = {}
+
+        def learned(lender_id: str, rules: Rules) -> Learned | None:
+            if lender_id not in found:
+                settings = rules.learning
+                found[lender_id] = (
+                    None
+                    if settings is None
+                    else Learned(
+                        run_priors.of(lender_id, settings.min_prior_responses), model if settings.propensity else None
+                    )
+                )
+            return found[lender_id]
+
+        return learned
 
     def _with_charges(self, pending: _Pending, now: datetime) -> _Pending:
         """The installment charges due now, and a next look no later than the charges need."""

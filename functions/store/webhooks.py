@@ -53,8 +53,10 @@ def _client() -> Any:
     return AccountModel._get_connection().connection.client
 
 
-def add_engagement(account_id: str, counts: dict[str, int]) -> bool:
-    """Add to the account's engagement counters; False if the account does not exist.
+def add_engagement(account_id: str, counts: dict[str, int], marks: dict[str, str] | None = None) -> bool:
+    """Add to the account's engagement counters; False if the account does not exist. `marks` set a
+    counter to another's current value in the same write (`<channel>:answered` := `<channel>:delivered`,
+    core.channels.answered_marks).
 
     One UpdateItem when the counters' map exists; the first signal of an account creates it (a
     nested path needs its parent map) and tries again."""
@@ -70,6 +72,9 @@ def add_engagement(account_id: str, counts: dict[str, int]) -> bool:
         values[f":v{index}"] = {"N": str(int(amount))}
         sets.append(f"#e.#k{index} = if_not_exists(#e.#k{index}, :zero) + :v{index}")
     client = _client()
+    for index, (name, source) in enumerate(sorted((marks or {}).items())):
+        names[f"#m{index}"], names[f"#s{index}"] = name, source
+        sets.append(f"#e.#m{index} = if_not_exists(#e.#s{index}, :zero)")
     for attempt in range(2):
         try:
             client.update_item(

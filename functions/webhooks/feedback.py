@@ -18,9 +18,9 @@ from typing import Any
 from functions.core.account import Account, Block, Channel
 from functions.core.audit import AuditEvent, EventType
 from functions.core.clock import ensure_utc, from_epoch_millis, parse_utc
-from functions.core.engagement import ACCOUNT_TAG, Signal, account_from_tag, increments
+from functions.core.engagement import ACCOUNT_TAG, Signal, account_from_tag
 from functions.core.lender import LenderProfile
-from functions.store import accounts, events
+from functions.store import accounts, events, learning
 from functions.store import webhooks as store
 
 ACTOR = "webhooks"
@@ -102,7 +102,7 @@ class Feedback:
                 changed += self._complaint(account, section, base_id, at)
             elif kind in ("Delivery", "Open", "Click"):
                 signal = {"Delivery": Signal.DELIVERED, "Open": Signal.OPENED, "Click": Signal.CLICKED}[kind]
-                store.add_engagement(account_id, increments(signal, Channel.EMAIL, at, account.debtor.timezone))
+                learning.record_engagement(account, signal, Channel.EMAIL, at)
                 changed += 1
         return FeedbackOutcome(f"ses:{kind}", tuple(account_ids), changed)
 
@@ -185,7 +185,7 @@ class Feedback:
                     AuditEvent(account_id, now, EventType.CONSENT_RESTORED, f"sms:{inbound_id}", ACTOR, detail)
                 )
             elif intent == "other":
-                store.add_engagement(account_id, increments(Signal.REPLIED, Channel.SMS, now, account.debtor.timezone))
+                learning.record_engagement(account, Signal.REPLIED, Channel.SMS, now)
         if intent == "help" and account_ids:
             changed += self._answer_help(phone, account_ids, inbound_id, now)
         return FeedbackOutcome(f"sms:{intent}", tuple(account_ids), changed)
@@ -226,7 +226,7 @@ class Feedback:
             if account is None:
                 continue
             if kind in SMS_DELIVERED:
-                store.add_engagement(account_id, increments(Signal.DELIVERED, Channel.SMS, at, account.debtor.timezone))
+                learning.record_engagement(account, Signal.DELIVERED, Channel.SMS, at)
                 changed += 1
                 continue
             blocked = kind == "TEXT_INVALID" and _block(

@@ -17,11 +17,11 @@ from typing import Any
 from functions.core import experiments, payments
 from functions.core.account import Account, AccountStatus, Channel, Flag, PlanStatus
 from functions.core.audit import AuditEvent, EventType
-from functions.core.engagement import Signal, increments
+from functions.core.engagement import Signal
 from functions.core.jobs import Job
 from functions.core.lender import LenderProfile
 from functions.core.money import Money, MoneyError
-from functions.store import StoreError, accounts, events
+from functions.store import StoreError, accounts, events, learning
 from functions.store import experiments as experiment_store
 from functions.store import webhooks as store
 
@@ -218,7 +218,7 @@ class StripeEvents:
         sealed = events.append(AuditEvent(after.account_id, now, EventType.PAYMENT_APPLIED, event_id, ACTOR, detail))
         if sealed is None:
             return Outcome(DUPLICATE, kind, after.account_id, detail={"payment": payment_id})
-        store.add_engagement(after.account_id, increments(Signal.PAID, None, now, after.debtor.timezone))
+        learning.record_engagement(after, Signal.PAID, None, now)
         return Outcome(
             APPLIED,
             kind,

@@ -12,7 +12,7 @@ from moto.sns.models import sns_backends
 from functions.core.account import Block, Channel
 from functions.core.audit import EventType
 from functions.core.engagement import EngagementProfile, account_tag
-from functions.store import accounts, events
+from functions.store import accounts, events, learning
 from functions.store import webhooks as webhooks_store
 from functions.webhooks.feedback import reply_intent
 from functions.webhooks.handler import events_handler
@@ -94,7 +94,9 @@ def test_delivery_open_and_click_feed_the_engagement_profile_once_each(hooks: di
     run(("d-1", delivery), ("o-1", opened), ("c-1", clicked))
     run(("o-1", opened))  # SNS delivers a message again: counted once
     counts = webhooks_store.engagement_counts(ACCOUNT.account_id)
-    assert counts == {"email:delivered": 1, "email:opened": 1, "email:clicked": 1, "how:34": 2}  # Tue 10:00 CDT
+    # Tue 10:00 CDT; the open marks the email channel answered up to its one delivery (core.channels)
+    assert counts == {"email:delivered": 1, "email:opened": 1, "email:clicked": 1, "how:34": 2, "email:answered": 1}
+    assert learning.prior_counts(ACCOUNT.lender_id) == {"mid#0#email": {34: 2}}  # the segment's send-time prior
     profile = EngagementProfile.from_counts(counts)
     assert profile.responsiveness(Channel.EMAIL) == 1.0 and profile.best_hours(1) == (34,)
     # The decision engine reads the same counters with the account (scheduler and sender reads).

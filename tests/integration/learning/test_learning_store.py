@@ -1,0 +1,118 @@
+"""The learning engine on moto: engagement marks and send-time priors written by the webhooks' store calls, the
+scheduler placing contacts with them, and `cleardue train` from a real audit trail to a model artifact."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from functions.core.account import Channel
+from functions.core.audit import AuditEvent, EventType
+from functions.core.compliance import gate_policy
+from functions.core.engagement import Signal
+from functions.core.lender import LenderProfile
+from functions.core.propensity import Model
+from functions.scheduler.service import Scheduler
+from functions.store import accounts, events, learning, lenders
+from functions.store import webhooks as engagement_store
+from local.cli import main
+from local.train_cli import export, read_store
+from tests.conftest import BUCKET
+from tests.events.factories import make_account, place
+
+TICK = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # Tuesday 10:00 in Chicago; due 2026-02-20: mid stage, tier 2
+CHICAGO = ZoneInfo("America/Chicago")
+FRIDAY_19 = 4 * 24 + 19  # hour of week: inside the 24 hours after the cadence's Friday 10:00
+
+
+def test_a_response_counts_for_the_account_marks_its_channel_and_feeds_the_segments_prior(aws) -> None:
+    account = make_account("E-1")
+    place(account, TICK)
+    at = datetime(2026, 3, 13, 0, 30, tzinfo=UTC)  # Thursday 19:30 in Chicago
+    for _ in range(2):
+        assert learning.record_engagement(account, Signal.DELIVERED, Channel.EMAIL, at)
+    assert learning.record_engagement(account, Signal.OPENED, Channel.EMAIL, at)
+    counts = engagement_store.engagement_counts(account.account_id)
+    assert counts["email:delivered"] == 2 and counts["email:opened"] == 1 and counts["how:91"] == 1
+    assert counts["email:answered"] == 2  # the deliveries counted when the response came
+    assert learning.prior_counts("acme") == {"mid#0#email": {91: 1}}  # deliveries are not responses
+    assert learning.record_engagement(account, Signal.PAID, None, at)
+    assert learning.prior_counts("acme")["mid#0#any"] == {91: 1}
+    assert not learning.record_engagement(make_account("absent"), Signal.OPENED, Channel.EMAIL, at)
+
+
+def run_scheduler(aws, profile: LenderProfile) -> datetime:
+    lenders.put(profile)
+    account = make_account("S-1")
+    place(account, TICK - timedelta(hours=1))
+    rules = profile.rules()
+    summary = Scheduler(aws["sqs"], {Channel.EMAIL: aws["queue_url"]}, 4, lambda _: (rules, gate_policy(rules))).run(
+        TICK
+    )
+    assert summary.enqueued == 1
+    stored = accounts.get(account.account_id)
+    assert stored is not None and stored.next_contact_at is not None
+    return stored.next_contact_at
+
+
+def test_the_scheduler_places_the_next_contact_at_the_hour_the_segment_answers(aws) -> None:
+    for _ in range(25):
+        learning.add_response("acme", "mid#2#email", FRIDAY_19)
+    moment = run_scheduler(aws, LenderProfile(lender_id="acme", creditor_name="Acme")).astimezone(CHICAGO)
+    assert (moment.weekday(), moment.hour) == (4, 19)
+
+
+def test_with_learning_off_the_scheduler_keeps_the_cadences_hour(aws) -> None:
+    for _ in range(25):
+        learning.add_response("acme", "mid#2#email", FRIDAY_19)
+    profile = LenderProfile(lender_id="acme", creditor_name="Acme", outreach={"learning": False})
+    assert run_scheduler(aws, profile) == TICK + timedelta(days=3)
+
+
+def build_trail() -> None:
+    """40 accounts reminded every 5 days from 1 January: the small debts' debtors visit the pay page and pay
+    on day 12; the big ones never answer."""
+    start = datetime(2026, 1, 1, 15, tzinfo=UTC)
+    for n in range(40):
+        payer = n % 2 == 0
+        account = make_account(f"T-{n}", principal=3_000 if payer else 60_000, due=start.date() - timedelta(days=5))
+        place(account, start)
+        trail = [(day, EventType.REMINDER_SENT, {"template": "reminder"}) for day in range(0, 50, 5)]
+        if payer:
+            trail += [
+                (11, EventType.PORTAL_VERIFIED, {}),
+                (12, EventType.PAYMENT_APPLIED, {"amount_minor": 6_350, "credit_minor": 0}),
+            ]
+        for day, kind, detail in sorted(trail, key=lambda entry: entry[0]):
+            at = start + timedelta(days=day, minutes=n)
+            events.append(AuditEvent(account.account_id, at, kind, f"{kind}:{day}", "test", detail))
+    events.append(
+        AuditEvent("acme#T-0", start + timedelta(days=90), EventType.REMINDER_SENT, "late", "test", {"template": "x"})
+    )
+
+
+def test_cleardue_train_learns_from_the_audit_trail_and_writes_the_artifact(aws, tmp_path: Path, capsys) -> None:
+    build_trail()
+    settings = aws["settings"]
+    artifact = tmp_path / "propensity.json"
+    tables = ["--accounts-table", settings.accounts_table, "--events-table", settings.events_table]
+    code = main(["train", *tables, "--seed", "3", "--out", str(artifact), "--bucket", BUCKET])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    model = Model.from_json(json.loads(artifact.read_text()))
+    assert model.training["accounts"] == 32 and model.evaluation["examples"] > 0
+    assert model.evaluation["auc"] > 0.75  # small debts that visit the pay page pay
+    assert f"AUC {model.evaluation['auc']}" in printed and "reliability" in printed
+    keys = {o["Key"] for o in aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix="models/")["Contents"]}
+    assert keys == {f"models/propensity/{model.version}.json", "models/propensity/latest.json"}
+    loaded = learning.load_model(f"s3://{BUCKET}/models/propensity/latest.json")
+    assert loaded.version == model.version
+
+    # The same trail from a directory export trains the same model.
+    found_accounts, trails = read_store()
+    export(found_accounts.values(), trails, tmp_path / "export")
+    again = tmp_path / "again.json"
+    assert main(["train", "--from", str(tmp_path / "export"), "--seed", "3", "--out", str(again)]) == 0
+    assert Model.from_json(json.loads(again.read_text())).version == model.version
