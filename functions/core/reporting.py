@@ -396,8 +396,10 @@ def figures(
 ) -> LenderFigures:
     """The report's figures for one lender's accounts (`records`) at `as_of`. `check_rules`: the lender's
     compiled policy for the independent compliance check (the defaults without); `standings`: the
-    experiments table's standings by segment (none: no experiments section)."""
+    experiments table's standings by segment (none: no experiments section). Accounts placed after `as_of` are
+    left out; events after it too (the accounts' own state is what it is now: docs/reports.md)."""
     as_of = ensure_utc(as_of)
+    records = [r for r in records if _placed_at(r, as_of) <= as_of]
     steps, paid_without_message = funnel(records, as_of)
     upto = [AccountRecord(r.account, [e for e in r.trail if ensure_utc(e.at) <= as_of], r.placed_at) for r in records]
     violations = audit_check.check_all(

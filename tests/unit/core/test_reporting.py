@@ -176,3 +176,14 @@ def test_experiment_segments_come_from_the_decisions_the_trails_record() -> None
     trail = Trail(account).sent(day(0), decision="stage early; experiment: early#2#en reminder/b (warm-up)")
     trail.sent(day(1), decision="stage early")
     assert reporting.experiment_segments([AccountRecord(account, trail.events, PLACED)]) == ["early#2#en"]
+
+
+def test_accounts_placed_after_as_of_are_left_out() -> None:
+    early = make_account("EARLY")
+    late = make_account("LATE")
+    records = [AccountRecord(early, [], PLACED), AccountRecord(late, [], AS_OF + timedelta(days=1))]
+
+    result = reporting.figures("acme", records, AS_OF)
+
+    assert result.overall.accounts == 1
+    assert result.daily[-1].accounts_placed == 1
