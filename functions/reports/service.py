@@ -2,7 +2,8 @@
 standings), rendered to HTML with charts and CSVs, written to `reports/<lender>/<YYYY-MM-DD>/` in the
 portfolio bucket (the date is `as_of`'s UTC date) or to a local directory.
 
-Library use (the simulation calls this at the end of a run; the daily Lambda and `cleardue report` too):
+Library use (the daily Lambda and `cleardue report` call this; the simulation's one call is the package's
+`functions.reports.write_report(records, as_of, directory)`, which does the two steps below per lender):
 
     from functions.reports import service
 
