@@ -19,6 +19,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from bench.ingest import CallCounter, print_calls
+from functions.core import propensity
 from functions.core.account import (
     Account,
     Balance,
@@ -33,11 +34,12 @@ from functions.core.account import (
     Promise,
 )
 from functions.core.compliance import gate_policy
-from functions.core.decision import decide
+from functions.core.decision import Learned, decide
 from functions.core.experiments import Standing
 from functions.core.lender import LenderProfile
 from functions.core.money import Money
 from functions.core.policy import ExperimentsPolicy
+from functions.core.sendtime import Priors, prior_segment
 
 NOW = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)
 ZONES = [
@@ -92,10 +94,12 @@ def generate_accounts(count: int, seed: int = 3) -> list[Account]:
     return accounts
 
 
-def decision_rate(count: int, experiments: bool = False) -> tuple[float, float]:
+def decision_rate(count: int, experiments: bool = False, learning: bool = False) -> tuple[float, float]:
     """Decisions per second over `count` accounts: by the wall clock and by this process's CPU time (the
     figure for one core when the machine is shared). With `experiments`, the lender tests message variants
-    and every job's variant is a Thompson choice from warmed-up standings (cached per segment, as in a run)."""
+    and every job's variant is a Thompson choice from warmed-up standings (cached per segment, as in a run).
+    With `learning`, the decisions also get the lender's send-time priors (every segment learned) and the
+    shipped propensity model, as the scheduler passes them; a quarter of the debtors have histories of their own."""
     accounts = generate_accounts(count)
     profile = LenderProfile.default_for("bench")
     if experiments:
@@ -106,10 +110,40 @@ def decision_rate(count: int, experiments: bool = False) -> tuple[float, float]:
     policy = gate_policy(rules)
     warm = {"reminder#a": Standing(500, 30), "reminder#b": Standing(500, 40)}
     standings = (lambda segment: warm) if experiments else None
+    learned = None
+    if learning:
+        accounts = _with_histories(accounts)
+        learned = Learned(_priors(), propensity.default_model())
     wall, cpu = time.perf_counter(), time.process_time()
     for account in accounts:
-        decide(account, NOW, rules, policy, standings=standings)
+        decide(account, NOW, rules, policy, standings=standings, learned=learned)
     return count / (time.perf_counter() - wall), count / (time.process_time() - cpu)
+
+
+def _priors() -> Priors:
+    """A lender whose every prior segment has learned: responses spread over weekday evenings and mornings."""
+    rng = random.Random(5)
+    counts = {
+        prior_segment(stage, tier, channel): {rng.choice((9, 10, 12, 18, 19, 20)) + 24 * rng.randint(0, 6): 30}
+        for stage in ("pre_due", "early", "mid", "late", "advanced", "none")
+        for tier in (0, 1, 2, 3, 4)
+        for channel in ("email", "sms", "any")
+    }
+    return Priors(counts)
+
+
+def _with_histories(accounts: list[Account]) -> list[Account]:
+    """A quarter of the debtors with engagement counters of their own (deliveries, opens, hours)."""
+    rng = random.Random(11)
+    found = []
+    for account in accounts:
+        if rng.random() < 0.25:
+            hours = {f"how:{rng.randint(0, 167)}": rng.randint(1, 3) for _ in range(rng.randint(1, 6))}
+            delivered = rng.randint(1, 6)
+            counts = {"email:delivered": delivered, "email:opened": rng.randint(0, delivered), **hours}
+            account = account.with_changes(engagement=counts)
+        found.append(account)
+    return found
 
 
 def calls_per_job(count: int) -> tuple[float, Counter[str], int]:
@@ -153,6 +187,11 @@ def main() -> None:
         f"decisions with message experiments on: {experiments_cpu:,.0f} decisions/s of CPU time "
         f"({experiments_wall:,.0f}/s by the wall clock)"
     )
+    learning_wall, learning_cpu = decision_rate(args.accounts, learning=True)
+    print(
+        f"decisions with learning (send-time priors, debtor histories, propensity score): {learning_cpu:,.0f} "
+        f"decisions/s of CPU time ({learning_wall:,.0f}/s by the wall clock)"
+    )
     per_job, by_operation, enqueued = calls_per_job(args.tick_accounts)
     print(
         f"AWS calls per enqueued job (moto server, one tick): {per_job:.3f} ({sum(by_operation.values())} calls, "
@@ -165,6 +204,7 @@ def main() -> None:
             "decisions_per_cpu_s": cpu,
             "decisions_per_wall_s": wall,
             "decisions_with_experiments_per_cpu_s": experiments_cpu,
+            "decisions_with_learning_per_cpu_s": learning_cpu,
             "tick_accounts": args.tick_accounts,
             "calls_per_job": per_job,
             "jobs": enqueued,

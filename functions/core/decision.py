@@ -50,7 +50,7 @@ from functions.core.compliance import GatePolicy, Kind, earliest_allowed, is_tim
 from functions.core.engagement import preferred_send_time
 from functions.core.jobs import Job, Template, Tone, job_id_for
 from functions.core.policy import LearningSettings, Rules
-from functions.core.segmentation import segment
+from functions.core.segmentation import score_matters, segment
 
 DEFAULT_VARIANT = "a"
 TIME_BARRED = "time_barred"  # a token of `Job.reason`: the message layer adds the time-barred disclosure (R17)
@@ -195,7 +195,13 @@ def _decide(
     tz = account.debtor.timezone
     today = _local_date(now, tz)
     dpd = days_past_due(account.due_date, today)
-    if score is None and learned is not None and learned.propensity is not None and rules.learning.propensity:  # type: ignore[union-attr]
+    if (
+        score is None
+        and learned is not None
+        and learned.propensity is not None
+        and rules.learning.propensity  # type: ignore[union-attr]
+        and score_matters(account, dpd, rules.segmentation)
+    ):
         # The model says how likely a payment within 30 days is; segmentation reads a risk of not paying.
         score = 1.0 - learned.propensity.probability(propensity.features_of(account, dpd, now))
     seg = segment(account, dpd, rules, score)

@@ -51,6 +51,12 @@ def tier_for(account: Account, dpd: int, policy: SegmentationPolicy, score: floa
     return 3, "lingering delinquency"
 
 
+def score_matters(account: Account, dpd: int, policy: SegmentationPolicy) -> bool:
+    """False when `tier_for` decides before it reads a score (a high balance, a long delinquency): the
+    decision then skips computing one."""
+    return owed_minor(account) < policy.high_balance_minor and dpd <= policy.high_risk_dpd
+
+
 def segment(account: Account, dpd: int, rules: Rules, score: float | None = None) -> Segment:
     tier, why = tier_for(account, dpd, rules.segmentation, score)
     return Segment(stage_for(dpd, rules.bounds), tier, why)

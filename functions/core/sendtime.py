@@ -18,7 +18,7 @@ Pure: the priors are read by the scheduler once per lender and run, and passed i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -162,26 +162,75 @@ def best_slot(
     if own_total == 0 and prior is None:
         return earliest, None
     primary: ZoneInfo = zone(zones[0])
-    by_hour_of_day = [sum(own[day * 24 + hour] for day in range(7)) / 7 for hour in range(24)] if own else None
-    best: tuple[float, datetime] | None = None
-    top_of_hour = earliest.replace(minute=0, second=0, microsecond=0)
-    for step in range(horizon_hours + 1):
-        slot = earliest if step == 0 else top_of_hour + timedelta(hours=step)
-        local = slot.astimezone(primary)
-        if not window_start <= local.time() < window_end:
-            continue
-        if len(zones) > 1 and not in_window(slot, zones, window_start, window_end):
-            continue
-        how = local.weekday() * 24 + local.hour
-        score = 0.0
+    # The debtor's own pattern smoothed by the hour of the day (a sparse week: one response on a Tuesday at 19:00
+    # says something about 19:00 on Wednesday too), and the prior scaled once: one score per hour of the week.
+    by_hour_of_day = [sum(own[hour::24]) / 7 for hour in range(24)] if own is not None else None
+    weights = prior.weights if prior is not None else None
+
+    def score(how: int) -> float:  # only the horizon's 25 slots are ever scored
+        found = 0.0
         if own is not None and by_hour_of_day is not None:
-            score += own[how] + by_hour_of_day[local.hour]
-        if prior is not None:
-            score += prior_weight * prior.weights[how]
-        if score > 0 and (best is None or score > best[0]):
-            best = (score, slot)
+            found = own[how] + by_hour_of_day[how % 24]
+        if weights is not None:
+            found += prior_weight * weights[how]
+        return found
+
+    top_of_hour = earliest.replace(minute=0, second=0, microsecond=0)
+    last = top_of_hour + timedelta(hours=horizon_hours)
+    clocks = [zone(name) for name in zones]
+    if all(
+        earliest.astimezone(tz).utcoffset() == last.astimezone(tz).utcoffset() == top_of_hour.astimezone(tz).utcoffset()
+        for tz in clocks
+    ):
+        best = _best_on_fixed_clocks(earliest, top_of_hour, clocks, window_start, window_end, score, horizon_hours)
+    else:  # a clock change inside the horizon: every slot converted and checked
+        best = None
+        for step in range(horizon_hours + 1):
+            slot = earliest if step == 0 else top_of_hour + timedelta(hours=step)
+            local = slot.astimezone(primary)
+            if not window_start <= local.time() < window_end:
+                continue
+            if len(zones) > 1 and not in_window(slot, zones, window_start, window_end):
+                continue
+            found = score(local.weekday() * 24 + local.hour)
+            if found > 0 and (best is None or found > best[0]):
+                best = (found, slot)
     if best is None or best[1] == earliest:
         return earliest, None
     local = best[1].astimezone(primary)
     source = "this debtor's responses" if prior is None or own_total >= prior_weight else f"prior {prior.level}"
     return best[1], f"send time: {local:%a %H}:00 local ({source})"
+
+
+def _best_on_fixed_clocks(
+    earliest: datetime,
+    top_of_hour: datetime,
+    clocks: list[ZoneInfo],
+    window_start: time,
+    window_end: time,
+    score: Callable[[int], float],
+    horizon_hours: int,
+) -> tuple[float, datetime] | None:
+    """`best_slot`'s loop when every zone keeps one UTC offset over the horizon (no clock change): local wall
+    time moves with UTC, so each slot's local hour is arithmetic (no conversion per slot: the hot path)."""
+    best: tuple[float, datetime] | None = None
+    if all(window_start <= earliest.astimezone(tz).time() < window_end for tz in clocks):
+        start_local = earliest.astimezone(clocks[0])
+        found = score(start_local.weekday() * 24 + start_local.hour)
+        if found > 0:
+            best = (found, earliest)
+    # The top of each UTC hour in each zone (a zone a half or a quarter hour off UTC: local minute 30 or 45).
+    tops = [top_of_hour.astimezone(tz) for tz in clocks]
+    primary = tops[0].weekday() * 24 + tops[0].hour
+    others = [(top.hour, top.minute) for top in tops[1:]]
+    minute = tops[0].minute
+    for step in range(1, horizon_hours + 1):
+        how = (primary + step) % HOURS_IN_WEEK
+        if not window_start <= time(how % 24, minute) < window_end:
+            continue
+        if others and not all(window_start <= time((h + step) % 24, m) < window_end for h, m in others):
+            continue
+        found = score(how)
+        if found > 0 and (best is None or found > best[0]):
+            best = (found, top_of_hour + timedelta(hours=step))
+    return best
