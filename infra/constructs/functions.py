@@ -430,6 +430,7 @@ class FunctionsConstruct(Construct):
             secret.grant_read(function)
         self._grant_account_writer(function)
         self._data.idempotency.grant_read_write_data(function)
+        self._data.experiments.grant(function, "dynamodb:UpdateItem")  # a visit's send-time prior: atomic ADD
         return function
 
     def _build_stripe_webhooks(self) -> lambda_.Function:
@@ -477,6 +478,7 @@ class FunctionsConstruct(Construct):
         self._grant_text_messages(function)  # answers to HELP / STOP replies
         self._grant_account_writer(function)
         self._data.idempotency.grant_read_write_data(function)
+        self._data.experiments.grant(function, "dynamodb:UpdateItem")  # responses' send-time priors: atomic ADD
         return function
 
     def _build_charger(self) -> lambda_.Function:

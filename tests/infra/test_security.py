@@ -421,3 +421,14 @@ def test_the_experiment_statistics_are_read_by_the_scheduler_and_counted_by_the_
     assert {"dynamodb:UpdateItem", "dynamodb:PutItem"} <= webhooks  # the reward and its once-only marker
     for handler in (SCHEDULER_HANDLER, EMAIL_SENDER_HANDLER, SMS_SENDER_HANDLER, STRIPE_WEBHOOK_HANDLER):
         assert not {"dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & _experiment_actions(template, handler)
+
+
+def test_the_send_time_priors_are_counted_by_the_webhooks_and_the_portal_and_read_by_the_scheduler(template):
+    from infra.constructs.functions import EMAIL_EVENTS_HANDLER, PORTAL_API_HANDLER, SCHEDULER_HANDLER
+
+    for handler in (EMAIL_EVENTS_HANDLER, STRIPE_WEBHOOK_HANDLER, PORTAL_API_HANDLER):
+        assert "dynamodb:UpdateItem" in _experiment_actions(template, handler)  # docs/learning.md: one ADD
+    for handler in (EMAIL_EVENTS_HANDLER, PORTAL_API_HANDLER):
+        assert not {"dynamodb:DeleteItem", "dynamodb:PutItem"} & _experiment_actions(template, handler)
+    assert "dynamodb:Query" in _experiment_actions(template, SCHEDULER_HANDLER)
+
