@@ -12,6 +12,7 @@ from functions import names
 from functions.core.clock import ClockError, parse_utc
 from functions.core.lender import LENDER_ID_RE, LenderProfile
 from local import audit_cli, lender_cli, ops_cli, report_cli, train_cli
+from local.simulate import cli as simulate_cli
 
 
 def _utc(text: str):  # type: ignore[no-untyped-def]
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit_cli.add_parser(commands)
     ops_cli.add_parser(commands)
     lender_cli.add_parser(commands)
+    simulate_cli.add_parser(commands)
     report_cli.add_parser(commands)
     train_cli.add_parser(commands)
     return parser
@@ -214,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         return ops_cli.ops_command(args)
     if args.command == "lender":
         return lender_cli.lender_command(args)
+    if args.command == "simulate":
+        return simulate_cli.simulate_command(args)
     if args.command == "report":
         return report_cli.report_command(args)
     if args.command == "train":

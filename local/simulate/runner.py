@@ -620,11 +620,11 @@ class Simulation:
             from functions import reports  # type: ignore[attr-defined]
         except ImportError:
             return
-        writer = getattr(reports, "write_report", None) or getattr(reports, "build_report", None)
+        writer = getattr(reports, "write_report", None)
         if writer is None:
             return
         try:
-            writer(records, self.now, self.config.out / "reports" / strategy)
+            writer(records, self.now, self.config.out / "reports" / strategy, lender_id=LENDER_ID, profile=self.profile)
         except Exception as exc:  # noqa: BLE001 - the report is a by-product; the KPIs are the result
             log.warning("the lender report could not be written: %s", exc)
 
