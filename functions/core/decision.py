@@ -132,8 +132,10 @@ def channel_order(
     preferred = account.preferred_channel
     if preferred is not None and preferred in order and order[0] is not preferred:
         order = (preferred, *(c for c in order if c is not preferred))
-    if rules.learning is None:
-        return order, ()
+    if rules.learning is None or (
+        not account.engagement and len(account.recent_contacts) < rules.escalate_after_attempts
+    ):
+        return order, ()  # learning off, or nothing learned yet (most accounts): the policy's order
     order, notes = learned_order(account, order, rules.escalate_after_attempts)
     return order, tuple(notes)
 
@@ -454,7 +456,8 @@ def _job(
         reason="; ".join(why),
     )
     following = now + treatment.cadence
-    if rules.learning is not None:  # the best slot of the debtor's (and segment's) histogram, never earlier
+    if rules.learning is not None and (account.engagement or (learned is not None and learned.priors is not None)):
+        # the best slot of the debtor's (and segment's) histogram, never earlier than the cadence
         following, note = _send_time(account, following, tier, channel, rules, rules.learning, learned)
         if note:
             why.append(note)
