@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: run test fuzz faults browser lint format typecheck bench synth deploy destroy clean
+.PHONY: run test fuzz faults browser lint format typecheck bench synth deploy destroy clean simulate simulate-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -65,3 +65,13 @@ FAULT_RATE ?= 0.2
 FAULT_SEED ?= 11
 faults: $(STAMP)
 	FAULT_RATE=$(FAULT_RATE) FAULT_SEED=$(FAULT_SEED) $(BIN)/python -m pytest -m faults -p no:logging -s --timeout=0 tests/faults
+
+# The simulation's full compare on the default population (docs/simulation.md); SIM_ARGS=… to change it,
+# e.g. make simulate SIM_ARGS="--accounts 1000 --days 30".
+SIM_ARGS ?= --accounts 5000 --days 90 --seed 1
+simulate: $(STAMP)
+	$(BIN)/cleardue simulate $(SIM_ARGS) --compare baseline engine engine_no_learning --out .local/simulation
+
+# The simulation's slower tests (make test runs only the small one).
+simulate-test: $(STAMP)
+	$(BIN)/python -m pytest -m simulation -p no:logging tests/e2e/test_simulate.py tests/unit/simulate
