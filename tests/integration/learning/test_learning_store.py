@@ -4,16 +4,17 @@ scheduler placing contacts with them, and `cleardue train` from a real audit tra
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from functions.core.account import Channel
+from functions.core.account import Account, Channel
 from functions.core.audit import AuditEvent, EventType
 from functions.core.compliance import gate_policy
 from functions.core.engagement import Signal
 from functions.core.lender import LenderProfile
-from functions.core.propensity import Model
+from functions.core.propensity import FEATURES, Model, default_model
 from functions.scheduler.service import Scheduler
 from functions.store import accounts, events, learning, lenders
 from functions.store import webhooks as engagement_store
@@ -43,32 +44,61 @@ def test_a_response_counts_for_the_account_marks_its_channel_and_feeds_the_segme
     assert not learning.record_engagement(make_account("absent"), Signal.OPENED, Channel.EMAIL, at)
 
 
-def run_scheduler(aws, profile: LenderProfile) -> datetime:
+def run_scheduler(aws, profile: LenderProfile, model: Model | None = None) -> Account:
     lenders.put(profile)
     account = make_account("S-1")
     place(account, TICK - timedelta(hours=1))
     rules = profile.rules()
-    summary = Scheduler(aws["sqs"], {Channel.EMAIL: aws["queue_url"]}, 4, lambda _: (rules, gate_policy(rules))).run(
-        TICK
+    scheduler = Scheduler(
+        aws["sqs"], {Channel.EMAIL: aws["queue_url"]}, 4, lambda _: (rules, gate_policy(rules)), model=model
     )
-    assert summary.enqueued == 1
+    assert scheduler.run(TICK).enqueued == 1
     stored = accounts.get(account.account_id)
     assert stored is not None and stored.next_contact_at is not None
-    return stored.next_contact_at
+    return stored
 
 
 def test_the_scheduler_places_the_next_contact_at_the_hour_the_segment_answers(aws) -> None:
     for _ in range(25):
         learning.add_response("acme", "mid#2#email", FRIDAY_19)
-    moment = run_scheduler(aws, LenderProfile(lender_id="acme", creditor_name="Acme")).astimezone(CHICAGO)
-    assert (moment.weekday(), moment.hour) == (4, 19)
+    moment = run_scheduler(aws, LenderProfile(lender_id="acme", creditor_name="Acme")).next_contact_at
+    assert moment is not None and (moment.astimezone(CHICAGO).weekday(), moment.astimezone(CHICAGO).hour) == (4, 19)
 
 
 def test_with_learning_off_the_scheduler_keeps_the_cadences_hour(aws) -> None:
     for _ in range(25):
         learning.add_response("acme", "mid#2#email", FRIDAY_19)
     profile = LenderProfile(lender_id="acme", creditor_name="Acme", outreach={"learning": False})
-    assert run_scheduler(aws, profile) == TICK + timedelta(days=3)
+    assert run_scheduler(aws, profile, unlikely_payer()).next_contact_at == TICK + timedelta(days=3)
+
+
+def unlikely_payer() -> Model:
+    """A model that gives every account a 5 % chance of paying within 30 days."""
+    n = len(FEATURES)
+    return Model("test", FEATURES, (0.0,) * n, (1.0,) * n, math.log(0.05 / 0.95), (0.0,) * n)
+
+
+def test_the_scheduler_tiers_by_the_propensity_model_it_was_given(aws) -> None:
+    stored = run_scheduler(aws, LenderProfile(lender_id="acme", creditor_name="Acme"), unlikely_payer())
+    assert stored.tier == 1  # risk 0.95: the most intense treatment (the shipped model: p 0.58, tier 2)
+    off = LenderProfile(lender_id="acme", creditor_name="Acme", outreach={"learning": {"propensity": False}})
+    assert run_scheduler(aws, off, unlikely_payer()).tier == 2
+
+
+def test_an_unreadable_model_falls_back_to_the_shipped_one(aws) -> None:
+    import pytest
+
+    from functions.scheduler import handler
+    from functions.store import StoreError
+
+    with pytest.raises(StoreError):
+        learning.load_model(f"s3://{BUCKET}/models/propensity/absent.json")
+    with pytest.raises(StoreError):
+        learning.load_model("https://example.com/model.json")
+    handler._model.cache_clear()
+    assert handler._model(f"s3://{BUCKET}/models/propensity/absent.json") == default_model()
+    assert handler._model(None) == default_model()
+    handler._model.cache_clear()
 
 
 def build_trail() -> None:
