@@ -4,8 +4,8 @@ A Query on a table's own key (no index) makes moto list and *sort every item of 
 with the hash key: O(table size · log) per query. The audit trail reads its last event before every append
 (`store.events._last`), so a 90-day run's appends grow quadratically. Here `all_items` answers, during such a
 query only, with the items under that hash key (in moto's own order), which is exactly what the filter that
-follows keeps. Results, order, paging and filters are moto's unchanged. Index queries and scans keep the
-whole-table walk (as DynamoDB's GSIs need their own data structure, which moto does not have).
+follows keeps. An index query gets the items whose index hash attributes match, unsorted (moto sorts what it
+keeps itself). Results, order, paging and filters are moto's unchanged; scans keep the whole-table walk.
 """
 
 from __future__ import annotations
@@ -28,21 +28,41 @@ _SIGNATURE = inspect.signature(_original_query)
 def _query(self: Table, *args: Any, **kwargs: Any) -> Any:
     bound = _SIGNATURE.bind(self, *args, **kwargs)
     hash_key = bound.arguments.get("hash_key")
-    if bound.arguments.get("index_name") or hash_key is None:
+    index_name = bound.arguments.get("index_name")
+    conditions = bound.arguments.get("hash_key_conditions") or []
+    if index_name and conditions:
+        only: tuple[Any, ...] = (self, None, tuple(conditions))
+    elif not index_name and hash_key is not None:
+        only = (self, hash_key, ())
+    else:
         return _original_query(self, *args, **kwargs)
     previous = getattr(_scope, "only", None)
-    _scope.only = (self, hash_key)
+    _scope.only = only
     try:
         return _original_query(self, *args, **kwargs)
     finally:
         _scope.only = previous
 
 
+def _equal(found: Any, expected: Any) -> bool:
+    return found is not None and bool(found == expected)
+
+
 def _all_items(self: Table) -> list[Any]:
     only = getattr(_scope, "only", None)
     if only is None or only[0] is not self:
         return _original_all_items(self)
-    bucket = self.items.get(only[1]) if only[1] in self.items else None  # a defaultdict: never create a key
+    _, hash_key, conditions = only
+    if hash_key is None:
+        # An index query: moto keeps the items whose index hash attributes match, then sorts them itself;
+        # only those are handed over, unsorted (the whole-table sort was the cost).
+        found = []
+        for bucket in list(self.items.values()):
+            for item in list(bucket.values()) if self.range_key_attr else [bucket]:
+                if all(_equal(item.attrs.get(name), value) for name, value in conditions):
+                    found.append(item)
+        return found
+    bucket = self.items.get(hash_key)  # a defaultdict: .get never creates the key
     if bucket is None:
         return []
     if not self.range_key_attr:
@@ -95,3 +115,15 @@ def apply_serializer() -> None:
     if _original_serialize_result is None:
         _original_serialize_result = JSONSerializer._serialize_result
         JSONSerializer._serialize_result = _serialize_result  # type: ignore[method-assign]
+
+
+def restore() -> None:
+    """Put moto's own methods back (tests)."""
+    global _original_serialize_result
+    from moto.core.serialize import JSONSerializer
+
+    Table.query = _original_query  # type: ignore[method-assign]
+    Table.all_items = _original_all_items  # type: ignore[method-assign]
+    if _original_serialize_result is not None:
+        JSONSerializer._serialize_result = _original_serialize_result  # type: ignore[method-assign]
+        _original_serialize_result = None
