@@ -216,7 +216,7 @@ def act(
     )
     after = accounts.get(account_id)
     assert after is not None
-    answer = {
+    answer: dict[str, Any] = {
         "action": action.value,
         "event": ops.describe(recorded) if recorded else None,
         "account": state_view(after),
