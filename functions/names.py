@@ -72,6 +72,8 @@ OUTPUT_STRIPE_WEBHOOK_SECRET = "StripeWebhookSecret"  # the whsec_ the emulator 
 PORTFOLIO_PREFIX = "portfolios/"
 POLICY_PREFIX = "lenders/"
 REPORTS_PREFIX = "reports/"
+PROPENSITY_MODEL_PREFIX = "models/propensity/"  # cleardue train: <version>.json and latest.json (docs/learning.md)
+PROPENSITY_MODEL_KEY = "models/propensity/latest.json"  # the artifact the deployed scheduler reads
 # The files S3 announces to ingest: (key prefix, key suffix), one bucket notification each.
 NOTIFIED_FILES = (
     (PORTFOLIO_PREFIX, ".csv"),

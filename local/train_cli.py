@@ -24,7 +24,7 @@ from functions import names
 from functions.core import propensity
 from functions.core.propensity import Example, Facts
 
-MODEL_PREFIX = "models/propensity/"
+MODEL_PREFIX = names.PROPENSITY_MODEL_PREFIX
 
 
 def add_parser(commands: Any) -> None:
@@ -73,7 +73,7 @@ def train_command(args: argparse.Namespace, out: Callable[[str], None] = print) 
         import boto3
 
         s3 = boto3.client("s3")
-        for key in (f"{MODEL_PREFIX}{model.version}.json", f"{MODEL_PREFIX}latest.json"):
+        for key in (f"{MODEL_PREFIX}{model.version}.json", names.PROPENSITY_MODEL_KEY):
             s3.put_object(Bucket=args.bucket, Key=key, Body=artifact.encode("utf-8"), ContentType="application/json")
             out(f"uploaded: s3://{args.bucket}/{key}")
     return 0

@@ -126,8 +126,9 @@ class RunPriors:
 
 
 def load_model(location: str | None, s3: Any = None) -> propensity.Model:
-    """The propensity model at `location` (`s3://bucket/key`), else the default shipped with the code.
-    Raises StoreError when a configured artifact cannot be read or is not a propensity model."""
+    """The propensity model at `location` (`s3://bucket/key`), else the default shipped with the code (also
+    while nothing is published there). Raises StoreError when a configured artifact cannot be read (denied,
+    throttled) or is not a propensity model."""
     if not location:
         return propensity.default_model()
     if not location.startswith("s3://") or "/" not in location[5:]:
@@ -140,5 +141,9 @@ def load_model(location: str | None, s3: Any = None) -> propensity.Model:
             s3 = boto3.client("s3")
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         return propensity.Model.from_json(json.loads(body))
-    except (BotoCoreError, ClientError, ValueError, KeyError) as exc:
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return propensity.default_model()  # nothing trained and published yet
+        raise StoreError(f"reading the propensity model {location} failed: {exc}") from exc
+    except (BotoCoreError, ValueError, KeyError) as exc:
         raise StoreError(f"reading the propensity model {location} failed: {exc}") from exc

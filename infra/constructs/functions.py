@@ -88,7 +88,7 @@ class FunctionsConstruct(Construct):
         self._code = bundling.functions_code()
         self.dependencies = self._build_dependencies_layer()
         self.ingest = self._build_ingest(storage.portfolio_bucket)
-        self.scheduler = self._build_scheduler()
+        self.scheduler = self._build_scheduler(storage.portfolio_bucket)
         self.email_sender = self._build_email_sender()
         self.sms_sender = self._build_sms_sender()
         self.portal_api = self._build_portal_api()
@@ -294,7 +294,7 @@ class FunctionsConstruct(Construct):
             "(pyproject requires-python); moving to a newer runtime is a tested change of RUNTIME, not a default.",
         )
 
-    def _build_scheduler(self) -> lambda_.Function:
+    def _build_scheduler(self, bucket: s3.Bucket) -> lambda_.Function:
         messaging = self._messaging
         function = self._build_function(
             "Scheduler",
@@ -306,6 +306,7 @@ class FunctionsConstruct(Construct):
                 names.ENV_EMAIL_QUEUE_URL: messaging.email_queue.queue_url,
                 names.ENV_SMS_QUEUE_URL: messaging.sms_queue.queue_url,
                 names.ENV_CHARGE_QUEUE_URL: messaging.charge_queue.queue_url,
+                names.ENV_PROPENSITY_MODEL: f"s3://{bucket.bucket_name}/{names.PROPENSITY_MODEL_KEY}",
             },
             # The next tick, 15 minutes later, is the retry: a retried tick would plan with a stale "now".
             retry_attempts=0,
@@ -315,7 +316,14 @@ class FunctionsConstruct(Construct):
         messaging.sms_queue.grant_send_messages(function)
         messaging.charge_queue.grant_send_messages(function)
         self._grant_account_writer(function)
-        self._data.experiments.grant_read_data(function)  # the message experiments' standings
+        self._data.experiments.grant_read_data(function)  # the message experiments' standings, send-time priors
+        # The propensity model `cleardue train --bucket` publishes (absent: the shipped default), read per container.
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[bucket.arn_for_objects(names.PROPENSITY_MODEL_KEY)]
+            )
+        )
+        self._data.key.grant_decrypt(function)  # the bucket's objects are encrypted with the stack's key
         return function
 
     def _build_sender(

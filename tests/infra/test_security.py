@@ -432,3 +432,19 @@ def test_the_send_time_priors_are_counted_by_the_webhooks_and_the_portal_and_rea
         assert not {"dynamodb:DeleteItem", "dynamodb:PutItem"} & _experiment_actions(template, handler)
     assert "dynamodb:Query" in _experiment_actions(template, SCHEDULER_HANDLER)
 
+
+def test_the_scheduler_reads_only_the_published_propensity_model(template):
+    from infra.constructs.functions import SCHEDULER_HANDLER
+
+    bucket = ref(template, names.OUTPUT_PORTFOLIO_BUCKET)
+    location = function_environment(template, SCHEDULER_HANDLER)[names.ENV_PROPENSITY_MODEL]
+    assert names.PROPENSITY_MODEL_KEY in json.dumps(location) and bucket in json.dumps(location)
+    on_bucket = [
+        statement
+        for statement in statements_of_role(template, role_of(template, SCHEDULER_HANDLER))
+        if mentions(statement["Resource"], bucket)
+    ]
+    assert [as_list(statement["Action"]) for statement in on_bucket] == [["s3:GetObject"]]
+    (resource,) = as_list(on_bucket[0]["Resource"])
+    assert json.dumps(resource).endswith(f'"/{names.PROPENSITY_MODEL_KEY}"]]}}') and "*" not in json.dumps(resource)
+

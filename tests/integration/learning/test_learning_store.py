@@ -85,18 +85,22 @@ def test_the_scheduler_tiers_by_the_propensity_model_it_was_given(aws) -> None:
     assert run_scheduler(aws, off, unlikely_payer()).tier == 2
 
 
-def test_an_unreadable_model_falls_back_to_the_shipped_one(aws) -> None:
+def test_an_absent_or_unreadable_model_falls_back_to_the_shipped_one(aws) -> None:
     import pytest
 
     from functions.scheduler import handler
     from functions.store import StoreError
 
+    assert learning.load_model(f"s3://{BUCKET}/models/propensity/latest.json") == default_model()  # none yet
     with pytest.raises(StoreError):
-        learning.load_model(f"s3://{BUCKET}/models/propensity/absent.json")
+        learning.load_model("s3://no-such-bucket/models/propensity/latest.json")
     with pytest.raises(StoreError):
         learning.load_model("https://example.com/model.json")
+    aws["s3"].put_object(Bucket=BUCKET, Key="models/propensity/latest.json", Body=b'{"kind": "other"}')
+    with pytest.raises(StoreError):
+        learning.load_model(f"s3://{BUCKET}/models/propensity/latest.json")
     handler._model.cache_clear()
-    assert handler._model(f"s3://{BUCKET}/models/propensity/absent.json") == default_model()
+    assert handler._model(f"s3://{BUCKET}/models/propensity/latest.json") == default_model()
     assert handler._model(None) == default_model()
     handler._model.cache_clear()
 
