@@ -126,14 +126,17 @@ def _read_tables(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, li
 
 
 def read_store() -> tuple[dict[str, Any], dict[str, list[Any]]]:
-    """Every account (the accounts table) and every trail (the events table) of the configured store."""
-    from functions.store import accounts as account_store
-    from functions.store import audit_reader
+    """Every trail (the events table) and the accounts they belong to, read without their PII (the features
+    need none: store.report_reader's projection) through each lender's `by_lender` index."""
+    from functions.store import audit_reader, report_reader
 
     trails: dict[str, list[Any]] = {}
     for found in audit_reader.trails():
         trails[found.account_id] = list(found.events)  # an account read again whole supersedes its partial run
-    accounts = account_store.get_many(sorted(trails))
+    accounts: dict[str, Any] = {}
+    for lender_id in sorted({account_id.split("#", 1)[0] for account_id in trails}):
+        for account, _ in report_reader.lender_accounts(lender_id):
+            accounts[account.account_id] = account
     return accounts, trails
 
 
