@@ -127,9 +127,11 @@ def _run_worker(args: argparse.Namespace, policy: Path, work: Path) -> dict[str,
     ]
     if args.out:
         command += ["--out", str(args.out)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    progress = work / f"{policy.stem}.progress.log"  # the worker's progress and errors (tail -f it during a run)
+    with progress.open("w", encoding="utf-8") as stderr:
+        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=stderr, text=True, check=False)
     if done.returncode != 0 or not result_file.exists():
-        return {"error": (done.stderr or done.stdout)[-4000:], "violations": 0}
+        return {"error": (progress.read_text(encoding="utf-8") + done.stdout)[-4000:], "violations": 0}
     return json.loads(result_file.read_text(encoding="utf-8"))
 
 

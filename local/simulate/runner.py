@@ -110,6 +110,8 @@ class Simulation:
         self.timings: Counter[str] = Counter()
         self._emails_seen = 0
         self._texts_seen = 0
+        self._day = -1
+        self._started = time.perf_counter()
 
     # -- setup ----------------------------------------------------------------------------------------
 
@@ -218,7 +220,7 @@ class Simulation:
 
         for result in self.notifications.drain(self.now).results:
             for file in result.get("files", []):
-                if file.get("status") not in ("queued", "completed", "applied", "stored", "duplicate"):
+                if file.get("status") not in ("queued", "completed", "accepted", "duplicate"):
                     log.warning("ingest: %s", file)
         while self.chunks.drain(self.now).processed:
             pass
@@ -292,6 +294,10 @@ class Simulation:
             if moment >= end:
                 break
             self.now = max(self.now, moment)
+            day = (self.now - self.config.start).days
+            if day != self._day:
+                self._day = day
+                self._progress()
             if tick is not None and tick <= moment:
                 self._tick()
                 last_tick = tick
@@ -300,6 +306,17 @@ class Simulation:
                 self._carry_out(self.states[ref], intent)
             self._pump()
         self.now = end
+
+    def _progress(self) -> None:
+        log.info(
+            "day %d: %d ticks, %d emails, %d texts, %d paid in full, %.0f s",
+            self._day,
+            self.stats["ticks"],
+            self.stats["emails_delivered"],
+            self.stats["texts_delivered"],
+            self.stats["paid_in_full"],
+            time.perf_counter() - self._started,
+        )
 
     def _tick(self) -> None:
         from local.lambda_events import LocalLambdaContext, scheduled_event

@@ -21,6 +21,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--profile", type=Path, help="write a cProfile of the run here")
     args = parser.parse_args(argv)
+    import logging
+    import sys
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"%(asctime)s {args.policy.stem}: %(message)s", "%H:%M:%S"))
+    progress = logging.getLogger("cleardue.simulate")
+    progress.addHandler(handler)
+    progress.setLevel(logging.INFO)
 
     from local.simulate.population import load
     from local.simulate.runner import RunConfig, run
