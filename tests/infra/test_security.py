@@ -447,4 +447,3 @@ def test_the_scheduler_reads_only_the_published_propensity_model(template):
     assert [as_list(statement["Action"]) for statement in on_bucket] == [["s3:GetObject"]]
     (resource,) = as_list(on_bucket[0]["Resource"])
     assert json.dumps(resource).endswith(f'"/{names.PROPENSITY_MODEL_KEY}"]]}}') and "*" not in json.dumps(resource)
-
