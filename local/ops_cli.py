@@ -139,6 +139,7 @@ def local_transport(
         (names.ENV_UPLOADS_TABLE, names.OUTPUT_UPLOADS_TABLE),
         (names.ENV_IDEMPOTENCY_TABLE, names.OUTPUT_IDEMPOTENCY_TABLE),
         (names.ENV_EXPERIMENTS_TABLE, names.OUTPUT_EXPERIMENTS_TABLE),
+        (names.ENV_KEYS_TABLE, names.OUTPUT_KEYS_TABLE),
         (names.ENV_PORTFOLIO_BUCKET, names.OUTPUT_PORTFOLIO_BUCKET),
     ):
         if output_id in outputs:

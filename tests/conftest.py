@@ -85,6 +85,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         (names.ENV_LENDERS_TABLE, settings.lenders_table),
         (names.ENV_IDEMPOTENCY_TABLE, settings.idempotency_table),
         (names.ENV_EXPERIMENTS_TABLE, settings.experiments_table),
+        (names.ENV_KEYS_TABLE, settings.keys_table),
     ):
         monkeypatch.setenv(env_name, value)
     if MockAWS._nested_count:  # a nested mock_aws does not start empty: every create below would collide

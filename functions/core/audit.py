@@ -51,6 +51,10 @@ class EventType(StrEnum):
     INSTALLMENT_CHARGE_ATTEMPTED = "installment_charge_attempted"
     # Ops (functions/ops): an operator's action; detail["action"] names it (core.ops.Action), with the reason.
     OPS_ACTION = "ops_action"
+    # Erasure (GDPR Art. 17, functions/store/erasure.py): requested (contact stops; maybe deferred for Reg F
+    # 1006.100 retention, with the date), then executed (the debtor's data key destroyed). No PII in either.
+    ERASURE_REQUESTED = "erasure_requested"
+    ACCOUNT_ERASED = "account_erased"
 
 
 @dataclass(frozen=True, slots=True)

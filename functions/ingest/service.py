@@ -36,6 +36,7 @@ from functions.store.manifests import Entry, Manifest
 from functions.store.uploads import Upload, UploadStatus
 
 ACTOR = "ingest"
+ERASED_REASON = "the account was erased at the debtor's request (GDPR Art. 17): it is not placed again"
 WRITE_BATCH = 100
 _PORTFOLIO_KEY = re.compile(rf"^{re.escape(names.PORTFOLIO_PREFIX)}(?P<lender>[^/]+)/(?P<name>[^/]+)\.csv$", re.I)
 _POLICY_KEY = re.compile(rf"^{re.escape(names.POLICY_PREFIX)}(?P<lender>[^/]+)/policy\.(?P<ext>ya?ml|json)$", re.I)
@@ -333,18 +334,23 @@ class _Chunk:
             existing: set[str] = set()
         else:
             existing, _ = accounts.create_absent(items)
+        # The debtor's fields of a known account are sealed under its own data key: one BatchGetItem per 100.
+        keys = accounts.placement_keys(sorted(existing)) if existing else {}
         for row, known_outcome in pending:
             account = row.account
             if account.account_id in existing:
                 first = contact[account.account_id]
-                if not accounts.update_placement(account, first, upload.upload_id, now, shards):
-                    # Payments through cleardue: the lender's balance less the ones it has not heard of.
-                    try:
+                try:
+                    data_key = keys.get(account.account_id)
+                    if not accounts.update_placement(account, first, upload.upload_id, now, shards, data_key):
+                        # Payments through cleardue: the lender's balance less the ones it has not heard of.
                         accounts.rebase_placement(account, first, upload.upload_id, now, shards)
-                    except PaymentError as exc:  # e.g. another currency than the payments were made in
-                        self._upload.counts["accepted"] -= 1
-                        self._reject(RowRejected(row.line, (f"balance: {exc}",), row.raw(self._header)))
-                        continue
+                except (PaymentError, accounts.AccountErased) as exc:
+                    # PaymentError: e.g. another currency than the payments were made in.
+                    reason = ERASED_REASON if isinstance(exc, accounts.AccountErased) else f"balance: {exc}"
+                    self._upload.counts["accepted"] -= 1
+                    self._reject(RowRejected(row.line, (reason,), row.raw(self._header)))
+                    continue
             if known_outcome is None:
                 outcome = "updated" if account.account_id in existing else "new"
                 self._decided(account, row.line, placement_fingerprint(account), outcome)

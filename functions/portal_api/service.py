@@ -370,9 +370,22 @@ def open_dispute(who: Verified, reason: str, details: str, call: Call, runtime: 
     dispute = Dispute(opened_at=call.now, reason=reason)
     update_account(account, call, runtime, lambda before: before.with_changes(dispute=dispute))
     accounts.set_flag(account.account_id, Flag.DISPUTE, True, call.now)  # outreach pauses (FDCPA 809(b))
-    # The debtor's own statement is what ops must read to verify the debt; it is kept in the trail.
-    audit(account.account_id, call, EventType.PORTAL_DISPUTE_OPENED, reason=reason, statement=details[:2000] or None)
+    # The debtor's own statement is what ops must read to verify the debt: kept on the account, sealed under the
+    # debtor's key (erasure destroys it); the trail records a reference to it, never the text.
+    statement = keep_text(account.account_id, "dispute_statement", details, call)
+    audit(account.account_id, call, EventType.PORTAL_DISPUTE_OPENED, reason=reason, **statement)
     return dispute
+
+
+TEXT_LIMIT = 2000
+
+
+def keep_text(account_id: str, kind: str, text: str | None, call: Call) -> dict[str, Any]:
+    """A debtor's free text kept sealed on the account; what the audit event may say about it instead."""
+    text = (text or "")[:TEXT_LIMIT]
+    if not text:
+        return {}
+    return accounts.add_debtor_text(account_id, kind, f"portal:{call.request_id}:{kind}", text, call.now)
 
 
 def ask_hardship(
@@ -396,7 +409,7 @@ def ask_hardship(
         portal_store.offer_settlement(account.account_id, answer.settlement.amount.minor, answer.settlement.expires_at)
     if answer.outcome is hardship.Outcome.REFERRAL:
         update_account(account, call, runtime, lambda before: before.with_changes(hardship_requested_at=call.now))
-        detail["note"] = (note or "")[:2000] or None
+        detail |= keep_text(account.account_id, "hardship_note", note, call)
     audit(account.account_id, call, EventType.PORTAL_HARDSHIP, **detail)
     return answer
 

@@ -6,6 +6,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
 from typing import Any
@@ -40,7 +41,8 @@ from functions.core.account import (
 )
 from functions.core.links import new_link_ref
 from functions.core.money import Money
-from functions.store import StoreError, batch, conditional_write, get_or_none
+from functions.core.pii import is_sealed
+from functions.store import StoreError, batch, conditional_write, get_or_none, pii
 from functions.store import account_state as state
 from functions.store.attributes import OnDemandTable, UTCTimestampAttribute
 
@@ -76,23 +78,38 @@ class ByLinkIndex(GlobalSecondaryIndex["AccountModel"]):
 
 
 class ByPhoneIndex(GlobalSecondaryIndex["AccountModel"]):
-    """Sparse: the accounts a mobile number belongs to (an SMS reply, STOP or HELP, names only the number)."""
+    """Sparse: the accounts a mobile number belongs to (an SMS reply, STOP or HELP, names only the number).
+
+    Keyed by the number's blind index (store.pii.blind_index), never the number."""
 
     class Meta:
         index_name = "by_phone"
         projection = KeysOnlyProjection()
 
-    phone = UnicodeAttribute(hash_key=True)
+    phone_bidx = UnicodeAttribute(hash_key=True)
 
 
 class ByEmailIndex(GlobalSecondaryIndex["AccountModel"]):
-    """Sparse: the accounts an email address belongs to (SES notifications that carry no account tag)."""
+    """Sparse: the accounts an email address belongs to (SES notifications that carry no account tag).
+
+    Keyed by the address's blind index (store.pii.blind_index), never the address."""
 
     class Meta:
         index_name = "by_email"
         projection = KeysOnlyProjection()
 
-    email = UnicodeAttribute(hash_key=True)
+    email_bidx = UnicodeAttribute(hash_key=True)
+
+
+class ErasureDueIndex(GlobalSecondaryIndex["AccountModel"]):
+    """Sparse: accounts whose erasure was requested and deferred (Reg F 1006.100 retention), by due date."""
+
+    class Meta:
+        index_name = "erasure_due"
+        projection = KeysOnlyProjection()
+
+    erasure_queue = UnicodeAttribute(hash_key=True)  # always ERASURE_QUEUE: one partition, a few items
+    erasure_due_at = UTCTimestampAttribute(range_key=True)
 
 
 class ContactAttribute(MapAttribute[str, Any]):
@@ -108,13 +125,17 @@ class AccountModel(Model):
     account_id = UnicodeAttribute(hash_key=True)
     lender_id = UnicodeAttribute()
     external_ref = UnicodeAttribute()
-    debtor_name = UnicodeAttribute()
+    # Debtor PII: sealed under the debtor's data key (core.pii, `pii1:` values), bound to account and field.
+    debtor_name = UnicodeAttribute(null=True)  # absent once erased
     email = UnicodeAttribute(null=True)
     phone = UnicodeAttribute(null=True)
+    email_bidx = UnicodeAttribute(null=True)  # blind indexes for the webhooks' lookups
+    phone_bidx = UnicodeAttribute(null=True)
+    data_key = UnicodeAttribute(null=True)  # the debtor's data key wrapped by the tenant's KEK (store.pii)
     timezone = UnicodeAttribute()
     timezones = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]
     language = UnicodeAttribute(default="en")
-    postal_code = UnicodeAttribute(null=True)
+    postal_code = UnicodeAttribute(null=True)  # sealed
     country = UnicodeAttribute(null=True)
     phone_is_mobile = BooleanAttribute(default=False)
     sms_consent = BooleanAttribute(default=False)
@@ -169,12 +190,28 @@ class AccountModel(Model):
     portal_preferred_time = UnicodeAttribute(null=True)
     portal_settlement_minor = NumberAttribute(null=True)
     portal_settlement_expires_at = UTCTimestampAttribute(null=True)
+    # The debtor's own free text (a dispute statement, a hardship note), sealed; the trail keeps a reference.
+    debtor_texts = ListAttribute(null=True)  # type: ignore[var-annotated]
+    # Erasure (GDPR Art. 17): requested (contact stopped), deferred while Reg F 1006.100 keeps the records.
+    erasure_requested_at = UTCTimestampAttribute(null=True)
+    erasure_queue = UnicodeAttribute(null=True)
+    erasure_due_at = UTCTimestampAttribute(null=True)
+    erased_at = UTCTimestampAttribute(null=True)
 
     due_index = DueIndex()
     by_lender_index = ByLenderIndex()
     by_link_index = ByLinkIndex()
     by_phone_index = ByPhoneIndex()
     by_email_index = ByEmailIndex()
+    erasure_due_index = ErasureDueIndex()
+
+
+ERASURE_QUEUE = "due"
+PII_ATTRIBUTES = ("debtor_name", "email", "phone", "postal_code", "email_bidx", "phone_bidx", "data_key")
+
+
+class AccountErased(StoreError):
+    """The account was erased at the debtor's request: it is never placed or filled in again."""
 
 
 def _date(text: str | None) -> date | None:
@@ -192,19 +229,31 @@ def _raw(value: Any) -> Any:
     return value
 
 
+def _debtor_key(item: AccountModel) -> pii.DebtorKey | None:
+    return pii.debtor_key(item.account_id, item.lender_id, item.data_key) if item.data_key else None
+
+
+def _opened(key: pii.DebtorKey | None, field: str, value: str | None) -> str | None:
+    if key is None:
+        return None if is_sealed(value) else value  # sealed without a key: shredded
+    return key.open(field, value)
+
+
 def to_domain(item: AccountModel) -> Account:
+    """The account as the domain sees it: the debtor's fields decrypted (every reader goes through here)."""
     currency = item.currency
+    key = _debtor_key(item)
     return Account(
         lender_id=item.lender_id,
         external_ref=item.external_ref,
         debtor=Debtor(
-            name=item.debtor_name,
-            email=item.email,
-            phone=item.phone,
+            name=_opened(key, "name", item.debtor_name) or "",
+            email=_opened(key, "email", item.email),
+            phone=_opened(key, "phone", item.phone),
             timezone=item.timezone,
             language=item.portal_language or item.language,  # the debtor's own choice beats the lender's
             timezones=tuple(str(zone) for zone in item.timezones or ()),
-            postal_code=item.postal_code,
+            postal_code=_opened(key, "postal_code", item.postal_code),
             country=item.country,
             phone_is_mobile=bool(item.phone_is_mobile),
             sms_consent=bool(item.sms_consent),
@@ -265,19 +314,23 @@ def get(account_id: str) -> Account | None:
     return to_domain(item) if item else None
 
 
-def _lender_owned(account: Account) -> list[tuple[Any, Any]]:
-    """The attributes a portfolio row sets (None: absent). Everything else on the item is cleardue's."""
+def _lender_owned(account: Account, key: pii.DebtorKey) -> list[tuple[Any, Any]]:
+    """The attributes a portfolio row sets (None: absent), the debtor's sealed under `key`. Everything else
+    on the item is cleardue's."""
     debtor, balance, placement = account.debtor, account.balance, account.placement
     return [
         (AccountModel.lender_id, account.lender_id),
         (AccountModel.external_ref, account.external_ref),
-        (AccountModel.debtor_name, debtor.name),
-        (AccountModel.email, debtor.email),
-        (AccountModel.phone, debtor.phone),
+        (AccountModel.data_key, key.wrapped),
+        (AccountModel.debtor_name, key.seal("name", debtor.name)),
+        (AccountModel.email, key.seal("email", debtor.email)),
+        (AccountModel.email_bidx, pii.blind_index("email", debtor.email) if debtor.email else None),
+        (AccountModel.phone, key.seal("phone", debtor.phone)),
+        (AccountModel.phone_bidx, pii.blind_index("phone", debtor.phone) if debtor.phone else None),
         (AccountModel.timezone, debtor.timezone),
         (AccountModel.timezones, list(debtor.contact_zones)),
         (AccountModel.language, debtor.language),
-        (AccountModel.postal_code, debtor.postal_code),
+        (AccountModel.postal_code, key.seal("postal_code", debtor.postal_code)),
         (AccountModel.country, debtor.country),
         (AccountModel.phone_is_mobile, debtor.phone_is_mobile),
         (AccountModel.sms_consent, debtor.sms_consent),
@@ -307,7 +360,8 @@ def new_item(
     Only for accounts the lender's manifest does not know: a known account is merged with
     `update_placement`, which never touches what happened through cleardue."""
     item = AccountModel(account.account_id)
-    for attribute, value in _lender_owned(account):
+    key = pii.new_debtor_key(account.account_id, account.lender_id)
+    for attribute, value in _lender_owned(account, key):
         if value is not None:
             setattr(item, attribute.attr_name, value)
     item.status = AccountStatus.ACTIVE.value
@@ -375,8 +429,41 @@ _BALANCE_ATTRIBUTES = frozenset({"principal_minor", "interest_minor", "fees_mino
 _REBASE_ATTEMPTS = 5
 
 
+def placement_keys(account_ids: list[str]) -> dict[str, str | None]:
+    """The wrapped data keys of existing accounts (None: none yet; ERASED: erased), 100 a BatchGetItem: what
+    a merge seals the lender's new facts under."""
+    keys: dict[str, str | None] = {}
+    try:
+        for item in AccountModel.batch_get(
+            list(dict.fromkeys(account_ids)),
+            attributes_to_get=["account_id", "data_key", "erased_at"],
+        ):
+            keys[item.account_id] = ERASED if item.erased_at else item.data_key
+    except PynamoDBException as exc:
+        raise StoreError(f"reading accounts' data keys failed: {exc}") from exc
+    return keys
+
+
+ERASED = "erased"  # placement_keys: the account was erased, never to be filled in again
+
+
+def _key_for(account: Account, wrapped: str | None) -> pii.DebtorKey:
+    if wrapped:
+        return pii.debtor_key(account.account_id, account.lender_id, wrapped)
+    return pii.new_debtor_key(account.account_id, account.lender_id)
+
+
+def _same_key(wrapped: str | None) -> Condition:
+    return AccountModel.data_key == wrapped if wrapped else AccountModel.data_key.does_not_exist()
+
+
 def update_placement(
-    account: Account, first_contact: datetime | None, upload_id: str, now: datetime, shards: int
+    account: Account,
+    first_contact: datetime | None,
+    upload_id: str,
+    now: datetime,
+    shards: int,
+    data_key: str | None = None,
 ) -> bool:
     """Merge a portfolio row into an account that may already have a history in cleardue.
 
@@ -386,12 +473,16 @@ def update_placement(
     lender's facts leaves the due index; one that is collectible again re-enters it.
 
     Returns False, writing nothing, when the account has payments collected through cleardue: its new
-    balance must be worked out against them (`rebase_placement`)."""
-    actions = _placement_actions(account, first_contact, upload_id, now, shards, with_balance=True)
+    balance must be worked out against them (`rebase_placement`). `data_key` is the account's wrapped
+    data key as stored (`placement_keys`): the debtor's fields are sealed under it; if it changed meanwhile
+    (or the account was erased) nothing is written either, and `rebase_placement` reads it again."""
+    if data_key == ERASED:
+        raise AccountErased(f"{account.account_id} was erased")
+    key = _key_for(account, data_key)
+    actions = _placement_actions(account, key, first_contact, upload_id, now, shards, with_balance=True)
+    condition = AccountModel.payments.does_not_exist() & AccountModel.erased_at.does_not_exist()
     return conditional_write(
-        lambda: AccountModel(account.account_id).update(
-            actions=actions, condition=AccountModel.payments.does_not_exist()
-        ),
+        lambda: AccountModel(account.account_id).update(actions=actions, condition=condition & _same_key(data_key)),
         "updating account",
     )
 
@@ -403,12 +494,18 @@ def rebase_placement(
     balance the lender sent less the payments it has not heard of (`core.payments.rebase`), written
     under the version lock (read again and redone if something else changed the account meanwhile)."""
     for _ in range(_REBASE_ATTEMPTS):
-        stored = get(account.account_id)
-        if stored is None:
+        item = get_or_none(AccountModel, account.account_id, "account")
+        if item is None:
             raise StoreError(f"rebasing {account.account_id}: the account is gone")
+        if item.erased_at:
+            raise AccountErased(f"{account.account_id} was erased")
+        stored = to_domain(item)
         rebased = payments.rebase(stored, account.balance, account.placement.last_payment_date)
         collectible = first_contact is not None and rebased.status is AccountStatus.ACTIVE
-        actions = _placement_actions(account, first_contact if collectible else None, upload_id, now, shards, False)
+        key = _key_for(account, item.data_key)
+        actions = _placement_actions(
+            account, key, first_contact if collectible else None, upload_id, now, shards, False
+        )
         actions += [
             AccountModel.principal_minor.set(rebased.balance.principal.minor),
             AccountModel.interest_minor.set(rebased.balance.interest.minor),
@@ -428,19 +525,26 @@ def rebase_placement(
         unchanged = AccountModel.version == stored.version
         if stored.version == 0:
             unchanged = AccountModel.version.does_not_exist() | unchanged
-        condition = AccountModel.account_id.exists() & unchanged
-        item = AccountModel(account.account_id)
-        if conditional_write(partial(item.update, actions=actions, condition=condition), "rebasing account"):
+        condition = AccountModel.account_id.exists() & unchanged & _same_key(item.data_key)
+        condition &= AccountModel.erased_at.does_not_exist()
+        target = AccountModel(account.account_id)
+        if conditional_write(partial(target.update, actions=actions, condition=condition), "rebasing account"):
             return rebased
     raise StoreError(f"rebasing {account.account_id}: the account kept changing")
 
 
 def _placement_actions(
-    account: Account, first_contact: datetime | None, upload_id: str, now: datetime, shards: int, with_balance: bool
+    account: Account,
+    key: pii.DebtorKey,
+    first_contact: datetime | None,
+    upload_id: str,
+    now: datetime,
+    shards: int,
+    with_balance: bool,
 ) -> list[Action]:
     actions: list[Action] = [
         attribute.set(value) if value is not None else attribute.remove()
-        for attribute, value in _lender_owned(account)
+        for attribute, value in _lender_owned(account, key)
         if with_balance or attribute.attr_name not in _BALANCE_ATTRIBUTES
     ]
     actions += [
@@ -681,3 +785,136 @@ def contact_update(
         AccountModel.recent_contacts.set((AccountModel.recent_contacts | []).append([contact])),
     ]
     return AccountModel(account_id), actions, AccountModel.account_id.exists()
+
+
+# --- The debtor's free text and erasure (docs/security.md) ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DebtorText:
+    """A debtor's own words (a dispute statement, a hardship note), as ops reads them."""
+
+    ref: str
+    kind: str
+    at: datetime
+    text: str | None  # None: unreadable (the data key was shredded)
+
+
+def add_debtor_text(account_id: str, kind: str, ref: str, text: str, at: datetime) -> dict[str, Any]:
+    """Keep a debtor's free text on the account, sealed under the debtor's data key, and return what the audit
+    trail may say about it instead: a reference, its length and a digest keyed by the same data key (it means
+    nothing once the key is shredded). The text itself never enters the trail."""
+    for _ in range(_REBASE_ATTEMPTS):
+        item = get_or_none(AccountModel, account_id, "account")
+        if item is None:
+            raise StoreError(f"keeping a text of {account_id}: no such account")
+        if item.erased_at:
+            raise AccountErased(f"{account_id} was erased")
+        key = _debtor_key(item)
+        actions: list[Action] = []
+        if key is None:
+            key = pii.new_debtor_key(account_id, item.lender_id)
+            actions.append(AccountModel.data_key.set(key.wrapped))
+        sealed = key.seal(f"text:{ref}", text)
+        entry = {"ref": ref, "kind": kind, "at": at.isoformat(), "text": sealed}
+        actions.append(AccountModel.debtor_texts.set((AccountModel.debtor_texts | []).append([entry])))
+        condition = _same_key(item.data_key) & AccountModel.erased_at.does_not_exist()
+        write = partial(AccountModel(account_id).update, actions=actions, condition=condition)
+        if conditional_write(write, "keeping a debtor's text"):
+            return {"text_ref": ref, "text_chars": len(text), "text_digest": key.digest(text)}
+    raise StoreError(f"keeping a text of {account_id}: the account kept changing")
+
+
+def debtor_texts(account_id: str) -> list[DebtorText]:
+    """The debtor's texts kept on the account, oldest first (a retried request's copy appears once)."""
+    item = get_or_none(AccountModel, account_id, "account")
+    if item is None:
+        return []
+    key = _debtor_key(item)
+    texts: dict[str, DebtorText] = {}
+    for raw in _raw(item.debtor_texts) or []:
+        ref = str(raw["ref"])
+        if ref in texts:
+            continue
+        opened = _opened(key, f"text:{ref}", raw.get("text"))
+        texts[ref] = DebtorText(ref, str(raw.get("kind", "")), datetime.fromisoformat(raw["at"]), opened)
+    return list(texts.values())
+
+
+def placed_at(account_id: str) -> datetime | None:
+    item = get_or_none(AccountModel, account_id, "account")
+    return item.created_at if item else None
+
+
+def request_erasure(account_id: str, now: datetime, due_at: datetime) -> bool:
+    """Stop all contact at once (cease flag, out of the due index) and record the erasure as due at `due_at`.
+    False if there is no such account or it is already erased."""
+    actions: list[Action] = [
+        AccountModel.flags.add({Flag.CEASE_COMMUNICATION.value}),
+        AccountModel.next_contact_at.remove(),
+        AccountModel.due_shard.remove(),
+        AccountModel.erasure_requested_at.set(AccountModel.erasure_requested_at | now),
+        AccountModel.erasure_queue.set(ERASURE_QUEUE),
+        AccountModel.erasure_due_at.set(due_at),
+        AccountModel.updated_at.set(now),
+    ]
+    condition = AccountModel.account_id.exists() & AccountModel.erased_at.does_not_exist()
+    return conditional_write(
+        lambda: AccountModel(account_id).update(actions=actions, condition=condition), "requesting erasure"
+    )
+
+
+ERASED_ATTRIBUTES = (
+    *PII_ATTRIBUTES,
+    "verification",  # keyed hashes of identity facts
+    "lender_attributes",  # the lender's extra columns may hold anything personal
+    "debtor_texts",
+    "link_ref",  # the pay link stops resolving
+    "erasure_queue",
+    "erasure_due_at",
+)
+
+
+def erase(account_id: str, now: datetime) -> bool:
+    """Crypto-shred the debtor: destroy the wrapped data key (every sealed value becomes unreadable, copies in
+    backups included), remove the contact data, the blind indexes, identity hashes and free text, and stop all
+    contact. What Reg F 1006.100 keeps (balance, payments, contact history, the trail) stays. False if there is
+    no such account or it was already erased."""
+    actions: list[Action] = [getattr(AccountModel, name).remove() for name in ERASED_ATTRIBUTES]
+    actions += [
+        AccountModel.flags.add({Flag.CEASE_COMMUNICATION.value}),
+        AccountModel.next_contact_at.remove(),
+        AccountModel.due_shard.remove(),
+        AccountModel.erasure_requested_at.set(AccountModel.erasure_requested_at | now),
+        AccountModel.erased_at.set(now),
+        AccountModel.updated_at.set(now),
+        AccountModel.version.add(1),
+    ]
+    condition = AccountModel.account_id.exists() & AccountModel.erased_at.does_not_exist()
+    return conditional_write(lambda: AccountModel(account_id).update(actions=actions, condition=condition), "erasing")
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureState:
+    requested_at: datetime | None
+    due_at: datetime | None
+    erased_at: datetime | None
+    placed_at: datetime | None
+
+
+def erasure_state(account_id: str) -> ErasureState | None:
+    item = get_or_none(AccountModel, account_id, "account")
+    if item is None:
+        return None
+    return ErasureState(item.erasure_requested_at, item.erasure_due_at, item.erased_at, item.created_at)
+
+
+def due_erasures(until: datetime) -> list[str]:
+    """Accounts whose deferred erasure is due at or before `until`."""
+    try:
+        return [
+            item.account_id
+            for item in AccountModel.erasure_due_index.query(ERASURE_QUEUE, AccountModel.erasure_due_at <= until)
+        ]
+    except PynamoDBException as exc:
+        raise StoreError(f"querying due erasures failed: {exc}") from exc

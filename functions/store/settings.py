@@ -18,8 +18,10 @@ class StoreSettings(BaseModel):
     lenders_table: str = "cleardue-lenders"
     idempotency_table: str = "cleardue-idempotency"
     experiments_table: str = "cleardue-experiments"
+    keys_table: str = "cleardue-keys"
     due_shards: int = Field(default=names.DEFAULT_DUE_SHARDS, ge=1, le=100)
     region: str | None = None
+    pii_key_id: str | None = None  # None: the local stack's key (functions.store.pii.DEFAULT_KEY_ID)
 
     @classmethod
     def env_fields(cls) -> dict[str, str | None]:
@@ -31,8 +33,10 @@ class StoreSettings(BaseModel):
             "lenders_table": env.get(names.ENV_LENDERS_TABLE),
             "idempotency_table": env.get(names.ENV_IDEMPOTENCY_TABLE),
             "experiments_table": env.get(names.ENV_EXPERIMENTS_TABLE),
+            "keys_table": env.get(names.ENV_KEYS_TABLE),
             "due_shards": env.get(names.ENV_DUE_SHARDS),
             "region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+            "pii_key_id": env.get(names.ENV_PII_KEY_ID),
         }
         return {key: value for key, value in values.items() if value}
 

@@ -6,6 +6,7 @@ from typing import TypeVar
 
 from pynamodb.models import Model
 
+from functions.store import pii
 from functions.store.accounts import AccountModel
 from functions.store.events import EventIdModel, EventModel
 from functions.store.experiments import ExperimentModel
@@ -26,6 +27,7 @@ def models_by_setting() -> dict[str, type[Model]]:
         "lenders_table": LenderModel,
         "idempotency_table": IdempotencyModel,
         "experiments_table": ExperimentModel,
+        "keys_table": pii.KeyModel,
     }
 
 
@@ -41,12 +43,15 @@ def configure(settings: Settings) -> Settings:
     for field, model in models_by_setting().items():
         _bind(model, getattr(settings, field), settings.region)
     _bind(EventIdModel, settings.events_table, settings.region)  # the once-only markers share the events table
+    pii.configure(settings.pii_key_id, settings.region)
     return settings
 
 
 def create_all_tables(settings: StoreSettings, client: object | None = None) -> list[str]:
     """Create every table (idempotent); used by the local stack and the tests. Returns the names."""
     configure(settings)
+    if settings.pii_key_id is None:
+        pii.ensure_local_key(settings.region)
     for model in models_by_setting().values():
         if not model.exists():
             model.create_table(wait=True)

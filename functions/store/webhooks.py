@@ -3,7 +3,8 @@
 - whether an audit fact is already recorded (the once-only `id#` markers of the events table), so a
   side effect that must follow a fact (a receipt job) is repeated until the fact is recorded;
 - the accounts a phone number or an email address belongs to (SMS replies, SES events without an
-  account tag), through the sparse, keys-only `by_phone` / `by_email` indexes of the accounts table;
+  account tag), through the sparse, keys-only `by_phone` / `by_email` indexes of the accounts table,
+  which hold keyed blind indexes (store.pii.blind_index), never the number or the address;
 - engagement counters on the account item (`engagement`, a map of counters), incremented atomically.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
-from functions.store import StoreError
+from functions.store import StoreError, pii
 from functions.store.accounts import AccountModel
 from functions.store.events import ID_KEY_PREFIX, EventIdModel
 
@@ -41,12 +42,12 @@ def _account_ids_where(index: Any, value: str) -> list[str]:
 
 def account_ids_by_phone(phone: str) -> list[str]:
     """Every account whose debtor has this E.164 number (one person may owe several lenders)."""
-    return _account_ids_where(AccountModel.by_phone_index, phone)
+    return _account_ids_where(AccountModel.by_phone_index, pii.blind_index("phone", phone))
 
 
 def account_ids_by_email(email: str) -> list[str]:
     """Every account whose debtor has this (normalised) address."""
-    return _account_ids_where(AccountModel.by_email_index, email)
+    return _account_ids_where(AccountModel.by_email_index, pii.blind_index("email", email))
 
 
 def _client() -> Any:

@@ -37,6 +37,7 @@ TABLE_BINDINGS: dict[str, TableBinding] = {
     "lenders_table": TableBinding(names.ENV_LENDERS_TABLE, names.OUTPUT_LENDERS_TABLE),
     "idempotency_table": TableBinding(names.ENV_IDEMPOTENCY_TABLE, names.OUTPUT_IDEMPOTENCY_TABLE, TTL_ATTRIBUTE),
     "experiments_table": TableBinding(names.ENV_EXPERIMENTS_TABLE, names.OUTPUT_EXPERIMENTS_TABLE),
+    "keys_table": TableBinding(names.ENV_KEYS_TABLE, names.OUTPUT_KEYS_TABLE),
 }
 
 _ATTRIBUTE_TYPES = {
@@ -65,6 +66,7 @@ class DataConstruct(Construct):
         self.lenders = self.tables["lenders_table"]
         self.idempotency = self.tables["idempotency_table"]
         self.experiments = self.tables["experiments_table"]
+        self.keys = self.tables["keys_table"]
 
     def table_environment(self) -> dict[str, str]:
         """Every table's name under its environment variable (the store reads all of them)."""

@@ -166,6 +166,8 @@ class FunctionsConstruct(Construct):
             environment={
                 **self._data.table_environment(),
                 names.ENV_DUE_SHARDS: str(names.DEFAULT_DUE_SHARDS),
+                # Debtor PII is sealed under per-debtor keys wrapped by KEKs this key wraps (functions/store/pii.py).
+                names.ENV_PII_KEY_ID: self._key.key_arn,
                 "POWERTOOLS_SERVICE_NAME": service,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -192,9 +194,19 @@ class FunctionsConstruct(Construct):
         )
         return function
 
+    def _grant_pii_keys(self, function: lambda_.Function) -> None:
+        """The PII key hierarchy (functions/store/pii.py): a KEK is a KMS data key stored wrapped in the keys
+        table, decrypted once per container; a tenant's first one is generated (GenerateDataKey once, ever) and
+        written once (PutItem, never changed)."""
+        self._key.grant(function, "kms:Decrypt", "kms:GenerateDataKey")
+        self._data.keys.grant_read_data(function)
+        self._data.keys.grant(function, "dynamodb:PutItem")
+
     def _grant_account_writer(self, function: lambda_.Function) -> None:
-        """What every function that changes an account needs: accounts read/update, audit append, policies."""
+        """What every function that changes an account needs: accounts read/update, audit append, policies,
+        and the PII keys that open the debtor's fields."""
         data = self._data
+        self._grant_pii_keys(function)
         data.grant_read_update(data.accounts, function)
         data.grant_append(data.events, function)
         data.lenders.grant_read_data(function)
@@ -227,6 +239,7 @@ class FunctionsConstruct(Construct):
             event_sources.SqsEventSource(messaging.ingest_queue, batch_size=1, report_batch_item_failures=True)
         )
         data = self._data
+        self._grant_pii_keys(function)
         data.grant_read_update(data.accounts, function)
         # New accounts: BatchWriteItem on a lender's first upload, conditional puts in transactions after.
         data.accounts.grant(function, "dynamodb:PutItem", "dynamodb:BatchWriteItem")

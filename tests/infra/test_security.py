@@ -423,6 +423,33 @@ def test_the_experiment_statistics_are_read_by_the_scheduler_and_counted_by_the_
         assert not {"dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & _experiment_actions(template, handler)
 
 
+def test_the_account_writers_open_the_pii_key_hierarchy_and_the_reports_function_cannot(template):
+    (key_id,) = resources(template, "AWS::KMS::Key")
+    keys_table = ref(template, names.OUTPUT_KEYS_TABLE)
+
+    for handler, found in _our_statements(template).items():
+        assert function_environment(template, handler)[names.ENV_PII_KEY_ID] == {"Fn::GetAtt": [key_id, "Arn"]}
+        on_key = {
+            action
+            for statement in found
+            if statement["Effect"] == "Allow" and mentions(statement["Resource"], key_id)
+            for action in as_list(statement["Action"])
+        }
+        on_keys_table = {
+            action
+            for statement in found
+            if statement["Effect"] == "Allow" and mentions(statement["Resource"], keys_table)
+            for action in as_list(statement["Action"])
+        }
+        # A KEK is written once and never changed: no function may update or delete one.
+        assert not on_keys_table & {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}, handler
+        if handler in ACCOUNT_WRITERS:
+            assert {"kms:Decrypt", "kms:GenerateDataKey"} <= on_key, handler
+            assert {"dynamodb:GetItem", "dynamodb:PutItem"} <= on_keys_table, handler
+        else:  # reports read a projection without the debtor's fields (functions/store/report_reader.py)
+            assert not on_keys_table, handler
+
+
 def test_the_send_time_priors_are_counted_by_the_webhooks_and_the_portal_and_read_by_the_scheduler(template):
     from infra.constructs.functions import EMAIL_EVENTS_HANDLER, PORTAL_API_HANDLER, SCHEDULER_HANDLER
 

@@ -92,9 +92,15 @@ def test_accounts_has_the_due_lender_and_pay_link_indexes(template):
         {"AttributeName": "account_id", "KeyType": "RANGE"},
     ]
     assert [key["KeyType"] for key in indexes["by_link"]] == ["HASH"]
-    # SMS replies and untagged SES notifications find their accounts without a Scan.
-    assert indexes["by_phone"] == [{"AttributeName": "phone", "KeyType": "HASH"}]
-    assert indexes["by_email"] == [{"AttributeName": "email", "KeyType": "HASH"}]
+    # SMS replies and untagged SES notifications find their accounts without a Scan, by keyed blind index
+    # (never the number or the address: functions/store/pii.py).
+    assert indexes["by_phone"] == [{"AttributeName": "phone_bidx", "KeyType": "HASH"}]
+    assert indexes["by_email"] == [{"AttributeName": "email_bidx", "KeyType": "HASH"}]
+    # Deferred erasures (Reg F 1006.100 retention), by the date they are due.
+    assert indexes["erasure_due"] == [
+        {"AttributeName": "erasure_queue", "KeyType": "HASH"},
+        {"AttributeName": "erasure_due_at", "KeyType": "RANGE"},
+    ]
 
 
 def test_every_table_is_on_demand_recoverable_protected_and_kms_encrypted(stack_template, template):

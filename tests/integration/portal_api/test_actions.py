@@ -1,14 +1,17 @@
 """Given a verified debtor, when they pay, plan, promise, dispute, ask for help or set preferences, then the
 account changes as they chose (optimistic lock), Stripe gets one deterministic Checkout, and it is audited."""
 
+import json
 from datetime import date, timedelta
 
+import boto3
 import pytest
 
 from functions.core.account import Block, Channel, Flag, PlanStatus, PromiseStatus
 from functions.core.audit import EventType
 from functions.payments.stripe_gateway import PaymentsError
 from functions.store import accounts, events
+from functions.store.accounts import AccountModel
 
 from .conftest import NOW, placed, token_for
 
@@ -144,10 +147,15 @@ def test_a_dispute_flags_the_account_so_outreach_stops_and_ops_see_it(debtor) ->
     account = debtor.fresh()
     assert Flag.DISPUTE in account.flags and not account.is_collectible
     assert account.dispute is not None and account.dispute.reason == "paid_already"
-    kinds = trail(debtor.account_id)
-    assert kinds == [
-        (EventType.PORTAL_DISPUTE_OPENED, {"reason": "paid_already", "statement": "Paid by cheque in January."})
-    ]
+    [(kind, detail)] = trail(debtor.account_id)
+    # The statement is kept on the account, sealed; the trail references it and never copies it.
+    assert kind == EventType.PORTAL_DISPUTE_OPENED and detail["reason"] == "paid_already"
+    assert "Paid by cheque" not in json.dumps(detail) and detail["text_chars"] == len("Paid by cheque in January.")
+    [text] = accounts.debtor_texts(debtor.account_id)
+    assert (text.ref, text.kind, text.text) == (detail["text_ref"], "dispute_statement", "Paid by cheque in January.")
+    key = {"account_id": {"S": debtor.account_id}}
+    raw = boto3.client("dynamodb").get_item(TableName=AccountModel.Meta.table_name, Key=key)
+    assert "Paid by cheque" not in json.dumps(raw["Item"])
     assert debtor.client.get("/account").body["options"] == {
         "pay_full": None,
         "pay_partial": None,
@@ -175,6 +183,9 @@ def test_hardship_answers_with_a_plan_a_settlement_or_a_person(debtor) -> None:
     assert referral.body == {"outcome": "referral", "offer": None, "message": referral.body["message"]}
     assert debtor.fresh().hardship_requested_at == NOW
     assert [kind for kind, _ in trail(debtor.account_id)] == [EventType.PORTAL_HARDSHIP] * 3
+    # The note is kept on the account, sealed; the trail references it and never copies it.
+    assert "Lost my job" not in json.dumps([detail for _, detail in trail(debtor.account_id)])
+    assert [text.text for text in accounts.debtor_texts(debtor.account_id)] == ["Lost my job"]
     # The scheduler sees the open offer with the account (its "ends soon" notice).
     offered = debtor.fresh()
     assert (

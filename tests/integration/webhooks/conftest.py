@@ -17,7 +17,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sns.models import sns_backends
 
 from functions import names
-from functions.store import tables
+from functions.store import pii, tables
 from functions.store.settings import StoreSettings
 from functions.webhooks import handler
 from tests.integration.webhooks.helpers import STRIPE_SECRET_NAME, WEBHOOK_SECRET
@@ -39,6 +39,7 @@ def reset_runtimes() -> None:
 
     for module in (ingest, scheduler, sender, handler):
         module._runtime.cache_clear()
+    pii.configure(None, REGION)  # the keys table is emptied too: no cached key outlives its item
     metrics.clear_metrics()
     parameters.clear_caches()
 
@@ -66,6 +67,7 @@ def webhooks_stack() -> Iterator[dict[str, Any]]:
             names.ENV_UPLOADS_TABLE: settings.uploads_table, names.ENV_LENDERS_TABLE: settings.lenders_table,
             names.ENV_IDEMPOTENCY_TABLE: settings.idempotency_table,
             names.ENV_EXPERIMENTS_TABLE: settings.experiments_table,
+            names.ENV_KEYS_TABLE: settings.keys_table,
             names.ENV_PORTAL_URL: "https://pay.test.cleardue.example",
             names.ENV_PORTAL_API_URL: "https://api.test.cleardue.example",
             names.ENV_DEFAULT_SENDER_EMAIL: SENDER, names.ENV_LINK_KEY_SECRET: "link-key",
