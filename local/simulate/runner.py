@@ -15,7 +15,7 @@ check read only the tables and the audit trail.
 from __future__ import annotations
 
 import contextlib
-import copy
+import functools
 import heapq
 import itertools
 import json
@@ -66,8 +66,14 @@ class RunResult:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
+@functools.cache
+def _fixture_text(name: str) -> str:
+    return (EVENTS_DIR / name).read_text(encoding="utf-8")
+
+
 def _fixture(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS_DIR / name).read_text(encoding="utf-8"))
+    """A fresh copy of an event captured from AWS's documentation (local/simulate/events/)."""
+    return json.loads(_fixture_text(name))  # type: ignore[no-any-return]
 
 
 def _iso_ms(at: datetime) -> str:
@@ -411,7 +417,7 @@ class Simulation:
         self.timings[f"debtor_{kind}_s"] += time.perf_counter() - started
 
     def _sns(self, message_id: str, message: dict[str, Any]) -> dict[str, Any]:
-        envelope = copy.deepcopy(_fixture("powertools_snsEvent.json"))
+        envelope = _fixture("powertools_snsEvent.json")
         record = envelope["Records"][0]
         record["Sns"].update(
             MessageId=message_id, Message=json.dumps(message), Timestamp=_iso_ms(self.now), Subject=None
