@@ -11,7 +11,7 @@ from typing import Any
 from functions import names
 from functions.core.clock import ClockError, parse_utc
 from functions.core.lender import LENDER_ID_RE, LenderProfile
-from local import audit_cli, lender_cli, ops_cli, report_cli, train_cli
+from local import audit_cli, erase_cli, lender_cli, ops_cli, report_cli, train_cli
 from local.simulate import cli as simulate_cli
 
 
@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--state-dir", type=Path, default=Path(".local"))
     audit_cli.add_parser(commands)
     ops_cli.add_parser(commands)
+    erase_cli.add_parser(commands)
     lender_cli.add_parser(commands)
     simulate_cli.add_parser(commands)
     report_cli.add_parser(commands)
@@ -214,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         return audit_cli.audit_command(args)
     if args.command == "ops":
         return ops_cli.ops_command(args)
+    if args.command == "erase":
+        return erase_cli.erase_command(args)
     if args.command == "lender":
         return lender_cli.lender_command(args)
     if args.command == "simulate":

@@ -129,6 +129,13 @@ def post_action(account_id: str) -> dict[str, Any]:
     )
 
 
+@router.post("/ops/accounts/<account_id>/erase")
+def post_erase(account_id: str) -> dict[str, Any]:
+    who, call = caller()
+    request = models.EraseRequest.model_validate_json(_event().decoded_body or "")
+    return service.erase(unquote(account_id), who, call, request.reason)
+
+
 @router.get("/lenders/<lender_id>/status")
 def get_lender_status(lender_id: str) -> dict[str, Any]:
     who, call = caller()

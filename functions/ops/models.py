@@ -23,6 +23,14 @@ from functions.core.ops import (
 Ref = Annotated[str, Field(min_length=1, max_length=MAX_REF_CHARS)]
 
 
+class EraseRequest(BaseModel):
+    """The body of POST /ops/accounts/{id}/erase: why (the debtor's request, its channel or ticket)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reason: str = Field(min_length=1, max_length=MAX_REASON_CHARS)
+
+
 class _Action(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -16,7 +16,7 @@ from functions.core.audit import AuditEvent, EventType
 from functions.core.clock import iso_utc
 from functions.core.compliance import gate_policy
 from functions.core.decision import decide
-from functions.store import accounts, events, lenders
+from functions.store import accounts, erasure, events, lenders
 from functions.store import ops as ops_store
 from functions.store import portal as portal_store
 
@@ -93,7 +93,43 @@ def show(account_id: str, who: Principal, call: Call) -> dict[str, Any]:
         "queue": [_item(i, call.now) for i in ops.work_queue(ops.queue_items(account, trail))],
         "decision": decision_view(account, call.now),
         "timeline": [ops.describe(event) for event in trail],
+        # The debtor's own words (a dispute statement, a hardship note): kept sealed on the account, never in
+        # the trail (whose events reference them by `text_ref`); unreadable once the account is erased.
+        "debtor_texts": [
+            {"ref": text.ref, "kind": text.kind, "at": iso_utc(text.at), "text": text.text}
+            for text in accounts.debtor_texts(account_id)
+        ],
+        "erasure": _erasure_view(account_id),
     }
+
+
+def _erasure_view(account_id: str) -> dict[str, Any] | None:
+    state = accounts.erasure_state(account_id)
+    if state is None or state.requested_at is None:
+        return None
+    return {
+        "requested_at": _iso(state.requested_at),
+        "erasure_due_at": _iso(state.due_at),
+        "erased_at": _iso(state.erased_at),
+    }
+
+
+def erase(account_id: str, who: Principal, call: Call, reason: str) -> dict[str, Any]:
+    """A debtor's erasure request (GDPR Art. 17): contact stops now; the data is destroyed now, or on the date
+    Reg F 1006.100's retention ends (deferred, the date said, never refused). The chain is never rewritten."""
+    _visible(account_id, who)
+    try:
+        outcome = erasure.request(account_id, who.identity, reason, call.now)
+    except erasure.UnknownAccount as exc:
+        raise OpsServiceError(404, "account_not_found", f"No account {account_id!r}.") from exc
+    answer: dict[str, Any] = outcome.as_dict()
+    answer["note"] = {
+        "erased": "Erased: the debtor's data key is destroyed; the non-personal record of what happened stays.",
+        "deferred": "Contact has stopped. The records must be kept until the date above (Reg F 1006.100); the "
+        "erasure is carried out then, automatically.",
+        "already_erased": "This account was erased already.",
+    }[outcome.status]
+    return answer
 
 
 def state_view(account: Account) -> dict[str, Any]:

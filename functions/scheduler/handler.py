@@ -21,7 +21,7 @@ from functions.core.policy import Rules, restrict_channels
 from functions.observability import METRICS_NAMESPACE, lambda_entry, logger, metrics
 from functions.scheduler.service import ChargeQueue, Scheduler
 from functions.scheduler.settings import SchedulerSettings
-from functions.store import StoreError, learning, lenders, tables
+from functions.store import StoreError, erasure, learning, lenders, tables
 
 
 @cache
@@ -91,4 +91,21 @@ def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str,
             name="ContactsHeldByRule", unit=MetricUnit.Count, value=count, namespace=METRICS_NAMESPACE
         ) as metric:
             metric.add_dimension(name="rule", value=rule)
-    return asdict(summary)
+    answer = asdict(summary)
+    if erased := _due_erasures(now):
+        answer["erased"] = len(erased)
+    return answer
+
+
+def _due_erasures(now: Any) -> list[str]:
+    """Deferred erasures whose retention period has ended (GDPR Art. 17 after Reg F 1006.100): carried out on the
+    first tick after their date. One Query of a sparse index per tick; a failure waits for the next tick."""
+    try:
+        erased = erasure.run_due(now)
+    except StoreError:
+        logger.exception("carrying out due erasures failed: the next tick tries again")
+        return []
+    if erased:
+        logger.info("erasures carried out", extra={"count": len(erased)})
+        metrics.add_metric(name="ErasuresCarriedOut", unit=MetricUnit.Count, value=len(erased))
+    return erased
