@@ -10,6 +10,7 @@ keeps itself). Results, order, paging and filters are moto's unchanged; scans ke
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import threading
@@ -70,11 +71,36 @@ def _all_items(self: Table) -> list[Any]:
     return sorted(bucket.values(), key=lambda item: item.range_key)
 
 
+# -- update expressions ---------------------------------------------------------------------------------
+# moto parses an UpdateExpression (tokenise + recursive descent) on every UpdateItem; its validator works on a
+# deep copy of the tree (`Validator.__init__`), so the parsed tree is never changed and the same text can
+# share one parse.
+_original_make: Any = None
+
+
+def _cached_make() -> Any:
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    make = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+
+    @functools.lru_cache(maxsize=4096)
+    def parsed(expression: str) -> Any:
+        return make(UpdateExpressionParser, expression)
+
+    return classmethod(lambda cls, expression: parsed(expression))
+
+
 def apply() -> None:
     """Idempotent."""
+    global _original_make
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
     Table.query = _query  # type: ignore[method-assign]
     Table.all_items = _all_items  # type: ignore[method-assign]
     apply_serializer()
+    if _original_make is None:
+        _original_make = UpdateExpressionParser.__dict__["make"]
+        UpdateExpressionParser.make = _cached_make()  # type: ignore[method-assign]
 
 
 # -- DynamoDB responses ---------------------------------------------------------------------------------
@@ -127,3 +153,9 @@ def restore() -> None:
     if _original_serialize_result is not None:
         JSONSerializer._serialize_result = _original_serialize_result  # type: ignore[method-assign]
         _original_serialize_result = None
+    global _original_make
+    if _original_make is not None:
+        from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+        UpdateExpressionParser.make = _original_make  # type: ignore[method-assign]
+        _original_make = None
