@@ -40,6 +40,16 @@ def keyword(body: str) -> str:
     return " ".join(re.sub(r"[^A-Za-z ]+", " ", body or "").upper().split())
 
 
+def consent_keyword(body: str) -> str:
+    """The revocation or consent word a reply begins with ("STOP" for "stop texting me, this is Maria"): what the
+    consent ledger records. The rest of the reply is the debtor's own words and never enters the trail."""
+    words = keyword(body)
+    for word in sorted(STOP_WORDS | START_WORDS | HELP_WORDS, key=len, reverse=True):
+        if words == word or words.startswith(f"{word} "):
+            return word
+    return ""
+
+
 def reply_intent(body: str) -> str:
     """stop | start | help | other. A reply that is, or begins with, a revocation word revokes."""
     words = keyword(body)
@@ -173,7 +183,7 @@ class Feedback:
             account = accounts.get(account_id)
             if account is None:
                 continue
-            detail = {"channel": Channel.SMS.value, "keyword": keyword(str(message.get("messageBody") or ""))[:40]}
+            detail = {"channel": Channel.SMS.value, "keyword": consent_keyword(str(message.get("messageBody") or ""))}
             if intent == "stop":
                 changed += _block(account_id, now, self._shards, Channel.SMS, Block.OPTED_OUT, overwrite=True)
                 events.append(

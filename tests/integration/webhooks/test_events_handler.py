@@ -133,6 +133,15 @@ def test_stop_in_any_case_revokes_sms_consent_at_once_and_start_restores_it(hook
     assert revoked.detail == {"channel": "sms", "keyword": "OPT OUT"} and revoked.at == NOW
 
 
+def test_the_consent_ledger_records_the_keyword_never_the_rest_of_the_reply(hooks: dict[str, Any]) -> None:
+    place(ACCOUNT, NOW)
+
+    run(("s-1", sms("STOP texting me, this is Dana Reyes at 312 555 0147", "in-1")))
+
+    [revoked] = events.history(ACCOUNT.account_id)
+    assert revoked.type is EventType.CONSENT_REVOKED and revoked.detail == {"channel": "sms", "keyword": "STOP"}
+
+
 def test_the_revocation_words(hooks: dict[str, Any]) -> None:
     for word in ("STOP", "stop", "Quit", "end", "REVOKE", "opt out", "Cancel", "UNSUBSCRIBE", "stop.", "STOP texting"):
         assert reply_intent(word) == "stop", word
