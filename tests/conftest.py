@@ -19,8 +19,19 @@ from functions.store import tables
 from functions.store.settings import StoreSettings
 from local import moto_tuning
 from local.lambda_events import LocalLambdaContext
+from tests import pii_sentinel
 
 moto_tuning.apply()
+
+_pii_sentinel = pii_sentinel.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No log line of the whole run may hold a sample debtor's PII (tests/pii_sentinel.py)."""
+    if _pii_sentinel.leaks:
+        print("\nPII in the functions' logs during the test session:", *_pii_sentinel.leaks[:20], sep="\n  ")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
 
 REGION = "us-east-1"
 SENDER = "reminders@lender.example.com"
