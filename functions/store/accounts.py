@@ -841,11 +841,6 @@ def debtor_texts(account_id: str) -> list[DebtorText]:
     return list(texts.values())
 
 
-def placed_at(account_id: str) -> datetime | None:
-    item = get_or_none(AccountModel, account_id, "account")
-    return item.created_at if item else None
-
-
 def request_erasure(account_id: str, now: datetime, due_at: datetime) -> bool:
     """Stop all contact at once (cease flag, out of the due index) and record the erasure as due at `due_at`.
     False if there is no such account or it is already erased."""
