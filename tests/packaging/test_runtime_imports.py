@@ -95,7 +95,7 @@ def test_the_xray_sdk_is_loaded_only_when_tracing_by_sdk_is_on(
     code = (
         f"import os; os.environ['POWERTOOLS_TRACE_DISABLED'] = {disabled!r}; import sys; "
         "import functions.scheduler.handler as h; "
-        "print(callable(h.handler), 'aws_xray_sdk' in sys.modules)"
+        "print(callable(h.lambda_handler), 'aws_xray_sdk' in sys.modules)"
     )
     result = run_isolated(lambda_layout, code)
     assert result.returncode == 0, result.stderr
