@@ -15,6 +15,11 @@ the KPIs they slice (`functions.core.kpis`, docs/kpis.md), plus the experiments 
 - Experiments (`experiment_standings`): per segment, template and variant, the exposures and rewards the
   experiments table holds, the reward rate, the posterior mean and the probability that the variant is the
   best of its template in the segment (seeded Monte Carlo over the Beta posteriors: deterministic).
+- What cleardue learned (`send_time`, `model_figures`): the lender's send-time priors (responses per prior
+  segment `<stage>#<tier>#<channel>` and hour of the week, in the debtor's local time: core.sendtime) summed by
+  local hour of the day and channel, with each segment's best hours and the share of its responses inside the
+  contact window; and the propensity model in use: its version, what it was trained on, its held-out AUC,
+  Brier score and reliability bins (core.propensity). The score sets tiers only, never eligibility.
 
 Pure: no clock (the caller passes `as_of`), no I/O, nothing personal (no name, email or phone is read).
 """
@@ -25,16 +30,19 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from functions.core import audit_check, kpis
 from functions.core.account import DEFAULT_STAGE_BOUNDS, Stage, StageBound, days_past_due, stage_for
 from functions.core.audit import EventType
 from functions.core.clock import ensure_utc, local_date
+from functions.core.engagement import HOURS_IN_WEEK
 from functions.core.experiments import Standing, parse_choice
 from functions.core.kpis import TRANSACTIONAL_TEMPLATES, AccountRecord, Kpis, MessageStats
 from functions.core.payments import balance_before_payments
+from functions.core.propensity import Model
+from functions.core.sendtime import ANY_CHANNEL
 
 RESOLVED = kpis.RESOLVED
 DELIVERED_KEYS = ("email:delivered", "sms:delivered")
@@ -51,6 +59,9 @@ FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
     ("paid", "Paid"),
 )
 PROBABILITY_DRAWS = 4000
+HOURS_IN_DAY = 24
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # hour of week // 24 (core.engagement.hour_of_week)
+BEST_HOURS = 3
 STAGE_ORDER = {stage.value: position for position, stage in enumerate(Stage)}
 
 
@@ -105,6 +116,62 @@ class StandingRow:
         return asdict(self)
 
 
+@dataclass(frozen=True, slots=True)
+class SendTimeSegment:
+    """One prior segment's learned responses (local time of the debtor)."""
+
+    segment: str  # <stage>#<tier>#<channel>
+    stage: str
+    tier: str
+    channel: str  # "any": portal visits and payments (no channel)
+    responses: int
+    best_hours: tuple[int, ...]  # up to BEST_HOURS local hours of the day with the most responses, best first
+    in_window: int  # responses at a local hour wholly inside the contact window
+    window_share: float | None  # in_window / responses
+
+
+@dataclass(frozen=True, slots=True)
+class SendTimeFigures:
+    """The lender's send-time priors: what the scheduler's send-time choice learned from (docs/learning.md)."""
+
+    window_start: time
+    window_end: time
+    responses: int
+    by_hour: tuple[int, ...]  # 24: responses per local hour of the day, over every segment and weekday
+    by_channel: dict[str, tuple[int, ...]]  # channel -> 24 per local hour of the day
+    by_weekday: tuple[int, ...]  # 7: Monday first
+    best_hours: tuple[int, ...]  # over every segment
+    in_window: int
+    window_share: float | None
+    segments: list[SendTimeSegment]
+    cells: list[tuple[str, int, int]]  # (segment, hour of week, count), every non-zero cell, for the CSV
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationBin:
+    bin: str  # "0.3-0.4": the predicted probability's range
+    count: int
+    predicted: float  # mean predicted probability in the bin
+    observed: float  # share of the bin that paid within the horizon
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFigures:
+    """The propensity model in use and its held-out evaluation (as stored in its artifact)."""
+
+    version: str
+    source: str  # where the report (and the scheduler) read it from
+    features: tuple[str, ...]
+    coefficients: tuple[float, ...]  # per standard deviation of each feature
+    training: dict[str, Any]  # the artifact's training summary (examples, positives, accounts, seed, ...)
+    held_out: int | None  # held-out examples evaluated
+    held_out_positives: int | None
+    auc: float | None
+    brier: float | None
+    reliability: list[CalibrationBin]
+    calibration_error: float | None  # mean |predicted - observed| over the bins, weighted by their counts
+
+
 @dataclass
 class LenderFigures:
     """Everything the report shows for one lender at `as_of`."""
@@ -123,6 +190,8 @@ class LenderFigures:
     paid_without_message: int
     experiments: list[StandingRow]  # per segment, then the totals ("all")
     violations_by_rule: dict[str, int]
+    sendtime: SendTimeFigures | None = None  # None: the priors were not read (not available)
+    model: ModelFigures | None = None  # None: the model was not read (not available)
 
     @property
     def violations(self) -> int:
@@ -382,6 +451,105 @@ def experiment_standings(standings: Mapping[str, Mapping[str, Standing]], seed: 
     return rows
 
 
+# --- what cleardue learned ------------------------------------------------------------------------------
+
+
+def _segment_parts(segment: str) -> tuple[str, str, str]:
+    parts = segment.split("#")
+    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else (segment, "", "")
+
+
+def _hour_inside(hour: int, start: time, end: time) -> bool:
+    """True if the whole local hour [hour:00, hour+1:00) lies inside the window [start, end)."""
+    first = hour * 60
+    return start.hour * 60 + start.minute <= first and first + 60 <= end.hour * 60 + end.minute
+
+
+def _best(by_hour: Sequence[int]) -> tuple[int, ...]:
+    ranked = sorted((hour for hour in range(HOURS_IN_DAY) if by_hour[hour] > 0), key=lambda h: (-by_hour[h], h))
+    return tuple(ranked[:BEST_HOURS])
+
+
+def send_time(
+    counts: Mapping[str, Mapping[int, int]], window_start: time = time(8, 0), window_end: time = time(21, 0)
+) -> SendTimeFigures:
+    """The priors (`{segment: {hour_of_week: count}}`, store.learning.prior_counts) summed by local hour of the
+    day, channel and weekday; per segment its responses, best hours and share inside the contact window.
+    Hours outside 0..167 and non-positive counts are ignored."""
+    by_hour = [0] * HOURS_IN_DAY
+    by_weekday = [0] * 7
+    by_channel: dict[str, list[int]] = {}
+    segments: list[SendTimeSegment] = []
+    cells: list[tuple[str, int, int]] = []
+    for segment, hours in sorted(counts.items()):
+        stage, tier, channel = _segment_parts(segment)
+        own = [0] * HOURS_IN_DAY
+        for how, count in sorted(hours.items()):
+            if not 0 <= how < HOURS_IN_WEEK or count <= 0:
+                continue
+            cells.append((segment, how, count))
+            own[how % HOURS_IN_DAY] += count
+            by_weekday[how // HOURS_IN_DAY] += count
+        total = sum(own)
+        if not total:
+            continue
+        per_channel = by_channel.setdefault(channel or ANY_CHANNEL, [0] * HOURS_IN_DAY)
+        for hour, count in enumerate(own):
+            by_hour[hour] += count
+            per_channel[hour] += count
+        inside = sum(c for hour, c in enumerate(own) if _hour_inside(hour, window_start, window_end))
+        segments.append(SendTimeSegment(segment, stage, tier, channel, total, _best(own), inside, inside / total))
+    responses = sum(by_hour)
+    inside = sum(c for hour, c in enumerate(by_hour) if _hour_inside(hour, window_start, window_end))
+    return SendTimeFigures(
+        window_start=window_start,
+        window_end=window_end,
+        responses=responses,
+        by_hour=tuple(by_hour),
+        by_channel={channel: tuple(hours) for channel, hours in sorted(by_channel.items())},
+        by_weekday=tuple(by_weekday),
+        best_hours=_best(by_hour),
+        in_window=inside,
+        window_share=inside / responses if responses else None,
+        segments=segments,
+        cells=cells,
+    )
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def model_figures(model: Model, source: str) -> ModelFigures:
+    """The model's version, training summary and held-out evaluation as its artifact records them
+    (core.propensity.evaluate: `auc`, `brier`, `examples`, `positives`, `reliability` bins)."""
+    evaluation = model.evaluation or {}
+    bins: list[CalibrationBin] = []
+    for row in evaluation.get("reliability") or []:
+        try:
+            bins.append(
+                CalibrationBin(str(row["bin"]), int(row["count"]), float(row["predicted"]), float(row["observed"]))
+            )
+        except (KeyError, TypeError, ValueError):
+            continue  # a malformed bin is left out, not fatal
+    weight = sum(b.count for b in bins)
+    error = sum(b.count * abs(b.predicted - b.observed) for b in bins) / weight if weight else None
+    held_out, positives = evaluation.get("examples"), evaluation.get("positives")
+    return ModelFigures(
+        version=model.version,
+        source=source,
+        features=tuple(model.features),
+        coefficients=tuple(model.coefficients),
+        training=dict(model.training or {}),
+        held_out=int(held_out) if isinstance(held_out, int) else None,
+        held_out_positives=int(positives) if isinstance(positives, int) else None,
+        auc=_number(evaluation.get("auc")),
+        brier=_number(evaluation.get("brier")),
+        reliability=bins,
+        calibration_error=error,
+    )
+
+
 # --- everything ------------------------------------------------------------------------------------------
 
 
@@ -393,10 +561,15 @@ def figures(
     bounds: tuple[StageBound, ...] = DEFAULT_STAGE_BOUNDS,
     check_rules: audit_check.CheckRules | None = None,
     standings: Mapping[str, Mapping[str, Standing]] | None = None,
+    priors: Mapping[str, Mapping[int, int]] | None = None,
+    model: Model | None = None,
+    model_source: str = "",
 ) -> LenderFigures:
     """The report's figures for one lender's accounts (`records`) at `as_of`. `check_rules`: the lender's
     compiled policy for the independent compliance check (the defaults without); `standings`: the
-    experiments table's standings by segment (none: no experiments section). Accounts placed after `as_of` are
+    experiments table's standings by segment (none: no experiments section); `priors`: the lender's send-time
+    prior counts and `model`: the propensity model in use, read from `model_source` (either None: that part of
+    the "what cleardue learned" section says "not available"). Accounts placed after `as_of` are
     left out; events after it too (the accounts' own state is what it is now: docs/reports.md)."""
     as_of = ensure_utc(as_of)
     records = [r for r in records if _placed_at(r, as_of) <= as_of]
@@ -420,4 +593,11 @@ def figures(
         paid_without_message=paid_without_message,
         experiments=experiment_standings(standings or {}),
         violations_by_rule=dict(sorted(Counter(v.rule for v in violations).items())),
+        sendtime=None if priors is None else send_time(priors, *_window(check_rules)),
+        model=None if model is None else model_figures(model, model_source),
     )
+
+
+def _window(check_rules: audit_check.CheckRules | None) -> tuple[time, time]:
+    rules = check_rules or audit_check.CheckRules()
+    return rules.window_start, rules.window_end

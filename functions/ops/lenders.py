@@ -39,6 +39,8 @@ DAILY_REPORT_FILES = (
     "messages.csv",
     "funnel.csv",
     "experiments.csv",
+    "sendtime.csv",
+    "model.csv",
     "summary.json",
 )
 

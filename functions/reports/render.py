@@ -16,11 +16,13 @@ from typing import Any
 from functions.core.clock import iso_utc
 from functions.core.kpis import Kpis, MessageStats
 from functions.core.money import currency_exponent
-from functions.core.reporting import DayRow, LenderFigures
+from functions.core.reporting import WEEKDAYS, DayRow, LenderFigures, ModelFigures, SendTimeFigures
 
-CSV_FILES = ("kpis.csv", "daily.csv", "messages.csv", "funnel.csv", "experiments.csv")
+CSV_FILES = ("kpis.csv", "daily.csv", "messages.csv", "funnel.csv", "experiments.csv", "sendtime.csv", "model.csv")
 PNG_DPI = 96
-CHANNEL_COLOURS = {"email": "#1f5fa8", "sms": "#d9822b"}
+CHANNEL_COLOURS = {"email": "#1f5fa8", "sms": "#d9822b", "any": "#2a7d2e"}
+CHANNEL_LABELS = {"any": "portal visit or payment"}
+NOT_AVAILABLE = "not available"
 BAR_COLOUR = "#1f5fa8"
 
 
@@ -184,7 +186,44 @@ def csv_files(figures: LenderFigures) -> dict[str, bytes]:
         "messages.csv": messages_csv,
         "funnel.csv": funnel_csv,
         "experiments.csv": experiments_csv,
+        "sendtime.csv": sendtime_csv(figures.sendtime),
+        "model.csv": model_csv(figures.model),
     }
+
+
+def sendtime_csv(sendtime: SendTimeFigures | None) -> bytes:
+    """sendtime.csv: one row per prior segment and hour of the week with responses (the debtor's local time;
+    weekday Mon..Sun, hour 0-23). Only the header when the priors were not available."""
+    cells = sendtime.cells if sendtime is not None else []
+    return _csv(
+        ("segment", "hour_of_week", "weekday", "hour", "count"),
+        ((segment, how, WEEKDAYS[how // 24], how % 24, count) for segment, how, count in cells),
+    )
+
+
+def model_csv(model: ModelFigures | None) -> bytes:
+    """model.csv (long: metric, key, value): the model's version, source, training summary, held-out AUC and
+    Brier score, and per reliability bin its count, mean predicted and observed rate. Only the header when the
+    model was not available."""
+    rows: list[tuple[str, str, Any]] = []
+    if model is not None:
+        rows += [("version", "", model.version), ("source", "", model.source)]
+        rows += [("training", key, value) for key, value in sorted(model.training.items())]
+        rows += [
+            ("held_out_examples", "", model.held_out),
+            ("held_out_positives", "", model.held_out_positives),
+            ("auc", "", model.auc),
+            ("brier", "", model.brier),
+            ("calibration_error", "", None if model.calibration_error is None else round(model.calibration_error, 6)),
+        ]
+        for b in model.reliability:
+            rows += [
+                ("bin_count", b.bin, b.count),
+                ("bin_predicted", b.bin, b.predicted),
+                ("bin_observed", b.bin, b.observed),
+            ]
+        rows += [("coefficient", name, value) for name, value in zip(model.features, model.coefficients, strict=True)]
+    return _csv(("metric", "key", "value"), rows)
 
 
 def summary(figures: LenderFigures, files: Iterable[str]) -> dict[str, Any]:
@@ -201,6 +240,8 @@ def summary(figures: LenderFigures, files: Iterable[str]) -> dict[str, Any]:
         "cure_rate": overall.cure_rate,
         "messages": overall.messages,
         "violations": figures.violations,
+        "sendtime_responses": figures.sendtime.responses if figures.sendtime is not None else None,
+        "model_version": figures.model.version if figures.model is not None else None,
         "files": sorted(files),
     }
 
@@ -376,6 +417,65 @@ def charts(figures: LenderFigures) -> list[Chart]:
             + ". The experiments table below has each segment.",
             figure,
         )
+
+    sendtime = figures.sendtime
+    if sendtime is not None and sendtime.responses:
+        figure = Figure(figsize=(7.5, 3.0))
+        axes = figure.add_subplot()
+        hours = list(range(24))
+        start = sendtime.window_start.hour + sendtime.window_start.minute / 60
+        end = sendtime.window_end.hour + sendtime.window_end.minute / 60
+        axes.axvspan(start - 0.5, end - 0.5, color="#e8eef6", zorder=0, label="contact window")
+        bottoms = [0] * 24
+        for channel, counts in sendtime.by_channel.items():
+            axes.bar(
+                hours, counts, bottom=bottoms, width=0.8, label=CHANNEL_LABELS.get(channel, channel),
+                color=CHANNEL_COLOURS.get(channel), zorder=2,
+            )  # fmt: skip
+            bottoms = [b + c for b, c in zip(bottoms, counts, strict=True)]
+        axes.set_xticks(hours[::2], [f"{h:02d}" for h in hours[::2]])
+        axes.set_xlim(-0.6, 23.6)
+        axes.set_xlabel("local hour of the day (the debtor's time zone)")
+        axes.set_ylabel("responses")
+        axes.grid(alpha=0.3, axis="y")
+        axes.legend(fontsize=8)
+        save(
+            "sendtime",
+            "Responses by the debtor's local hour of the day",
+            f"Stacked bar chart of the {sendtime.responses:,} responses the send-time priors counted, by local hour "
+            "of the day and channel ("
+            + ", ".join(f"{CHANNEL_LABELS.get(c, c)}: {sum(v):,}" for c, v in sendtime.by_channel.items())
+            + "). Best hours: "
+            + ", ".join(f"{h:02d}:00" for h in sendtime.best_hours)
+            + f"; {pct(sendtime.window_share)} of responses fall inside the contact window "
+            f"{sendtime.window_start:%H:%M}-{sendtime.window_end:%H:%M}. The table below has each hour.",
+            figure,
+        )
+
+    model = figures.model
+    if model is not None and model.reliability:
+        figure = Figure(figsize=(4.5, 4.0))
+        axes = figure.add_subplot()
+        axes.plot([0, 1], [0, 1], color="#888888", linestyle="--", linewidth=1, label="perfect calibration")
+        axes.plot(
+            [b.predicted for b in model.reliability], [b.observed for b in model.reliability], marker="o",
+            color="#6a3d9a", label="held-out bins",
+        )  # fmt: skip
+        axes.set_xlim(0, 1)
+        axes.set_ylim(0, 1)
+        axes.set_xlabel("predicted probability of paying within 30 days")
+        axes.set_ylabel("observed share that paid")
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=8, loc="upper left")
+        save(
+            "calibration",
+            "Propensity model: predicted vs observed",
+            f"Calibration chart of model {model.version} on its held-out examples, mean predicted against observed "
+            "payment rate per bin: "
+            + "; ".join(f"{b.bin} predicted {pct(b.predicted)}, observed {pct(b.observed)}" for b in model.reliability)
+            + ". The reliability table below has the counts.",
+            figure,
+        )
     return made
 
 
@@ -457,6 +557,118 @@ def _daily_table(days: Sequence[DayRow]) -> str:
     header = ("date (UTC)", "currency", "accounts placed", "messages", "identity checks", "payments", "collected",
               "collected to date", "recovery to date", "resolved", "opt-outs", "complaints")  # fmt: skip
     return _table("Day by day", header, rows, "daily")
+
+
+def _hours(hours: Sequence[int]) -> str:
+    return ", ".join(f"{hour:02d}:00" for hour in hours) or "none"
+
+
+def _sendtime_part(sendtime: SendTimeFigures | None, chart: Chart | None) -> str:
+    heading = '<h3 id="h-sendtime">Send time</h3>'
+    if sendtime is None:
+        return heading + (
+            f'<p class="note" id="sendtime-unavailable">Send-time distributions: {NOT_AVAILABLE} (the priors could '
+            "not be read for this report).</p>"
+        )
+    if not sendtime.responses:
+        return heading + (
+            '<p class="note">No response has been counted yet: the send-time priors are empty, so the scheduler '
+            "times contacts from each debtor's own responses only (or the cadence's moment).</p>"
+        )
+    window = f"{sendtime.window_start:%H:%M}-{sendtime.window_end:%H:%M}"
+    channels = list(sendtime.by_channel)
+    hour_rows = [
+        (f"{hour:02d}:00", *(f"{sendtime.by_channel[c][hour]:,}" for c in channels), f"{sendtime.by_hour[hour]:,}",
+         pct(sendtime.by_hour[hour] / sendtime.responses))
+        for hour in range(24)
+    ]  # fmt: skip
+    segment_rows = [
+        (s.segment, s.stage, s.tier, CHANNEL_LABELS.get(s.channel, s.channel), f"{s.responses:,}",
+         _hours(s.best_hours), pct(s.window_share))
+        for s in sendtime.segments
+    ]  # fmt: skip
+    weekdays = ", ".join(f"{day} {count:,}" for day, count in zip(WEEKDAYS, sendtime.by_weekday, strict=True))
+    return "\n".join(
+        [
+            heading,
+            f'<p class="note">The responses (opens, clicks, replies, pay page visits, payments) the send-time priors '
+            f"counted for this lender: {sendtime.responses:,}, at the debtor's local hour (docs/learning.md). Best "
+            f"hours over every segment: {_hours(sendtime.best_hours)}; {pct(sendtime.window_share)} inside the contact "
+            f"window ({window} local). By weekday: {weekdays}. The scheduler only ever sends inside the window: a "
+            "response outside it (an email read late at night) still tells it which end of the window is better.</p>",
+            _figure(chart),
+            "<details><summary>Responses by local hour of the day (24 rows)</summary>"
+            + _table(
+                "Responses by the debtor's local hour of the day",
+                ("local hour", *(CHANNEL_LABELS.get(c, c) for c in channels), "all", "share"),
+                hour_rows,
+                "sendtime-hours",
+            )
+            + "</details>",
+            _table(
+                f"Send-time priors by segment (stage#tier#channel): best local hours and share in the window {window}",
+                ("segment", "stage", "tier", "channel", "responses", "best local hours", "in the window"),
+                segment_rows,
+                "sendtime",
+            ),
+        ]
+    )
+
+
+def _model_part(model: ModelFigures | None, chart: Chart | None) -> str:
+    heading = '<h3 id="h-model">Propensity model</h3>'
+    plainly = (
+        '<p class="note"><strong>The score sets the tier (and with it the intensity of treatment) only; it never '
+        "decides whether an account may be contacted</strong>: eligibility, the contact window, caps and consent "
+        "are the compliance rules' alone.</p>"
+    )
+    if model is None:
+        return heading + (
+            f'<p class="note" id="model-unavailable">The propensity model: {NOT_AVAILABLE} (it could not be read for '
+            "this report).</p>" + plainly
+        )
+    t = model.training
+    trained_on = (
+        f"{t.get('examples', 'n/a')} examples ({t.get('positives', 'n/a')} paid within 30 days) from "
+        f"{t.get('accounts', 'n/a')} accounts"
+    )
+    settings = ", ".join(f"{key} {t[key]}" for key in ("seed", "holdout", "l2") if key in t)
+    when = next((str(t[key]) for key in ("trained_at", "as_of", "date") if key in t), "not recorded in the artifact")
+    rows = [
+        ("Version", model.version),
+        ("Read from", model.source),
+        ("Trained", when),
+        ("Trained on", trained_on + (f" ({settings})" if settings else "")),
+        (
+            "Held out",
+            "n/a"
+            if model.held_out is None
+            else f"{model.held_out:,} examples ({model.held_out_positives or 0:,} paid)",
+        ),
+        ("AUC (held out)", num(model.auc, 3)),
+        ("Brier score (held out; lower is better)", num(model.brier, 4)),
+        ("Mean calibration gap (|predicted − observed|, by count)", pct(model.calibration_error)),
+    ]
+    bins = [
+        (b.bin, f"{b.count:,}", pct(b.predicted), pct(b.observed), f"{100 * (b.observed - b.predicted):+.1f} pt")
+        for b in model.reliability
+    ]
+    return "\n".join(
+        [
+            heading,
+            plainly,
+            _table("The propensity model in use (P(paying within 30 days))", ("figure", "value"), rows, "model"),
+            _figure(chart),
+            _table(
+                "Reliability on the held-out examples: per bin of predicted probability",
+                ("predicted bin", "examples", "mean predicted", "observed", "observed − predicted"),
+                bins,
+                "reliability",
+            )
+            if bins
+            else '<p class="note">The artifact records no reliability bins.</p>',
+        ]
+    )
 
 
 def html_page(figures: LenderFigures, made: Sequence[Chart], files: Iterable[str]) -> str:
@@ -551,6 +763,10 @@ def html_page(figures: LenderFigures, made: Sequence[Chart], files: Iterable[str
         )  # fmt: skip
         if experiment_rows
         else '<p class="note">No message experiment has counted an exposure for this lender.</p>',
+        "</section>",
+        '<section aria-labelledby="h-learned"><h2 id="h-learned">What cleardue learned</h2>',
+        _sendtime_part(figures.sendtime, chart.get("sendtime")),
+        _model_part(figures.model, chart.get("calibration")),
         "</section>",
         '<section aria-labelledby="h-compliance"><h2 id="h-compliance">Compliance</h2>',
         verdict,

@@ -16,12 +16,16 @@ Library use (the daily Lambda and `cleardue report` call this; the simulation's 
     service.write_report(report, s3=boto3.client("s3"), bucket=bucket)  # -> reports/acme/2026-03-08/...
     service.write_report(report, directory=Path("out"))                # -> out/acme/2026-03-08/...
 
-`build_report(records, as_of, *, lender_id, experiments=None, profile=None) -> Report`: `as_of` an aware
+`build_report(records, as_of, *, lender_id, experiments=None, profile=None, priors=None, model=None) -> Report`:
+`as_of` an aware
 datetime (the moment described: events after it are left out), `experiments` the standings by segment
 (`{segment: {"<template>#<variant>": Standing}}`, as `store.report_reader.standings` reads them), `profile` the
-lender's `LenderProfile` (stage windows and the compliance check's numbers; the defaults without).
-`Report.files` maps each file name (report.html, kpis.csv, daily.csv, messages.csv, funnel.csv,
-experiments.csv, summary.json) to its bytes; `Report.figures` holds the numbers (core.reporting.LenderFigures).
+lender's `LenderProfile` (stage windows and the compliance check's numbers; the defaults without), `priors` the
+lender's send-time prior counts (`{segment: {hour_of_week: count}}`, as `store.learning.prior_counts` reads them)
+and `model` the propensity model in use (`store.learning.load_model`): without them, "What cleardue learned"
+says not available. `Report.files` maps each file name (report.html, kpis.csv, daily.csv, messages.csv,
+funnel.csv, experiments.csv, sendtime.csv, model.csv, summary.json) to its bytes; `Report.figures` holds the
+numbers (core.reporting.LenderFigures).
 `write_report(...) -> list[str]` returns the keys (or paths) written.
 
 Next to the dated folders, `reports/<lender>/latest.json` names the latest daily report (its date and files), so
@@ -32,6 +36,7 @@ digits): a date (`YYYY-MM-DD`) is never an upload id.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +50,7 @@ from functions.core.clock import ensure_utc, iso_utc
 from functions.core.experiments import Standing
 from functions.core.kpis import AccountRecord
 from functions.core.lender import LenderProfile
+from functions.core.propensity import Model, default_model
 from functions.core.reporting import LenderFigures, experiment_segments, figures
 from functions.reports import render
 
@@ -91,8 +97,14 @@ def build_report(
     lender_id: str,
     experiments: Mapping[str, Mapping[str, Standing]] | None = None,
     profile: LenderProfile | None = None,
+    priors: Mapping[str, Mapping[int, int]] | None = None,
+    model: Model | None = None,
+    model_source: str | None = None,
 ) -> Report:
-    """The report of one lender's accounts (`records`) at `as_of` (see the module docstring)."""
+    """The report of one lender's accounts (`records`) at `as_of` (see the module docstring). `priors`: the
+    lender's send-time prior counts (`store.learning.prior_counts`); `model`: the propensity model in use, read
+    from `model_source` (default: named after the shipped model or "a published artifact"). Either None: its
+    part of "What cleardue learned" says not available."""
     profile = profile or LenderProfile.default_for(lender_id)
     rules = profile.rules()
     numbers = figures(
@@ -102,20 +114,67 @@ def build_report(
         bounds=rules.bounds,
         check_rules=CheckRules.from_rules(rules),
         standings=experiments,
+        priors=priors,
+        model=model,
+        model_source=model_source or (_source_of(model) if model is not None else ""),
     )
     return Report(numbers, render.render(numbers))
 
 
+SHIPPED_MODEL = "the default shipped with the code (functions/core/propensity_default.json)"
+
+
+def _source_of(model: Model, location: str | None = None) -> str:
+    if model.version == default_model().version:
+        shipped = SHIPPED_MODEL
+        return f"{shipped}; nothing published at {location}" if location else shipped
+    return location or "a published artifact"
+
+
+def read_learning(lender_id: str) -> tuple[dict[str, dict[int, int]] | None, Model | None, str]:
+    """The lender's send-time prior counts and the propensity model the scheduler uses (`names.ENV_PROPENSITY_MODEL`,
+    else the shipped default) with where it came from. A failure to read either is logged and gives None: the
+    report says "not available" rather than failing."""
+    from functions.observability import logger
+    from functions.store import StoreError, learning
+
+    priors: dict[str, dict[int, int]] | None = None
+    try:
+        priors = learning.prior_counts(lender_id)
+    except StoreError:
+        logger.exception(
+            "send-time priors unreadable: the report shows them as not available", extra={"lender": lender_id}
+        )
+    location = os.environ.get(names.ENV_PROPENSITY_MODEL) or None
+    model: Model | None = None
+    try:
+        model = learning.load_model(location)
+    except StoreError:
+        logger.exception(
+            "propensity model unreadable: the report shows it as not available", extra={"location": location}
+        )
+    return priors, model, _source_of(model, location) if model is not None else ""
+
+
 def report_for_lender(lender_id: str, as_of: datetime, *, scan_trails: bool = False) -> Report:
-    """Read the lender's accounts (no PII), trails, policy and experiment standings, and build the report.
+    """Read the lender's accounts (no PII), trails, policy, experiment standings, send-time priors and the
+    propensity model in use (`read_learning`), and build the report.
     `scan_trails`: read the trails with one Scan of the events table instead of one Query per account (for a
     simulation on moto, where every Query scans the table)."""
     from functions.store import lenders, report_reader
 
     records = report_reader.lender_records(lender_id, scan=scan_trails)
     standings = report_reader.standings(lender_id, experiment_segments(records))
+    priors, model, source = read_learning(lender_id)
     return build_report(
-        records, as_of, lender_id=lender_id, experiments=standings, profile=lenders.get_or_default(lender_id)
+        records,
+        as_of,
+        lender_id=lender_id,
+        experiments=standings,
+        profile=lenders.get_or_default(lender_id),
+        priors=priors,
+        model=model,
+        model_source=source,
     )
 
 

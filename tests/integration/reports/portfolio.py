@@ -27,6 +27,13 @@ STANDINGS = {
     "mid#2#en": {"reminder#a": Standing(12, 1), "reminder#b": Standing(11, 1)},
 }
 
+# The lender's send-time priors (store.learning.prior_counts: {segment: {local hour of week: responses}}).
+PRIORS = {
+    "early#1#email": {9: 6, 10: 4, 24 + 19: 3, 2 * 24 + 22: 1},
+    "early#1#sms": {3 * 24 + 12: 2, 4 * 24 + 18: 3},
+    "early#1#any": {5 * 24 + 11: 2},
+}
+
 
 class Trail:
     def __init__(self, account: Account) -> None:

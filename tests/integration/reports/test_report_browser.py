@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from functions.core import propensity
 from functions.reports import service
-from tests.integration.reports.portfolio import AS_OF, LENDER, STANDINGS, records
+from tests.integration.reports.portfolio import AS_OF, LENDER, PRIORS, STANDINGS, records
 
-EXPECTED_CHARTS = {"recovery", "activity", "funnel", "by_stage", "by_tier", "variants", "experiments"}
+EXPECTED_CHARTS = {
+    "recovery", "activity", "funnel", "by_stage", "by_tier", "variants", "experiments", "sendtime", "calibration",
+}  # fmt: skip
 
 
 @pytest.fixture
@@ -23,7 +26,9 @@ def page(browser):
 
 def test_the_report_opens_in_chromium_with_every_chart_and_the_kpi_table(page, axe_source: str, tmp_path: Path) -> None:
     # Given a lender's report written to a local directory
-    report = service.build_report(records(), AS_OF, lender_id=LENDER, experiments=STANDINGS)
+    report = service.build_report(
+        records(), AS_OF, lender_id=LENDER, experiments=STANDINGS, priors=PRIORS, model=propensity.default_model()
+    )
     written = service.write_report(report, directory=tmp_path)
     html = next(Path(path) for path in written if path.endswith("report.html"))
 
@@ -47,6 +52,9 @@ def test_the_report_opens_in_chromium_with_every_chart_and_the_kpi_table(page, a
     assert {"Accounts", "Recovery rate", "Cure rate", "Compliance violations (independent check)"} <= set(rows)
     assert page.locator("table#funnel tbody tr").count() == 6
     assert page.locator("table#experiments").is_visible()
+    # and what cleardue learned: send-time priors by segment, the model's reliability bins
+    assert page.locator("table#sendtime tbody tr").count() == len(PRIORS)
+    assert page.locator("table#reliability tbody tr").count() == 10
     # and nothing in it fails an accessibility audit badly
     page.add_script_tag(content=axe_source)
     violations = page.evaluate("async () => (await axe.run()).violations.map(v => [v.id, v.impact])")

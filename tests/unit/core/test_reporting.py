@@ -4,13 +4,15 @@ answers are known."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from functions.core import reporting
+import pytest
+
+from functions.core import propensity, reporting
 from functions.core.account import Account
 from functions.core.audit import AuditEvent, EventType
-from functions.core.audit_check import RULE_TIME
+from functions.core.audit_check import RULE_TIME, CheckRules
 from functions.core.experiments import Standing
 from functions.core.kpis import AccountRecord
 from functions.core.money import Money
@@ -187,3 +189,88 @@ def test_accounts_placed_after_as_of_are_left_out() -> None:
 
     assert result.overall.accounts == 1
     assert result.daily[-1].accounts_placed == 1
+
+
+# --- what cleardue learned -------------------------------------------------------------------------------
+
+MON, WED, SUN = 0, 2 * 24, 6 * 24  # hour-of-week offsets (core.engagement.hour_of_week: Monday 00:00 is 0)
+PRIORS = {
+    "early#1#email": {MON + 9: 5, WED + 9: 3, MON + 22: 2},
+    "early#1#any": {MON + 13: 4, SUN + 2: 1},
+    "mid#0#sms": {WED + 19: 6, 200: 3, MON + 5: 0},  # out of the week, and a zero: ignored
+}
+
+
+def test_send_time_sums_the_priors_by_local_hour_and_channel_with_each_segments_best_hours() -> None:
+    result = reporting.send_time(PRIORS)
+
+    assert result.responses == 21
+    assert {hour: n for hour, n in enumerate(result.by_hour) if n} == {2: 1, 9: 8, 13: 4, 19: 6, 22: 2}
+    assert (
+        result.by_channel["email"][9] == 8 and result.by_channel["any"][13] == 4 and sum(result.by_channel["sms"]) == 6
+    )
+    assert result.by_weekday == (11, 0, 9, 0, 0, 0, 1)
+    assert result.best_hours == (9, 19, 13)
+    assert result.in_window == 8 + 4 + 6  # 08:00-21:00: not 02:00 nor 22:00
+    assert result.window_share == pytest.approx(18 / 21)
+    email = next(s for s in result.segments if s.segment == "early#1#email")
+    assert (email.stage, email.tier, email.channel, email.responses) == ("early", "1", "email", 10)
+    assert email.best_hours == (9, 22) and email.window_share == pytest.approx(0.8)
+    assert ("mid#0#sms", 200, 3) not in result.cells and ("mid#0#sms", WED + 19, 6) in result.cells
+    assert len(result.cells) == 6
+
+
+def test_an_hour_counts_in_the_window_only_when_it_lies_wholly_inside() -> None:
+    result = reporting.send_time({"early#1#email": {8: 1, 20: 1}}, time(8, 30), time(20, 30))
+
+    assert result.in_window == 0 and result.window_share == 0.0
+    assert reporting.send_time({"early#1#email": {8: 1, 20: 1}}).in_window == 2
+
+
+def test_empty_priors_have_no_share_and_no_best_hour() -> None:
+    result = reporting.send_time({})
+
+    assert (result.responses, result.window_share, result.best_hours, result.segments) == (0, None, (), [])
+
+
+def test_the_model_figures_are_its_artifacts_evaluation_with_a_weighted_calibration_gap() -> None:
+    model = propensity.default_model()
+
+    result = reporting.model_figures(model, "shipped")
+
+    evaluation = model.evaluation
+    assert (result.version, result.source, result.auc, result.brier) == (
+        model.version, "shipped", evaluation["auc"], evaluation["brier"],
+    )  # fmt: skip
+    assert result.held_out == evaluation["examples"] and result.training["examples"] == model.training["examples"]
+    assert [b.bin for b in result.reliability] == [row["bin"] for row in evaluation["reliability"]]
+    bins = evaluation["reliability"]
+    gap = sum(b["count"] * abs(b["predicted"] - b["observed"]) for b in bins) / sum(b["count"] for b in bins)
+    assert result.calibration_error == pytest.approx(gap)
+
+
+def test_a_model_without_an_evaluation_or_with_a_malformed_bin_still_has_figures() -> None:
+    model = propensity.default_model()
+    bare = replace(
+        model, evaluation={"auc": None, "reliability": [{"bin": "0.0-0.1"}, *model.evaluation["reliability"][:1]]}
+    )
+
+    result = reporting.model_figures(bare, "s3://b/k")
+
+    assert (result.auc, result.brier, result.held_out) == (None, None, None)
+    assert len(result.reliability) == 1 and result.calibration_error is not None
+
+
+def test_the_learned_section_uses_the_lenders_window_and_is_absent_unless_given() -> None:
+    account = make_account("L-1")
+    records = [AccountRecord(account, [], PLACED)]
+    rules = CheckRules(window_start=time(9, 0), window_end=time(12, 0))
+
+    result = reporting.figures(
+        "acme", records, AS_OF, check_rules=rules, priors=PRIORS, model=propensity.default_model(), model_source="x"
+    )
+
+    assert result.sendtime is not None and result.sendtime.in_window == 8  # only 09:00 is inside 09:00-12:00
+    assert result.model is not None and result.model.source == "x"
+    bare = reporting.figures("acme", records, AS_OF)
+    assert bare.sendtime is None and bare.model is None
