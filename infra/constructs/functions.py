@@ -554,7 +554,8 @@ class FunctionsConstruct(Construct):
 
     def _build_reports(self, bucket: s3.Bucket) -> lambda_.Function:
         """The daily lender reports (functions/reports): read a lender's accounts (by_lender, then BatchGetItem of
-        non-personal attributes), their trails, policies and experiment standings; write reports/<lender>/<date>/.
+        non-personal attributes), their trails, policies, experiment standings and send-time priors, and the
+        published propensity model; write reports/<lender>/<date>/.
         Its own layer (matplotlib for the charts, without the libraries it never imports): the shared layer plus
         matplotlib would pass Lambda's 250 MB unzipped limit."""
         self.reports_dependencies = lambda_.LayerVersion(
@@ -574,6 +575,8 @@ class FunctionsConstruct(Construct):
             environment={
                 names.ENV_PORTFOLIO_BUCKET: bucket.bucket_name,
                 "MPLCONFIGDIR": "/tmp/matplotlib",  # matplotlib's font cache: /tmp is Lambda's only writable place
+                # The propensity model the scheduler uses, for the report's "what cleardue learned" section.
+                names.ENV_PROPENSITY_MODEL: f"s3://{bucket.bucket_name}/{names.PROPENSITY_MODEL_KEY}",
             },
             retry_attempts=0,  # EventBridge retries the scheduled invocation (its rule's target)
             failures=self._messaging.failed_invocations,
@@ -588,6 +591,12 @@ class FunctionsConstruct(Construct):
         # Reads only the latest.json pointers (is a later day's report already there?).
         pointers = bucket.arn_for_objects(f"{names.REPORTS_PREFIX}*/latest.json")
         function.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[pointers]))
+        # ... and the published propensity model (the scheduler's: its version and evaluation go in the report).
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[bucket.arn_for_objects(names.PROPENSITY_MODEL_KEY)]
+            )
+        )
         logical_id = self._logical_id(bucket)
         acknowledge(
             function,

@@ -57,6 +57,8 @@ def test_the_reports_function_has_its_own_arm64_layer(template):
     environment = function_environment(template, REPORTS_HANDLER)
     assert environment[names.ENV_PORTFOLIO_BUCKET] == {"Ref": ref(template, names.OUTPUT_PORTFOLIO_BUCKET)}
     assert environment["MPLCONFIGDIR"].startswith("/tmp/")
+    scheduler = function_environment(template, SCHEDULER_HANDLER)
+    assert environment[names.ENV_PROPENSITY_MODEL] == scheduler[names.ENV_PROPENSITY_MODEL]  # the model in use
 
 
 def test_the_reports_run_daily_and_keep_a_failed_run(stack_template, template):
@@ -99,9 +101,19 @@ def test_the_reports_function_reads_the_tables_and_writes_only_reports(template)
         if any(action.startswith("s3:") for action in as_list(statement["Action"]))
     }
     objects = {"Fn::GetAtt": [bucket, "Arn"]}
-    assert s3 == {
-        ("s3:PutObject",): [{"Fn::Join": ["", [objects, "/reports/*"]]}],
-        ("s3:GetObject",): [{"Fn::Join": ["", [objects, "/reports/*/latest.json"]]}],
-    }
+    reads = sorted(
+        (resource for statement in found if as_list(statement["Action"]) == ["s3:GetObject"]
+         for resource in as_list(statement["Resource"])),
+        key=str,
+    )  # fmt: skip
+    assert set(s3) == {("s3:PutObject",), ("s3:GetObject",)}
+    assert s3[("s3:PutObject",)] == [{"Fn::Join": ["", [objects, "/reports/*"]]}]
+    assert reads == sorted(
+        [
+            {"Fn::Join": ["", [objects, "/reports/*/latest.json"]]},
+            {"Fn::Join": ["", [objects, f"/{names.PROPENSITY_MODEL_KEY}"]]},  # exactly the scheduler's model
+        ],
+        key=str,
+    )
     others = {a for s in found for a in as_list(s["Action"]) if a.startswith(("sqs:", "ses:", "sns:", "secrets"))}
     assert others == {"sqs:SendMessage"}  # only its failed invocations, to the dead-letter queue
