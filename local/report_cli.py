@@ -87,7 +87,9 @@ def report_command(args: argparse.Namespace, out: Callable[[str], None] = print,
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     tables.configure(StoreSettings(region=region, **found))
     try:
-        report = service.report_for_lender(args.lender, as_of_for(args.date))
+        # The model the stack's scheduler reads (`cleardue train --bucket` publishes it there).
+        model = os.environ.get(names.ENV_PROPENSITY_MODEL) or f"s3://{bucket}/{names.PROPENSITY_MODEL_KEY}"
+        report = service.report_for_lender(args.lender, as_of_for(args.date), model_location=model)
         if not report.figures.overall.accounts:
             print(f"cleardue report: lender {args.lender!r} has no account", file=sys.stderr)
             return 1

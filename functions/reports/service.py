@@ -131,10 +131,12 @@ def _source_of(model: Model, location: str | None = None) -> str:
     return location or "a published artifact"
 
 
-def read_learning(lender_id: str) -> tuple[dict[str, dict[int, int]] | None, Model | None, str]:
-    """The lender's send-time prior counts and the propensity model the scheduler uses (`names.ENV_PROPENSITY_MODEL`,
-    else the shipped default) with where it came from. A failure to read either is logged and gives None: the
-    report says "not available" rather than failing."""
+def read_learning(
+    lender_id: str, model_location: str | None = None
+) -> tuple[dict[str, dict[int, int]] | None, Model | None, str]:
+    """The lender's send-time prior counts and the propensity model the scheduler uses (`model_location`, else
+    `names.ENV_PROPENSITY_MODEL`, else the shipped default) with where it came from. A failure to read either is
+    logged and gives None: the report says "not available" rather than failing."""
     from functions.observability import logger
     from functions.store import StoreError, learning
 
@@ -145,7 +147,7 @@ def read_learning(lender_id: str) -> tuple[dict[str, dict[int, int]] | None, Mod
         logger.exception(
             "send-time priors unreadable: the report shows them as not available", extra={"lender": lender_id}
         )
-    location = os.environ.get(names.ENV_PROPENSITY_MODEL) or None
+    location = model_location or os.environ.get(names.ENV_PROPENSITY_MODEL) or None
     model: Model | None = None
     try:
         model = learning.load_model(location)
@@ -156,16 +158,19 @@ def read_learning(lender_id: str) -> tuple[dict[str, dict[int, int]] | None, Mod
     return priors, model, _source_of(model, location) if model is not None else ""
 
 
-def report_for_lender(lender_id: str, as_of: datetime, *, scan_trails: bool = False) -> Report:
+def report_for_lender(
+    lender_id: str, as_of: datetime, *, scan_trails: bool = False, model_location: str | None = None
+) -> Report:
     """Read the lender's accounts (no PII), trails, policy, experiment standings, send-time priors and the
-    propensity model in use (`read_learning`), and build the report.
+    propensity model in use (`read_learning`; `model_location` s3://bucket/key, default the environment's), and
+    build the report.
     `scan_trails`: read the trails with one Scan of the events table instead of one Query per account (for a
     simulation on moto, where every Query scans the table)."""
     from functions.store import lenders, report_reader
 
     records = report_reader.lender_records(lender_id, scan=scan_trails)
     standings = report_reader.standings(lender_id, experiment_segments(records))
-    priors, model, source = read_learning(lender_id)
+    priors, model, source = read_learning(lender_id, model_location)
     return build_report(
         records,
         as_of,

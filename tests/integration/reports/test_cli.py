@@ -3,11 +3,14 @@ to a local directory."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from functions import names
+from functions.core import propensity
 from functions.store.settings import StoreSettings
 from local import cli, report_cli
 from tests.conftest import BUCKET
@@ -59,3 +62,18 @@ def test_a_lender_without_accounts_or_a_stack_is_an_error(aws: dict[str, Any], t
     assert run(["--lender", "acme", "--state-dir", str(tmp_path)])[0] == 2  # no outputs.json: no local stack
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["report", "--lender", "acme", "--date", "5 March"])
+
+
+def test_the_report_shows_the_model_published_in_the_stacks_bucket(aws: dict[str, Any], tmp_path: Path) -> None:
+    place(make_account("C-1", lender_id="acme"), PLACED)
+    published = {**propensity.default_model().to_json(), "version": "p-published0002"}
+    aws["s3"].put_object(Bucket=BUCKET, Key=names.PROPENSITY_MODEL_KEY, Body=json.dumps(published).encode())
+
+    code, lines = run(
+        ["--lender", "acme", "--date", "2026-03-05", "--out", str(tmp_path), *stack_options(aws["settings"])]
+    )
+
+    assert code == 0, lines
+    model = (tmp_path / "acme" / "2026-03-05" / "model.csv").read_text().splitlines()
+    assert "version,,p-published0002" in model
+    assert f"source,,s3://{BUCKET}/{names.PROPENSITY_MODEL_KEY}" in model
