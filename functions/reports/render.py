@@ -615,6 +615,10 @@ def _sendtime_part(sendtime: SendTimeFigures | None, chart: Chart | None) -> str
     )
 
 
+def _count(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else "n/a"
+
+
 def _model_part(model: ModelFigures | None, chart: Chart | None) -> str:
     heading = '<h3 id="h-model">Propensity model</h3>'
     plainly = (
@@ -629,8 +633,8 @@ def _model_part(model: ModelFigures | None, chart: Chart | None) -> str:
         )
     t = model.training
     trained_on = (
-        f"{t.get('examples', 'n/a')} examples ({t.get('positives', 'n/a')} paid within 30 days) from "
-        f"{t.get('accounts', 'n/a')} accounts"
+        f"{_count(t.get('examples'))} examples ({_count(t.get('positives'))} paid within 30 days) from "
+        f"{_count(t.get('accounts'))} accounts"
     )
     settings = ", ".join(f"{key} {t[key]}" for key in ("seed", "holdout", "l2") if key in t)
     when = next((str(t[key]) for key in ("trained_at", "as_of", "date") if key in t), "not recorded in the artifact")
@@ -647,7 +651,10 @@ def _model_part(model: ModelFigures | None, chart: Chart | None) -> str:
         ),
         ("AUC (held out)", num(model.auc, 3)),
         ("Brier score (held out; lower is better)", num(model.brier, 4)),
-        ("Mean calibration gap (|predicted − observed|, by count)", pct(model.calibration_error)),
+        (
+            "Mean calibration gap (|predicted − observed|, by count)",
+            "n/a" if model.calibration_error is None else f"{100 * model.calibration_error:.1f} pt",
+        ),
     ]
     bins = [
         (b.bin, f"{b.count:,}", pct(b.predicted), pct(b.observed), f"{100 * (b.observed - b.predicted):+.1f} pt")

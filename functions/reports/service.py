@@ -121,7 +121,9 @@ def build_report(
     return Report(numbers, render.render(numbers))
 
 
-SHIPPED_MODEL = "the default shipped with the code (functions/core/propensity_default.json)"
+SHIPPED_MODEL = (
+    "the default shipped with the code (functions/core/propensity_default.json, trained on a synthetic population)"
+)
 
 
 def _source_of(model: Model, location: str | None = None) -> str:

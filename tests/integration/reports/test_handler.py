@@ -197,4 +197,4 @@ def test_a_published_model_is_the_one_shown(reports: Any) -> None:
 
     assert report.figures.model is not None and report.figures.model.version == "p-published0001"
     assert report.figures.model.source == f"s3://{BUCKET}/{names.PROPENSITY_MODEL_KEY}"
-    assert "1234 examples" in report.files["report.html"].decode()
+    assert "1,234 examples" in report.files["report.html"].decode()
