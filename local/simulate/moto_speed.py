@@ -1,4 +1,6 @@
-"""One more cost of moto 5.2's DynamoDB that DynamoDB does not have, removed for the simulation's long runs.
+"""Costs of moto 5.2's DynamoDB that DynamoDB does not have, removed for the simulation's long runs (besides
+local/moto_tuning.py's two): key and index queries (below), item responses' serialisation and the parse of
+UpdateExpressions (further down). `apply()` installs them, `restore()` takes them out (tests).
 
 A Query on a table's own key (no index) makes moto list and *sort every item of the table*, then keep those
 with the hash key: O(table size · log) per query. The audit trail reads its last event before every append
