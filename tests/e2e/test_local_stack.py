@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_string
@@ -35,7 +36,11 @@ def moto_server() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    endpoint = f"http://{host}:{port}"
+    # An in-process server shares moto's backends with every in-process mock that ran before it (an email an
+    # earlier test sent would be counted here): start from empty.
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    yield endpoint
     server.stop()
 
 
@@ -106,6 +111,9 @@ def test_one_cycle_ingests_schedules_sends_and_audits(first_run: dict) -> None:
         assert outputs[key]
 
     messages = ses_messages(endpoint)
+    by_recipient = Counter(tuple(sorted(set(m["destinations"]))) for m in messages)
+    twice = {to: n for to, n in by_recipient.items() if n > 1}
+    assert not twice, f"emailed more than once: {twice}"
     assert len(messages) == 48  # 49 accepted, one reachable by phone only (SMS comes with its own sender)
     assert all(message["subject"].startswith("Northwind Credit: ") for message in messages)
     # Each in the debtor's language, amounts localised by Babel.
