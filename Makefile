@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: run test fuzz faults browser lint format typecheck bench synth deploy destroy clean simulate simulate-test
+.PHONY: run test large fuzz faults browser lint format typecheck bench synth deploy destroy clean simulate simulate-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/cleardue up
 
+# The million-row ingestion test runs here on 200,000 rows (same checkpoint path); `make large` runs it whole.
 test: $(STAMP) browser lint typecheck
-	$(BIN)/python -m pytest
+	LARGE_TEST_ROWS=200000 $(BIN)/python -m pytest
+
+large: $(STAMP)
+	$(BIN)/python -m pytest -m large
 
 # The fuzz tests with a large budget (make test runs them with a small one); FUZZ_EXAMPLES=… to change it.
 FUZZ_EXAMPLES ?= 5000
