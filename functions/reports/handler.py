@@ -37,7 +37,9 @@ def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str,
     as_of = ensure_utc(event.time)  # time comes from the event: the day this run reports
     requested = event.detail.get("lender_ids") if isinstance(event.detail, dict) else None
     lender_ids = [str(i) for i in requested] if isinstance(requested, list) else report_reader.lender_ids()
-    summary = service.run(lender_ids, as_of, s3=s3, bucket=settings.portfolio_bucket)
+    summary = service.run(
+        lender_ids, as_of, s3=s3, bucket=settings.portfolio_bucket, model_location=settings.propensity_model
+    )
     logger.info(
         "lender reports",
         extra={"as_of": summary.as_of, "written": len(summary.written), "failed": sorted(summary.failed)},

@@ -36,7 +36,6 @@ digits): a date (`YYYY-MM-DD`) is never an upload id.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -136,8 +135,8 @@ def _source_of(model: Model, location: str | None = None) -> str:
 def read_learning(
     lender_id: str, model_location: str | None = None
 ) -> tuple[dict[str, dict[int, int]] | None, Model | None, str]:
-    """The lender's send-time prior counts and the propensity model the scheduler uses (`model_location`, else
-    `names.ENV_PROPENSITY_MODEL`, else the shipped default) with where it came from. A failure to read either is
+    """The lender's send-time prior counts and the propensity model the scheduler uses (`model_location`: the
+    reports settings' PROPENSITY_MODEL; else the shipped default) with where it came from. A failure to read either is
     logged and gives None: the report says "not available" rather than failing."""
     from functions.observability import logger
     from functions.store import StoreError, learning
@@ -149,7 +148,7 @@ def read_learning(
         logger.exception(
             "send-time priors unreadable: the report shows them as not available", extra={"lender": lender_id}
         )
-    location = model_location or os.environ.get(names.ENV_PROPENSITY_MODEL) or None
+    location = model_location or None
     model: Model | None = None
     try:
         model = learning.load_model(location)
@@ -249,7 +248,9 @@ class RunSummary:
     violations: int = 0
 
 
-def run(lender_ids: Iterable[str], as_of: datetime, *, s3: Any, bucket: str) -> RunSummary:
+def run(
+    lender_ids: Iterable[str], as_of: datetime, *, s3: Any, bucket: str, model_location: str | None = None
+) -> RunSummary:
     """The daily run: each lender's report written to S3. A lender that fails is recorded and the others go on."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -258,7 +259,7 @@ def run(lender_ids: Iterable[str], as_of: datetime, *, s3: Any, bucket: str) -> 
     summary = RunSummary(iso_utc(as_of))
     for lender_id in lender_ids:
         try:
-            report = report_for_lender(lender_id, as_of)
+            report = report_for_lender(lender_id, as_of, model_location=model_location)
             write_report(report, s3=s3, bucket=bucket)
         except (StoreError, ClientError, BotoCoreError) as exc:
             summary.failed[lender_id] = type(exc).__name__

@@ -10,7 +10,14 @@ from functions.store.settings import StoreSettings
 
 class ReportsSettings(StoreSettings):
     portfolio_bucket: str
+    propensity_model: str | None = None  # s3://<bucket>/<key> of the model the scheduler uses (absent: shipped)
 
     @classmethod
     def from_env(cls) -> ReportsSettings:
-        return cls.model_validate({**cls.env_fields(), "portfolio_bucket": os.environ.get(names.ENV_PORTFOLIO_BUCKET)})
+        return cls.model_validate(
+            {
+                **cls.env_fields(),
+                "portfolio_bucket": os.environ.get(names.ENV_PORTFOLIO_BUCKET),
+                "propensity_model": os.environ.get(names.ENV_PROPENSITY_MODEL) or None,
+            }
+        )

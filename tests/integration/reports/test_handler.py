@@ -21,6 +21,7 @@ from functions.core.money import Money
 from functions.core.payments import PaymentFact, apply_payment
 from functions.reports import handler as reports_handler
 from functions.reports import service
+from functions.reports.settings import ReportsSettings
 from functions.store import StoreError, accounts, events, learning, lenders
 from functions.store import experiments as experiment_store
 from tests.conftest import BUCKET
@@ -193,7 +194,8 @@ def test_a_published_model_is_the_one_shown(reports: Any) -> None:
     published = {**shipped, "version": "p-published0001", "training": {**shipped["training"], "examples": 1234}}
     reports.put_object(Bucket=BUCKET, Key=names.PROPENSITY_MODEL_KEY, Body=json.dumps(published).encode())
 
-    report = service.report_for_lender("acme", AS_OF)
+    # The location as deployed: PROPENSITY_MODEL in the function's environment, read by its settings.
+    report = service.report_for_lender("acme", AS_OF, model_location=ReportsSettings.from_env().propensity_model)
 
     assert report.figures.model is not None and report.figures.model.version == "p-published0001"
     assert report.figures.model.source == f"s3://{BUCKET}/{names.PROPENSITY_MODEL_KEY}"
