@@ -21,13 +21,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 from functions.core import installments
 from functions.core.audit import AuditEvent, EventType
 from functions.core.installments import Charge, ChargeJob
 from functions.core.lender import PlanBounds
 from functions.store import accounts, events, lenders
+
+if TYPE_CHECKING:  # the Stripe SDK is imported only when a job is still due (functions.charger.handler)
+    from functions.payments.stripe_gateway import PaymentsGateway as Gateway
 
 ACTOR = "charger"
 SAVE_ATTEMPTS = 5
@@ -36,21 +39,6 @@ SUCCEEDED = "succeeded"  # Stripe charged the card (the webhook applies the paym
 DECLINED = "declined"  # Stripe declined it (the webhook records the failure and tells the debtor)
 PENDING = "pending"  # Stripe has not decided yet (processing): the webhook will say
 NOT_DUE = "not_due"  # nothing to charge for this job any more (paid, in flight, plan changed, gone)
-
-
-class Gateway(Protocol):
-    def charge_off_session(
-        self,
-        *,
-        account_id: str,
-        lender_id: str,
-        plan_id: str,
-        installment: int,
-        amount: Any,
-        customer_id: str,
-        payment_method_id: str,
-        idempotency_key: str,
-    ) -> Any: ...
 
 
 class ConflictError(RuntimeError):

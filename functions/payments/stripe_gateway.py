@@ -189,15 +189,7 @@ class PaymentsGateway:
         }
         if customer_email:
             params["customer_email"] = customer_email
-        if locale:
-            params["locale"] = locale
-        session = self._call(
-            lambda: self._client.v1.checkout.sessions.create(
-                params=params,  # type: ignore[arg-type]
-                options={"idempotency_key": idempotency_key},
-            )
-        )
-        return CheckoutLink(session_id=session.id, url=str(session.url))
+        return self._checkout_session(params, locale, idempotency_key)
 
     def checkout_setup(
         self,
@@ -232,6 +224,9 @@ class PaymentsGateway:
             "metadata": {**metadata, "purpose": PURPOSE_PLAN_SETUP},
             "setup_intent_data": {"metadata": metadata},
         }
+        return self._checkout_session(params, locale, idempotency_key)
+
+    def _checkout_session(self, params: dict[str, Any], locale: str | None, idempotency_key: str) -> CheckoutLink:
         if locale:
             params["locale"] = locale
         session = self._call(

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -30,6 +30,7 @@ from functions.store import portal as portal_store
 
 if TYPE_CHECKING:  # the Stripe SDK is imported only by the routes that reach Stripe (cold starts)
     from functions.payments.stripe_gateway import CheckoutLink
+    from functions.payments.stripe_gateway import PaymentsGateway as Gateway
 
 ACTOR = "debtor"
 PURPOSE_PAYMENT = "payment"  # Checkout metadata `purpose` (functions.payments.stripe_gateway.PURPOSE_PAYMENT)
@@ -47,38 +48,6 @@ class PortalError(Exception):
         self.code = code
         self.message = message
         self.extra = extra
-
-
-class Gateway(Protocol):
-    """What the portal needs of functions.payments.stripe_gateway.PaymentsGateway."""
-
-    def checkout_payment(
-        self,
-        *,
-        account_id: str,
-        lender_id: str,
-        amount: Money,
-        description: str,
-        success_url: str,
-        cancel_url: str,
-        idempotency_key: str,
-        customer_email: str | None = None,
-        locale: str | None = None,
-        purpose: str = "payment",
-    ) -> CheckoutLink: ...
-
-    def checkout_setup(
-        self,
-        *,
-        account_id: str,
-        lender_id: str,
-        plan_id: str,
-        success_url: str,
-        cancel_url: str,
-        idempotency_key: str,
-        customer_email: str | None = None,
-        locale: str | None = None,
-    ) -> CheckoutLink: ...
 
 
 @dataclass(frozen=True)
