@@ -4,10 +4,27 @@ CPU time and published prices, against SES's own $0.10 per 1,000 (target: at mos
 One scheduler tick and the senders' batches run on moto server (`bench.send.measure`); every AWS call the
 functions make is seen with its parameters and response, and priced:
 
-- DynamoDB on-demand request units, from the calls: a read is 1 unit per 4 KB strongly consistent (half
-  eventually consistent), a write 1 unit per 1 KB, transactions twice that; sizes are the DynamoDB-JSON
-  length of the items sent or returned. An UpdateItem's item is not in the call: it is priced as an
-  account item of `ACCOUNT_ITEM_KB` plus the `due` index's delete + put (its key moves on every claim).
+- DynamoDB on-demand request units, from the items themselves, not assumed sizes: just before each counted
+  write call every item it touches is read (uncounted, strongly consistent) and read again just after, so
+  each write is priced on the real item (`item_size`: every attribute's name plus its value, as the
+  developer guide's "Item sizes and formats" counts them; a number is 1 byte per two significant digits
+  plus 1, a list or map 3 bytes plus its elements). The rules, per item touched:
+  - PutItem / UpdateItem: 1 WRU per KB (rounded up) of the larger of the item before and after; DeleteItem:
+    of the item deleted; BatchWriteItem: each put or delete alike.
+  - TransactWriteItems: twice that per item, a ConditionCheck included (priced on the checked item as it
+    is, at least 1 KB); a cancelled transaction, or a failed conditional write, is priced as if written
+    (DynamoDB charges the capacity it used) and changes no index.
+  - Each global secondary index of the table (its key and projection as DescribeTable reports them, so as
+    functions/store declares them and infra deploys them), by what the write changed in it, at its
+    projected size rounded up to 1 KB, never doubled (indexes are updated outside the transaction):
+    nothing when the item is in neither image of the index (sparse) or its projection did not change; a put
+    when the item enters it (its key attributes appear); a delete when it leaves; a delete + a put when an
+    index key attribute changes; one write when only a projected non-key attribute changes (with ALL,
+    any attribute).
+  - Reads: 1 RRU per 4 KB strongly consistent, half eventually consistent; GetItem and BatchGetItem per
+    item, Query on the total size of the items returned.
+  The report lists the units per message by phase, operation, kind and table, and the mean and largest
+  item size seen after the writes.
 - SQS requests: the functions' own, plus what the event source mapping does per batch (one
   ReceiveMessage, one DeleteMessageBatch); the empty polls are a fixed cost per queue, not per message.
 - Lambda: one request per batch of 10 and per scheduler tick; duration = the handlers' measured CPU time
@@ -26,9 +43,12 @@ are the same work for either channel, so the cost per message of those calls is 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import math
-from collections import Counter
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,50 +73,225 @@ TARGET_SHARE = 0.05
 LAMBDA_MEMORY_GB = 512 / 1024  # scheduler and senders (infra/constructs/functions.py)
 CALL_LATENCY_S = 0.005  # assumed wait per AWS call inside the region
 LOG_BYTES_PER_MESSAGE = 1_000  # one "job done" line (~600 B) + a tenth of a batch's EMF line, rounded up
-ACCOUNT_ITEM_KB = 2  # an account item with its history, counters and state
 SQS_ESM_REQUESTS_PER_BATCH = 2  # ReceiveMessage + DeleteMessageBatch by the event source mapping
 BATCH_SIZE = 10
+
+
+def _number_size(text: str) -> int:
+    """A number's stored size: 1 byte per two significant digits, plus 1 (leading and trailing zeros trimmed)."""
+    mantissa = text.lower().lstrip("-+").split("e", 1)[0]
+    digits = mantissa.replace(".", "").strip("0")
+    return max(1, math.ceil(len(digits) / 2)) + 1
+
+
+def value_size(value: dict[str, Any]) -> int:
+    """The stored size of one DynamoDB-JSON value (the developer guide's "Item sizes and formats")."""
+    ((kind, inner),) = value.items()
+    if kind == "S":
+        return len(str(inner).encode())
+    if kind == "N":
+        return _number_size(str(inner))
+    if kind == "B":
+        return len(inner) if isinstance(inner, bytes) else len(base64.b64decode(inner))
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(str(s).encode()) for s in inner)
+    if kind == "NS":
+        return sum(_number_size(str(n)) for n in inner)
+    if kind == "BS":
+        return sum(len(b) if isinstance(b, bytes) else len(base64.b64decode(b)) for b in inner)
+    if kind == "L":
+        return 3 + sum(value_size(element) for element in inner)
+    if kind == "M":
+        return 3 + sum(len(name.encode()) + value_size(element) for name, element in inner.items())
+    raise ValueError(f"unknown DynamoDB type {kind}")
+
+
+def item_size(item: dict[str, Any] | None) -> int:
+    """An item's stored size in bytes: every attribute's name plus its value (0: no item)."""
+    return sum(len(name.encode()) + value_size(value) for name, value in (item or {}).items())
+
+
+def _kb(size: int) -> int:
+    return max(1, math.ceil(size / 1024))
 
 
 def _size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), default=str))
 
 
+@dataclass(frozen=True)
+class Index:
+    name: str
+    keys: tuple[str, ...]
+    projection: str  # ALL | KEYS_ONLY | INCLUDE
+    include: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    keys: tuple[str, ...]
+    indexes: tuple[Index, ...]
+
+    def key_of(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {name: item[name] for name in self.keys}
+
+    def projected(self, index: Index, item: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The item as `index` holds it, or None when the item is not in it (sparse: a key attribute absent)."""
+        if item is None or any(name not in item for name in index.keys):
+            return None
+        if index.projection == "ALL":
+            return dict(item)
+        names = set(self.keys) | set(index.keys) | set(index.include)
+        return {name: value for name, value in item.items() if name in names}
+
+
+@dataclass
+class Target:
+    """One item a write call touches, with its image before the call."""
+
+    table: Table
+    key: dict[str, Any]
+    kind: str  # put | update | delete | check
+    transactional: bool
+    before: dict[str, Any] | None
+
+
+Call = Callable[[str, dict[str, Any]], Any]
+
+
 @dataclass
 class Units:
-    """DynamoDB request units by operation, as the calls are seen."""
+    """DynamoDB request units, from the calls as they are made and the items they touch.
 
-    read: Counter[str] = field(default_factory=Counter)
+    `before` (just ahead of each counted call) reads every item a write is about to touch, `observe` (after
+    it, also when it failed) reads them again: each write is priced on the real item sizes, and each global
+    secondary index on what actually changed in it. The reads are made with `call`, which bypasses the
+    counter."""
+
+    read: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     write: Counter[str] = field(default_factory=Counter)
+    phase: str = "scheduler"
+    sizes: dict[str, list[int]] = field(default_factory=dict)  # item sizes seen per table (after writes)
+    _tables: dict[str, Table] = field(default_factory=dict)
+    _pending: threading.local = field(default_factory=threading.local)
+
+    def before(self, key: str, params: dict[str, Any], call: Call) -> None:
+        service, _, operation = key.partition(":")
+        if service != "dynamodb":
+            return
+        targets: list[Target] = []
+        for table_name, item_key, kind, transactional in _touched(operation, params, lambda n: self._table(n, call)):
+            table = self._table(table_name, call)
+            targets.append(Target(table, item_key, kind, transactional, self._get(table, item_key, call)))
+        self._pending.state = (targets, call)
 
     def observe(self, key: str, params: dict[str, Any], response: Any) -> None:
         service, _, operation = key.partition(":")
         if service != "dynamodb":
             return
+        if operation in ("GetItem", "Query", "BatchGetItem"):
+            self._reads(operation, params, response or {})
+            return
+        targets, call = getattr(self._pending, "state", ([], None))
+        self._pending.state = ([], None)
+        for target in targets:
+            after = self._get(target.table, target.key, call)
+            self._price(operation, target, after)
+
+    def _reads(self, operation: str, params: dict[str, Any], response: dict[str, Any]) -> None:
         factor = 1.0 if params.get("ConsistentRead") else 0.5
+        label = f"{self.phase}: {operation}"
         if operation == "GetItem":
-            self.read[operation] += factor * max(1, math.ceil(_size(response.get("Item", {})) / 4096))
+            self.read[label] += factor * max(1, math.ceil(item_size(response.get("Item")) / 4096))
         elif operation == "Query":
-            self.read[operation] += factor * max(1, math.ceil(_size(response.get("Items", [])) / 4096))
-        elif operation == "BatchGetItem":
-            for items in (response.get("Responses") or {}).values():
-                self.read[operation] += sum(0.5 * max(1, math.ceil(_size(item) / 4096)) for item in items)
-        elif operation == "PutItem":
-            self.write[operation] += max(1, math.ceil(_size(params.get("Item", {})) / 1024))
-        elif operation == "UpdateItem":
-            self.write[operation] += ACCOUNT_ITEM_KB + 2  # the item, and the due index's delete + put
-        elif operation == "DeleteItem":
-            self.write[operation] += 1
-        elif operation == "BatchWriteItem":
-            for requests in (params.get("RequestItems") or {}).values():
-                for request in requests:
-                    item = (request.get("PutRequest") or {}).get("Item", {})
-                    self.write[operation] += max(1, math.ceil(_size(item) / 1024))
-        elif operation == "TransactWriteItems":
-            for action in params.get("TransactItems", []):
-                kind, body = next(iter(action.items()))
-                kb = ACCOUNT_ITEM_KB + 2 if kind == "Update" else max(1, math.ceil(_size(body.get("Item", {})) / 1024))
-                self.write[operation] += 2 * kb
+            # A Query is priced on the items' total size, rounded up once to 4 KB.
+            self.read[label] += factor * max(1, math.ceil(sum(map(item_size, response.get("Items", []))) / 4096))
+        else:
+            for table, items in (response.get("Responses") or {}).items():
+                consistent = ((params.get("RequestItems") or {}).get(table) or {}).get("ConsistentRead")
+                each = 1.0 if consistent else 0.5
+                self.read[label] += sum(each * max(1, math.ceil(item_size(item) / 4096)) for item in items)
+
+    def _price(self, operation: str, target: Target, after: dict[str, Any] | None) -> None:
+        table = target.table
+        short = table.name.removeprefix("cleardue-")
+        factor = 2 if target.transactional else 1
+        if target.kind in ("check", "delete"):  # priced on the item as it is (a check: as if written)
+            units = _kb(item_size(target.before))
+        else:
+            units = _kb(max(item_size(target.before), item_size(after)))
+        self.write[f"{self.phase}: {operation} {target.kind} {short}"] += factor * units
+        if after is not None and target.kind != "check":
+            self.sizes.setdefault(short, []).append(item_size(after))
+        for index in table.indexes:
+            old, new = table.projected(index, target.before), table.projected(index, after)
+            if old is None and new is None:
+                continue
+            label = f"{self.phase}: index {short}.{index.name}"
+            if old is None:
+                self.write[f"{label} put"] += _kb(item_size(new))
+            elif new is None:
+                self.write[f"{label} delete"] += _kb(item_size(old))
+            elif any(old[name] != new[name] for name in index.keys):
+                self.write[f"{label} delete"] += _kb(item_size(old))
+                self.write[f"{label} put"] += _kb(item_size(new))
+            elif old != new:
+                self.write[f"{label} update"] += _kb(max(item_size(old), item_size(new)))
+
+    def _table(self, name: str, call: Call) -> Table:
+        if name not in self._tables:
+            described = call("DescribeTable", {"TableName": name})["Table"]
+            indexes = tuple(
+                Index(
+                    index["IndexName"],
+                    tuple(k["AttributeName"] for k in index["KeySchema"]),
+                    index["Projection"]["ProjectionType"],
+                    tuple(index["Projection"].get("NonKeyAttributes", ())),
+                )
+                for index in described.get("GlobalSecondaryIndexes", [])
+            )
+            self._tables[name] = Table(name, tuple(k["AttributeName"] for k in described["KeySchema"]), indexes)
+        return self._tables[name]
+
+    @staticmethod
+    def _get(table: Table, key: dict[str, Any], call: Call | None) -> dict[str, Any] | None:
+        if call is None:
+            return None
+        found = call("GetItem", {"TableName": table.name, "Key": key, "ConsistentRead": True})
+        item: dict[str, Any] | None = found.get("Item")
+        return item
+
+
+def _touched(
+    operation: str, params: dict[str, Any], table: Callable[[str], Table]
+) -> list[tuple[str, dict[str, Any], str, bool]]:
+    """(table, key, kind, transactional) of every item a write call touches."""
+    if operation == "PutItem":
+        name = params["TableName"]
+        return [(name, table(name).key_of(params["Item"]), "put", False)]
+    if operation == "UpdateItem":
+        return [(params["TableName"], params["Key"], "update", False)]
+    if operation == "DeleteItem":
+        return [(params["TableName"], params["Key"], "delete", False)]
+    touched: list[tuple[str, dict[str, Any], str, bool]] = []
+    if operation == "BatchWriteItem":
+        for name, requests in (params.get("RequestItems") or {}).items():
+            for request in requests:
+                if "PutRequest" in request:
+                    touched.append((name, table(name).key_of(request["PutRequest"]["Item"]), "put", False))
+                else:
+                    touched.append((name, request["DeleteRequest"]["Key"], "delete", False))
+    elif operation == "TransactWriteItems":
+        kinds = {"Put": "put", "Update": "update", "Delete": "delete", "ConditionCheck": "check"}
+        for action in params.get("TransactItems", []):
+            kind, body = next(iter(action.items()))
+            name = body["TableName"]
+            key = table(name).key_of(body["Item"]) if kind == "Put" else body["Key"]
+            touched.append((name, key, kinds[kind], True))
+    return touched
 
 
 def price(figures: Any, units: Units) -> dict[str, Any]:
@@ -130,12 +325,18 @@ def price(figures: Any, units: Units) -> dict[str, Any]:
         "dynamodb_wru_per_message": sum(units.write.values()) * per_message,
         "dynamodb_rru_per_message": sum(units.read.values()) * per_message,
         "dynamodb_wru_per_message_by_operation": {op: n * per_message for op, n in units.write.most_common()},
+        "dynamodb_rru_per_message_by_operation": {
+            op: n * per_message for op, n in sorted(units.read.items(), key=lambda item: -item[1])
+        },
+        "item_bytes": {
+            table: {"mean": round(sum(sizes) / len(sizes)), "max": max(sizes), "writes": len(sizes)}
+            for table, sizes in sorted(units.sizes.items())
+        },
         "sqs_requests_per_message": sqs_requests * per_message,
         "lambda_seconds_per_message": duration_s * per_message,
         "assumptions": {
             "call_latency_s": CALL_LATENCY_S,
             "log_bytes_per_message": LOG_BYTES_PER_MESSAGE,
-            "account_item_kb": ACCOUNT_ITEM_KB,
             "lambda_memory_gb": LAMBDA_MEMORY_GB,
         },
     }
@@ -146,7 +347,11 @@ def measure(accounts: int) -> dict[str, Any]:
     from bench.send import measure as send_measure
 
     units = Units()
-    figures = send_measure(accounts, observer=units.observe)
+
+    def phase(name: str) -> None:
+        units.phase = name
+
+    figures = send_measure(accounts, observer=units.observe, before=units.before, phase=phase)
     return {
         "accounts": accounts,
         "delivered": figures.delivered,
@@ -182,6 +387,11 @@ def main() -> None:
     )
     for item, dollars in cost["by_item_usd_per_1000"].items():
         print(f"    {item:18} ${dollars:.5f}")
+    print(f"DynamoDB write units per message: {cost['dynamodb_wru_per_message']:.2f}")
+    for operation, units in cost["dynamodb_wru_per_message_by_operation"].items():
+        print(f"    {operation:58} {units:6.2f}")
+    sizes = ", ".join(f"{table} {size['mean']} B (max {size['max']})" for table, size in cost["item_bytes"].items())
+    print(f"item sizes after the writes, mean: {sizes}")
 
 
 if __name__ == "__main__":

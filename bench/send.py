@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+from botocore.client import BaseClient
 
 from bench.ingest import CallCounter, print_calls
 
@@ -82,7 +85,10 @@ def generate(count: int) -> list[Any]:
     return accounts
 
 
-def measure(count: int, observer: Any = None) -> SendFigures:
+def measure(count: int, observer: Any = None, before: Any = None, phase: Any = None) -> SendFigures:
+    """`observer(operation, params, response)` sees every counted call after it was made (response None: it
+    failed); `before(operation, params, call)` sees it just before, with `call(operation, params)` to make
+    uncounted calls on the same client; `phase(name)` hears "scheduler", then "sender"."""
     from functions import names
     from functions.core.outreach import first_contact_at
     from functions.store import accounts as store
@@ -92,11 +98,15 @@ def measure(count: int, observer: Any = None) -> SendFigures:
 
     os.environ.setdefault(names.ENV_PORTAL_URL, PORTAL_URL)
     os.environ.setdefault(names.ENV_PORTAL_API_URL, f"{PORTAL_URL}/api")
-    counter = CallCounter(observer)
+    real_call = BaseClient._make_api_call
+    counter = CallCounter()
     counter._active = SimpleNamespace(
         on=False
     )  # one flag for every thread: the scheduler's shard queries run in a pool
     counter.install()
+    overhead = {"s": 0.0}  # CPU the observers spend in the handler's thread: not the handler's
+    if observer is not None or before is not None:
+        _observe(counter, real_call, observer, before, overhead)
     with tempfile.TemporaryDirectory(prefix="cleardue-bench-") as directory, running(Path(directory)) as stack:
         import boto3
 
@@ -108,11 +118,13 @@ def measure(count: int, observer: Any = None) -> SendFigures:
         store.put_new(
             [store.new_item(a, first_contact_at(a, NOW - timedelta(hours=1)), "bench", NOW, shards) for a in placed]
         )
-        started = time.thread_time()
+        if phase is not None:
+            phase("scheduler")
+        started, observed = time.thread_time(), overhead["s"]
         summary = counter.wrap(scheduler)(
             scheduled_event(NOW, "arn:aws:events:::rule/bench"), LocalLambdaContext("cleardue-scheduler")
         )
-        scheduler_cpu_s = time.thread_time() - started
+        scheduler_cpu_s = time.thread_time() - started - (overhead["s"] - observed)
         scheduler_calls = sum(counter.calls.values())
         cpu = {"s": 0.0, "warm_s": 0.0, "warm_delivered": 0, "invocations": 0}
 
@@ -124,11 +136,11 @@ def measure(count: int, observer: Any = None) -> SendFigures:
             invocations = {"n": 0}
 
             def invoke(event: dict[str, Any], context: Any) -> Any:
-                started, sent_before = time.thread_time(), sends()
+                started, sent_before, observed = time.thread_time(), sends(), overhead["s"]
                 try:
                     return counted(event, context)
                 finally:
-                    spent = time.thread_time() - started
+                    spent = time.thread_time() - started - (overhead["s"] - observed)
                     cpu["s"] += spent
                     cpu["invocations"] += 1
                     invocations["n"] += 1
@@ -138,6 +150,8 @@ def measure(count: int, observer: Any = None) -> SendFigures:
 
             return invoke
 
+        if phase is not None:
+            phase("sender")
         sqs = boto3.client("sqs")
         assert stack.email is not None and stack.sms is not None
         for queue, handler, name in (
@@ -161,6 +175,40 @@ def measure(count: int, observer: Any = None) -> SendFigures:
         scheduler_cpu_s=scheduler_cpu_s,
         sender_invocations=int(cpu["invocations"]),
     )
+
+
+def _observe(counter: CallCounter, real_call: Any, observer: Any, before: Any, overhead: dict[str, float]) -> None:
+    """Around the counter's hook: `before` ahead of each counted call, `observer` after it (also on failure);
+    the CPU they spend (in the handler's thread) is added to `overhead`. Only the handlers' own thread
+    is timed: the scheduler's shard queries (in a pool) are observed but their time is not counted anyway."""
+    counted = BaseClient._make_api_call
+    timed = threading.get_ident
+
+    def observed(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if not counter._active.on:
+            return counted(client, operation, params)
+        key = f"{client.meta.service_model.service_name}:{operation}"
+        main = timed() == handler_thread
+        started = time.thread_time()
+        if before is not None:
+            before(key, params, lambda name, arguments: real_call(client, name, arguments))
+        if main:
+            overhead["s"] += time.thread_time() - started
+        response = None
+        try:
+            response = counted(client, operation, params)
+            return response
+        finally:
+            started = time.thread_time()
+            if observer is not None:
+                observer(key, params, response)
+            if main:
+                overhead["s"] += time.thread_time() - started
+
+    handler_thread = threading.get_ident()
+    BaseClient._make_api_call = observed  # type: ignore[method-assign]
+
+    BaseClient._make_api_call = observed  # type: ignore[method-assign]
 
 
 def main() -> None:
