@@ -66,6 +66,27 @@ OUTPUT_SES_EVENTS_TOPIC = "SesEventsTopicArn"  # SES configuration-set events ->
 OUTPUT_ALARM_TOPIC = "AlarmTopicArn"
 OUTPUT_STRIPE_SECRET = "StripeSecretArn"  # fill in {"api_key", "webhook_secret"} after the first deploy
 
+# Each table by its StoreSettings field: the environment variable the functions read its name from, and
+# the stack output that names it.
+TABLE_ENV_VARS = {
+    "accounts_table": ENV_ACCOUNTS_TABLE,
+    "events_table": ENV_EVENTS_TABLE,
+    "uploads_table": ENV_UPLOADS_TABLE,
+    "lenders_table": ENV_LENDERS_TABLE,
+    "idempotency_table": ENV_IDEMPOTENCY_TABLE,
+    "experiments_table": ENV_EXPERIMENTS_TABLE,
+    "keys_table": ENV_KEYS_TABLE,
+}
+TABLE_OUTPUTS = {
+    "accounts_table": OUTPUT_ACCOUNTS_TABLE,
+    "events_table": OUTPUT_EVENTS_TABLE,
+    "uploads_table": OUTPUT_UPLOADS_TABLE,
+    "lenders_table": OUTPUT_LENDERS_TABLE,
+    "idempotency_table": OUTPUT_IDEMPOTENCY_TABLE,
+    "experiments_table": OUTPUT_EXPERIMENTS_TABLE,
+    "keys_table": OUTPUT_KEYS_TABLE,
+}
+
 # Local-stack-only outputs.
 OUTPUT_AWS_ENDPOINT = "AwsEndpoint"
 OUTPUT_STRIPE_API_BASE = "StripeApiBase"  # the local Stripe emulator's URL (local/stripe_emulator)

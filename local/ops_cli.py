@@ -132,16 +132,8 @@ def local_transport(
     from local.upload import target_from_outputs
 
     outputs = target_from_outputs(state_dir)  # sets AWS_ENDPOINT_URL and fake credentials for the moto server
-    for setting, output_id in (
-        (names.ENV_ACCOUNTS_TABLE, names.OUTPUT_ACCOUNTS_TABLE),
-        (names.ENV_EVENTS_TABLE, names.OUTPUT_EVENTS_TABLE),
-        (names.ENV_LENDERS_TABLE, names.OUTPUT_LENDERS_TABLE),
-        (names.ENV_UPLOADS_TABLE, names.OUTPUT_UPLOADS_TABLE),
-        (names.ENV_IDEMPOTENCY_TABLE, names.OUTPUT_IDEMPOTENCY_TABLE),
-        (names.ENV_EXPERIMENTS_TABLE, names.OUTPUT_EXPERIMENTS_TABLE),
-        (names.ENV_KEYS_TABLE, names.OUTPUT_KEYS_TABLE),
-        (names.ENV_PORTFOLIO_BUCKET, names.OUTPUT_PORTFOLIO_BUCKET),
-    ):
+    bindings = {names.TABLE_ENV_VARS[field]: output_id for field, output_id in names.TABLE_OUTPUTS.items()}
+    for setting, output_id in {**bindings, names.ENV_PORTFOLIO_BUCKET: names.OUTPUT_PORTFOLIO_BUCKET}.items():
         if output_id in outputs:
             os.environ[setting] = outputs[output_id]
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")

@@ -56,18 +56,34 @@ CHROMIUM_ARGS = [
 ]
 
 
+FAKE_AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "POWERTOOLS_METRICS_NAMESPACE": "cleardue-test",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+
+
+def moto_environment(settings: StoreSettings) -> dict[str, str]:
+    """Fake credentials, the region, the due shards and every table's name: what a fixture sets before moto
+    (a module-scoped one too, which the function-scoped `aws_credentials` does not reach)."""
+    return {
+        **FAKE_AWS_ENVIRONMENT,
+        names.ENV_DUE_SHARDS: str(settings.due_shards),
+        **settings.table_environment(),
+    }
+
+
 @pytest.fixture(autouse=True)
 def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Never reach a real account: fake credentials, no endpoint override unless a test sets one."""
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "cleardue-test")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    for key, value in FAKE_AWS_ENVIRONMENT.items():
+        monkeypatch.setenv(key, value)
 
 
 def _reset_runtimes() -> None:
@@ -88,16 +104,7 @@ def _reset_runtimes() -> None:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """moto in-process with every table, the portfolio bucket, the email queue and a verified sender."""
     settings = StoreSettings(region=REGION, due_shards=4)
-    monkeypatch.setenv(names.ENV_DUE_SHARDS, str(settings.due_shards))
-    for env_name, value in (
-        (names.ENV_ACCOUNTS_TABLE, settings.accounts_table),
-        (names.ENV_EVENTS_TABLE, settings.events_table),
-        (names.ENV_UPLOADS_TABLE, settings.uploads_table),
-        (names.ENV_LENDERS_TABLE, settings.lenders_table),
-        (names.ENV_IDEMPOTENCY_TABLE, settings.idempotency_table),
-        (names.ENV_EXPERIMENTS_TABLE, settings.experiments_table),
-        (names.ENV_KEYS_TABLE, settings.keys_table),
-    ):
+    for env_name, value in moto_environment(settings).items():
         monkeypatch.setenv(env_name, value)
     if MockAWS._nested_count:  # a nested mock_aws does not start empty: every create below would collide
         pytest.fail("another fixture's mock_aws is still active (a wider-scoped fixture leaked past its tests)")

@@ -27,13 +27,7 @@ class StoreSettings(BaseModel):
     def env_fields(cls) -> dict[str, str | None]:
         env = os.environ
         values: dict[str, str | None] = {
-            "accounts_table": env.get(names.ENV_ACCOUNTS_TABLE),
-            "events_table": env.get(names.ENV_EVENTS_TABLE),
-            "uploads_table": env.get(names.ENV_UPLOADS_TABLE),
-            "lenders_table": env.get(names.ENV_LENDERS_TABLE),
-            "idempotency_table": env.get(names.ENV_IDEMPOTENCY_TABLE),
-            "experiments_table": env.get(names.ENV_EXPERIMENTS_TABLE),
-            "keys_table": env.get(names.ENV_KEYS_TABLE),
+            **{field: env.get(env_var) for field, env_var in names.TABLE_ENV_VARS.items()},
             "due_shards": env.get(names.ENV_DUE_SHARDS),
             "region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
             "pii_key_id": env.get(names.ENV_PII_KEY_ID),
@@ -43,3 +37,11 @@ class StoreSettings(BaseModel):
     @classmethod
     def from_env(cls) -> StoreSettings:
         return cls.model_validate(cls.env_fields())
+
+    def table_environment(self) -> dict[str, str]:
+        """Every table's name under the environment variable the functions read it from."""
+        return {env_var: getattr(self, field) for field, env_var in names.TABLE_ENV_VARS.items()}
+
+    def table_outputs(self) -> dict[str, str]:
+        """Every table's name under its stack output id (as .local/outputs.json holds them)."""
+        return {output_id: getattr(self, field) for field, output_id in names.TABLE_OUTPUTS.items()}

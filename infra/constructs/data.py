@@ -30,14 +30,10 @@ class TableBinding:
 
 
 # Keyed by StoreSettings field, like functions.store.tables.models_by_setting().
+_TTL_ATTRIBUTES = {"idempotency_table": TTL_ATTRIBUTE}
 TABLE_BINDINGS: dict[str, TableBinding] = {
-    "accounts_table": TableBinding(names.ENV_ACCOUNTS_TABLE, names.OUTPUT_ACCOUNTS_TABLE),
-    "events_table": TableBinding(names.ENV_EVENTS_TABLE, names.OUTPUT_EVENTS_TABLE),
-    "uploads_table": TableBinding(names.ENV_UPLOADS_TABLE, names.OUTPUT_UPLOADS_TABLE),
-    "lenders_table": TableBinding(names.ENV_LENDERS_TABLE, names.OUTPUT_LENDERS_TABLE),
-    "idempotency_table": TableBinding(names.ENV_IDEMPOTENCY_TABLE, names.OUTPUT_IDEMPOTENCY_TABLE, TTL_ATTRIBUTE),
-    "experiments_table": TableBinding(names.ENV_EXPERIMENTS_TABLE, names.OUTPUT_EXPERIMENTS_TABLE),
-    "keys_table": TableBinding(names.ENV_KEYS_TABLE, names.OUTPUT_KEYS_TABLE),
+    field: TableBinding(env_var, names.TABLE_OUTPUTS[field], _TTL_ATTRIBUTES.get(field))
+    for field, env_var in names.TABLE_ENV_VARS.items()
 }
 
 _ATTRIBUTE_TYPES = {

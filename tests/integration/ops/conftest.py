@@ -25,6 +25,7 @@ from functions.store import accounts, lenders, tables
 from functions.store.settings import StoreSettings
 from local.lambda_events import ACCOUNT_ID, LocalLambdaContext
 from local.portal_gateway import event_from_request, response_parts
+from tests.conftest import moto_environment
 from tests.events.factories import make_account, place
 
 NOW = datetime(2026, 3, 9, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in Chicago (the debtor's zone)
@@ -88,16 +89,7 @@ def ops_aws() -> Iterator[StoreSettings]:
     """moto in-process with every table, once per module; each test places its own accounts."""
     settings = StoreSettings(region="us-east-1", due_shards=4)
     with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            names.ENV_DUE_SHARDS: str(settings.due_shards),
-            names.ENV_PORTFOLIO_BUCKET: BUCKET,
-        }.items():
+        for name, value in {**moto_environment(settings), names.ENV_PORTFOLIO_BUCKET: BUCKET}.items():
             env.setenv(name, value)
         env.delenv("AWS_ENDPOINT_URL", raising=False)
         with mock_aws():

@@ -27,7 +27,7 @@ from functions.store import accounts, lenders, tables
 from functions.store.settings import StoreSettings
 from local.lambda_events import LocalLambdaContext
 from local.portal_gateway import event_from_request, response_parts
-from tests.conftest import FACT_KEY, LINK_KEY, PORTAL_URL
+from tests.conftest import FACT_KEY, LINK_KEY, PORTAL_URL, moto_environment
 from tests.events.factories import make_account, place
 
 NOW = datetime(2026, 3, 9, 15, 0, tzinfo=UTC)  # 10:00 in Chicago, the debtor's zone
@@ -177,16 +177,7 @@ def portal_aws() -> Iterator[StoreSettings]:
     )
     with pytest.MonkeyPatch.context() as env:
         for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            names.ENV_DUE_SHARDS: str(settings.due_shards),
-            names.ENV_ACCOUNTS_TABLE: settings.accounts_table,
-            names.ENV_EVENTS_TABLE: settings.events_table,
-            names.ENV_LENDERS_TABLE: settings.lenders_table,
+            **moto_environment(settings),
             names.ENV_PORTAL_URL: PORTAL_URL,
             names.ENV_VERIFICATION_KEY_SECRET: "verification-key",
             names.ENV_LINK_KEY_SECRET: "link-key",

@@ -20,6 +20,7 @@ from functions import names
 from functions.store import pii, tables
 from functions.store.settings import StoreSettings
 from functions.webhooks import handler
+from tests.conftest import moto_environment
 from tests.integration.webhooks.helpers import STRIPE_SECRET_NAME, WEBHOOK_SECRET
 
 REGION = "us-east-1"
@@ -60,14 +61,7 @@ def webhooks_stack() -> Iterator[dict[str, Any]]:
     settings = StoreSettings(region=REGION, due_shards=4)
     with pytest.MonkeyPatch.context() as monkeypatch, mock_aws():
         env = {
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": "cleardue-test", names.ENV_DUE_SHARDS: str(settings.due_shards),
-            names.ENV_ACCOUNTS_TABLE: settings.accounts_table, names.ENV_EVENTS_TABLE: settings.events_table,
-            names.ENV_UPLOADS_TABLE: settings.uploads_table, names.ENV_LENDERS_TABLE: settings.lenders_table,
-            names.ENV_IDEMPOTENCY_TABLE: settings.idempotency_table,
-            names.ENV_EXPERIMENTS_TABLE: settings.experiments_table,
-            names.ENV_KEYS_TABLE: settings.keys_table,
+            **moto_environment(settings),
             names.ENV_PORTAL_URL: "https://pay.test.cleardue.example",
             names.ENV_PORTAL_API_URL: "https://api.test.cleardue.example",
             names.ENV_DEFAULT_SENDER_EMAIL: SENDER, names.ENV_LINK_KEY_SECRET: "link-key",
