@@ -469,7 +469,9 @@ def earliest_allowed(
     if _allowed_now(account, standing, channel, kind, moment, policy):
         return moment, []
     reasons: list[str] = []
-    for _ in range(_MAX_STEPS):
+    for step in range(_MAX_STEPS):
+        if step and _allowed_now(account, standing, channel, kind, moment, policy):
+            return moment, reasons  # what the rules below would find, without a Verdict each (most holds: the window)
         denials = []
         for rule in RULES:
             verdict = rule(account, standing, channel, kind, moment, policy)

@@ -27,7 +27,6 @@ import hashlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
-from random import Random
 
 from functions.core import experiments, propensity, sendtime
 from functions.core.account import (
@@ -104,6 +103,7 @@ _REMINDER, _VALIDATION_NOTICE = Template.REMINDER, Template.VALIDATION_NOTICE
 _K_VALIDATION_NOTICE, _K_VERIFICATION = Kind.VALIDATION_NOTICE, Kind.DISPUTE_VERIFICATION
 _VERIFYING, _VERIFICATION_TEMPLATE = DisputeStatus.VERIFYING, Template.DISPUTE_VERIFICATION
 _FRIENDLY = Tone.FRIENDLY
+_seeded = experiments.seeded  # `random.Random(job_id)`'s draws, one generator reseeded (core.experiments)
 # Likewise `member.value` is a descriptor call (~0.7 µs); `member._value_` is the same string, read directly.
 
 
@@ -180,12 +180,16 @@ def _with_variant(
     if job.template not in settings.candidates or job.tier is None:
         return plan
     segment_key = experiments.segment_key(job.stage._value_, job.tier, account.debtor.language)
-    choice = experiments.choose(job.template, segment_key, standings(segment_key), settings, Random(job.job_id))
+    choice = experiments.choose(job.template, segment_key, standings(segment_key), settings, _seeded(job.job_id))
     if choice is None:
         return plan
-    reason = f"{job.reason}; {choice.token}" if job.reason else choice.token
-    chosen = _unvalidated_job(**{**job.__dict__, "variant": choice.variant, "reason": reason})
-    return replace(plan, job=chosen, why=(*plan.why, choice.token))
+    token = choice.token
+    fields = job.__dict__.copy()
+    fields["variant"] = choice.variant
+    fields["reason"] = f"{job.reason}; {token}" if job.reason else token
+    return ContactPlan(
+        _unvalidated_job(**fields), plan.next_contact_at, plan.reason, (*plan.why, token), plan.updated, plan.tier
+    )
 
 
 def _decide(

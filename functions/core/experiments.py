@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import random
 import re
+import threading
+from _random import Random as _BaseRandom
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
+from hashlib import sha512
 
 from functions.core.audit import AuditEvent, EventType
 
@@ -62,6 +66,8 @@ class Standing:
         return 1 + rewards, 1 + self.exposures - rewards
 
 
+_EMPTY = Standing()
+
 # Standings of one segment, keyed by `stat_key(template, variant)`.
 SegmentStandings = Mapping[str, Standing]
 # The standings of a lender's segment by its key (the scheduler loads and caches them per run).
@@ -95,6 +101,29 @@ def stat_key(template: str, variant: str) -> str:
     return f"{template}#{variant}"
 
 
+_THREAD = threading.local()
+_SEED = _BaseRandom.seed  # the C generator's seeding from an int (what `random.Random.seed` ends with)
+
+
+def seeded(key: str) -> random.Random:
+    """A generator in the state `random.Random(key)` starts in (the same draws), without making one per call: a
+    decision seeds one per job, and a new `Random` reads the OS's entropy before it is reseeded from the key
+    (tests/unit/core/test_experiments.py checks the draws are the same). One per thread, reseeded by each call:
+    use it before the thread's next call."""
+    rng: random.Random | None = getattr(_THREAD, "rng", None)
+    if rng is None:
+        rng = _THREAD.rng = random.Random()
+    material = key.encode()
+    _SEED(rng, int.from_bytes(material + sha512(material).digest(), "big"))  # `Random.seed`'s str, version 2
+    rng.gauss_next = None  # type: ignore[attr-defined]  # as `Random.seed` does (typeshed omits it)
+    return rng
+
+
+@cache
+def _stat_keys(template: str, candidates: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(stat_key(template, v) for v in candidates)
+
+
 def choose(
     template: str, segment: str, standings: SegmentStandings, settings: Settings, rng: random.Random
 ) -> Choice | None:
@@ -113,9 +142,9 @@ def choose(
         return Choice(segment, template, candidates[0], ONLY)
     if rng.random() < settings.exploration:
         return Choice(segment, template, rng.choice(candidates), EXPLORE)
-    empty = Standing()
-    stats = [standings.get(stat_key(template, v), empty) for v in candidates]
-    under = [v for v, s in zip(candidates, stats, strict=True) if s.exposures < settings.min_exposures]
+    stats = [standings.get(key, _EMPTY) for key in _stat_keys(template, candidates)]
+    minimum = settings.min_exposures
+    under = [v for v, s in zip(candidates, stats, strict=True) if s.exposures < minimum]
     if under:
         return Choice(segment, template, rng.choice(under), WARM_UP)
     draws = [rng.betavariate(*s.beta) for s in stats]

@@ -96,6 +96,18 @@ def test_the_choice_is_deterministic_with_a_seed() -> None:
     assert play(800, {"a": 0.05, "b": 0.08}, 42, settings()) == play(800, {"a": 0.05, "b": 0.08}, 42, settings())
 
 
+def test_the_reseeded_generator_draws_what_a_new_random_seeded_with_the_key_draws() -> None:
+    """`experiments.seeded` stands in for `random.Random(job_id)` in the decision: same draws, whatever came before."""
+    for key in ("", "0123456789abcdef0123456789abcdef", "é-ü", "job#42"):
+        reference = random.Random(key)
+        expected = [reference.random(), reference.betavariate(31, 471), reference.choice("abc"), reference.gauss(0, 1)]
+        rng = experiments.seeded(key)
+        assert [rng.random(), rng.betavariate(31, 471), rng.choice("abc"), rng.gauss(0, 1)] == expected
+        rng.gauss(0, 1)  # leaves a cached normal behind: the next seeding must clear it, as a new Random has none
+        again = experiments.seeded(key)
+        assert [again.random(), again.betavariate(31, 471), again.choice("abc"), again.gauss(0, 1)] == expected
+
+
 @pytest.mark.parametrize(
     "section",
     [
