@@ -68,6 +68,11 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--out", type=Path, help="keep the run's artefacts (results, logs, lender reports) here")
     parser.add_argument("--shards", type=_positive_int, default=2, help="due-index shards (default 2)")
     parser.add_argument(
+        "--no-direct-dynamodb",
+        action="store_true",
+        help="send the handlers' DynamoDB calls through botocore and moto's HTTP layer (slower; same results)",
+    )
+    parser.add_argument(
         "--jobs", type=_positive_int, default=os.cpu_count() or 1, help="strategies run at once (default: CPUs)"
     )
 
@@ -127,6 +132,8 @@ def _run_worker(args: argparse.Namespace, policy: Path, work: Path) -> dict[str,
     ]
     if args.out:
         command += ["--out", str(args.out)]
+    if getattr(args, "no_direct_dynamodb", False):
+        command.append("--no-direct-dynamodb")
     progress = work / f"{policy.stem}.progress.log"  # the worker's progress and errors (tail -f it during a run)
     with progress.open("w", encoding="utf-8") as stderr:
         done = subprocess.run(command, stdout=subprocess.PIPE, stderr=stderr, text=True, check=False)

@@ -126,7 +126,10 @@ def _serialize_result(self: Any, resp: Any, result: Any) -> Any:
     ):
         members = operation.output_shape.members if operation.output_shape is not None else {}
         body = {key: value for key, value in result.items() if key in members and value is not None}
-        resp["body"] = json.dumps(body, separators=(",", ":"))
+        try:
+            resp["body"] = json.dumps(body, separators=(",", ":"))
+        except TypeError:  # binary attributes (bytes): moto's own walk base64-encodes them
+            return _original_serialize_result(self, resp, result)
         resp["headers"]["Content-Type"] = self._get_protocol_specific_content_type()
         if CHECK_FAST_PATH:
             expected = _original_serialize_result(self, self._create_default_response(), result)

@@ -56,6 +56,7 @@ class RunConfig:
     start: datetime = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)  # a Monday, before 08:00 in every US zone
     due_shards: int = 2
     out: Path | None = None
+    direct_dynamodb: bool = True  # DynamoDB item operations straight to moto's handler (direct_dynamodb.py)
 
 
 @dataclass
@@ -148,8 +149,14 @@ class Simulation:
                 os.environ["DUE_SHARDS"] = str(self.config.due_shards)
                 stack.provision(publish=False)
                 self.stack = stack
-                with self._payments():
-                    yield
+                from local.simulate import direct_dynamodb
+
+                direct_dynamodb.install(direct=self.config.direct_dynamodb)
+                try:
+                    with self._payments():
+                        yield
+                finally:
+                    direct_dynamodb.uninstall()
         finally:
             os.environ.clear()
             os.environ.update(saved)
@@ -263,6 +270,8 @@ class Simulation:
         return epoch + slots * TICK
 
     def run(self) -> RunResult:
+        from local.simulate import direct_dynamodb
+
         strategy = self.config.policy.stem
         with tempfile.TemporaryDirectory(prefix="cleardue-sim-") as scratch:
             state_dir = Path(scratch)
@@ -278,8 +287,16 @@ class Simulation:
                 self._wire()
                 self._place()
                 self.timings["setup_s"] = time.perf_counter() - started
+                calls_before = Counter(direct_dynamodb.calls)
+                cpu_before = time.process_time()
                 self._loop()
                 self.timings["loop_s"] = time.perf_counter() - started - self.timings["setup_s"]
+                self.timings["loop_cpu_s"] = time.process_time() - cpu_before
+                loop_calls = Counter(direct_dynamodb.calls)
+                loop_calls.subtract(calls_before)
+                self.stats["aws_calls"] = sum(loop_calls.values())
+                for (service, _), count in loop_calls.items():
+                    self.stats[f"aws_calls_{service}"] += count
                 result = self._measure(strategy)
                 self._reset_handlers()
         return result

@@ -20,6 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--result", type=Path, required=True)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--profile", type=Path, help="write a cProfile of the run here")
+    parser.add_argument(
+        "--no-direct-dynamodb",
+        action="store_true",
+        help="every DynamoDB call through botocore's and moto's HTTP path (local/simulate/direct_dynamodb.py)",
+    )
     args = parser.parse_args(argv)
     import logging
     import sys
@@ -41,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         due_shards=args.shards,
         out=args.out,
+        direct_dynamodb=not args.no_direct_dynamodb,
     )
     started = time.perf_counter()
     if args.profile:
@@ -59,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         "violation_examples": result.violations[:20],
         "stats": result.stats,
         "wall_seconds": round(time.perf_counter() - started, 1),
+        "cpu_seconds": round(time.process_time(), 1),
     }
     args.result.parent.mkdir(parents=True, exist_ok=True)
     args.result.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")

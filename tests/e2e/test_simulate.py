@@ -2,7 +2,8 @@
 
 Two runs of the same strategy under two names, in parallel (each in its own interpreter, as the CLI runs
 them): both must message debtors, collect payments through the emulator's checkout (signed webhooks), pass
-the audit check with 0 violations, and, on the same seed, produce the same KPIs.
+the audit check with 0 violations, and, on the same seed, produce the same KPIs. The same seed gives the same
+KPIs with and without the simulation's direct DynamoDB path (local/simulate/direct_dynamodb.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +42,24 @@ def _collected_without_violations(result: dict[str, Any], accounts: int) -> None
 
 
 def test_a_small_simulation_messages_debtors_and_collects_through_the_emulator_without_violations() -> None:
-    # Given a population of debtors who read and pay, when the engine's policy runs 3 virtual days for 8 of them
-    results = _simulate("--accounts", "8", "--days", "3", "--seed", "5", "--policy", "engine")
+    # Given a population of debtors who read and pay, when the engine's policy runs 3 virtual days for 8 of them,
+    # once with the handlers' DynamoDB calls straight to moto's handler (the default) and once through botocore's
+    # and moto's HTTP layer, in parallel
+    arguments = ("--accounts", "8", "--days", "3", "--seed", "5", "--policy", "engine")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        direct, normal = pool.map(lambda extra: _simulate(*arguments, *extra), [(), ("--no-direct-dynamodb",)])
 
     # Then they were messaged, money came in through Stripe Checkout's signed webhooks, and no rule was broken
-    assert set(results) == {"engine"}
-    _collected_without_violations(results["engine"], 8)
+    assert set(direct) == {"engine"}
+    _collected_without_violations(direct["engine"], 8)
+    # and the direct path changed nothing: the same KPIs, the same debtor actions and AWS calls
+    assert direct["engine"]["kpis"] == normal["engine"]["kpis"]
+    assert _without_timings(direct["engine"]["stats"]) == _without_timings(normal["engine"]["stats"])
+    assert direct["engine"]["stats"]["aws_calls_dynamodb"] > 0
+
+
+def _without_timings(stats: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in stats.items() if key != "timings_s"}
 
 
 @pytest.mark.simulation

@@ -1,0 +1,244 @@
+"""The simulation's direct DynamoDB path answers what botocore's normal path through moto answers: the same
+operations, run once each way on a fresh moto, give the same responses (ResponseMetadata aside: request ids)
+and the same errors (class, code, message, cancellation reasons, a failed condition's item), through boto3 and
+through PynamoDB (its PutError / UpdateError / TransactWriteError with their causes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PynamoDBException
+from pynamodb.models import Model
+from pynamodb.transactions import TransactGet, TransactWrite
+
+from local import moto_tuning
+from local.simulate import direct_dynamodb, moto_speed
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(autouse=True)
+def tuned_moto() -> Iterator[None]:
+    """The simulation's moto: moto_tuning and moto_speed applied, as in a run."""
+    moto_tuning.apply()
+    moto_speed.apply()
+    yield
+    direct_dynamodb.uninstall()
+    moto_speed.restore()
+
+
+class Thing(Model):
+    class Meta:
+        table_name = "things"
+        region = REGION
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    n = NumberAttribute(null=True)
+    state = UnicodeAttribute(null=True)
+    extra = MapAttribute[str, Any](null=True)
+
+
+def _outcome(action: Callable[[], Any]) -> tuple[Any, ...]:
+    try:
+        answer = action()
+    except PynamoDBException as exc:
+        reasons = getattr(exc, "cancellation_reasons", None) or []
+        return (
+            "pynamodb-error",
+            type(exc).__name__,
+            exc.cause_response_code,
+            exc.cause_response_message,
+            [(r.code, r.message, r.raw_item) if r else None for r in reasons],
+        )
+    except Exception as exc:  # noqa: BLE001 - botocore's ClientError subclasses, compared by class and response
+        response = dict(getattr(exc, "response", {}))
+        response.pop("ResponseMetadata", None)
+        return ("error", type(exc).__name__, str(exc), response)
+    if isinstance(answer, dict):
+        answer = {key: value for key, value in answer.items() if key != "ResponseMetadata"}
+    elif isinstance(answer, Model):
+        answer = answer.to_simple_dict()
+    elif isinstance(answer, list):
+        answer = [item.to_simple_dict() if isinstance(item, Model) else item for item in answer]
+    return ("ok", answer)
+
+
+def _script() -> list[tuple[Any, ...]]:
+    """The store's kinds of calls: conditional puts, updates with SET / ADD / REMOVE / if_not_exists, deletes,
+    key and index queries with paging and filters, scans, batches, transactions, and their failures."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.create_table(
+        TableName="things",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "state")],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_state",
+                "KeySchema": [
+                    {"AttributeName": "state", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    key = {"pk": {"S": "a"}, "sk": {"S": "001"}}
+    calls: list[Callable[[], Any]] = [
+        lambda: client.put_item(TableName="things", Item={**key, "n": {"N": "1"}, "state": {"S": "open"}},
+                                ReturnConsumedCapacity="TOTAL"),
+        lambda: client.put_item(TableName="things", Item=key, ConditionExpression="attribute_not_exists(pk)",
+                                ReturnValuesOnConditionCheckFailure="ALL_OLD"),
+        lambda: client.put_item(TableName="things", Item={**key, "n": {"N": "2"}, "state": {"S": "open"}},
+                                ReturnValues="ALL_OLD"),
+        lambda: client.update_item(TableName="things", Key=key,
+                                   UpdateExpression="SET m = if_not_exists(m, :empty), tags = :tags ADD n :one",
+                                   ExpressionAttributeValues={":empty": {"M": {}}, ":one": {"N": "1"},
+                                                              ":tags": {"L": [{"S": "x"}, {"NULL": True}]}},
+                                   ReturnValues="ALL_NEW"),
+        lambda: client.update_item(TableName="things", Key=key, UpdateExpression="SET m.#k = :v REMOVE tags",
+                                   ExpressionAttributeNames={"#k": "opens"},
+                                   ExpressionAttributeValues={":v": {"N": "3"}}, ReturnValues="UPDATED_OLD"),
+        lambda: client.update_item(TableName="things", Key=key, UpdateExpression="SET n = :n",
+                                   ConditionExpression="n = :was",
+                                   ExpressionAttributeValues={":n": {"N": "9"}, ":was": {"N": "100"}},
+                                   ReturnValuesOnConditionCheckFailure="ALL_OLD"),
+        lambda: client.update_item(TableName="things", Key=key, UpdateExpression="ADD n :one SET m.x = :v",
+                                   ExpressionAttributeValues={":one": {"N": "1"}, ":v": {"S": "q"}}),
+        lambda: client.update_item(TableName="things", Key=key, UpdateExpression="SET = :m",
+                                   ExpressionAttributeValues={":m": {"S": "x"}}),
+        lambda: client.get_item(TableName="things", Key=key, ConsistentRead=True),
+        lambda: client.get_item(TableName="things", Key=key, ProjectionExpression="#n, m.opens",
+                                ExpressionAttributeNames={"#n": "n"}),
+        lambda: client.get_item(TableName="things", Key={"pk": {"S": "nobody"}, "sk": {"S": "0"}}),
+        lambda: client.get_item(TableName="missing", Key=key),
+        lambda: client.get_item(TableName="things", Key={"pk": {"S": "a"}}),
+        lambda: client.batch_write_item(RequestItems={"things": [
+            {"PutRequest": {"Item": {"pk": {"S": f"b{n % 3}"}, "sk": {"S": f"{n:03d}"}, "n": {"N": str(n)},
+                                     **({"state": {"S": "due"}} if n % 2 else {})}}} for n in range(20)]}),
+        lambda: client.batch_get_item(RequestItems={"things": {"Keys": [
+            {"pk": {"S": f"b{n % 3}"}, "sk": {"S": f"{n:03d}"}} for n in range(0, 20, 4)], "ConsistentRead": True}}),
+        lambda: client.query(TableName="things", KeyConditionExpression="pk = :p",
+                             ExpressionAttributeValues={":p": {"S": "b1"}}),
+        lambda: client.query(TableName="things", KeyConditionExpression="pk = :p AND sk > :s",
+                             FilterExpression="n > :n", ScanIndexForward=False, Limit=3,
+                             ExpressionAttributeValues={":p": {"S": "b2"}, ":s": {"S": "002"}, ":n": {"N": "4"}}),
+        lambda: client.query(TableName="things", IndexName="by_state", KeyConditionExpression="#s = :s",
+                             ExpressionAttributeNames={"#s": "state"}, ExpressionAttributeValues={":s": {"S": "due"}},
+                             Limit=4, ExclusiveStartKey={"pk": {"S": "b0"}, "sk": {"S": "003"}, "state": {"S": "due"}}),
+        lambda: client.query(TableName="things", KeyConditionExpression="pk = :p", Select="COUNT",
+                             ExpressionAttributeValues={":p": {"S": "b0"}}),
+        lambda: client.scan(TableName="things", Limit=5),
+        lambda: client.scan(TableName="things", FilterExpression="attribute_exists(m)"),
+        lambda: client.delete_item(TableName="things", Key={"pk": {"S": "b0"}, "sk": {"S": "000"}},
+                                   ReturnValues="ALL_OLD"),
+        lambda: client.delete_item(TableName="things", Key={"pk": {"S": "b0"}, "sk": {"S": "003"}},
+                                   ConditionExpression="n = :n", ExpressionAttributeValues={":n": {"N": "0"}}),
+        lambda: client.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "things", "Item": {"pk": {"S": "t"}, "sk": {"S": "1"}},
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Update": {"TableName": "things", "Key": key, "UpdateExpression": "ADD n :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+            {"Delete": {"TableName": "things", "Key": {"pk": {"S": "b1"}, "sk": {"S": "001"}}}},
+        ]),
+        lambda: client.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "things", "Item": {"pk": {"S": "t"}, "sk": {"S": "2"}}}},
+            {"ConditionCheck": {"TableName": "things", "Key": key, "ConditionExpression": "n = :x",
+                                "ExpressionAttributeValues": {":x": {"N": "-1"}},
+                                "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+        ]),
+        lambda: client.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "things", "Item": key}},
+            {"Delete": {"TableName": "things", "Key": key}},
+        ]),
+        lambda: client.transact_get_items(TransactItems=[
+            {"Get": {"TableName": "things", "Key": key}},
+            {"Get": {"TableName": "things", "Key": {"pk": {"S": "t"}, "sk": {"S": "2"}}}},
+        ]),
+        # PynamoDB, as the store calls it
+        lambda: Thing("p", "1", n=1, state="open").save(Thing.pk.does_not_exist()),
+        lambda: Thing("p", "1", n=5).save(Thing.pk.does_not_exist()),
+        lambda: Thing("p", "1").update([Thing.n.add(2), Thing.extra["k"].set("v")]),
+        lambda: Thing("p", "1").update([Thing.n.set(0)], condition=Thing.n == 99),
+        lambda: Thing.get("p", "1", consistent_read=True),
+        lambda: Thing.get("p", "none"),
+        lambda: list(Thing.query("b1", Thing.sk.between("000", "010"), scan_index_forward=False)),
+        lambda: [thing.to_simple_dict() for thing in Thing.scan(Thing.n > 5, page_size=4)],
+        lambda: list(Thing.batch_get([("b1", "001"), ("b2", "002"), ("p", "1")])),
+        lambda: _transact_write_fails(),
+        lambda: _transact_get(),
+        lambda: Thing("p", "1").delete(Thing.n == 3),
+    ]  # fmt: skip
+    return [_outcome(call) for call in calls]
+
+
+def _transact_write_fails() -> None:
+    with TransactWrite(connection=Connection(region=REGION)) as transaction:
+        transaction.save(Thing("p", "2", n=1))
+        transaction.condition_check(Thing, "p", "1", condition=Thing.n == 123)
+
+
+def _transact_get() -> list[Any]:
+    with TransactGet(connection=Connection(region=REGION)) as transaction:
+        found = [transaction.get(Thing, "p", "1"), transaction.get(Thing, "b2", "002")]
+    return [item.get().to_simple_dict() for item in found]
+
+
+def _run(direct: bool) -> tuple[list[tuple[Any, ...]], int]:
+    with mock_aws():
+        if direct:
+            direct_dynamodb.install()
+        before = direct_dynamodb.direct_calls
+        try:
+            outcomes = _script()
+        finally:
+            direct_dynamodb.uninstall()
+        return outcomes, direct_dynamodb.direct_calls - before
+
+
+def test_the_direct_path_answers_and_fails_as_the_normal_path() -> None:
+    # Given the store's kinds of DynamoDB calls, when they run through botocore and moto's HTTP layer
+    normal, _ = _run(direct=False)
+    # and, on a fresh moto, through the direct path
+    direct, taken = _run(direct=True)
+
+    # Then every answer and every error is the same, and the direct path did take them
+    assert taken >= 35
+    assert [o[0] for o in normal].count("ok") >= 20
+    assert {o[1] for o in normal if o[0] != "ok"} >= {
+        "ConditionalCheckFailedException",
+        "TransactionCanceledException",
+        "ClientError",  # ValidationException
+        "ResourceNotFoundException",
+        "PutError",
+        "UpdateError",
+        "TransactWriteError",
+        "DeleteError",
+    }
+    for number, (expected, found) in enumerate(zip(normal, direct, strict=True)):
+        assert found == expected, f"call {number}"
+
+
+def test_binary_attributes_take_the_normal_path_with_the_same_answer() -> None:
+    with mock_aws():
+        direct_dynamodb.install()
+        client = boto3.client("dynamodb", region_name=REGION)
+        client.create_table(
+            TableName="b",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        before = direct_dynamodb.direct_calls
+        client.put_item(TableName="b", Item={"pk": {"S": "x"}, "blob": {"B": b"\x00\xff"}})
+        assert direct_dynamodb.direct_calls == before  # bytes: botocore's path encodes them
+        item = client.get_item(TableName="b", Key={"pk": {"S": "x"}})["Item"]  # direct; botocore parses the body
+        assert direct_dynamodb.direct_calls == before + 1
+        assert item == {"pk": {"S": "x"}, "blob": {"B": b"\x00\xff"}}
