@@ -8,12 +8,10 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from functions.core.account import Account
-from functions.core.audit import AuditEvent, EventType
+from functions.core.audit import EventType
 from functions.core.experiments import Standing
 from functions.core.kpis import AccountRecord
-from functions.core.money import Money
-from functions.core.payments import PaymentFact, apply_payment
+from tests.events import trails
 from tests.events.factories import make_account
 
 LENDER = "acme"
@@ -35,33 +33,14 @@ PRIORS = {
 }
 
 
-class Trail:
-    def __init__(self, account: Account) -> None:
-        self.account_id = account.account_id
-        self.events: list[AuditEvent] = []
-
-    def add(self, kind: EventType, when: datetime, **detail: Any) -> Trail:
-        seq = len(self.events) + 1
-        self.events.append(AuditEvent(self.account_id, when, kind, f"{kind.value}:{seq}", "test", detail, seq=seq))
-        return self
-
-    def sent(self, when: datetime, channel: str = "email", template: str = "reminder", variant: str = "a") -> Trail:
+class Trail(trails.Trail):
+    def sent(
+        self, when: datetime, channel: str = "email", template: str = "reminder", variant: str = "a", **more: Any
+    ) -> Trail:
+        """As the sender writes it for an account in the experiment's warm-up (the decision names the arm)."""
         decision = f"stage early; experiment: {SEGMENT} {template}/{variant} (warm-up)"
-        return self.add(
-            EventType.REMINDER_SENT, when, channel=channel, template=template, variant=variant, stage="early",
-            tone="friendly", decision=decision,
-        )  # fmt: skip
-
-
-def pay(account: Account, minor: int, when: datetime, trail: Trail, payment_id: str) -> Account:
-    after = apply_payment(account, PaymentFact(payment_id, Money(minor, "USD"), when, source="checkout"))
-    payment = after.payments[-1]
-    trail.add(
-        EventType.PAYMENT_APPLIED, when, payment=payment_id, amount_minor=minor, currency="USD",
-        fees_minor=payment.fees_minor, interest_minor=payment.interest_minor, principal_minor=payment.principal_minor,
-        status=after.status.value,
-    )  # fmt: skip
-    return after
+        super().sent(when, channel, template, variant, decision=decision, **more)
+        return self
 
 
 def at(day: int, hour: int = 16) -> datetime:
@@ -85,7 +64,7 @@ def records(lender_id: str = LENDER, count: int = 12) -> list[AccountRecord]:
         if n % 4 == 0:
             trail.add(EventType.PORTAL_VERIFIED, at(7), check="date_of_birth")
             trail.add(EventType.PORTAL_CHECKOUT_STARTED, at(7), session="cs_1")
-            account = pay(account, OWED if n % 8 == 0 else 5_000, at(7, 17), trail, f"pi_{n}")
+            account = trails.paid(account, OWED if n % 8 == 0 else 5_000, at(7, 17), trail, f"pi_{n}")
             trail.sent(at(7, 18), template="receipt")
         elif n % 4 == 1:
             trail.add(EventType.PORTAL_VERIFIED, at(9), check="date_of_birth")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -15,47 +14,15 @@ from functions.core.account import (
     Plan,
     PlanStatus,
 )
-from functions.core.audit import AuditEvent, EventType
+from functions.core.audit import EventType
 from functions.core.money import Money
 from functions.core.payments import SOURCE_SETTLEMENT, PaymentFact, apply_payment
 from tests.events.factories import make_account
+from tests.events.trails import Trail, paid
 
 PLACED = datetime(2026, 2, 1, 15, 0, tzinfo=UTC)  # due 2026-02-20 (make_account); 15,350 owed
 AS_OF = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 OWED = 12_000 + 850 + 2_500
-
-
-class Trail:
-    def __init__(self, account: Account) -> None:
-        self.account_id = account.account_id
-        self.events: list[AuditEvent] = []
-
-    def add(self, kind: EventType, when: datetime, **detail: Any) -> Trail:
-        seq = len(self.events) + 1
-        self.events.append(AuditEvent(self.account_id, when, kind, f"e{seq}", "test", detail, seq=seq))
-        return self
-
-    def sent(self, when: datetime, channel: str = "email", template: str = "reminder", variant: str = "a") -> Trail:
-        return self.add(
-            EventType.REMINDER_SENT,
-            when,
-            channel=channel,
-            template=template,
-            variant=variant,
-            stage="early",
-            tone="friendly",
-        )
-
-
-def paid(account: Account, minor: int, when: datetime, trail: Trail, source: str = "checkout") -> Account:
-    """The payment applied to the account as the webhooks do, and its `payment_applied` event."""
-    after = apply_payment(account, PaymentFact(f"pi_{minor}_{when:%j%H}", Money(minor, "USD"), when, source=source))
-    payment = after.payments[-1]
-    trail.add(
-        EventType.PAYMENT_APPLIED, when, amount_minor=minor, currency="USD", fees_minor=payment.fees_minor,
-        interest_minor=payment.interest_minor, principal_minor=payment.principal_minor, status=after.status.value,
-    )  # fmt: skip
-    return after
 
 
 def record(account: Account, trail: Trail) -> kpis.AccountRecord:
@@ -72,7 +39,7 @@ def portfolio() -> list[kpis.AccountRecord]:
 
     settled = make_account("SETTLED")
     trail_settled = Trail(settled).sent(PLACED + timedelta(days=20), "sms", variant="b")
-    settled = paid(settled, 10_000, PLACED + timedelta(days=30), trail_settled, SOURCE_SETTLEMENT)
+    settled = paid(settled, 10_000, PLACED + timedelta(days=30), trail_settled, source=SOURCE_SETTLEMENT)
 
     half = make_account("HALF")
     trail_half = (

@@ -5,51 +5,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 import pytest
 
 from functions.core import propensity, reporting
-from functions.core.account import Account
-from functions.core.audit import AuditEvent, EventType
+from functions.core.audit import EventType
 from functions.core.audit_check import RULE_TIME, CheckRules
 from functions.core.experiments import Standing
 from functions.core.kpis import AccountRecord
-from functions.core.money import Money
-from functions.core.payments import PaymentFact, apply_payment
 from tests.events.factories import make_account
+from tests.events.trails import Trail, paid
 
 PLACED = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # make_account is due 2026-02-20: 10 days past due (early)
 AS_OF = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
 OWED = 12_000 + 850 + 2_500
 NOON_CHICAGO = timedelta(hours=3)  # 15:00 UTC + 3 h = 12:00 in Chicago (inside the contact window)
-
-
-class Trail:
-    def __init__(self, account: Account) -> None:
-        self.account_id = account.account_id
-        self.events: list[AuditEvent] = []
-
-    def add(self, kind: EventType, when: datetime, **detail: Any) -> Trail:
-        seq = len(self.events) + 1
-        self.events.append(AuditEvent(self.account_id, when, kind, f"e{seq}", "test", detail, seq=seq))
-        return self
-
-    def sent(self, when: datetime, channel: str = "email", template: str = "reminder", variant: str = "a", **more: Any):
-        return self.add(
-            EventType.REMINDER_SENT, when, channel=channel, template=template, variant=variant, stage="early", **more
-        )
-
-
-def paid(account: Account, minor: int, when: datetime, trail: Trail, payment_id: str = "pi_1") -> Account:
-    after = apply_payment(account, PaymentFact(payment_id, Money(minor, "USD"), when, source="checkout"))
-    payment = after.payments[-1]
-    trail.add(
-        EventType.PAYMENT_APPLIED, when, payment=payment_id, amount_minor=minor, currency="USD",
-        fees_minor=payment.fees_minor, interest_minor=payment.interest_minor, principal_minor=payment.principal_minor,
-        status=after.status.value,
-    )  # fmt: skip
-    return after
 
 
 def day(n: int) -> datetime:
@@ -85,7 +55,7 @@ def test_daily_rows_run_from_placement_to_as_of_with_running_totals() -> None:
 def test_a_refund_takes_its_amount_off_its_day() -> None:
     account = make_account("R")
     trail = Trail(account).sent(day(0))
-    account = paid(account, 5_000, day(1), trail)
+    account = paid(account, 5_000, day(1), trail, "pi_1")
     trail.add(EventType.PAYMENT_REFUNDED, day(2), payment="pi_1", refunded_minor=2_000, status="active")
 
     rows = reporting.daily([AccountRecord(account, trail.events, PLACED)], AS_OF)
