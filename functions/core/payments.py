@@ -29,7 +29,6 @@ from functions.core.account import (
     Plan,
     PlanStatus,
     PromiseStatus,
-    Stage,
     days_past_due,
     stage_for,
 )
@@ -333,28 +332,27 @@ def notice_channel(account: Account) -> Channel | None:
     return next((c for c in candidates if c is not None and usable(c)), None)
 
 
-def _notice_job_id(account_id: str, template: Template, payment_id: str, channel: Channel) -> str:
-    material = f"{account_id}|{template.value}|{payment_id}|{channel.value}"
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
-
-
-def _stage(account: Account, now: datetime) -> Stage:
-    return stage_for(days_past_due(account.due_date, local_date(now, account.debtor.timezone)))
+def _notice_job(
+    account: Account, template: Template, payment_id: str, now: datetime, channel: Channel, reason: str
+) -> Job:
+    """A transactional notice about one payment: the same payment, template and channel always give the same job id."""
+    material = f"{account.account_id}|{template.value}|{payment_id}|{channel.value}"
+    return Job(
+        job_id=hashlib.sha256(material.encode("utf-8")).hexdigest()[:32],
+        account_id=account.account_id,
+        channel=channel,
+        template=template.value,
+        variant="a",
+        stage=stage_for(days_past_due(account.due_date, local_date(now, account.debtor.timezone))),
+        scheduled_for=ensure_utc(now),
+        tone=Tone.FRIENDLY,
+        reason=reason,
+    )
 
 
 def receipt_job(account: Account, payment_id: str, now: datetime, channel: Channel) -> Job:
     """One receipt per payment and channel: the same payment always gives the same job id."""
-    return Job(
-        job_id=_notice_job_id(account.account_id, Template.RECEIPT, payment_id, channel),
-        account_id=account.account_id,
-        channel=channel,
-        template=Template.RECEIPT.value,
-        variant="a",
-        stage=_stage(account, now),
-        scheduled_for=ensure_utc(now),
-        tone=Tone.FRIENDLY,
-        reason=f"receipt payment={payment_id}",
-    )
+    return _notice_job(account, Template.RECEIPT, payment_id, now, channel, f"receipt payment={payment_id}")
 
 
 def payment_failed_job(
@@ -362,20 +360,11 @@ def payment_failed_job(
 ) -> Job:
     """One notice per failed PaymentIntent and channel; `reason` carries the next step for the sender:
     `payment_failed payment=<pi> decline=<code> next_step=<NextStep> retry=<yes|no>`."""
-    return Job(
-        job_id=_notice_job_id(account.account_id, Template.PAYMENT_FAILED, failure.payment_id, channel),
-        account_id=account.account_id,
-        channel=channel,
-        template=Template.PAYMENT_FAILED.value,
-        variant="a",
-        stage=_stage(account, now),
-        scheduled_for=ensure_utc(now),
-        tone=Tone.FRIENDLY,
-        reason=(
-            f"payment_failed payment={failure.payment_id} decline={advice.code} "
-            f"next_step={advice.next_step.value} retry={'yes' if advice.retry else 'no'}"
-        ),
+    reason = (
+        f"payment_failed payment={failure.payment_id} decline={advice.code} "
+        f"next_step={advice.next_step.value} retry={'yes' if advice.retry else 'no'}"
     )
+    return _notice_job(account, Template.PAYMENT_FAILED, failure.payment_id, now, channel, reason)
 
 
 def parse_reason(reason: str | None) -> dict[str, str]:
