@@ -4,6 +4,7 @@ scheduled outside 08:00-21:00 in any of the debtor's zones, over a cap, or to a 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import given, settings
@@ -64,20 +65,39 @@ def _inside_window(moment: datetime, zones: tuple[str, ...]) -> bool:
     return all(8 <= moment.astimezone(zone(z)).hour < 21 for z in zones)
 
 
+def _run_ticks(state: dict[str, Account], step: Callable[[Account, datetime], tuple[Account, datetime | None]]) -> None:
+    """DAYS of scheduler ticks over `state`: each account is taken on the first 15-minute tick at or after its
+    `next_contact_at`; `step` decides at that tick and returns the account and when to look at it again."""
+    due = [(a.next_contact_at, a.account_id) for a in state.values() if a.next_contact_at is not None]
+    heapq.heapify(due)
+    end = START + timedelta(days=DAYS)
+    while due and due[0][0] < end:
+        moment, account_id = heapq.heappop(due)
+        if state[account_id].next_contact_at != moment:
+            continue
+        tick = START + ((moment - START) // TICK + (1 if (moment - START) % TICK else 0)) * TICK
+        account, next_contact_at = step(state[account_id], tick)
+        following = None if next_contact_at is None else max(next_contact_at, tick + TICK)
+        state[account_id] = account.with_changes(next_contact_at=following)
+        if following is not None:
+            heapq.heappush(due, (following, account_id))
+
+
+def _assert_reachable_ones_contacted(portfolio: list[Account], jobs: dict[str, int]) -> None:
+    """Not vacuous: a reachable account with nothing holding it is contacted."""
+    for account in portfolio:
+        reachable = account.is_collectible and account.dispute is None and Channel.EMAIL not in account.blocked_channels
+        if reachable and account.promise is None:
+            assert jobs[account.account_id] > 0, f"{account.account_id} was never contacted"
+
+
 @settings(max_examples=25, deadline=None, database=None)
 @given(st.lists(accounts, min_size=1, max_size=12, unique_by=lambda a: a.external_ref))
 def test_sixty_days_of_ticks_never_break_a_rule(portfolio: list[Account]) -> None:
     state = {a.account_id: a.with_changes(next_contact_at=first_contact_at(a, START)) for a in portfolio}
-    due = [(a.next_contact_at, a.account_id) for a in state.values() if a.next_contact_at is not None]
-    heapq.heapify(due)
-    end = START + timedelta(days=DAYS)
     jobs = dict.fromkeys(state, 0)
-    while due and due[0][0] < end:
-        moment, account_id = heapq.heappop(due)
-        account = state[account_id]
-        if account.next_contact_at != moment:
-            continue
-        tick = START + ((moment - START) // TICK + (1 if (moment - START) % TICK else 0)) * TICK
+
+    def step(account: Account, tick: datetime) -> tuple[Account, datetime | None]:
         plan = plan_contact(account, tick, cadence_days=2)  # a cadence that pushes against the caps
         if plan.job is not None:
             assert not account.flags and account.balance.total.is_positive, "contacted a suppressed account"
@@ -86,15 +106,11 @@ def test_sixty_days_of_ticks_never_break_a_rule(portfolio: list[Account]) -> Non
             window = [c for c in contacts if tick - POLICY.cap_period < c.at <= tick]
             assert len(window) <= POLICY.caps_per_channel[Channel.EMAIL], "over the weekly cap"
             account = account.with_changes(recent_contacts=contacts)
-            jobs[account_id] += 1
-        following = None if plan.next_contact_at is None else max(plan.next_contact_at, tick + TICK)
-        state[account_id] = account.with_changes(next_contact_at=following)
-        if following is not None:
-            heapq.heappush(due, (following, account_id))
-    for account in portfolio:  # not vacuous: a reachable account with nothing holding it is contacted
-        reachable = account.is_collectible and account.dispute is None and Channel.EMAIL not in account.blocked_channels
-        if reachable and account.promise is None:
-            assert jobs[account.account_id] > 0, f"{account.account_id} was never contacted"
+            jobs[account.account_id] += 1
+        return account, plan.next_contact_at
+
+    _run_ticks(state, step)
+    _assert_reachable_ones_contacted(portfolio, jobs)
     for account_id, account in state.items():
         if account.is_collectible:  # every stage window opens within the 60 days: each one is reached
             assert jobs[account_id] > 0, f"{account_id} was never contacted"
@@ -149,18 +165,11 @@ def test_sixty_days_of_decisions_keep_every_rule_on_every_channel(portfolio: lis
     policy = gate_policy(rules)
     # Every account is due at the start, suppressed ones included (flags and disputes arrive after placement).
     state = {a.account_id: a.with_changes(next_contact_at=START) for a in portfolio}
-    due = [(a.next_contact_at, a.account_id) for a in state.values() if a.next_contact_at is not None]
-    heapq.heapify(due)
-    end = START + timedelta(days=DAYS)
     jobs = dict.fromkeys(state, 0)
-    while due and due[0][0] < end:
-        moment, account_id = heapq.heappop(due)
-        account = state[account_id]
-        if account.next_contact_at != moment:
-            continue
-        tick = START + ((moment - START) // TICK + (1 if (moment - START) % TICK else 0)) * TICK
+
+    def step(account: Account, tick: datetime) -> tuple[Account, datetime | None]:
         plan = decide(account, tick, rules, policy)
-        jobs[account_id] += plan.job is not None
+        jobs[account.account_id] += plan.job is not None
         if plan.updated is not None:
             account = plan.updated
         if plan.job is not None:
@@ -178,11 +187,7 @@ def test_sixty_days_of_decisions_keep_every_rule_on_every_channel(portfolio: lis
                 account = account.with_changes(validation_notice_at=tick)
             if account.promise is not None and account.promise.status.value == "pending":
                 assert job.template == Template.PROMISE_DUE.value, "a reminder while a promise is pending"
-        following = None if plan.next_contact_at is None else max(plan.next_contact_at, tick + TICK)
-        state[account_id] = account.with_changes(next_contact_at=following)
-        if following is not None:
-            heapq.heappush(due, (following, account_id))
-    for account in portfolio:  # not vacuous: a reachable account with nothing holding it is contacted
-        reachable = account.is_collectible and account.dispute is None and Channel.EMAIL not in account.blocked_channels
-        if reachable and account.promise is None:
-            assert jobs[account.account_id] > 0, f"{account.account_id} was never contacted"
+        return account, plan.next_contact_at
+
+    _run_ticks(state, step)
+    _assert_reachable_ones_contacted(portfolio, jobs)
