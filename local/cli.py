@@ -207,25 +207,18 @@ def _print_pay_links(runner: Any, lender_id: str, portal_url: str, count: int) -
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "up":
-        return up(args)
-    if args.command == "upload":
-        return upload_command(args)
-    if args.command == "audit":
-        return audit_cli.audit_command(args)
-    if args.command == "ops":
-        return ops_cli.ops_command(args)
-    if args.command == "erase":
-        return erase_cli.erase_command(args)
-    if args.command == "lender":
-        return lender_cli.lender_command(args)
-    if args.command == "simulate":
-        return simulate_cli.simulate_command(args)
-    if args.command == "report":
-        return report_cli.report_command(args)
-    if args.command == "train":
-        return train_cli.train_command(args)
-    return 2  # pragma: no cover - argparse rejects unknown commands
+    commands = {
+        "up": up,
+        "upload": upload_command,
+        "audit": audit_cli.audit_command,
+        "ops": ops_cli.ops_command,
+        "erase": erase_cli.erase_command,
+        "lender": lender_cli.lender_command,
+        "simulate": simulate_cli.simulate_command,
+        "report": report_cli.report_command,
+        "train": train_cli.train_command,
+    }
+    return commands[args.command](args)  # argparse has rejected any other command
 
 
 if __name__ == "__main__":
