@@ -50,21 +50,29 @@ class Responsiveness:
         return a / (a + b)
 
 
+# Each channel's counter names (`<channel>:delivered`, `:opened`, `:clicked`, `:replied`, `:answered`), made once;
+# keyed by the channel's text (hashing an Enum member is a Python-level call).
+_COUNTERS = {
+    c._value_: tuple(f"{c._value_}:{n}" for n in ("delivered", "opened", "clicked", "replied", ANSWERED))
+    for c in Channel
+}
+
+
 def responsiveness(counts: Mapping[str, int], channel: Channel) -> Responsiveness | None:
     """The channel's record from the engagement counters, None before anything was delivered on it."""
-    name = channel._value_
-    delivered = int(counts.get(f"{name}:delivered", 0))
+    delivered_key, opened_key, clicked_key, replied_key, answered_key = _COUNTERS[channel._value_]
+    delivered = int(counts.get(delivered_key, 0))
     if delivered <= 0:
         return None
     responses = min(
         delivered,
         max(
-            int(counts.get(f"{name}:opened", 0)),
-            int(counts.get(f"{name}:clicked", 0)),
-            int(counts.get(f"{name}:replied", 0)),
+            int(counts.get(opened_key, 0)),
+            int(counts.get(clicked_key, 0)),
+            int(counts.get(replied_key, 0)),
         ),
     )
-    mark = counts.get(f"{name}:{ANSWERED}")
+    mark = counts.get(answered_key)
     # Counters from before the mark existed: answered if the channel ever got a response.
     unanswered = (0 if responses else delivered) if mark is None else max(0, delivered - int(mark))
     return Responsiveness(delivered, responses, unanswered)

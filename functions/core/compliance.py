@@ -105,7 +105,7 @@ def standing_of(account: Account) -> Standing:
     blocked = account.blocked_channels
     promise = account.promise
     if not (blocked or promise or account.plan or account.dispute or account.validation_notice_at or account.flags):
-        return Standing(history=account.recent_contacts)  # nothing stored beyond the history (most accounts)
+        return _history_only(account.recent_contacts)  # nothing stored beyond the history (most accounts)
     promise_until = None
     if promise is not None and promise.status is PromiseStatus.PENDING:
         promise_until = at_local_time(promise.due + timedelta(days=1), time(0), account.debtor.timezone)
@@ -123,6 +123,25 @@ def standing_of(account: Account) -> Standing:
         dispute_verifying=account.dispute is not None and account.dispute.status is DisputeStatus.VERIFYING,
         validation_sent=account.validation_notice_at is not None,
     )
+
+
+_NOTHING_STORED = Standing()
+# Each field's slot setter and its default, in the class's order, "history" first (what `_history_only` sets).
+_SLOTS = tuple((vars(Standing)[name].__set__, getattr(_NOTHING_STORED, name)) for name in Standing.__slots__)
+assert Standing.__slots__[0] == "history"
+
+
+def _history_only(history: tuple[Contact, ...]) -> Standing:
+    """`Standing(history=history)`, made without the frozen dataclass's __init__ (an object.__setattr__ per field,
+    eleven of them: the hot path); tests/unit/core/test_compliance.py checks it equals the dataclass's."""
+    if not history:
+        return _NOTHING_STORED  # immutable: one for every account without a history
+    standing = object.__new__(Standing)
+    slots = iter(_SLOTS)
+    next(slots)[0](standing, history)
+    for setter, default in slots:
+        setter(standing, default)
+    return standing
 
 
 def owed_minor(account: Account) -> int:

@@ -49,7 +49,7 @@ from functions.core.compliance import GatePolicy, Kind, earliest_allowed, is_tim
 from functions.core.engagement import preferred_send_time
 from functions.core.jobs import Job, Template, Tone, job_id_for
 from functions.core.policy import LearningSettings, Rules
-from functions.core.segmentation import score_matters, segment
+from functions.core.segmentation import tier_for
 
 DEFAULT_VARIANT = "a"
 TIME_BARRED = "time_barred"  # a token of `Job.reason`: the message layer adds the time-barred disclosure (R17)
@@ -79,6 +79,31 @@ class ContactPlan:
     why: tuple[str, ...] = ()
     updated: Account | None = None
     tier: int | None = None
+
+
+_PLAN_SLOTS = tuple(vars(ContactPlan)[name].__set__ for name in ContactPlan.__slots__)
+assert ContactPlan.__slots__ == ("job", "next_contact_at", "reason", "why", "updated", "tier")
+
+
+def _plan(
+    job: Job | None,
+    next_contact_at: datetime | None,
+    reason: str | None,
+    why: tuple[str, ...],
+    updated: Account | None,
+    tier: int | None,
+) -> ContactPlan:
+    """`ContactPlan(...)` without the frozen dataclass's __init__ (an object.__setattr__ per field: the hot path).
+    tests/unit/core/test_decision.py checks it equals the dataclass's."""
+    plan = object.__new__(ContactPlan)
+    set_job, set_next, set_reason, set_why, set_updated, set_tier = _PLAN_SLOTS
+    set_job(plan, job)
+    set_next(plan, next_contact_at)
+    set_reason(plan, reason)
+    set_why(plan, why)
+    set_updated(plan, updated)
+    set_tier(plan, tier)
+    return plan
 
 
 _TEMPLATE_KIND = {
@@ -187,7 +212,7 @@ def _with_variant(
     fields = job.__dict__.copy()
     fields["variant"] = choice.variant
     fields["reason"] = f"{job.reason}; {token}" if job.reason else token
-    return ContactPlan(
+    return _plan(
         _unvalidated_job(**fields), plan.next_contact_at, plan.reason, (*plan.why, token), plan.updated, plan.tier
     )
 
@@ -195,23 +220,28 @@ def _with_variant(
 def _decide(
     account: Account, now: datetime, rules: Rules, policy: GatePolicy, score: float | None, learned: Learned | None
 ) -> ContactPlan:
-    now = ensure_utc(now)
-    if account.status is not _ACTIVE or account.flags or owed_minor(account) <= 0:  # not collectible
-        return ContactPlan(None, None, NoContactReason.NOT_COLLECTIBLE, ("not collectible",))
+    if now.tzinfo is not UTC:
+        now = ensure_utc(now)
+    owed = owed_minor(account)
+    if account.status is not _ACTIVE or account.flags or owed <= 0:  # not collectible
+        return _NOT_COLLECTIBLE
     tz = account.debtor.timezone
     today = _local_date(now, tz)
-    dpd = days_past_due(account.due_date, today)
+    dpd = (today - account.due_date).days  # days_past_due
+    segmentation = rules.segmentation
     if (
         score is None
         and learned is not None
         and learned.propensity is not None
         and rules.learning.propensity  # type: ignore[union-attr]
-        and score_matters(account, dpd, rules.segmentation)
+        and owed < segmentation.high_balance_minor  # segmentation.score_matters: the tier reads the score
+        and dpd <= segmentation.high_risk_dpd
     ):
         # The model says how likely a payment within 30 days is; segmentation reads a risk of not paying.
         score = 1.0 - learned.propensity.probability(propensity.features_of(account, dpd, now))
-    seg = segment(account, dpd, rules, score)
-    why = [f"stage {seg.stage._value_} (dpd {dpd})", f"tier {seg.tier}: {seg.why}"]
+    tier, tier_why = tier_for(account, dpd, segmentation, score, owed)  # segmentation.segment, without a Segment
+    stage = rules.stage_of(dpd)
+    why = [f"stage {stage._value_} (dpd {dpd})", f"tier {tier}: {tier_why}"]
     if is_time_barred(account, today):
         why.append(TIME_BARRED)
     updated = account  # the tier is not set here: the plan carries it and the claim stores it if it changed
@@ -219,7 +249,7 @@ def _decide(
     dispute = account.dispute
     if dispute is not None and dispute.status is _VERIFYING:  # FDCPA 809(b): the verification before anything
         why.append("dispute verified: the verification goes first")
-        return _send(account, updated, now, seg.stage, seg.tier, _VERIFICATION_TEMPLATE, rules, policy, why)
+        return _send(account, updated, now, stage, tier, _VERIFICATION_TEMPLATE, rules, policy, why)
 
     promise = account.promise
     if promise is not None and promise.status is _PENDING:
@@ -234,55 +264,50 @@ def _decide(
             if now >= resume:
                 updated = updated.with_changes(promise=replace(promise, status=PromiseStatus.BROKEN))
                 why.append("promise broken: its date and grace passed without the payment")
-                plan = _send(
-                    account, updated, now, seg.stage, seg.tier, Template.BROKEN_PROMISE, rules, policy, why, learned
-                )
+                plan = _send(account, updated, now, stage, tier, Template.BROKEN_PROMISE, rules, policy, why, learned)
                 # Marked broken only with its message: a held notice keeps the promise pending until it goes.
                 return plan if plan.job is not None else replace(plan, updated=None)
             notice_at = at_local_time(promise.due - rules.promise_notice, rules.window_start, tz)
             if now >= notice_at and not _contacted_since(account, max(notice_at, promise.made_at)):
                 why.append("promise date near")
-                plan = _send(
-                    account, updated, now, seg.stage, seg.tier, Template.PROMISE_DUE, rules, policy, why, learned
-                )
+                plan = _send(account, updated, now, stage, tier, Template.PROMISE_DUE, rules, policy, why, learned)
                 if plan.job is not None:
                     return replace(plan, next_contact_at=resume)
                 return plan
             following = notice_at if notice_at > now else resume
-            return _wait(updated, account, following, seg.tier, [*why, "promise pending"])
+            return _wait(updated, account, following, tier, [*why, "promise pending"])
 
     if account.plan is not None and account.plan.status is _CURRENT:
-        return _plan_notice(account, updated, now, seg.stage, seg.tier, rules, policy, why, learned)
+        return _plan_notice(account, updated, now, stage, tier, rules, policy, why, learned)
 
     offer_notice = _settlement_notice_at(account, rules)
     if (
         offer_notice is not None
         and offer_notice <= now < account.settlement_expires_at  # type: ignore[operator]
         and not _contacted_since(account, offer_notice)
-        and seg.stage is not _NONE
+        and stage is not _NONE
     ):
         why.append("settlement offer ends soon")
-        return _send(
-            account, updated, now, seg.stage, seg.tier, Template.SETTLEMENT_EXPIRING, rules, policy, why, learned
-        )
+        return _send(account, updated, now, stage, tier, Template.SETTLEMENT_EXPIRING, rules, policy, why, learned)
 
     if policy.third_party and account.validation_notice_at is None:
         why.append("third-party regime: the validation notice goes first")
-        return _send(account, updated, now, seg.stage, seg.tier, _VALIDATION_NOTICE, rules, policy, why, learned)
+        return _send(account, updated, now, stage, tier, _VALIDATION_NOTICE, rules, policy, why, learned)
 
-    if seg.stage is _NONE:
+    if stage is _NONE:
         return ContactPlan(
             None,
             next_stage_at(account, dpd, rules),
             NoContactReason.NO_STAGE_OPEN,
             tuple(why),
             _changed(updated, account),
-            seg.tier,
+            tier,
         )
-    return _send(account, updated, now, seg.stage, seg.tier, _REMINDER, rules, policy, why, learned)
+    return _send(account, updated, now, stage, tier, _REMINDER, rules, policy, why, learned)
 
 
 _local_date = lru_cache(maxsize=4096)(local_date)  # a tick's `now` is shared by every account: one per zone
+_NOT_COLLECTIBLE = ContactPlan(None, None, NoContactReason.NOT_COLLECTIBLE, ("not collectible",))  # immutable: shared
 
 
 SETTLEMENT_NOTICE_DAYS = 2  # an open settlement offer gets one notice this many days before it ends
@@ -396,14 +421,15 @@ def _send(
         allowed_at, channel_reasons = earliest_allowed(updated, standing, channel, kind, now, policy)
         if allowed_at == now:
             return _job(account, updated, now, stage, tier, template, channel, rules, why, learned)
-        reasons += [f"{channel.value}: {r}" for r in channel_reasons]
+        name = channel._value_
+        reasons += [f"{name}: {r}" for r in channel_reasons]
         if allowed_at is not None:
             held = allowed_at if held is None else min(held, allowed_at)
         if any(not r.startswith("channel_permitted") for r in channel_reasons):
             permanent_only_channel = False
     changed = _changed(updated, account)
     if held is not None:
-        return ContactPlan(None, held, NoContactReason.HELD, (*why, *reasons), changed, tier)
+        return _plan(None, held, NoContactReason.HELD, (*why, *reasons), changed, tier)
     if permanent_only_channel:
         return ContactPlan(None, None, NoContactReason.NO_USABLE_CHANNEL, (*why, *reasons), changed, tier)
     detail = "; ".join(dict.fromkeys(r.split(": ", 1)[1] for r in reasons))
@@ -447,9 +473,10 @@ def _job(
     # The slot is the due time the account was claimed for, so any scheduler run that picks up this
     # same due instance derives the same job id.
     slot = account.next_contact_at or now
+    account_id = account.account_id
     job = _unvalidated_job(  # every value is already typed and valid: skip validation in the hot loop
-        job_id=_job_id(account.account_id, stage, slot),
-        account_id=account.account_id,
+        job_id=_job_id(account_id, stage, slot),
+        account_id=account_id,
         channel=channel,
         template=template._value_,
         variant=DEFAULT_VARIANT,
@@ -474,7 +501,7 @@ def _job(
     offer_notice = _settlement_notice_at(account, rules)
     if offer_notice is not None and now < offer_notice < following:
         following = offer_notice  # look again in time to say the settlement offer is ending
-    return ContactPlan(job, following, None, tuple(why), _changed(updated, account), tier)
+    return _plan(job, following, None, tuple(why), _changed(updated, account), tier)
 
 
 def _send_time(

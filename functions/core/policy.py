@@ -14,7 +14,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from functions.core.account import Channel, Stage, StageBound
+from functions.core.account import Channel, Stage, StageBound, stage_for
 from functions.core.experiments import COMPLIANT_VARIANTS
 from functions.core.experiments import Settings as ExperimentSettings
 from functions.core.jobs import Tone
@@ -290,6 +290,8 @@ class Rules:
     treatments: dict[tuple[str, int], Treatment] = field(default_factory=dict)
     experiments: ExperimentSettings | None = None  # None: experiments off, every message is variant "a"
     learning: LearningSettings | None = LearningSettings()  # None: learning off (fixed hour and channel order)
+    # `stage_for(dpd, bounds)` per days past due, filled as decisions ask (a handful of values per tick).
+    stages_by_dpd: dict[int, Stage] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Precompute each (stage, tier)'s treatment: the channel order (the tier's order within what the stage
@@ -309,6 +311,13 @@ class Rules:
                 self.treatments[(stage.value, tier)] = Treatment(
                     tuple(dict.fromkeys((*tiered, *allowed))), tone, cadence
                 )
+
+    def stage_of(self, dpd: int) -> Stage:
+        """The stage for `dpd` days past due under these bounds (`stage_for`, remembered per value)."""
+        stage = self.stages_by_dpd.get(dpd)
+        if stage is None:
+            stage = self.stages_by_dpd[dpd] = stage_for(dpd, self.bounds)
+        return stage
 
     def treatment(self, stage: Stage, tier: int) -> Treatment:
         return self.treatments[(stage._value_, tier)]

@@ -33,9 +33,13 @@ def broken_arrangements(account: Account) -> int:
     return count
 
 
-def tier_for(account: Account, dpd: int, policy: SegmentationPolicy, score: float | None = None) -> tuple[int, str]:
-    """The tier (1-4) and the rule that chose it. `score` is a risk of not paying (0..1), when one exists."""
-    owed = owed_minor(account)
+def tier_for(
+    account: Account, dpd: int, policy: SegmentationPolicy, score: float | None = None, owed: int | None = None
+) -> tuple[int, str]:
+    """The tier (1-4) and the rule that chose it. `score` is a risk of not paying (0..1), when one exists;
+    `owed` is the balance in minor units when the caller has it (the decision's hot path)."""
+    if owed is None:
+        owed = owed_minor(account)
     if owed >= policy.high_balance_minor:
         return 1, "high balance"
     if dpd > policy.high_risk_dpd:

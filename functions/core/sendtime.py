@@ -18,9 +18,10 @@ Pure: the priors are read by the scheduler once per lender and run, and passed i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from functions.core.account import DEFAULT_STAGE_BOUNDS, days_past_due, stage_for
@@ -161,10 +162,9 @@ def best_slot(
         return earliest, None
     if own_total == 0 and prior is None:
         return earliest, None
-    primary: ZoneInfo = zone(zones[0])
     # The debtor's own pattern smoothed by the hour of the day (a sparse week: one response on a Tuesday at 19:00
     # says something about 19:00 on Wednesday too), and the prior scaled once: one score per hour of the week.
-    by_hour_of_day = [sum(own[hour::24]) / 7 for hour in range(24)] if own is not None else None
+    by_hour_of_day = _by_hour_of_day(own) if own is not None else None
     weights = prior.weights if prior is not None else None
 
     def score(how: int) -> float:  # only the horizon's 25 slots are ever scored
@@ -175,6 +175,33 @@ def best_slot(
             found += prior_weight * weights[how]
         return found
 
+    best: tuple[float, datetime] | None = None
+    for slot, how in _slots(earliest, zones, window_start, window_end, horizon_hours):
+        found = score(how)
+        if found > 0 and (best is None or found > best[0]):
+            best = (found, slot)
+    if best is None or best[1] == earliest:
+        return earliest, None
+    local = best[1].astimezone(zone(zones[0]))
+    source = "this debtor's responses" if prior is None or own_total >= prior_weight else f"prior {prior.level}"
+    return best[1], f"send time: {local:%a %H}:00 local ({source})"
+
+
+def _by_hour_of_day(own: tuple[int, ...]) -> list[float]:
+    """Each hour of the day's responses over the week, per day: `sum(own[hour::24]) / 7` for each hour."""
+    if len(own) != HOURS_IN_WEEK:
+        return [sum(own[hour::24]) / 7 for hour in range(24)]
+    days = [own[day * 24 : day * 24 + 24] for day in range(7)]
+    return [(a + b + c + d + e + f + g) / 7 for a, b, c, d, e, f, g in zip(*days, strict=True)]
+
+
+@lru_cache(maxsize=4096)
+def _slots(
+    earliest: datetime, zones: tuple[str, ...], window_start: time, window_end: time, horizon_hours: int
+) -> tuple[tuple[datetime, int], ...]:
+    """The slots `best_slot` scores, in order, with each one's local hour of week in the primary zone: `earliest`
+    and each top of the hour up to the horizon after it, those inside the window in every zone. They depend on
+    the moment, the zones and the window only, which a tick's decisions share (cached: the hot path)."""
     top_of_hour = earliest.replace(minute=0, second=0, microsecond=0)
     last = top_of_hour + timedelta(hours=horizon_hours)
     clocks = [zone(name) for name in zones]
@@ -182,43 +209,35 @@ def best_slot(
         earliest.astimezone(tz).utcoffset() == last.astimezone(tz).utcoffset() == top_of_hour.astimezone(tz).utcoffset()
         for tz in clocks
     ):
-        best = _best_on_fixed_clocks(earliest, top_of_hour, clocks, window_start, window_end, score, horizon_hours)
-    else:  # a clock change inside the horizon: every slot converted and checked
-        best = None
-        for step in range(horizon_hours + 1):
-            slot = earliest if step == 0 else top_of_hour + timedelta(hours=step)
-            local = slot.astimezone(primary)
-            if not window_start <= local.time() < window_end:
-                continue
-            if len(zones) > 1 and not in_window(slot, zones, window_start, window_end):
-                continue
-            found = score(local.weekday() * 24 + local.hour)
-            if found > 0 and (best is None or found > best[0]):
-                best = (found, slot)
-    if best is None or best[1] == earliest:
-        return earliest, None
-    local = best[1].astimezone(primary)
-    source = "this debtor's responses" if prior is None or own_total >= prior_weight else f"prior {prior.level}"
-    return best[1], f"send time: {local:%a %H}:00 local ({source})"
+        return _slots_on_fixed_clocks(earliest, top_of_hour, clocks, window_start, window_end, horizon_hours)
+    # a clock change inside the horizon: every slot converted and checked
+    primary = clocks[0]
+    found = []
+    for step in range(horizon_hours + 1):
+        slot = earliest if step == 0 else top_of_hour + timedelta(hours=step)
+        local = slot.astimezone(primary)
+        if not window_start <= local.time() < window_end:
+            continue
+        if len(zones) > 1 and not in_window(slot, zones, window_start, window_end):
+            continue
+        found.append((slot, local.weekday() * 24 + local.hour))
+    return tuple(found)
 
 
-def _best_on_fixed_clocks(
+def _slots_on_fixed_clocks(
     earliest: datetime,
     top_of_hour: datetime,
     clocks: list[ZoneInfo],
     window_start: time,
     window_end: time,
-    score: Callable[[int], float],
     horizon_hours: int,
-) -> tuple[float, datetime] | None:
-    """`best_slot`'s loop when every zone keeps one UTC offset over the horizon (no clock change): local wall
-    time moves with UTC, so each slot's local hour is arithmetic (no conversion per slot: the hot path)."""
-    best: tuple[float, datetime] | None = None
+) -> tuple[tuple[datetime, int], ...]:
+    """`_slots` when every zone keeps one UTC offset over the horizon (no clock change): local wall time moves
+    with UTC, so each slot's local hour is arithmetic (no conversion per slot)."""
+    found = []
     if all(window_start <= earliest.astimezone(tz).time() < window_end for tz in clocks):
         start_local = earliest.astimezone(clocks[0])
-        found = score(start_local.weekday() * 24 + start_local.hour)
-        if found > 0:
-            best = (found, earliest)
+        found.append((earliest, start_local.weekday() * 24 + start_local.hour))
     # The top of each UTC hour in each zone (a zone a half or a quarter hour off UTC: local minute 30 or 45).
     tops = [top_of_hour.astimezone(tz) for tz in clocks]
     primary = tops[0].weekday() * 24 + tops[0].hour
@@ -230,7 +249,5 @@ def _best_on_fixed_clocks(
             continue
         if others and not all(window_start <= time((h + step) % 24, m) < window_end for h, m in others):
             continue
-        found = score(how)
-        if found > 0 and (best is None or found > best[0]):
-            best = (found, top_of_hour + timedelta(hours=step))
-    return best
+        found.append((top_of_hour + timedelta(hours=step), how))
+    return tuple(found)

@@ -29,6 +29,7 @@ from functions.core.compliance import (
     Kind,
     Standing,
     _allowed_now,
+    _history_only,
     arrangement,
     channel_permitted,
     conversation_pause,
@@ -396,3 +397,10 @@ def test_the_fast_path_never_allows_what_a_rule_denies(
     assert _allowed_now(account, standing, channel, kind, now, policy) <= rules_allow
     if not (flags or blocked or third_party or kind is not Kind.REMINDER or status is not AccountStatus.ACTIVE):
         assert _allowed_now(account, standing, channel, kind, now, policy) == rules_allow  # and it is the fast path
+
+
+def test_the_fast_history_only_standing_is_the_dataclasses() -> None:
+    history = (Contact(datetime(2026, 3, 1, 15, tzinfo=UTC), Channel.EMAIL),)
+    for contacts in ((), history):
+        fast, slow = _history_only(contacts), Standing(history=contacts)
+        assert fast == slow and type(fast) is Standing and repr(fast) == repr(slow)

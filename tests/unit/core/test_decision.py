@@ -25,7 +25,7 @@ from functions.core.account import (
     Stage,
 )
 from functions.core.compliance import gate_policy
-from functions.core.decision import TIME_BARRED, NoContactReason, _job_id, decide
+from functions.core.decision import TIME_BARRED, ContactPlan, NoContactReason, _job_id, _plan, decide
 from functions.core.jobs import Job, Template, Tone, job_id_for
 from functions.core.lender import LenderProfile
 from functions.core.money import Money
@@ -204,6 +204,15 @@ def test_a_held_contact_says_which_rule_held_it() -> None:
 def test_the_fast_job_id_is_the_contracts_job_id() -> None:
     for slot in (NOW, datetime(2028, 2, 29, 23, 59, 59, tzinfo=UTC)):
         assert _job_id("acme#A-1", Stage.MID, slot) == job_id_for("acme#A-1", Stage.MID, slot)
+
+
+def test_the_fast_plan_is_the_dataclasses_plan() -> None:
+    job = decide_at(make_account()).job
+    for fields in ((job, NOW, None, ("a", "b"), make_account(), 2), (None, None, NoContactReason.HELD, (), None, None)):
+        fast, slow = _plan(*fields), ContactPlan(*fields)
+        assert fast == slow and type(fast) is ContactPlan and repr(fast) == repr(slow)
+        with pytest.raises(AttributeError):
+            fast.tier = 3  # type: ignore[misc]  # still frozen
 
 
 def test_the_senders_recheck_follows_the_template() -> None:
