@@ -32,6 +32,17 @@ OUR_HANDLERS = (
 )
 # The reports function reads; it changes no account, so it writes no audit event.
 ACCOUNT_WRITERS = tuple(handler for handler in OUR_HANDLERS if handler != REPORTS_HANDLER)
+# What CDK's `grant_read_data` grants on a table.
+DYNAMODB_READS = {
+    "dynamodb:BatchGetItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+}
 
 
 def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:

@@ -9,6 +9,7 @@ from functions import names
 from infra import bundling
 from infra.constructs.functions import REPORTS_HANDLER, SCHEDULER_HANDLER
 from tests.infra.helpers import (
+    DYNAMODB_READS,
     arn_of,
     as_list,
     function_environment,
@@ -21,17 +22,6 @@ from tests.infra.helpers import (
 )
 
 pytestmark = pytest.mark.infra
-
-READS = {
-    "dynamodb:BatchGetItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:DescribeTable",
-    "dynamodb:GetItem",
-    "dynamodb:GetRecords",
-    "dynamodb:GetShardIterator",
-    "dynamodb:Query",
-    "dynamodb:Scan",
-}
 
 
 def _properties(template, handler):
@@ -88,7 +78,7 @@ def test_the_reports_function_reads_the_tables_and_writes_only_reports(template)
     dynamodb = {
         action for statement in found for action in as_list(statement["Action"]) if action.startswith("dynamodb:")
     }
-    assert dynamodb <= READS
+    assert dynamodb <= DYNAMODB_READS
     for output, table in tables.items():
         assert any(mentions(statement["Resource"], table) for statement in found), output
     for other in (names.OUTPUT_UPLOADS_TABLE, names.OUTPUT_IDEMPOTENCY_TABLE):

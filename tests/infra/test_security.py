@@ -22,6 +22,7 @@ from infra.constructs.functions import (
 )
 from tests.infra.helpers import (
     ACCOUNT_WRITERS,
+    DYNAMODB_READS,
     OUR_HANDLERS,
     as_list,
     function_environment,
@@ -38,16 +39,6 @@ pytestmark = pytest.mark.infra
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 DATA_SERVICES = ("dynamodb", "s3", "sqs", "sns", "ses", "secretsmanager")
-AUDIT_READS = {
-    "dynamodb:BatchGetItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:DescribeTable",
-    "dynamodb:GetItem",
-    "dynamodb:GetRecords",
-    "dynamodb:GetShardIterator",
-    "dynamodb:Query",
-    "dynamodb:Scan",
-}
 
 
 def _our_statements(template):
@@ -83,7 +74,7 @@ def test_audit_trail_is_append_only_for_every_function(template):
             if statement["Effect"] == "Allow" and mentions(statement["Resource"], events_table)
             for action in as_list(statement["Action"])
         }
-        assert actions <= AUDIT_READS | {"dynamodb:PutItem"}, handler
+        assert actions <= DYNAMODB_READS | {"dynamodb:PutItem"}, handler
     writers = {
         handler
         for handler, found in _our_statements(template).items()
