@@ -3,17 +3,13 @@ runtime libraries it never imports), laid out as Lambda lays it out, and fits La
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from infra import bundling
+from tests.packaging.layout import build_layout, run_isolated
 
-ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 
 BUILD_A_REPORT = """
@@ -43,38 +39,24 @@ def _size(folder: Path) -> int:
 
 @pytest.fixture(scope="module")
 def reports_layout(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    base = tmp_path_factory.mktemp("reports-lambda")
-    layer, task = base / "python", base / "task"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-         "--only-binary=:all:", "--target", str(layer), *bundling.reports_dependencies()],
-        check=True,
-        timeout=600,
-    )  # fmt: skip
-    bundling.prune(layer, bundling.REPORTS_LAYER_PRUNED)
-    shutil.copytree(ROOT / "functions", task / "functions", ignore=shutil.ignore_patterns("__pycache__"))
-    return {"layer": layer, "task": task}
+    layout = build_layout(
+        tmp_path_factory.mktemp("reports-lambda"),
+        bundling.reports_dependencies(),
+        "--no-compile",
+        "--only-binary=:all:",
+    )
+    bundling.prune(layout["layer"], bundling.REPORTS_LAYER_PRUNED)
+    return layout
 
 
 def test_the_reports_function_builds_a_report_with_its_own_layer_only(
     reports_layout: dict[str, Path], tmp_path: Path
 ) -> None:
     env = {
-        "PATH": os.environ["PATH"],
-        "PYTHONPATH": f"{reports_layout['task']}{os.pathsep}{reports_layout['layer']}",
-        "AWS_DEFAULT_REGION": "us-east-1",
         "MPLCONFIGDIR": str(tmp_path / "matplotlib"),
         "PYTHONDONTWRITEBYTECODE": "1",  # as on Lambda's read-only /opt
     }
-    result = subprocess.run(
-        [sys.executable, "-S", "-c", BUILD_A_REPORT],
-        env=env,
-        cwd=reports_layout["task"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_isolated(reports_layout, BUILD_A_REPORT, timeout=300, env=env)
     assert result.returncode == 0, result.stderr
     assert "report.html" in result.stdout
 

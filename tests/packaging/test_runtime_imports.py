@@ -1,23 +1,17 @@
 """Every handler imports with only the runtime dependencies, laid out as Lambda lays them out.
 
-The dependencies from pyproject's [project].dependencies go to a `--target` folder (the layer), the
-`functions` package to another (the task root), and Python runs with `-S` so nothing from the dev
-virtual environment is visible."""
+The dependencies from pyproject's [project].dependencies go to the layer (tests/packaging/layout.py)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from infra.constructs import functions as infra_functions
+from tests.packaging.layout import ROOT, build_layout, run_isolated
 
-ROOT = Path(__file__).resolve().parents[2]
 # Every entry point the CDK app deploys, as it names them.
 HANDLERS = sorted(
     value
@@ -28,43 +22,8 @@ HANDLERS = sorted(
 
 @pytest.fixture(scope="module")
 def lambda_layout(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    base = tmp_path_factory.mktemp("lambda")
-    layer, task = base / "python", base / "task"
     dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--target",
-            str(layer),
-            *dependencies,
-        ],
-        check=True,
-        timeout=600,
-    )
-    shutil.copytree(ROOT / "functions", task / "functions", ignore=shutil.ignore_patterns("__pycache__"))
-    return {"layer": layer, "task": task}
-
-
-def run_isolated(layout: dict[str, Path], code: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ["PATH"],
-        "PYTHONPATH": f"{layout['task']}{os.pathsep}{layout['layer']}",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    return subprocess.run(
-        [sys.executable, "-S", "-c", code],
-        env=env,
-        cwd=layout["task"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return build_layout(tmp_path_factory.mktemp("lambda"), dependencies)
 
 
 def test_the_cdk_app_deploys_every_function() -> None:
