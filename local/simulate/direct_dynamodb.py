@@ -33,11 +33,12 @@ operation (the run's AWS calls, whichever path they take).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-import uuid
 from collections import Counter
 from typing import Any
+from urllib.parse import urlparse
 
 from botocore.client import BaseClient
 
@@ -61,6 +62,7 @@ direct_calls = 0
 _original_make_api_call: Any = None
 _direct = True
 _accounts: dict[str, str] = {}
+_request_ids = itertools.count(1)
 
 
 def install(direct: bool = True) -> None:
@@ -91,7 +93,62 @@ def _make_api_call(self: BaseClient, operation_name: str, api_params: dict[str, 
         answer = call(self, operation_name, api_params)
         if answer is not None:
             return answer
+    if _direct and service == "sqs" and operation_name in SQS_OPERATIONS:
+        answer = call_sqs(self, operation_name, api_params)
+        if answer is not None:
+            return answer
     return _original_make_api_call(self, operation_name, api_params)
+
+
+# -- SQS --------------------------------------------------------------------------------------------------
+# The queue operations the pumps and handlers make go to moto's own SQSResponse through its `call_action` (its
+# dispatch, error handling and JSON serialisation: the body moto would send), read by botocore's own parser
+# (SQS's query-compatible error codes from moto's headers included) and raised as botocore raises. Skipped:
+# botocore's request serialisation, endpoint resolution and signing, moto's HTTP request and its parse.
+SQS_OPERATIONS = frozenset(
+    "SendMessage SendMessageBatch ReceiveMessage DeleteMessage DeleteMessageBatch ChangeMessageVisibility "
+    "ChangeMessageVisibilityBatch GetQueueAttributes".split()
+)
+SQS_TARGET_PREFIX = "AmazonSQS."
+
+
+def call_sqs(client: BaseClient, operation_name: str, api_params: dict[str, Any]) -> dict[str, Any] | None:
+    global direct_calls
+    from moto.sqs.responses import SQSResponse
+    from moto.utilities.utils import get_partition
+
+    try:
+        wire = json.dumps(api_params, separators=(",", ":"))
+    except TypeError:
+        return None  # binary message attributes: the normal path
+    params = {key: value for key, value in json.loads(wire).items() if value is not None}
+    direct_calls += 1
+    region = client.meta.region_name
+    handler = SQSResponse()
+    handler.params = params
+    handler.uri_match = {}
+    handler.querystring = {}
+    handler.body = wire
+    handler.headers = {"X-Amz-Target": SQS_TARGET_PREFIX + operation_name, "Content-Type": CONTENT_TYPE}
+    handler.response_headers = {"server": "amazon.com"}
+    handler.region = region
+    handler.partition = get_partition(region)
+    handler.current_account = _account(client)
+    queue_url = str(params.get("QueueUrl", ""))
+    handler.uri = queue_url
+    handler.path = urlparse(queue_url).path
+    status, headers, body = handler.call_action()
+    operation_model = client._service_model.operation_model(operation_name)
+    headers = {str(key).lower(): str(value) for key, value in headers.items() if key != "status"}
+    headers.setdefault("x-amzn-requestid", _request_id())
+    parsed = _parse(client, operation_model, status, headers, body or b"")
+    parsed["ResponseMetadata"] = _metadata(status, headers)
+    if status >= 300:
+        error = parsed.get("Error", {})
+        # botocore's after-call handler for SQS (`_handle_sqs_compatible_error`) overrides the code with this
+        code = error.get("QueryErrorCode") or error.get("Code")
+        raise client.exceptions.from_code(code)(parsed, operation_name)
+    return parsed  # type: ignore[no-any-return]
 
 
 def _account(client: BaseClient) -> str:
@@ -145,8 +202,13 @@ def call(client: BaseClient, operation_name: str, api_params: dict[str, Any]) ->
     return _answer(client, operation_model, handler, result)
 
 
+def _request_id() -> str:
+    """A request id of moto's shape, without a urandom call per request (slow on this VM)."""
+    return f"{next(_request_ids):052X}"
+
+
 def _metadata(status: int, headers: dict[str, Any]) -> dict[str, Any]:
-    request_id = str(headers.get("x-amzn-requestid") or uuid.uuid4().hex.upper())
+    request_id = str(headers.get("x-amzn-requestid") or _request_id())
     http_headers = {str(key).lower(): str(value) for key, value in headers.items() if key != "status"}
     http_headers["x-amzn-requestid"] = request_id
     return {"RequestId": request_id, "HTTPStatusCode": status, "HTTPHeaders": http_headers, "RetryAttempts": 0}
@@ -191,7 +253,7 @@ def _parse(client: BaseClient, operation_model: Any, status: int, headers: dict[
 
 def _raise(client: BaseClient, operation_model: Any, status: int, headers: dict[str, Any], body: str | bytes) -> None:
     headers = {str(key).lower(): str(value) for key, value in headers.items() if key != "status"}
-    headers.setdefault("x-amzn-requestid", uuid.uuid4().hex.upper())
+    headers.setdefault("x-amzn-requestid", _request_id())
     parsed = _parse(client, operation_model, status, headers, body)
     parsed["ResponseMetadata"] = _metadata(status, headers)
     code = parsed.get("Error", {}).get("Code")

@@ -1,6 +1,8 @@
-"""Costs of moto 5.2's DynamoDB that DynamoDB does not have, removed for the simulation's long runs (besides
-local/moto_tuning.py's two): key and index queries (below), item responses' serialisation and the parse of
-UpdateExpressions (further down). `apply()` installs them, `restore()` takes them out (tests).
+"""Costs of moto 5.2's DynamoDB and SQS that AWS does not have, removed for the simulation's long runs (besides
+local/moto_tuning.py's two): key and index queries (below), item responses' serialisation, the parse of
+UpdateExpressions and its copy per call, the AST walks of the update validator, the parse of ConditionExpressions,
+and SQS's retention check (further down). `apply()` installs them, `restore()` takes them out (tests); each keeps
+moto's answers (tests/unit/simulate/test_moto_speed.py compares them with moto's own).
 
 A Query on a table's own key (no index) makes moto list and *sort every item of the table*, then keep those
 with the hash key: O(table size · log) per query. The audit trail reads its last event before every append
@@ -12,9 +14,12 @@ keeps itself). Results, order, paging and filters are moto's unchanged; scans ke
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import functools
 import inspect
 import json
+import pickle
 import threading
 from typing import Any
 
@@ -87,15 +92,121 @@ def _cached_make() -> Any:
 
     @functools.lru_cache(maxsize=4096)
     def parsed(expression: str) -> Any:
-        return make(UpdateExpressionParser, expression)
+        tree = make(UpdateExpressionParser, expression)
+        with contextlib.suppress(Exception):  # a tree pickle cannot carry is deep-copied, as moto does
+            _pickled[id(tree)] = (tree, pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL))
+        return tree
 
     return classmethod(lambda cls, expression: parsed(expression))
 
 
+# The validator deep-copies the (shared) parsed tree on every UpdateItem (`Validator.__init__`); a tree parsed
+# above is copied from its pickle instead (the same object graph, parents included, about 5x faster).
+_pickled: dict[int, tuple[Any, bytes]] = {}
+
+
+def _copy_tree(tree: Any, memo: Any = None) -> Any:
+    entry = _pickled.get(id(tree))
+    if entry is not None and entry[0] is tree:
+        return pickle.loads(entry[1])
+    return copy.deepcopy(tree, memo)
+
+
+# -- the update validator's AST walks --------------------------------------------------------------------
+# Each of the validator's ten processors walks the whole tree, rebuilding its processing map (a dict of bound
+# methods) twice per node. The same walk, with the map built once per traversal.
+_original_traverse: Any = None
+
+
+def _traverse(self: Any, node: Any) -> Any:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
+
+    types = self.nodes_to_be_processed()
+    processors = tuple(self._processing_map().items())
+    own_process = type(self).process is DepthFirstTraverser.process
+    pre = self.pre_processing_of_child
+    plain_pre = type(self).pre_processing_of_child is DepthFirstTraverser.pre_processing_of_child
+
+    def walk(node: Any, child_id: int) -> Any:
+        if isinstance(node, Node):
+            parent_node = node.parent
+            if node.children is not None:
+                for i, child_node in enumerate(node.children):
+                    if not plain_pre:
+                        pre(node, i)
+                    walk(child_node, i)
+            if isinstance(node, types):
+                if own_process:
+                    for class_key, processor in processors:
+                        if isinstance(node, class_key):
+                            node = processor(node)
+                            break
+                    else:
+                        node = None
+                else:
+                    node = self.process(node)
+                node.parent = parent_node
+                if parent_node:
+                    parent_node.children[child_id] = node
+        return node
+
+    return walk(node, -1)
+
+
+# -- condition expressions ------------------------------------------------------------------------------
+# moto lexes and parses a ConditionExpression (with its names and values) on every call, twice for a PutItem
+# (the response validates it, the backend evaluates it). The parse is a pure function of the three: the tree
+# (`Op`s, evaluated against an item without being changed) is shared per (expression, names, values), and the
+# names and values found are reported as moto's parser reports them.
+_original_condition_parse: Any = None
+
+
+@functools.lru_cache(maxsize=8192)
+def _condition(expression: str, names: str, values: str) -> tuple[Any, list[str], list[str]]:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    parser = ConditionExpressionParser(expression, json.loads(names), json.loads(values))
+    op = _original_condition_parse(parser)
+    return op, list(parser.expr_attr_names_found), list(parser.expr_attr_values_found)
+
+
+def _condition_parse(self: Any) -> Any:
+    if not self.condition_expression:
+        return _original_condition_parse(self)
+    try:
+        names = json.dumps(self.expression_attribute_names, sort_keys=True)
+        values = json.dumps(self.expression_attribute_values, sort_keys=True)
+    except TypeError:  # binary values: parsed as moto does
+        return _original_condition_parse(self)
+    op, names_found, values_found = _condition(self.condition_expression, names, values)
+    self.expr_attr_names_found.extend(names_found)
+    self.expr_attr_values_found.extend(values_found)
+    return op
+
+
+# -- SQS ------------------------------------------------------------------------------------------------
+# Every received message is checked against the queue's retention period through `get_queue_attributes`, which
+# builds all the queue's attributes three times (each walking every message for the approximate counts). The
+# same check, reading the one attribute.
+_original_retention_check: Any = None
+
+
+def _retention_check(self: Any, queue_name: str, message: Any) -> bool:
+    from moto.core.utils import unix_time
+
+    retention_period = self.get_queue(queue_name).message_retention_period
+    retain_until = retention_period + message.sent_timestamp / 1000
+    return not retain_until <= unix_time()
+
+
 def apply() -> None:
     """Idempotent."""
-    global _original_make
+    global _original_make, _original_traverse, _original_condition_parse, _original_retention_check
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.sqs.models import SQSBackend
 
     Table.query = _query  # type: ignore[method-assign]
     Table.all_items = _all_items  # type: ignore[method-assign]
@@ -103,6 +214,16 @@ def apply() -> None:
     if _original_make is None:
         _original_make = UpdateExpressionParser.__dict__["make"]
         UpdateExpressionParser.make = _cached_make()  # type: ignore[method-assign]
+        validators.deepcopy = _copy_tree  # type: ignore[assignment]
+    if _original_traverse is None:
+        _original_traverse = DepthFirstTraverser.traverse
+        DepthFirstTraverser.traverse = _traverse  # type: ignore[method-assign]
+    if _original_condition_parse is None:
+        _original_condition_parse = ConditionExpressionParser.parse
+        ConditionExpressionParser.parse = _condition_parse  # type: ignore[method-assign]
+    if _original_retention_check is None:
+        _original_retention_check = SQSBackend.is_message_valid_based_on_retention_period
+        SQSBackend.is_message_valid_based_on_retention_period = _retention_check  # type: ignore[method-assign]
 
 
 # -- DynamoDB responses ---------------------------------------------------------------------------------
@@ -158,9 +279,28 @@ def restore() -> None:
     if _original_serialize_result is not None:
         JSONSerializer._serialize_result = _original_serialize_result  # type: ignore[method-assign]
         _original_serialize_result = None
-    global _original_make
+    global _original_make, _original_traverse, _original_condition_parse, _original_retention_check
     if _original_make is not None:
+        from moto.dynamodb.parsing import validators
         from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
         UpdateExpressionParser.make = _original_make  # type: ignore[method-assign]
+        validators.deepcopy = copy.deepcopy  # type: ignore[attr-defined]
         _original_make = None
+        _pickled.clear()
+    if _original_traverse is not None:
+        from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
+
+        DepthFirstTraverser.traverse = _original_traverse  # type: ignore[method-assign]
+        _original_traverse = None
+    if _original_condition_parse is not None:
+        from moto.dynamodb.comparisons import ConditionExpressionParser
+
+        ConditionExpressionParser.parse = _original_condition_parse  # type: ignore[method-assign]
+        _original_condition_parse = None
+        _condition.cache_clear()
+    if _original_retention_check is not None:
+        from moto.sqs.models import SQSBackend
+
+        SQSBackend.is_message_valid_based_on_retention_period = _original_retention_check  # type: ignore[method-assign]
+        _original_retention_check = None

@@ -242,3 +242,66 @@ def test_binary_attributes_take_the_normal_path_with_the_same_answer() -> None:
         item = client.get_item(TableName="b", Key={"pk": {"S": "x"}})["Item"]  # direct; botocore parses the body
         assert direct_dynamodb.direct_calls == before + 1
         assert item == {"pk": {"S": "x"}, "blob": {"B": b"\x00\xff"}}
+
+
+def _sqs_script() -> list[tuple[Any, ...]]:
+    """What the pumps and handlers do with SQS: batches sent with attributes and delays, received with their
+    system attributes, deleted (one receipt stale), visibility changed, and a queue that does not exist."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="jobs", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    received: dict[str, Any] = {}
+
+    def receive() -> dict[str, Any]:
+        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"],
+                                     MessageAttributeNames=["All"])  # fmt: skip
+        received["messages"] = answer.get("Messages", [])
+        return {"bodies": sorted((m["Body"], m.get("MessageAttributes")) for m in received["messages"]),
+                "counts": sorted(m["Attributes"]["ApproximateReceiveCount"] for m in received["messages"])}  # fmt: skip
+
+    calls: list[Callable[[], Any]] = [
+        lambda: sqs.send_message(QueueUrl=url, MessageBody="one",
+                                 MessageAttributes={"k": {"DataType": "String", "StringValue": "v"}}),
+        lambda: [sorted(e["Id"] for e in sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(n), "MessageBody": f"m{n}", **({"DelaySeconds": 600} if n == 2 else {})} for n in range(4)
+        ])["Successful"])],
+        receive,
+        lambda: sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=received["messages"][0]["ReceiptHandle"],
+                                              VisibilityTimeout=0),
+        lambda: {k: v for k, v in sqs.delete_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(received["messages"][1:])
+        ]).items() if k != "ResponseMetadata"},
+        receive,
+        lambda: sqs.delete_message(QueueUrl=url, ReceiptHandle=received["messages"][0]["ReceiptHandle"]),
+        lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed",
+                                                                       "VisibilityTimeout"]),
+        lambda: sqs.delete_message_batch(QueueUrl=url, Entries=[]),
+        lambda: sqs.receive_message(QueueUrl=url.replace("jobs", "nope")),
+        lambda: sqs.send_message(QueueUrl=url.replace("jobs", "nope"), MessageBody="x"),
+    ]  # fmt: skip
+    return [_outcome(call) for call in calls]
+
+
+def _scrub(value: Any) -> Any:
+    """Without the ids moto draws at random (message ids)."""
+    if isinstance(value, dict):
+        return {key: _scrub(item) for key, item in value.items() if key != "MessageId"}
+    if isinstance(value, list | tuple):
+        return type(value)(_scrub(item) for item in value)
+    return value
+
+
+def test_the_direct_path_sends_receives_and_fails_on_sqs_as_the_normal_path() -> None:
+    outcomes = []
+    for direct in (False, True):
+        with mock_aws():
+            direct_dynamodb.install(direct=direct)
+            before = direct_dynamodb.direct_calls
+            try:
+                outcomes.append((_sqs_script(), direct_dynamodb.direct_calls - before))
+            finally:
+                direct_dynamodb.uninstall()
+    (normal, _), (direct, taken) = (([_scrub(o) for o in found], count) for found, count in outcomes)
+    assert taken >= 10
+    assert {o[1] for o in normal if o[0] != "ok"} >= {"QueueDoesNotExist", "EmptyBatchRequest"}
+    for number, (expected, found) in enumerate(zip(normal, direct, strict=True)):
+        assert found == expected, f"call {number}"

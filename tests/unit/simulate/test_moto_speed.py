@@ -120,3 +120,77 @@ def test_queries_updates_and_item_answers_are_moto_s_own(table: Any) -> None:
     finally:
         moto_speed.CHECK_FAST_PATH = False
         moto_speed.restore()
+
+
+CONDITIONAL: list[tuple[str, dict[str, Any]]] = [
+    ("put_item", {"Item": {"pk": {"S": "c"}, "sk": {"S": "1"}, "v": {"N": "1"}},
+                  "ConditionExpression": "attribute_not_exists(pk)"}),
+    ("put_item", {"Item": {"pk": {"S": "c"}, "sk": {"S": "1"}, "v": {"N": "9"}},
+                  "ConditionExpression": "attribute_not_exists(pk)", "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}),
+    ("update_item", {"Key": {"pk": {"S": "c"}, "sk": {"S": "1"}}, "UpdateExpression": "SET v = :new",
+                     "ConditionExpression": "v = :old AND (attribute_not_exists(#s) OR #s IN (:a, :b))",
+                     "ExpressionAttributeNames": {"#s": "state"},
+                     "ExpressionAttributeValues": {":new": {"N": "2"}, ":old": {"N": "1"}, ":a": {"S": "x"},
+                                                   ":b": {"S": "y"}}, "ReturnValues": "ALL_NEW"}),
+    ("update_item", {"Key": {"pk": {"S": "c"}, "sk": {"S": "1"}}, "UpdateExpression": "SET v = :new",
+                     "ConditionExpression": "v = :old AND (attribute_not_exists(#s) OR #s IN (:a, :b))",
+                     "ExpressionAttributeNames": {"#s": "state"},
+                     "ExpressionAttributeValues": {":new": {"N": "3"}, ":old": {"N": "1"}, ":a": {"S": "x"},
+                                                   ":b": {"S": "y"}}}),
+    ("update_item", {"Key": {"pk": {"S": "c"}, "sk": {"S": "1"}}, "UpdateExpression": "SET v = v + :one",
+                     "ConditionExpression": "v BETWEEN :lo AND :hi AND size(pk) > :z",
+                     "ExpressionAttributeValues": {":one": {"N": "1"}, ":lo": {"N": "0"}, ":hi": {"N": "5"},
+                                                   ":z": {"N": "0"}}, "ReturnValues": "UPDATED_NEW"}),
+    ("delete_item", {"Key": {"pk": {"S": "c"}, "sk": {"S": "1"}}, "ConditionExpression": "begins_with(pk, :p)",
+                     "ExpressionAttributeValues": {":p": {"S": "z"}}}),
+    ("update_item", {"Key": {"pk": {"S": "c"}, "sk": {"S": "1"}}, "UpdateExpression": "SET v = :v",
+                     "ConditionExpression": "v = :v", "ExpressionAttributeNames": {"#unused": "x"},
+                     "ExpressionAttributeValues": {":v": {"N": "1"}}}),
+    ("delete_item", {"Key": {"pk": {"S": "c"}, "sk": {"S": "1"}}, "ConditionExpression": "v = :v",
+                     "ExpressionAttributeValues": {":v": {"N": "4"}}, "ReturnValues": "ALL_OLD"}),
+]  # fmt: skip
+
+
+def _conditional(client: Any) -> list[Any]:
+    """Each call twice (the second time from the shared parse), the failures with their error and item."""
+    answers = []
+    for _ in range(2):
+        for method, call in CONDITIONAL:
+            try:
+                answer = getattr(client, method)(TableName="t", **call)
+                answer.pop("ResponseMetadata", None)
+            except client.exceptions.ClientError as exc:
+                answer = {key: value for key, value in exc.response.items() if key != "ResponseMetadata"}
+            answers.append(answer)
+    return answers
+
+
+def test_conditions_pass_and_fail_as_moto_s_own(table: Any) -> None:
+    expected = _conditional(table)
+    assert sum("Error" in answer for answer in expected) >= 6  # failed conditions, an unused name
+    moto_speed.apply()
+    try:
+        assert _conditional(table) == expected
+    finally:
+        moto_speed.restore()
+
+
+def _received(sqs: Any) -> list[Any]:
+    url = sqs.create_queue(QueueName=f"q{len(sqs.list_queues().get('QueueUrls', []))}")["QueueUrl"]
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": f"m{n}"} for n in range(6)])
+    bodies = []
+    for _ in range(3):
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=4).get("Messages", [])
+        bodies.append(sorted(message["Body"] for message in messages))
+    return bodies
+
+
+def test_sqs_receives_what_moto_delivers() -> None:
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        expected = _received(sqs)
+        moto_speed.apply()
+        try:
+            assert _received(sqs) == expected
+        finally:
+            moto_speed.restore()
