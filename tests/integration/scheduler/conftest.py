@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from functions import names
 from functions.scheduler import handler
+from tests.events.factories import scheduled_event
 
 
 @pytest.fixture(autouse=True)
@@ -38,3 +42,21 @@ def atomic_item_writes(monkeypatch: pytest.MonkeyPatch) -> None:
                 return __original(self, *args, **kwargs)
 
         monkeypatch.setattr(DynamoDBBackend, name, serialised)
+
+
+@pytest.fixture
+def overlapping_runs(atomic_item_writes: None, context: Any) -> Callable[[datetime], list[dict[str, Any]]]:
+    """Two scheduler runs for the same tick, released together (a schedule delivered twice, a slow run still
+    going when the next starts); returns both summaries."""
+
+    def run(tick: datetime) -> list[dict[str, Any]]:
+        barrier = threading.Barrier(2)
+
+        def one(_: int) -> dict[str, Any]:
+            barrier.wait()
+            return handler.lambda_handler(scheduled_event(tick), context)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return list(pool.map(one, range(2)))
+
+    return run

@@ -4,12 +4,8 @@ state, the time budget, and held-by-rule metrics."""
 from __future__ import annotations
 
 import json
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from functions.core.account import (
     Channel,
@@ -142,20 +138,12 @@ def test_held_contacts_are_counted_by_the_rule_that_held_them(aws, context, caps
     assert held and held[0]["rule"] == "inconvenient_time" and held[0]["ContactsHeldByRule"] in (1, [1.0], 1.0)
 
 
-@pytest.mark.usefixtures("atomic_item_writes")
-def test_overlapping_runs_with_state_changes_enqueue_each_follow_up_once(aws, context) -> None:
+def test_overlapping_runs_with_state_changes_enqueue_each_follow_up_once(aws, overlapping_runs) -> None:
     promise = Promise(Money(5_000, "USD"), date(2026, 3, 4), datetime(2026, 3, 1, tzinfo=UTC))
     for n in range(12):
         place(make_account(f"B-{n}"))
         with_state(f"acme#B-{n}", promise=promise, next_contact_at=TICK - timedelta(minutes=5))
-    barrier = threading.Barrier(2)
-
-    def tick() -> dict:
-        barrier.wait()
-        return lambda_handler(scheduled_event(TICK), context)
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        summaries = list(pool.map(lambda _: tick(), range(2)))
+    summaries = overlapping_runs(TICK)
     jobs = drain(aws, aws["queue_url"])
     assert sum(s["enqueued"] for s in summaries) == 12
     assert sorted(job.account_id for job in jobs) == sorted(f"acme#B-{n}" for n in range(12))

@@ -1,8 +1,6 @@
 """Given placed accounts, when the EventBridge tick fires, then one job per due account is on the email queue."""
 
 import json
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -94,17 +92,10 @@ def test_the_scheduler_fixture_event_from_aws_is_accepted(aws, context) -> None:
     assert lambda_handler(event, context)["enqueued"] == 1
 
 
-def test_two_overlapping_runs_enqueue_each_due_contact_once(aws, context, atomic_item_writes) -> None:
+def test_two_overlapping_runs_enqueue_each_due_contact_once(aws, overlapping_runs) -> None:
     for n in range(40):
         place(make_account(f"O-{n}"))
-    barrier = threading.Barrier(2)
-
-    def tick() -> dict:
-        barrier.wait()
-        return lambda_handler(scheduled_event(TICK), context)
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        summaries = list(pool.map(lambda _: tick(), range(2)))
+    summaries = overlapping_runs(TICK)
 
     jobs = queued_jobs(aws)
     assert sum(summary["enqueued"] for summary in summaries) == 40
