@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -101,10 +101,7 @@ class Feedback:
         recipients = [str(r) for r in mail.get("destination") or []]
         account_ids = self._ses_accounts(mail, recipients)
         changed = 0
-        for account_id in account_ids:
-            account = accounts.get(account_id)
-            if account is None:
-                continue
+        for account in _existing(account_ids):
             base_id = f"ses:{mail.get('messageId')}:{kind}"
             if kind == "Bounce":
                 changed += self._bounce(account, section, base_id, at)
@@ -179,10 +176,8 @@ class Feedback:
         inbound_id = str(message.get("inboundMessageId") or message_id)
         account_ids = store.account_ids_by_phone(phone)
         changed = 0
-        for account_id in account_ids:
-            account = accounts.get(account_id)
-            if account is None:
-                continue
+        for account in _existing(account_ids):
+            account_id = account.account_id
             detail = {"channel": Channel.SMS.value, "keyword": consent_keyword(str(message.get("messageBody") or ""))}
             if intent == "stop":
                 changed += _block(account_id, now, self._shards, Channel.SMS, Block.OPTED_OUT, overwrite=True)
@@ -231,10 +226,8 @@ class Feedback:
         at = from_epoch_millis(message["eventTimestamp"]) if message.get("eventTimestamp") else now
         account_ids = store.account_ids_by_phone(phone)
         changed = 0
-        for account_id in account_ids:
-            account = accounts.get(account_id)
-            if account is None:
-                continue
+        for account in _existing(account_ids):
+            account_id = account.account_id
             if kind in SMS_DELIVERED:
                 learning.record_engagement(account, Signal.DELIVERED, Channel.SMS, at)
                 changed += 1
@@ -254,6 +247,11 @@ class Feedback:
                 )
             )
         return FeedbackOutcome(f"sms_event:{kind}", tuple(account_ids), changed)
+
+
+def _existing(account_ids: list[str]) -> Iterator[Account]:
+    """The accounts of `account_ids` that exist (an index may still name one that is gone)."""
+    return (account for account in map(accounts.get, account_ids) if account is not None)
 
 
 def _ses_time(value: Any, fallback: datetime) -> datetime:

@@ -57,6 +57,19 @@ def sms(body: str, inbound_id: str) -> dict[str, Any]:
     }
 
 
+def sms_event(status: str, message_id: str) -> dict[str, Any]:
+    """An SMS delivery event for a text to PHONE (`TEXT_<status>`), as End User Messaging publishes it."""
+    return {
+        "eventType": f"TEXT_{status}",
+        "eventVersion": "1.0",
+        "eventTimestamp": 1773154800000,
+        "isFinal": True,
+        "destinationPhoneNumber": PHONE,
+        "messageId": message_id,
+        "messageStatus": status,
+    }
+
+
 def trail_types() -> list[EventType]:
     return [e.type for e in events.history(ACCOUNT.account_id)]
 
@@ -161,32 +174,13 @@ def test_help_answers_with_the_lenders_contact(hooks: dict[str, Any]) -> None:
 
 def test_an_sms_delivery_event_counts_for_the_sms_channel(hooks: dict[str, Any]) -> None:
     place(ACCOUNT, NOW)
-    delivered = {
-        "eventType": "TEXT_DELIVERED",
-        "eventVersion": "1.0",
-        "eventTimestamp": 1773154800000,
-        "isFinal": True,
-        "destinationPhoneNumber": PHONE,
-        "messageId": "sms-1",
-        "messageStatus": "DELIVERED",
-    }
-    run(("t-1", delivered))
+    run(("t-1", sms_event("DELIVERED", "sms-1")))
     assert webhooks_store.engagement_counts(ACCOUNT.account_id) == {"sms:delivered": 1}
 
 
 def test_an_invalid_number_event_blocks_sms_and_is_audited(hooks: dict[str, Any]) -> None:
     place(ACCOUNT, NOW)
-    invalid = {
-        "eventType": "TEXT_INVALID",
-        "eventVersion": "1.0",
-        "eventTimestamp": 1773154800000,
-        "isFinal": True,
-        "destinationPhoneNumber": PHONE,
-        "messageId": "sms-2",
-        "messageStatus": "INVALID",
-    }
-    pending = {**invalid, "eventType": "TEXT_PENDING", "messageId": "sms-3", "messageStatus": "PENDING"}
-    result = run(("t-2", invalid), ("t-3", pending))
+    result = run(("t-2", sms_event("INVALID", "sms-2")), ("t-3", sms_event("PENDING", "sms-3")))
     assert [o["kind"] for o in result["outcomes"]] == ["sms_event:TEXT_INVALID", "sms_event:TEXT_PENDING"]
     assert accounts.get(ACCOUNT.account_id).blocked_channels == {Channel.SMS: Block.INVALID}
     assert trail_types() == [EventType.SMS_UNDELIVERABLE]
