@@ -3,6 +3,8 @@ dashboard of the collection KPIs the functions emit as EMF metrics (namespace cl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
@@ -143,15 +145,12 @@ class MonitoringConstruct(Construct):
     ) -> cloudwatch.Dashboard:
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"cleardue-{config.stage}")
         kpis: list[cloudwatch.IWidget] = [
-            cloudwatch.GraphWidget(
-                title=title, left=[kpi_metric(service, metric) for metric in metrics], width=8, height=6
-            )
-            for title, service, metrics in KPI_GRAPHS
+            _graph(title, [kpi_metric(service, metric) for metric in metrics]) for title, service, metrics in KPI_GRAPHS
         ]
         kpis += [
-            cloudwatch.GraphWidget(
-                title=title,
-                left=[
+            _graph(
+                title,
+                [
                     cloudwatch.MathExpression(
                         expression=f"SEARCH('Namespace=\"{METRICS_NAMESPACE}\" MetricName=\"{metric}\"', 'Sum', "
                         f"{int(KPI_PERIOD.to_seconds())})",
@@ -159,36 +158,33 @@ class MonitoringConstruct(Construct):
                         period=KPI_PERIOD,
                     )
                 ],
-                width=8,
-                height=6,
             )
             for title, metric in KPI_SEARCHES
         ]
         dashboard.add_widgets(*kpis)
         dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="Dead letters",
-                left=[
+            _graph(
+                "Dead letters",
+                [
                     queue.metric_approximate_number_of_messages_visible(label=name, period=PERIOD, statistic="Maximum")
                     for name, queue in dead_letter_queues.items()
                 ],
-                width=8,
-                height=6,
             ),
-            cloudwatch.GraphWidget(
-                title="Function errors",
-                left=[function.metric_errors(label=name, period=PERIOD) for name, function in functions.items()],
-                width=8,
-                height=6,
+            _graph(
+                "Function errors",
+                [function.metric_errors(label=name, period=PERIOD) for name, function in functions.items()],
             ),
-            cloudwatch.GraphWidget(
-                title="Function duration p95",
-                left=[
+            _graph(
+                "Function duration p95",
+                [
                     function.metric_duration(label=name, period=PERIOD, statistic="p95")
                     for name, function in functions.items()
                 ],
-                width=8,
-                height=6,
             ),
         )
         return dashboard
+
+
+def _graph(title: str, metrics: Sequence[cloudwatch.IMetric]) -> cloudwatch.GraphWidget:
+    """A graph a third of the dashboard wide."""
+    return cloudwatch.GraphWidget(title=title, left=metrics, width=8, height=6)
