@@ -29,6 +29,19 @@ def key(account_id: str, seq: int) -> dict:
     return {"account_id": {"S": account_id}, "sk": {"S": f"e#{seq:010d}"}}
 
 
+def overwrite(dynamodb, account_id: str, seq: int, path: str, value: str) -> None:
+    """Set one attribute of a stored event (`path`, dotted for a nested one) through the raw API."""
+    client, table = dynamodb
+    parts = path.split(".")
+    client.update_item(
+        TableName=table,
+        Key=key(account_id, seq),
+        UpdateExpression="SET " + ".".join(f"#p{n}" for n in range(len(parts))) + " = :v",
+        ExpressionAttributeNames={f"#p{n}": part for n, part in enumerate(parts)},
+        ExpressionAttributeValues={":v": {"S": value}},
+    )
+
+
 def verdicts(page_size: int | None = None) -> dict[str, list[tuple[int, BreakKind]]]:
     found = {}
     for trail in audit_reader.trails(page_size=page_size):
@@ -50,37 +63,17 @@ def test_untouched_trails_verify_across_pages(dynamodb) -> None:
 
 
 def test_a_detail_changed_with_update_item_is_found(dynamodb) -> None:
-    client, table = dynamodb
-    client.update_item(
-        TableName=table,
-        Key=key("acme#B-2", 2),
-        UpdateExpression="SET detail.job_id = :forged",
-        ExpressionAttributeValues={":forged": {"S": "forged"}},
-    )
+    overwrite(dynamodb, "acme#B-2", 2, "detail.job_id", "forged")
     assert verdicts() == {"acme#A-1": [], "acme#B-2": [(2, BreakKind.ALTERED)], "zeta#C-3": []}
 
 
 def test_a_type_no_writer_uses_is_found_not_a_crash(dynamodb) -> None:
-    client, table = dynamodb
-    client.update_item(
-        TableName=table,
-        Key=key("acme#A-1", 3),
-        UpdateExpression="SET #t = :t",
-        ExpressionAttributeNames={"#t": "type"},
-        ExpressionAttributeValues={":t": {"S": "debt_forgiven"}},
-    )
+    overwrite(dynamodb, "acme#A-1", 3, "type", "debt_forgiven")
     assert audit_reader.trail("acme#A-1").verify()[0].kind == BreakKind.ALTERED
 
 
 def test_an_item_the_model_cannot_load_is_altered_in_place(dynamodb) -> None:
-    client, table = dynamodb
-    client.update_item(
-        TableName=table,
-        Key=key("zeta#C-3", 2),
-        UpdateExpression="SET #at = :at",
-        ExpressionAttributeNames={"#at": "at"},
-        ExpressionAttributeValues={":at": {"S": "yesterday"}},
-    )
+    overwrite(dynamodb, "zeta#C-3", 2, "at", "yesterday")
     assert [(b.seq, b.kind) for b in audit_reader.trail("zeta#C-3").verify()] == [(2, BreakKind.ALTERED)]
 
 
@@ -156,12 +149,7 @@ def test_the_command_says_a_clean_trail_verifies_and_exits_0(dynamodb, capsys) -
 def test_the_command_prints_each_break_and_exits_1(dynamodb, capsys) -> None:
     client, table = dynamodb
     client.delete_item(TableName=table, Key=key("zeta#C-3", 3))
-    client.update_item(
-        TableName=table,
-        Key=key("acme#A-1", 1),
-        UpdateExpression="SET actor = :who",
-        ExpressionAttributeValues={":who": {"S": "insider"}},
-    )
+    overwrite(dynamodb, "acme#A-1", 1, "actor", "insider")
 
     assert cli.main(["audit", "verify", "--table", table]) == 1
 
@@ -212,12 +200,7 @@ def test_the_command_finds_the_local_stack_from_its_outputs(local_stack, monkeyp
     monkeypatch.delenv("AWS_ENDPOINT_URL")  # as in a fresh shell: outputs.json says where the stack is
 
     assert cli.main(["audit", "verify", "--state-dir", str(state)]) == 0
-    client.update_item(
-        TableName="local-events",
-        Key=key("acme#A-1", 2),
-        UpdateExpression="SET prev_hash = :h",
-        ExpressionAttributeValues={":h": {"S": "0" * 64}},
-    )
+    overwrite((client, "local-events"), "acme#A-1", 2, "prev_hash", "0" * 64)
     assert cli.main(["audit", "verify", "--state-dir", str(state)]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines[1:-1]] == ["acme#A-1 seq 2", "acme#A-1 seq 2"]
