@@ -389,14 +389,18 @@ function updatePlanSummary() {
   $("plan-summary").textContent = t("plan_summary", { n, amount: i18n.moneyOf(each, currency()) });
 }
 
+// A date field holds a date no later than `max` (the API's bound); otherwise the page says which dates work.
+function dateWithin(input, max) {
+  if (input.value && !(max && input.value > String(max).slice(0, 10))) return true;
+  showError(t("date_invalid", { date: i18n.date(max) }), input);
+  return false;
+}
+
 async function submitPlan(event) {
   event.preventDefault();
   clearMessages();
   const start = $("plan-start");
-  const max = account.options.plan.max_start_date;
-  if (!start.value || (max && start.value > String(max).slice(0, 10))) {
-    return showError(t("date_invalid", { date: i18n.date(max) }), start);
-  }
+  if (!dateWithin(start, account.options.plan.max_start_date)) return;
   await busy(event.currentTarget, async () => {
     try {
       await goToCheckout("plan", () => api.plan(Number($("plan-count").value), start.value));
@@ -421,10 +425,7 @@ async function submitPromise(event) {
   const amount = i18n.parseAmount(input.value, currency());
   if (amount === null || amount <= 0) return showError(t("amount_invalid"), input);
   const when = $("promise-date");
-  const max = account.options.promise.max_date;
-  if (!when.value || (max && when.value > String(max).slice(0, 10))) {
-    return showError(t("date_invalid", { date: i18n.date(max) }), when);
-  }
+  if (!dateWithin(when, account.options.promise.max_date)) return;
   await busy(event.currentTarget, async () => {
     try {
       const result = await api.promise(amount, when.value);
