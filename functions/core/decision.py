@@ -189,36 +189,40 @@ def decide(
     and the send-time priors place the next contact."""
     if rules.learning is None:
         learned = None
-    plan = _decide(account, now, rules, policy, score, learned)
-    if standings is None or rules.experiments is None or plan.job is None:
-        return plan
-    return _with_variant(plan, account, rules.experiments, standings)
+    if rules.experiments is None:
+        standings = None
+    return _decide(account, now, rules, policy, score, learned, standings)
 
 
-def _with_variant(
-    plan: ContactPlan, account: Account, settings: experiments.Settings, standings: experiments.Standings
-) -> ContactPlan:
-    """The plan with its job's variant chosen by the experiment of its segment (core.experiments), seeded by
-    the job id: a re-run scheduler picks the same variant for the same due instance. Recorded in the reason."""
-    job = plan.job
-    assert job is not None
-    if job.template not in settings.candidates or job.tier is None:
-        return plan
-    segment_key = experiments.segment_key(job.stage._value_, job.tier, account.debtor.language)
-    choice = experiments.choose(job.template, segment_key, standings(segment_key), settings, _seeded(job.job_id))
+def _variant(
+    account: Account,
+    stage: Stage,
+    tier: int,
+    template: str,
+    job_id: str,
+    settings: experiments.Settings,
+    standings: experiments.Standings,
+) -> tuple[str, str | None]:
+    """The job's variant chosen by the experiment of its segment (core.experiments) and its token for the reason,
+    seeded by the job id: a re-run scheduler picks the same variant for the same due instance. ("a", None) when
+    the template is not under test."""
+    if template not in settings.candidates:
+        return DEFAULT_VARIANT, None
+    segment_key = experiments.segment_key(stage._value_, tier, account.debtor.language)
+    choice = experiments.choose(template, segment_key, standings(segment_key), settings, _seeded(job_id))
     if choice is None:
-        return plan
-    token = choice.token
-    fields = job.__dict__.copy()
-    fields["variant"] = choice.variant
-    fields["reason"] = f"{job.reason}; {token}" if job.reason else token
-    return _plan(
-        _unvalidated_job(**fields), plan.next_contact_at, plan.reason, (*plan.why, token), plan.updated, plan.tier
-    )
+        return DEFAULT_VARIANT, None
+    return choice.variant, choice.token
 
 
 def _decide(
-    account: Account, now: datetime, rules: Rules, policy: GatePolicy, score: float | None, learned: Learned | None
+    account: Account,
+    now: datetime,
+    rules: Rules,
+    policy: GatePolicy,
+    score: float | None,
+    learned: Learned | None,
+    standings: experiments.Standings | None = None,
 ) -> ContactPlan:
     if now.tzinfo is not UTC:
         now = ensure_utc(now)
@@ -249,7 +253,7 @@ def _decide(
     dispute = account.dispute
     if dispute is not None and dispute.status is _VERIFYING:  # FDCPA 809(b): the verification before anything
         why.append("dispute verified: the verification goes first")
-        return _send(account, updated, now, stage, tier, _VERIFICATION_TEMPLATE, rules, policy, why)
+        return _send(account, updated, now, stage, tier, _VERIFICATION_TEMPLATE, rules, policy, why, None, standings)
 
     promise = account.promise
     if promise is not None and promise.status is _PENDING:
@@ -264,13 +268,17 @@ def _decide(
             if now >= resume:
                 updated = updated.with_changes(promise=replace(promise, status=PromiseStatus.BROKEN))
                 why.append("promise broken: its date and grace passed without the payment")
-                plan = _send(account, updated, now, stage, tier, Template.BROKEN_PROMISE, rules, policy, why, learned)
+                plan = _send(
+                    account, updated, now, stage, tier, Template.BROKEN_PROMISE, rules, policy, why, learned, standings
+                )
                 # Marked broken only with its message: a held notice keeps the promise pending until it goes.
                 return plan if plan.job is not None else replace(plan, updated=None)
             notice_at = at_local_time(promise.due - rules.promise_notice, rules.window_start, tz)
             if now >= notice_at and not _contacted_since(account, max(notice_at, promise.made_at)):
                 why.append("promise date near")
-                plan = _send(account, updated, now, stage, tier, Template.PROMISE_DUE, rules, policy, why, learned)
+                plan = _send(
+                    account, updated, now, stage, tier, Template.PROMISE_DUE, rules, policy, why, learned, standings
+                )
                 if plan.job is not None:
                     return replace(plan, next_contact_at=resume)
                 return plan
@@ -278,7 +286,7 @@ def _decide(
             return _wait(updated, account, following, tier, [*why, "promise pending"])
 
     if account.plan is not None and account.plan.status is _CURRENT:
-        return _plan_notice(account, updated, now, stage, tier, rules, policy, why, learned)
+        return _plan_notice(account, updated, now, stage, tier, rules, policy, why, learned, standings)
 
     offer_notice = _settlement_notice_at(account, rules)
     if (
@@ -288,11 +296,13 @@ def _decide(
         and stage is not _NONE
     ):
         why.append("settlement offer ends soon")
-        return _send(account, updated, now, stage, tier, Template.SETTLEMENT_EXPIRING, rules, policy, why, learned)
+        return _send(
+            account, updated, now, stage, tier, Template.SETTLEMENT_EXPIRING, rules, policy, why, learned, standings
+        )
 
     if policy.third_party and account.validation_notice_at is None:
         why.append("third-party regime: the validation notice goes first")
-        return _send(account, updated, now, stage, tier, _VALIDATION_NOTICE, rules, policy, why, learned)
+        return _send(account, updated, now, stage, tier, _VALIDATION_NOTICE, rules, policy, why, learned, standings)
 
     if stage is _NONE:
         return ContactPlan(
@@ -303,7 +313,7 @@ def _decide(
             _changed(updated, account),
             tier,
         )
-    return _send(account, updated, now, stage, tier, _REMINDER, rules, policy, why, learned)
+    return _send(account, updated, now, stage, tier, _REMINDER, rules, policy, why, learned, standings)
 
 
 _local_date = lru_cache(maxsize=4096)(local_date)  # a tick's `now` is shared by every account: one per zone
@@ -345,6 +355,7 @@ def _plan_notice(
     policy: GatePolicy,
     why: list[str],
     learned: Learned | None = None,
+    standings: experiments.Standings | None = None,
 ) -> ContactPlan:
     """A current plan: one MISSED_INSTALLMENT per failed installment (within its grace), one INSTALLMENT_DUE
     before each scheduled one; otherwise wait for the next installment's notice day."""
@@ -357,7 +368,17 @@ def _plan_notice(
             if now < grace_ends and not _contacted_since(account, due_start):
                 why.append(f"installment {installment.number} failed")
                 plan = _send(
-                    account, updated, now, stage, tier, Template.MISSED_INSTALLMENT, rules, policy, why, learned
+                    account,
+                    updated,
+                    now,
+                    stage,
+                    tier,
+                    Template.MISSED_INSTALLMENT,
+                    rules,
+                    policy,
+                    why,
+                    learned,
+                    standings,
                 )
                 return (
                     replace(plan, next_contact_at=_next_notice(account.plan.installments, now, rules, tz) or grace_ends)
@@ -370,7 +391,9 @@ def _plan_notice(
         due_ends = at_local_time(upcoming.due + timedelta(days=1), time(0), tz)
         if notice_at <= now < due_ends and not _contacted_since(account, notice_at):
             why.append(f"installment {upcoming.number} due {upcoming.due.isoformat()}")
-            plan = _send(account, updated, now, stage, tier, Template.INSTALLMENT_DUE, rules, policy, why, learned)
+            plan = _send(
+                account, updated, now, stage, tier, Template.INSTALLMENT_DUE, rules, policy, why, learned, standings
+            )
             after_due = _next_notice(account.plan.installments, due_ends, rules, tz) or due_ends
             return replace(plan, next_contact_at=after_due) if plan.job else plan
     following = _next_notice(account.plan.installments, now, rules, tz)
@@ -404,6 +427,7 @@ def _send(
     policy: GatePolicy,
     why: list[str],
     learned: Learned | None = None,
+    standings: experiments.Standings | None = None,
 ) -> ContactPlan:
     kind = _TEMPLATE_KIND[template]
     if kind is _K_VALIDATION_NOTICE or kind is _K_VERIFICATION:  # written notices: email only
@@ -420,7 +444,7 @@ def _send(
     for channel in order:
         allowed_at, channel_reasons = earliest_allowed(updated, standing, channel, kind, now, policy)
         if allowed_at == now:
-            return _job(account, updated, now, stage, tier, template, channel, rules, why, learned)
+            return _job(account, updated, now, stage, tier, template, channel, rules, why, learned, standings)
         name = channel._value_
         reasons += [f"{name}: {r}" for r in channel_reasons]
         if allowed_at is not None:
@@ -466,6 +490,7 @@ def _job(
     rules: Rules,
     why: list[str],
     learned: Learned | None = None,
+    standings: experiments.Standings | None = None,
 ) -> ContactPlan:
     treatment = rules.treatment(stage, tier)
     tone = _FRIENDLY if template is _VALIDATION_NOTICE or template is _VERIFICATION_TEMPLATE else treatment.tone
@@ -474,17 +499,25 @@ def _job(
     # same due instance derives the same job id.
     slot = account.next_contact_at or now
     account_id = account.account_id
+    job_id = _job_id(account_id, stage, slot)
+    name = template._value_
+    reason = "; ".join(why)
+    variant, token = DEFAULT_VARIANT, None
+    if standings is not None:  # the lender's message experiments: the variant chosen here, recorded in the reason
+        variant, token = _variant(account, stage, tier, name, job_id, rules.experiments, standings)  # type: ignore[arg-type]
+        if token is not None:
+            reason = f"{reason}; {token}"
     job = _unvalidated_job(  # every value is already typed and valid: skip validation in the hot loop
-        job_id=_job_id(account_id, stage, slot),
+        job_id=job_id,
         account_id=account_id,
         channel=channel,
-        template=template._value_,
-        variant=DEFAULT_VARIANT,
+        template=name,
+        variant=variant,
         stage=stage,
         scheduled_for=now,
         tone=tone,
         tier=tier,
-        reason="; ".join(why),
+        reason=reason,
     )
     following = now + treatment.cadence
     if rules.learning is not None and (account.engagement or (learned is not None and learned.priors is not None)):
@@ -501,6 +534,8 @@ def _job(
     offer_notice = _settlement_notice_at(account, rules)
     if offer_notice is not None and now < offer_notice < following:
         following = offer_notice  # look again in time to say the settlement offer is ending
+    if token is not None:
+        why.append(token)
     return _plan(job, following, None, tuple(why), _changed(updated, account), tier)
 
 

@@ -92,6 +92,22 @@ class Choice:
         return stat_key(self.template, self.variant)
 
 
+_CHOICE_SLOTS = tuple(vars(Choice)[name].__set__ for name in Choice.__slots__)
+assert Choice.__slots__ == ("segment", "template", "variant", "how")
+
+
+def _choice(segment: str, template: str, variant: str, how: str) -> Choice:
+    """`Choice(...)` without the frozen dataclass's __init__ (an object.__setattr__ per field: the decision's hot
+    path). tests/unit/core/test_experiments.py checks it equals the dataclass's."""
+    choice = object.__new__(Choice)
+    set_segment, set_template, set_variant, set_how = _CHOICE_SLOTS
+    set_segment(choice, segment)
+    set_template(choice, template)
+    set_variant(choice, variant)
+    set_how(choice, how)
+    return choice
+
+
 def segment_key(stage: str, tier: int, language: str) -> str:
     """The segment a message's statistics belong to: stage x tier x language (e.g. `early#2#en`)."""
     return f"{stage}#{tier}#{language.lower()}"
@@ -137,19 +153,19 @@ def choose(
         return None
     pin = settings.pins.get(template)
     if pin is not None:
-        return Choice(segment, template, pin, PINNED)
+        return _choice(segment, template, pin, PINNED)
     if len(candidates) == 1:
-        return Choice(segment, template, candidates[0], ONLY)
+        return _choice(segment, template, candidates[0], ONLY)
     if rng.random() < settings.exploration:
-        return Choice(segment, template, rng.choice(candidates), EXPLORE)
+        return _choice(segment, template, rng.choice(candidates), EXPLORE)
     stats = [standings.get(key, _EMPTY) for key in _stat_keys(template, candidates)]
     minimum = settings.min_exposures
     under = [v for v, s in zip(candidates, stats, strict=True) if s.exposures < minimum]
     if under:
-        return Choice(segment, template, rng.choice(under), WARM_UP)
+        return _choice(segment, template, rng.choice(under), WARM_UP)
     draws = [rng.betavariate(*s.beta) for s in stats]
     best = max(range(len(candidates)), key=draws.__getitem__)
-    return Choice(segment, template, candidates[best], THOMPSON)
+    return _choice(segment, template, candidates[best], THOMPSON)
 
 
 def parse_choice(reason: str | None) -> Choice | None:

@@ -108,6 +108,12 @@ def test_the_reseeded_generator_draws_what_a_new_random_seeded_with_the_key_draw
         assert [again.random(), again.betavariate(31, 471), again.choice("abc"), again.gauss(0, 1)] == expected
 
 
+def test_the_fast_choice_is_the_dataclasses_choice() -> None:
+    fields = (SEGMENT, "reminder", "b", experiments.THOMPSON)
+    fast, slow = experiments._choice(*fields), experiments.Choice(*fields)
+    assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow) and fast.token == slow.token
+
+
 @pytest.mark.parametrize(
     "section",
     [
