@@ -128,7 +128,7 @@ _REMINDER, _VALIDATION_NOTICE = Template.REMINDER, Template.VALIDATION_NOTICE
 _K_VALIDATION_NOTICE, _K_VERIFICATION = Kind.VALIDATION_NOTICE, Kind.DISPUTE_VERIFICATION
 _VERIFYING, _VERIFICATION_TEMPLATE = DisputeStatus.VERIFYING, Template.DISPUTE_VERIFICATION
 _FRIENDLY = Tone.FRIENDLY
-_seeded = experiments.seeded  # `random.Random(job_id)`'s draws, one generator reseeded (core.experiments)
+_draws = experiments.Draws  # the job's random draws, a function of the job id (core.experiments)
 # Likewise `member.value` is a descriptor call (~0.7 µs); `member._value_` is the same string, read directly.
 
 
@@ -209,7 +209,7 @@ def _variant(
     if template not in settings.candidates:
         return DEFAULT_VARIANT, None
     segment_key = experiments.segment_key(stage._value_, tier, account.debtor.language)
-    choice = experiments.choose(template, segment_key, standings(segment_key), settings, _seeded(job_id))
+    choice = experiments.choose(template, segment_key, standings(segment_key), settings, _draws(job_id))
     if choice is None:
         return DEFAULT_VARIANT, None
     return choice.variant, choice.token

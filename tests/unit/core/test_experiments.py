@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -96,16 +97,116 @@ def test_the_choice_is_deterministic_with_a_seed() -> None:
     assert play(800, {"a": 0.05, "b": 0.08}, 42, settings()) == play(800, {"a": 0.05, "b": 0.08}, 42, settings())
 
 
-def test_the_reseeded_generator_draws_what_a_new_random_seeded_with_the_key_draws() -> None:
-    """`experiments.seeded` stands in for `random.Random(job_id)` in the decision: same draws, whatever came before."""
-    for key in ("", "0123456789abcdef0123456789abcdef", "é-ü", "job#42"):
-        reference = random.Random(key)
-        expected = [reference.random(), reference.betavariate(31, 471), reference.choice("abc"), reference.gauss(0, 1)]
-        rng = experiments.seeded(key)
-        assert [rng.random(), rng.betavariate(31, 471), rng.choice("abc"), rng.gauss(0, 1)] == expected
-        rng.gauss(0, 1)  # leaves a cached normal behind: the next seeding must clear it, as a new Random has none
-        again = experiments.seeded(key)
-        assert [again.random(), again.betavariate(31, 471), again.choice("abc"), again.gauss(0, 1)] == expected
+def test_the_draws_are_a_function_of_the_key() -> None:
+    """`experiments.Draws(job_id)`: the same key draws the same, another key draws otherwise, uniforms in [0, 1)."""
+    first = experiments.Draws("job#42")
+    uniforms = [first.random() for _ in range(20)]  # past the first block of eight
+    again = experiments.Draws("job#42")
+    assert [again.random() for _ in range(20)] == uniforms
+    assert all(0.0 <= u < 1.0 for u in uniforms) and len(set(uniforms)) == 20
+    assert experiments.Draws("job#43").random() != uniforms[0]
+    assert experiments.Draws("").random() != experiments.Draws("é").random()
+    # Block 0 is BLAKE2b's default salt (zeros): the same words as the salted form every later block takes.
+    zero_salt = hashlib.blake2b(b"job#42", salt=bytes(16)).digest()
+    assert uniforms[0] == (int.from_bytes(zero_salt[:8], "little") >> 11) * 2.0**-53
+
+
+def test_the_draws_are_uniform() -> None:
+    """Across keys (as across job ids): uniforms with the mean, spread and deciles of U(0, 1), and uniform picks."""
+    n = 20_000
+    uniforms = [experiments.Draws(f"job-{k}").random() for k in range(n)]
+    assert abs(sum(uniforms) / n - 0.5) < 4.5 * (1 / 12 / n) ** 0.5
+    deciles = Counter(int(u * 10) for u in uniforms)
+    assert all(abs(deciles[d] - n / 10) < 4.5 * (n * 0.1 * 0.9) ** 0.5 for d in range(10)), deciles
+    picks = Counter(experiments.Draws(f"pick-{k}").choice("abc") for k in range(n))
+    assert all(abs(picks[c] - n / 3) < 4.5 * (n * 2 / 9) ** 0.5 for c in "abc"), picks
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [((1, 1), (1, 1)), ((3, 8), (5, 9)), ((31, 471), (41, 461)), ((12, 3), (2, 40)), ((201, 2800), (230, 2771))],
+)
+def test_the_win_probability_is_exact(first: tuple[int, int], second: tuple[int, int]) -> None:
+    """`win_probability(x, y)` = P(X > Y) for independent Beta posteriors: the same by each of its four sums,
+    complementary when swapped, and what a Monte Carlo of `random.Random.betavariate` finds."""
+    p = experiments.win_probability(first, second)
+    (a1, b1), (a2, b2) = first, second
+    greater = experiments._greater
+    sums = [
+        greater((a2, b2), (a1, b1)),
+        1 - greater((a1, b1), (a2, b2)),
+        greater((b1, a1), (b2, a2)),
+        1 - greater((b2, a2), (b1, a1)),
+    ]
+    assert all(abs(found - p) < 1e-9 for found in sums), sums
+    assert abs(p + experiments.win_probability(second, first) - 1) < 1e-9
+    rng = random.Random(17)
+    n = 40_000
+    wins = sum(rng.betavariate(*first) > rng.betavariate(*second) for _ in range(n)) / n
+    assert abs(wins - p) <= 4.5 * (p * (1 - p) / n) ** 0.5 + 1e-9, (wins, p)
+
+
+def test_the_win_probability_in_closed_form() -> None:
+    # Beta(a, 1) against a uniform: P(X > U) = E[X] = a / (a + 1); two uniforms: 1/2.
+    for a in (1, 2, 5, 40):
+        assert abs(experiments.win_probability((a, 1), (1, 1)) - a / (a + 1)) < 1e-12
+    # Beta(1, b) against a uniform: P(X > U) = E[X] = 1 / (1 + b).
+    assert abs(experiments.win_probability((1, 7), (1, 1)) - 1 / 8) < 1e-12
+
+
+def picked(stats: dict[str, Standing], config: Settings, job_id: str) -> str:
+    """The variant `choose` picks for a reminder with the draws the decision makes for `job_id`."""
+    choice = choose("reminder", SEGMENT, stats, config, experiments.Draws(job_id))
+    assert choice is not None
+    return choice.variant
+
+
+@pytest.mark.parametrize(("a", "b"), [(Standing(500, 30), Standing(500, 40)), (Standing(60, 2), Standing(80, 5))])
+def test_the_decisions_thompson_choice_has_thompson_samplings_distribution(a: Standing, b: Standing) -> None:
+    """Over many job ids, the variant `choose` picks with `Draws(job_id)` is b as often as b's Beta draw beats a's:
+    the exact probability, and the classical two-draw Thompson sample with `random.Random`."""
+    config = settings(min_exposures=0, exploration=0.0)
+    stats = {stat_key("reminder", "a"): a, stat_key("reminder", "b"): b}
+    n = 20_000
+    picks = Counter(picked(stats, config, f"job-{k}") for k in range(n))
+    exact = experiments.win_probability(b.beta, a.beta)
+    sigma = (exact * (1 - exact) / n) ** 0.5
+    assert abs(picks["b"] / n - exact) <= 4.5 * sigma, (picks, exact)
+    rng = random.Random(23)
+    classical = sum(rng.betavariate(*b.beta) > rng.betavariate(*a.beta) for _ in range(n)) / n
+    assert abs(picks["b"] / n - classical) <= 4.5 * 2**0.5 * sigma, (picks, classical)
+
+
+def test_three_candidates_draw_each_posterior() -> None:
+    """More than two candidates (none today: two compliant variants per template): one Beta draw each, the highest."""
+    config = Settings(candidates={"reminder": ("a", "b", "c")}, exploration=0.0, min_exposures=0)
+    stats = {
+        stat_key("reminder", "a"): Standing(1_000, 50),
+        stat_key("reminder", "b"): Standing(1_000, 90),
+        stat_key("reminder", "c"): Standing(1_000, 60),
+    }
+    picks = Counter(picked(stats, config, f"job-{k}") for k in range(500))
+    assert picks["b"] > 490, picks
+    assert choose("reminder", SEGMENT, stats, config, experiments.Draws("x")) == choose(
+        "reminder", SEGMENT, stats, config, experiments.Draws("x")
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_bandit_converges_with_the_decisions_draws(seed: int) -> None:
+    """The synthetic bandit again, with each round's draws from its own job id as the decision makes them."""
+    env = random.Random(seed + 1)
+    stats: dict[str, Standing] = {}
+    chosen = []
+    for n in range(5_000):
+        choice = choose("reminder", SEGMENT, stats, settings(), experiments.Draws(f"{seed}-job-{n}"))
+        assert choice is not None
+        before = stats.get(choice.stat_key, Standing())
+        paid = env.random() < {"a": 0.05, "b": 0.08}[choice.variant]
+        stats[choice.stat_key] = Standing(before.exposures + 1, before.rewards + paid)
+        chosen.append(choice.variant)
+    assert Counter(chosen[-1_000:])["b"] > 700
+    assert Counter(chosen)["a"] >= 50
 
 
 def test_the_fast_choice_is_the_dataclasses_choice() -> None:
