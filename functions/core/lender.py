@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions.core.clock import zone
+from functions.core.email_address import EmailAddress
 from functions.core.money import normalize_currency
 from functions.core.policy import OutreachPolicy, Rules, compile_rules
 
@@ -64,8 +65,8 @@ class LenderProfile(BaseModel):
     currency: str = "USD"
     timezone: str = "America/New_York"
     country: str = Field(default="US", pattern=r"^[A-Z]{2}$")
-    sender_email: EmailStr | None = None
-    help_email: EmailStr | None = None
+    sender_email: EmailAddress | None = None  # ASCII only: SES's rule for From addresses
+    help_email: EmailAddress | None = None
     cadence_days: int = Field(default=3, ge=1, le=30)
     # Dates in the portfolio: ISO 8601 always; besides it, the formats named here (strptime), e.g.
     # "%m/%d/%Y". Never guessed: 03/04/2026 means what the lender's policy says it means.

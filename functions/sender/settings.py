@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 
 from functions import names
+from functions.core.email_address import EmailAddress
 from functions.store.settings import StoreSettings
 
 
@@ -35,7 +36,7 @@ class SenderSettings(StoreSettings):
 
 
 class EmailSettings(SenderSettings):
-    default_sender_email: EmailStr
+    default_sender_email: EmailAddress
     ses_configuration_set: str | None = None  # publishes delivery, bounce, complaint, open and click events
 
     @classmethod
