@@ -1,19 +1,21 @@
 """One SQS batch of jobs, sent at most once each with a handful of DynamoDB calls for the whole batch.
 
 1. Read every job's account (one BatchGetItem) and decide: the rendered message, or why nothing is sent.
-2. Claim the jobs (one TransactWriteItems): a `claim#<account>#<event id>` item per job
-   (idempotency table), put only if neither it
-   nor the job's audit marker (`id#<event id>`) exists and the account is still the version decided
-   on. The cancellation reasons say, per job: already recorded (a duplicate: done), claimed by another
-   delivery (in flight, or it died), or the account changed (try again later).
+2. Claim the jobs: their audit markers (`id#<event id>`) are read first (one strongly consistent
+   BatchGetItem: a job found there is a duplicate, done), then one TransactWriteItems puts a
+   `claim#<account>#<event id>` item per job (idempotency table), only if it does not exist and the
+   account is still the version decided on. The cancellation reasons say, per job: claimed by another
+   delivery (in flight, recorded, or it died), or the account changed (try again later).
 3. Send the claimed jobs, one provider call each.
 4. Record every outcome (one TransactWriteItems, plus one Query per account for its trail's head):
-   the audit event, its `id#` marker, the contact count, and the claim deleted; claims of jobs that
-   failed for a transient reason are deleted (released) in the same transaction, so SQS retries them.
+   the audit event, its `id#` marker and the contact count. Claims of jobs whose send failed for a
+   transient reason are deleted (released) first, on their own write, so SQS retries them.
 
-A claim that stays (its claimant died between claiming and recording) is found by the job's next
-receive: the claim remembers what was about to happen, and the job is recorded as that, a send with
-an unknown provider message id, never sent again.
+A claim stays after its job is recorded (until the table's TTL): a copy of the job whose marker read
+came just before the record cannot claim it. A claim that stays without a record (its claimant died
+between claiming and recording) is found by the job's next receive: the claim remembers what was about
+to happen, and the job is recorded as that, a send with an unknown provider message id, never sent
+again.
 """
 
 from __future__ import annotations
@@ -203,15 +205,21 @@ def send_batch(
     # a failed record write kept the claim, and the next receive took the job for sent (recorded, never sent).
     if releases:
         _release(releases, log)
+    written: list[Any] = []
     if recordings:
         try:
-            events.append_batch(recordings)
+            written = events.append_batch(recordings)
         except Exception as exc:  # noqa: BLE001  # every record fails; the next receive finds the claims
             for item in recorded:
                 outcome.errors[item.message_id] = RetryLater(f"recording failed: {exc}")
             return outcome
-    for item in recorded:
+    for item, sealed in zip(recorded, written, strict=True):
         assert item.delivery is not None
+        if sealed is None:
+            # Already in the trail (a copy that read no marker, then found a claim kept by a recorded job):
+            # recorded and counted once, by the first; nothing more to do.
+            outcome.deliveries[item.message_id] = None
+            continue
         try:
             service.follow_up(item.job, item.delivery, item.now, due_shards)
         except Exception as exc:  # noqa: BLE001  # recorded and counted; the state change is logged as lost

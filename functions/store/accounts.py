@@ -22,7 +22,7 @@ from pynamodb.attributes import (
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -48,11 +48,16 @@ from functions.store.attributes import OnDemandTable, UTCTimestampAttribute
 
 
 class DueIndex(GlobalSecondaryIndex["AccountModel"]):
-    """Sparse: only accounts with something due carry `due_shard` and `next_contact_at`."""
+    """Sparse: only accounts with something due carry `due_shard` and `next_contact_at`.
+
+    Keys only: with every attribute projected, each write to a due account (the sender's contact count, a
+    webhook's engagement counter, a state change) was also a write of the whole item in the index; keys
+    only, the index is written only when the due time moves. The scheduler reads the items it finds
+    (`due_accounts`: one BatchGetItem per 100)."""
 
     class Meta:
         index_name = "due"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     due_shard = UnicodeAttribute(hash_key=True)
     next_contact_at = UTCTimestampAttribute(range_key=True)
@@ -609,12 +614,19 @@ def _iso(day: date | None) -> str | None:
 
 
 def due_accounts(shard: str, until: datetime) -> Iterator[Account]:
-    """Accounts in one shard of the due index whose next contact is at or before `until`."""
+    """Accounts in one shard of the due index whose next contact is at or before `until`, in due order.
+
+    The index holds keys only: the accounts are read from the table (strongly consistent, 100 a
+    BatchGetItem), and one that is no longer due by then (claimed or changed meanwhile) is left out."""
     try:
-        for item in AccountModel.due_index.query(shard, AccountModel.next_contact_at <= until):
-            yield to_domain(item)
+        keys = [item.account_id for item in AccountModel.due_index.query(shard, AccountModel.next_contact_at <= until)]
+        found = {item.account_id: item for item in AccountModel.batch_get(keys, consistent_read=True)} if keys else {}
     except PynamoDBException as exc:
         raise StoreError(f"querying due shard {shard} failed: {exc}") from exc
+    for account_id in keys:
+        item = found.get(account_id)
+        if item is not None and item.next_contact_at is not None and item.next_contact_at <= until:
+            yield to_domain(item)
 
 
 def due_in_all_shards(shards: int, until: datetime, workers: int = 8) -> list[list[Account]]:

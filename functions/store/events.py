@@ -144,13 +144,15 @@ CHANGED = "changed"  # the account changed since it was read: read it again befo
 
 
 class ClaimModel(Model):
-    """A delivery's claim on an event id, between deciding and recording.
+    """A delivery's claim on an event id, put before acting on it.
 
     Claims live in the idempotency table (key `claim#<account>#<event id>`), not beside the trail: the
-    trail stays PutItem-only for every function, and a claim must be deleted when its event is recorded.
-    Put only if neither the claim nor the event's `id#` marker exists; deleted in the transaction that
-    records the event, so a claim that stays means its claimant died between claiming and recording (it
-    expires with the table's TTL long after SQS has given up on the message)."""
+    trail stays PutItem-only for every function. Put only if no claim exists and the event's `id#` marker
+    was not found (read strongly consistent just before). A claim stays after its event is recorded (it
+    expires with the table's TTL, long after SQS has given up on the message): deleting it cost a
+    transactional write per message, and a claim that stays is what keeps a later copy of the job from
+    claiming it again between its marker read and its claim. Only the claim of a job that was not sent
+    (its send failed for a transient reason) is deleted, so that its retry can send."""
 
     Meta = IdempotencyModel.Meta  # type: ignore[assignment]  # the same table
 
@@ -186,21 +188,45 @@ class Held:
 
 
 def _claim_items(claim: Claim) -> int:
-    return 3 if claim.check else 2
+    return 2 if claim.check else 1
+
+
+def recorded(keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (account id, event id) pairs whose `id#` marker exists: the event is in the trail. One strongly
+    consistent BatchGetItem per 100 (unprocessed keys retried by pynamodb)."""
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return set()
+    try:
+        found = EventIdModel.batch_get(
+            [(account_id, f"{ID_KEY_PREFIX}{event_id}") for account_id, event_id in wanted],
+            consistent_read=True,
+            attributes_to_get=["account_id", "sk"],
+        )
+        return {(item.account_id, item.sk.removeprefix(ID_KEY_PREFIX)) for item in found}
+    except PynamoDBException as exc:
+        raise StoreError(f"reading audit markers failed: {exc}") from exc
 
 
 def claim(claims: list[Claim], sleep: Callable[[float], None] = time.sleep) -> dict[str, str | Held]:
-    """Claim event ids before acting on them, up to 33 in one TransactWriteItems (3 actions each).
+    """Claim event ids before acting on them, up to 50 in one TransactWriteItems (2 actions each).
 
-    Per event id: CLAIMED, RECORDED, CHANGED (its `check` failed) or the `Held` claim of another
-    delivery. A cancelled transaction says which items failed; the others are sent again without them."""
+    Per event id: CLAIMED, RECORDED (its `id#` marker exists: read first, those are not claimed), CHANGED
+    (its `check` failed) or the `Held` claim of another delivery. A cancelled transaction says which items
+    failed; the others are sent again without them.
+
+    Why the marker is read rather than checked in the transaction (a ConditionCheck is a transactional
+    write of the marker's size, 2 WRU per job): a claim is never deleted once its event is recorded, so a
+    copy of the job whose read missed a marker written meanwhile still finds the claim and cannot claim."""
     if len({c.event_id for c in claims}) != len(claims) or len({c.account_id for c in claims}) != len(claims):
         raise ValueError("one claim per event id and per account in a transaction")
     results: dict[str, str | Held] = {}
     held: list[Claim] = []
     _bind_claims()
+    done = recorded([(c.account_id, c.event_id) for c in claims])
+    results.update({c.event_id: RECORDED for c in claims if (c.account_id, c.event_id) in done})
     connection = EventModel._get_connection().connection
-    pending = list(claims)
+    pending = [c for c in claims if (c.account_id, c.event_id) not in done]
     conflicts = 0
     expires = int(time.time() + CLAIM_TTL.total_seconds())
     while pending:
@@ -219,9 +245,6 @@ def claim(claims: list[Claim], sleep: Callable[[float], None] = time.sleep) -> d
                         ),
                         condition=ClaimModel.id.does_not_exist(),
                     )
-                    transaction.condition_check(
-                        EventIdModel, c.account_id, f"{ID_KEY_PREFIX}{c.event_id}", EventIdModel.sk.does_not_exist()
-                    )
                     if c.check:
                         model, key, condition = c.check
                         transaction.condition_check(model, key, condition=condition)
@@ -237,9 +260,7 @@ def claim(claims: list[Claim], sleep: Callable[[float], None] = time.sleep) -> d
             }  # fmt: skip
             retry: list[Claim] = []
             for n, c in enumerate(batch):
-                if (n, "id") in failed:
-                    results[c.event_id] = RECORDED
-                elif (n, "claim") in failed:
+                if (n, "claim") in failed:
                     held.append(c)
                 elif (n, "check") in failed:
                     results[c.event_id] = CHANGED
@@ -270,11 +291,7 @@ def _bind_claims() -> None:
 
 def _claim_owners(batch: list[Claim]) -> list[tuple[int, str]]:
     """Which claim and role each transaction item has, in the order pynamodb sends them (checks, then puts)."""
-    checks: list[tuple[int, str]] = []
-    for n, c in enumerate(batch):
-        checks.append((n, "id"))
-        if c.check:
-            checks.append((n, "check"))
+    checks = [(n, "check") for n, c in enumerate(batch) if c.check]
     return checks + [(n, "claim") for n in range(len(batch))]
 
 
@@ -302,7 +319,8 @@ def _held(c: Claim) -> str | Held:
 
 @dataclass(frozen=True)
 class Recording:
-    """An event to append, the claim it settles (if any) and a write to the account that rides with it."""
+    """An event to append, the claim it settles (if any: kept, see `ClaimModel`) and a write to the account
+    that rides with it."""
 
     event: AuditEvent
     claim: Claim | None = None
@@ -313,14 +331,15 @@ def append_batch(
     recordings: list[Recording], releases: Sequence[Claim] = (), sleep: Callable[[float], None] = time.sleep
 ) -> list[AuditEvent | None]:
     """`append` for many accounts in one TransactWriteItems: each event's `e#<seq>` and `id#` items (as
-    `append` writes them, the position from one Query of its trail), its claim deleted and its account
-    update; plus `releases`, claims given back without an event (the job will be tried again).
+    `append` writes them, the position from one Query of its trail) and its account update; plus
+    `releases`, claims given back without an event (the job will be tried again). A recording's own claim
+    is left in place (`ClaimModel`: it keeps later copies of the job out).
 
     Returns each sealed event, or None where the event id was already recorded."""
     accounts_seen = [r.event.account_id for r in recordings]
     if len(set(accounts_seen)) != len(accounts_seen):
         raise ValueError("one event per account in a batch append")
-    size = sum(2 + (r.claim is not None) + (r.update is not None) for r in recordings) + len(releases)
+    size = sum(2 + (r.update is not None) for r in recordings) + len(releases)
     if size > TRANSACTION_LIMIT:
         raise ValueError(f"a batch append is one transaction: {size} actions, at most {TRANSACTION_LIMIT}")
     results: list[AuditEvent | None] = [None] * len(recordings)
@@ -347,10 +366,6 @@ def append_batch(
                         condition=EventIdModel.sk.does_not_exist(),
                     )
                     puts += [("event", i), ("id", i)]
-                    c = recordings[i].claim
-                    if c is not None:
-                        transaction.delete(ClaimModel(_claim_key(c.account_id, c.event_id)), _mine(c))
-                        deletes.append(("claim", i))
                     if recordings[i].update is not None:
                         model, actions, condition = recordings[i].update  # type: ignore[misc]
                         transaction.update(model, actions, condition=condition)

@@ -42,6 +42,17 @@ def atomic_item_writes(monkeypatch: pytest.MonkeyPatch) -> None:
                 return __original(self, *args, **kwargs)
 
         monkeypatch.setattr(DynamoDBBackend, name, serialised)
+    # moto's UpdateItem response deep-copies the item before calling the backend, outside its lock: a copy
+    # taken while the other run's write changes the item fails ("dictionary changed size during iteration").
+    from moto.dynamodb.responses import DynamoHandler
+
+    original_update = DynamoHandler.update_item
+
+    def update_item(self: Any) -> Any:
+        with lock:
+            return original_update(self)
+
+    monkeypatch.setattr(DynamoHandler, "update_item", update_item)
 
 
 @pytest.fixture

@@ -158,3 +158,24 @@ def test_a_held_claim_that_cannot_be_read_fails_only_its_own_job(aws, context, m
     assert [m["To"] for m in emails()] == ["dana.reyes@example.com"]
     (audit,) = sent_audits(jobs[0].account_id)
     assert audit.detail["message_id"]
+
+
+def test_a_copy_whose_marker_read_missed_the_record_is_held_by_the_kept_claim(aws, context, monkeypatch) -> None:
+    """The audit marker is read before claiming (not checked in the claim transaction): a copy of a job whose
+    read came just before the job was recorded still finds its claim, kept after the record, and neither
+    sends nor records it again; the same message redelivered (its first receive recorded it, then died
+    before SQS deleted it) tries to record it as the claim says and finds it already in the trail."""
+    job = email_job("A-1")
+    assert email_handler(job_event([job], TICK), context) == {"batchItemFailures": []}
+    monkeypatch.setattr(events, "recorded", lambda keys: set())  # every marker read comes too early
+
+    copy = sqs_event([job.model_dump_json()], TICK)
+    copy["Records"][0]["messageId"] = "another-message"  # the job queued twice
+    assert email_handler(copy, context) == {"batchItemFailures": []}
+    redelivered = sqs_event([job.model_dump_json()], TICK, receive_count=2)
+    assert email_handler(redelivered, context) == {"batchItemFailures": []}
+
+    assert len(emails()) == 1
+    (audit,) = sent_audits("acme#A-1")
+    assert "message_id_unknown" not in audit.detail  # the first record stands
+    assert accounts.get("acme#A-1").contacts_sent == 1

@@ -45,7 +45,7 @@ def test_claims_say_per_event_whether_it_is_new_recorded_held_or_changed(aws) ->
     assert results["job:4"] == events.CHANGED
 
 
-def test_a_batch_append_chains_each_trail_after_its_head_settles_claims_and_counts(aws) -> None:
+def test_a_batch_append_chains_each_trail_after_its_head_settles_claims_and_counts(aws, monkeypatch) -> None:
     place(make_account("A-1"), AT)
     place(make_account("A-2"), AT)
     events.append(event("acme#A-1", "earlier"))
@@ -66,11 +66,14 @@ def test_a_batch_append_chains_each_trail_after_its_head_settles_claims_and_coun
     assert [e.event_id for e in events.history("acme#A-1")] == ["earlier", "job:1"]
     assert chain_breaks(events.history("acme#A-1")) == [] and chain_breaks(events.history("acme#A-2")) == []
     assert accounts.get("acme#A-1").contacts_sent == 1 and accounts.get("acme#A-2").contacts_sent == 0
-    # Both claims are gone: job:1 is recorded (a new claim says so), job:9 can be claimed again.
+    # job:1 is recorded (its marker says so before any claim); job:9's claim was given back: claimed again.
     assert events.claim([claim("acme#A-1", "job:1"), claim("acme#A-2", "job:9")]) == {
         "job:1": events.RECORDED,
         "job:9": events.CLAIMED,
     }
+    # A recorded job's claim is kept (until the TTL): a copy that read no marker still cannot claim it.
+    monkeypatch.setattr(events, "recorded", lambda keys: set())
+    assert events.claim([claim("acme#A-1", "job:1", "m-copy")]) == {"job:1": events.Held("m-1", 1, {"outcome": "sent"})}
     # Appending a recorded event again writes nothing and says so; `append` still works beside it.
     assert events.append_batch([events.Recording(event("acme#A-1", "job:1"))]) == [None]
     assert events.append(event("acme#A-1", "later")) is not None
