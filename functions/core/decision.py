@@ -242,7 +242,7 @@ def _decide(
         and dpd <= segmentation.high_risk_dpd
     ):
         # The model says how likely a payment within 30 days is; segmentation reads a risk of not paying.
-        score = 1.0 - learned.propensity.probability(propensity.features_of(account, dpd, now))
+        score = 1.0 - learned.propensity.probability(propensity.features_of(account, dpd, now, owed))
     tier, tier_why = tier_for(account, dpd, segmentation, score, owed)  # segmentation.segment, without a Segment
     stage = rules.stage_of(dpd)
     why = [f"stage {stage._value_} (dpd {dpd})", f"tier {tier}: {tier_why}"]
@@ -550,8 +550,39 @@ def _send_time(
 ) -> tuple[datetime, str | None]:
     """The next contact's moment: the best slot of the debtor's own response histogram plus the prior of
     their segment (core.sendtime), at or after `earliest`, inside the window in every zone they may be in."""
-    own = sendtime.own_histogram(account.engagement) if account.engagement else None
     priors = learned.priors if learned is not None else None
+    if priors is not None and not account.engagement:
+        # No history of their own (most debtors): the moment depends on what picks their segment's prior and on the
+        # slots only, which a tick's debtors with the same due date, zones, tier and channel share (Priors.moments).
+        debtor = account.debtor
+        key = (
+            earliest,
+            account.due_date,
+            debtor.timezone,
+            debtor.contact_zones,
+            tier,
+            channel._value_,
+            rules.window_start,
+            rules.window_end,
+            settings.prior_weight,
+        )
+        found = priors.moments.get(key)
+        if found is None:
+            found = priors.moments[key] = _best_send_time(account, earliest, tier, channel, rules, settings, priors)
+        return found
+    return _best_send_time(account, earliest, tier, channel, rules, settings, priors)
+
+
+def _best_send_time(
+    account: Account,
+    earliest: datetime,
+    tier: int,
+    channel: Channel,
+    rules: Rules,
+    settings: LearningSettings,
+    priors: sendtime.Priors | None,
+) -> tuple[datetime, str | None]:
+    own = sendtime.own_hours(account.engagement) if account.engagement else None
     prior = None
     if priors is not None:
         dpd = days_past_due(account.due_date, _local_date(earliest, account.debtor.timezone))

@@ -18,7 +18,7 @@ Pure: the priors are read by the scheduler once per lender and run, and passed i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -84,6 +84,9 @@ class Priors:
     # Slots chosen from the prior alone (debtors without a histogram of their own): a tick's `now` and the
     # cadences are shared, so most decisions find theirs here. Lives as long as these priors (one run).
     slots: dict[tuple[object, ...], tuple[datetime, str | None]] = field(default_factory=dict, repr=False)
+    # The moments of debtors without a histogram of their own, by what picks their prior and their slots (the
+    # decision's `_send_time`: the moment, the due date, the zones, the tier, the channel and the window).
+    moments: dict[tuple[object, ...], tuple[datetime, str | None]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         every = [0] * HOURS_IN_WEEK
@@ -137,6 +140,27 @@ def own_histogram(counts: Mapping[str, int]) -> tuple[int, ...] | None:
     return tuple(hours) if seen else None
 
 
+def own_hours(counts: Mapping[str, int]) -> dict[int, int] | None:
+    """`own_histogram` sparse: the hours of the week with responses and their counts (None when there are none); what
+    the decision passes to `best_slot` (a debtor's week is mostly empty)."""
+    hours: dict[int, int] = {}
+    for key, raw in counts.items():
+        if key.startswith(HOUR_KEY_PREFIX):
+            index = key[_PREFIX_LENGTH:]
+            if index.isdigit():
+                how, count = int(index), int(raw)
+                if how < HOURS_IN_WEEK and count > 0:
+                    hours[how] = hours.get(how, 0) + count
+    return hours or None
+
+
+_PREFIX_LENGTH = len(HOUR_KEY_PREFIX)
+
+
+def _sparse(own: Sequence[int]) -> dict[int, int]:
+    return {how: count for how, count in enumerate(own) if count}
+
+
 def in_window(moment: datetime, zones: tuple[str, ...], start: time, end: time) -> bool:
     """True if `moment` is inside [start, end) local time in every zone the debtor may be in (R4)."""
     return all(start <= moment.astimezone(zone(name)).time() < end for name in zones)
@@ -147,7 +171,7 @@ def best_slot(
     zones: tuple[str, ...],
     window_start: time,
     window_end: time,
-    own: tuple[int, ...] | None,
+    own: Sequence[int] | Mapping[int, int] | None,
     prior: Prior | None,
     prior_weight: float = DEFAULT_PRIOR_WEIGHT,
     horizon_hours: int = SEND_TIME_HORIZON_HOURS,
@@ -155,44 +179,50 @@ def best_slot(
 ) -> tuple[datetime, str | None]:
     """The slot (at `earliest`, or a top of the hour up to the horizon after it) with the best posterior,
     inside the window in every zone; `earliest` when nothing scores. With no usable prior, the debtor's
-    own histogram counts only once it holds `minimum_own` responses. Returns the moment and a note."""
+    own histogram (`own_histogram`'s, or `own_hours`'s sparse one) counts only once it holds `minimum_own`
+    responses. Returns the moment and a note."""
     earliest = ensure_utc(earliest)
-    own_total = sum(own) if own else 0
+    hours: Mapping[int, int] | None = own if own is None or isinstance(own, Mapping) else _sparse(own)
+    own_total = sum(hours.values()) if hours else 0
     if prior is None and own_total < minimum_own:
         return earliest, None
     if own_total == 0 and prior is None:
         return earliest, None
     # The debtor's own pattern smoothed by the hour of the day (a sparse week: one response on a Tuesday at 19:00
-    # says something about 19:00 on Wednesday too), and the prior scaled once: one score per hour of the week.
-    by_hour_of_day = _by_hour_of_day(own) if own is not None else None
-    weights = prior.weights if prior is not None else None
-
-    def score(how: int) -> float:  # only the horizon's 25 slots are ever scored
-        found = 0.0
-        if own is not None and by_hour_of_day is not None:
-            found = own[how] + by_hour_of_day[how % 24]
-        if weights is not None:
-            found += prior_weight * weights[how]
-        return found
-
-    best: tuple[float, datetime] | None = None
-    for slot, how in _slots(earliest, zones, window_start, window_end, horizon_hours):
-        found = score(how)
-        if found > 0 and (best is None or found > best[0]):
-            best = (found, slot)
-    if best is None or best[1] == earliest:
+    # says something about 19:00 on Wednesday too: each hour of the day's responses over the week, per day), and
+    # the prior scaled: a slot's score is `own[how] + by_hour_of_day[how % 24] + prior_weight * prior[how]` (the
+    # terms that exist, in that order). Only the horizon's slots are scored; the first with the highest positive
+    # score wins.
+    slots = _slots(earliest, zones, window_start, window_end, horizon_hours)
+    top = 0.0
+    chosen: datetime | None = None
+    if hours is not None:
+        per_hour: dict[int, int] = {}
+        for how, count in hours.items():
+            per_hour[how % 24] = per_hour.get(how % 24, 0) + count
+        by_hour_of_day = {hour: count / 7 for hour, count in per_hour.items()}
+        if prior is not None:
+            weights = prior.weights
+            for slot, how in slots:
+                found = hours.get(how, 0) + by_hour_of_day.get(how % 24, 0.0) + prior_weight * weights[how]
+                if found > top:
+                    top, chosen = found, slot
+        else:
+            for slot, how in slots:
+                found = hours.get(how, 0) + by_hour_of_day.get(how % 24, 0.0)
+                if found > top:
+                    top, chosen = found, slot
+    elif prior is not None:
+        weights = prior.weights
+        for slot, how in slots:
+            found = prior_weight * weights[how]
+            if found > top:
+                top, chosen = found, slot
+    if chosen is None or chosen == earliest:
         return earliest, None
-    local = best[1].astimezone(zone(zones[0]))
+    local = chosen.astimezone(zone(zones[0]))
     source = "this debtor's responses" if prior is None or own_total >= prior_weight else f"prior {prior.level}"
-    return best[1], f"send time: {local:%a %H}:00 local ({source})"
-
-
-def _by_hour_of_day(own: tuple[int, ...]) -> list[float]:
-    """Each hour of the day's responses over the week, per day: `sum(own[hour::24]) / 7` for each hour."""
-    if len(own) != HOURS_IN_WEEK:
-        return [sum(own[hour::24]) / 7 for hour in range(24)]
-    days = [own[day * 24 : day * 24 + 24] for day in range(7)]
-    return [(a + b + c + d + e + f + g) / 7 for a, b, c, d, e, f, g in zip(*days, strict=True)]
+    return chosen, f"send time: {local:%a %H}:00 local ({source})"
 
 
 @lru_cache(maxsize=4096)

@@ -141,3 +141,25 @@ def test_learning_off_uses_no_score() -> None:
     account = make_account().with_changes(next_contact_at=NOW)
     plan = decide(account, NOW, off, gate_policy(off), learned=Learned(propensity=constant(0.05)))
     assert plan.tier == 2  # the tier from balance and history alone
+
+
+def test_the_fast_features_are_the_facts_features() -> None:
+    """`features_of` (the decision's, without `Facts`) computes what `features(facts_of(...))` does, over the golden
+    test's sample (payments, promises kept and broken, plans with missed installments, engagement, consent),
+    with or without the balance passed in."""
+    import random
+
+    from functions.core.compliance import owed_minor
+    from tests.unit.core.test_decision_golden import _account
+
+    rng = random.Random(31)
+    for n in range(1_500):
+        account = _account(rng, n, NOW)
+        if account.payments and n % 3 == 0:  # credits and refunds count against what was paid
+            first = account.payments[0]
+            payments = (Payment(first.payment_id, first.amount, first.at, credit_minor=200, refunded_minor=300),)
+            account = account.with_changes(payments=payments + account.payments[1:])
+        dpd = rng.randint(-15, 400)
+        expected = features(facts_of(account, dpd, NOW))
+        assert propensity.features_of(account, dpd, NOW) == expected
+        assert propensity.features_of(account, dpd, NOW, owed_minor(account)) == expected

@@ -189,3 +189,51 @@ def _stages(cadence_days: int) -> list[dict[str, object]]:
         {"stage": "mid", "first_dpd": 16, "last_dpd": 30, "cadence_days": cadence_days},
         {"stage": "late", "first_dpd": 31, "last_dpd": None, "cadence_days": cadence_days},
     ]
+
+
+def test_the_sparse_histogram_is_the_dense_one_and_slots_the_same() -> None:
+    """`own_hours` (the decision's, sparse) holds `own_histogram`'s non-zero hours, and `best_slot` picks the same slot
+    and note from either, with and without a prior."""
+    import random
+
+    from functions.core.sendtime import own_histogram, own_hours
+
+    rng = random.Random(13)
+    priors = Priors({prior_segment("mid", 2, "email"): {rng.randrange(168): rng.randint(1, 9) for _ in range(12)}})
+    prior = priors.prior("mid", 2, "email")
+    assert prior is not None
+    assert own_hours({}) is None and own_hours({"email:delivered": 3, "how:9": 0, "how:168": 2, "how:x": 1}) is None
+    for _ in range(400):
+        counts: dict[str, int] = {f"how:{rng.randrange(170)}": rng.randint(0, 4) for _ in range(rng.randint(1, 7))}
+        counts["how:007"] = rng.randint(0, 2)  # the same hour as "how:7", another way
+        counts["email:opened"] = 2
+        dense, sparse = own_histogram(counts), own_hours(counts)
+        if dense is None:
+            assert sparse is None
+            continue
+        assert sparse == {how: count for how, count in enumerate(dense) if count}
+        earliest = NOW + timedelta(days=rng.randint(0, 30), hours=rng.randint(0, 23), minutes=rng.choice((0, 17)))
+        zones = tuple(rng.sample(ZONES, rng.choice((1, 1, 2))))
+        for with_prior in (None, prior):
+            expected = best_slot(earliest, zones, time(8), time(21), dense, with_prior)
+            assert best_slot(earliest, zones, time(8), time(21), sparse, with_prior) == expected
+            assert expected[0] == _reference_slot(earliest, zones, dense, with_prior)
+
+
+def _reference_slot(earliest: datetime, zones: tuple[str, ...], own: tuple[int, ...], prior: object) -> datetime:
+    """The posterior's best slot as the module docstring states it, over a dense week (the scoring before it was
+    made sparse): `own[how] + sum(own[hour::24]) / 7 + prior_weight * prior[how]`, the first highest positive."""
+    from functions.core.sendtime import DEFAULT_PRIOR_WEIGHT, MIN_RESPONSES_TO_TIME, SEND_TIME_HORIZON_HOURS, _slots
+
+    weights = getattr(prior, "weights", None)
+    if weights is None and sum(own) < MIN_RESPONSES_TO_TIME:
+        return earliest
+    by_hour = [sum(own[hour::24]) / 7 for hour in range(24)]
+    best: tuple[float, datetime] | None = None
+    for slot, how in _slots(earliest, zones, time(8), time(21), SEND_TIME_HORIZON_HOURS):
+        found = own[how] + by_hour[how % 24]
+        if weights is not None:
+            found += DEFAULT_PRIOR_WEIGHT * weights[how]
+        if found > 0 and (best is None or found > best[0]):
+            best = (found, slot)
+    return earliest if best is None else best[1]
