@@ -6,9 +6,13 @@ started with `-S` and `PYTHONPATH=task:layer` (nothing from the dev virtual envi
 finder), the environment infra gives every function (POWERTOOLS_* and AWS_LAMBDA_FUNCTION_NAME; the X-Ray
 SDK off, as deployed by default: see functions/observability.py). Each import runs in a fresh interpreter
 (`python -S -c "import X"`), the rounds interleaved so that every module sees the same machine; a module's
-import time is the median wall time of its runs minus the median of `python -S -c pass`. The file cache is
-warm. A ratio of 1.3 means the handler (its own code, Powertools, pydantic, PynamoDB, boto3 and whatever
-else it pulls in) takes 30 % longer to import than boto3 alone.
+import time is the median CPU time (user + system) of its runs minus the median of `python -S -c pass`. The
+file cache is warm, so an import is CPU work: CPU time is that work, while wall time adds the waits for a core,
+which on a shared machine (other test runs) moved the same code by 10-20 % between rows of one run. Wall-time
+figures are kept in the JSON (`wall`) and printed too. `--baseline DIR` measures an older `functions` package
+(`git archive REV functions | tar -x -C DIR`) in the same rounds: a before/after from one run. A ratio of 1.3
+means the handler (its own code, Powertools, pydantic, PynamoDB, boto3 and whatever else it pulls in) takes
+30 % longer to import than boto3 alone.
 
 Two figures per deployed function: `import` (the handler module alone) and `+ first call` (the handler module
 and the modules its usual invocation imports lazily, e.g. the Stripe SDK that every charge and every Stripe
@@ -22,11 +26,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = "boto3"
@@ -45,8 +51,9 @@ HANDLERS: dict[str, tuple[str, tuple[str, ...]]] = {
 TARGET = 1.3
 
 
-def lambda_layout(base: Path) -> tuple[Path, Path]:
-    """The layer (runtime dependencies) and the task root (`functions`), compiled, under `base`."""
+def lambda_layout(base: Path, baseline: Path | None = None) -> tuple[Path, Path, Path | None]:
+    """The layer (runtime dependencies) and the task root (`functions`), compiled, under `base`; and a second task
+    root with the `functions` of `baseline` (a folder holding an older `functions` package), if given."""
     import compileall
     import shutil
     import tomllib
@@ -57,10 +64,14 @@ def lambda_layout(base: Path) -> tuple[Path, Path]:
     installed = subprocess.run([*pip, *dependencies], capture_output=True, text=True, timeout=900, check=False)
     if installed.returncode != 0:
         raise SystemExit(f"pip install of the runtime dependencies failed:\n{installed.stderr[-4000:]}")
-    shutil.copytree(ROOT / "functions", task / "functions", ignore=shutil.ignore_patterns("__pycache__"))
-    for folder in (layer, task):
+    folders = {task: ROOT / "functions"}
+    if baseline is not None:
+        folders[base / "baseline"] = baseline / "functions"
+    for root, functions in folders.items():
+        shutil.copytree(functions, root / "functions", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in (layer, *folders):
         compileall.compile_dir(str(folder), quiet=1, workers=0)
-    return layer, task
+    return layer, task, (base / "baseline" if baseline is not None else None)
 
 
 def _env(layer: Path, task: Path) -> dict[str, str]:
@@ -77,36 +88,33 @@ def _env(layer: Path, task: Path) -> dict[str, str]:
     }
 
 
-def _run(code: str, env: dict[str, str], cwd: Path) -> float:
+def _run(code: str, env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of `python -S -c code`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-S", "-c", code], cwd=cwd, env=env, check=True, capture_output=True)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def measure(runs: int = 9) -> dict[str, object]:
-    """Median import seconds of boto3 and of each handler, and each handler's ratio to boto3."""
-    import tempfile
+def _codes() -> dict[str, str]:
+    """Each figure's code: startup, the reference, each handler module, each function's import + first call."""
+    codes = {"startup": "pass", REFERENCE: f"import {REFERENCE}"}
+    for name, (module, lazy) in HANDLERS.items():
+        codes[f"import {module}"] = f"import {module}"
+        codes[name] = "; ".join(f"import {m}" for m in (module, *lazy))
+    return codes
 
-    with tempfile.TemporaryDirectory(prefix="cleardue-imports-") as base:
-        layer, task = lambda_layout(Path(base))
-        env = _env(layer, task)
-        codes = {"startup": "pass", REFERENCE: f"import {REFERENCE}"}
-        for name, (module, lazy) in HANDLERS.items():
-            codes.setdefault(f"import {module}", f"import {module}")
-            codes[name] = "; ".join(f"import {m}" for m in (module, *lazy))
-        for code in codes.values():  # warm the file cache; fail early on an import error
-            _run(code, env, task)
-        samples: dict[str, list[float]] = {name: [] for name in codes}
-        for _ in range(runs):
-            for name, code in codes.items():
-                samples[name].append(_run(code, env, task))
-    startup = statistics.median(samples["startup"])
-    seconds = {name: max(0.0, statistics.median(values) - startup) for name, values in samples.items()}
-    reference = seconds[REFERENCE]
+
+def _figures(samples: dict[str, list[float]]) -> dict[str, object]:
+    startup = statistics.median(samples["pass"])
+    seconds = {code: max(0.0, statistics.median(values) - startup) for code, values in samples.items()}
+    codes = _codes()
+    reference = seconds[codes[REFERENCE]]
     imported = {name: seconds[f"import {module}"] for name, (module, _) in HANDLERS.items()}
-    first_call = {name: seconds[name] for name in HANDLERS}
+    first_call = {name: seconds[codes[name]] for name in HANDLERS}
     return {
-        "runs": runs,
         "startup_s": startup,
         "boto3_s": reference,
         "import_s": imported,
@@ -114,25 +122,67 @@ def measure(runs: int = 9) -> dict[str, object]:
         "import_ratio_to_boto3": {name: value / reference for name, value in imported.items()},
         "ratio_to_boto3": {name: value / reference for name, value in first_call.items()},
         "worst_ratio": max(value / reference for value in first_call.values()),
-        "target": TARGET,
     }
+
+
+def measure(runs: int = 9, baseline: Path | None = None) -> dict[str, object]:
+    """Median import seconds (CPU) of boto3 and of each handler, each handler's ratio to boto3, and the same by
+    wall time; with `baseline`, the baseline's `functions` measured in the same rounds."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="cleardue-imports-") as base:
+        layer, task, baseline_task = lambda_layout(Path(base), baseline)
+        trees = {"current": task} | ({"baseline": baseline_task} if baseline_task is not None else {})
+        envs = {tree: _env(layer, root) for tree, root in trees.items()}
+        codes = sorted(set(_codes().values()))
+        for tree, root in trees.items():  # warm the file cache; fail early on an import error
+            for code in codes:
+                _run(code, envs[tree], root)
+        wall: dict[str, dict[str, list[float]]] = {tree: {code: [] for code in codes} for tree in trees}
+        cpu: dict[str, dict[str, list[float]]] = {tree: {code: [] for code in codes} for tree in trees}
+        for _ in range(runs):
+            for code in codes:
+                for tree, root in trees.items():
+                    seconds = _run(code, envs[tree], root)
+                    wall[tree][code].append(seconds[0])
+                    cpu[tree][code].append(seconds[1])
+    figures: dict[str, object] = {"runs": runs, "measure": "cpu", **_figures(cpu["current"]), "target": TARGET}
+    figures["wall"] = _figures(wall["current"])
+    if baseline is not None:
+        figures["baseline"] = {**_figures(cpu["baseline"]), "wall": _figures(wall["baseline"])}
+    return figures
+
+
+def _print(title: str, figures: dict[str, Any]) -> None:
+    startup_ms = 1000 * figures["startup_s"]
+    print(f"{title}import boto3: {1000 * figures['boto3_s']:.0f} ms (interpreter start {startup_ms:.0f} ms)")
+    print(f"  {'function':15} {'import':>16}   {'+ first call':>16}   (target <= {TARGET} x boto3)")
+    for name, ratio in figures["ratio_to_boto3"].items():
+        ms = 1000 * figures["handlers_s"][name]
+        import_ms = 1000 * figures["import_s"][name]
+        import_ratio = figures["import_ratio_to_boto3"][name]
+        print(f"  {name:15} {import_ms:6.0f} ms {import_ratio:5.2f} x   {ms:6.0f} ms {ratio:5.2f} x")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.imports")
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a folder holding another `functions` package (e.g. `git archive REV functions | tar -x -C DIR`), "
+        "measured in the same rounds",
+    )
     args = parser.parse_args()
-    figures = measure(args.runs)
+    figures: dict[str, Any] = measure(args.runs, args.baseline)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
-    print(f"import boto3: {1000 * figures['boto3_s']:.0f} ms (interpreter start {1000 * figures['startup_s']:.0f} ms)")
-    print(f"  {'function':15} {'import':>16}   {'+ first call':>16}   (target <= {TARGET} x boto3)")
-    for name, ratio in figures["ratio_to_boto3"].items():  # type: ignore[attr-defined]
-        ms = 1000 * figures["handlers_s"][name]  # type: ignore[index]
-        import_ms = 1000 * figures["import_s"][name]  # type: ignore[index]
-        import_ratio = figures["import_ratio_to_boto3"][name]  # type: ignore[index]
-        print(f"  {name:15} {import_ms:6.0f} ms {import_ratio:5.2f} x   {ms:6.0f} ms {ratio:5.2f} x")
+    _print("CPU time: ", figures)
+    _print("wall time (waits for a core included): ", figures["wall"])
+    if "baseline" in figures:
+        _print(f"baseline {args.baseline}, CPU time: ", figures["baseline"])
+        _print(f"baseline {args.baseline}, wall time: ", figures["baseline"]["wall"])
 
 
 if __name__ == "__main__":
