@@ -75,7 +75,19 @@ def responsiveness(counts: Mapping[str, int], channel: Channel) -> Responsivenes
     mark = counts.get(answered_key)
     # Counters from before the mark existed: answered if the channel ever got a response.
     unanswered = (0 if responses else delivered) if mark is None else max(0, delivered - int(mark))
-    return Responsiveness(delivered, responses, unanswered)
+    record = object.__new__(Responsiveness)  # `Responsiveness(...)` without the frozen dataclass's __init__
+    _SET_DELIVERED(record, delivered)
+    _SET_RESPONSES(record, responses)
+    _SET_UNANSWERED(record, unanswered)
+    return record
+
+
+# The slot setters `responsiveness` makes its record with (the decision's hot path for a debtor with counters;
+# tests/unit/core/test_channels.py checks the record equals the dataclass's).
+_SET_DELIVERED, _SET_RESPONSES, _SET_UNANSWERED = (
+    vars(Responsiveness)[name].__set__ for name in Responsiveness.__slots__
+)
+assert Responsiveness.__slots__ == ("delivered", "responses", "unanswered")
 
 
 def answered_marks(channel: Channel | None) -> dict[str, str]:

@@ -402,6 +402,9 @@ RULES: tuple[Rule, ...] = (
     frequency_cap,
     inconvenient_time,
 )
+_WINDOW_RULES: tuple[Rule, ...] = (
+    inconvenient_time,
+)  # what `earliest_allowed` asks when `_now` says only the window holds
 
 
 def gate(
@@ -430,25 +433,35 @@ def _allowed_now(
     False means "ask the rules" (they say which one denies, why and until when): anything unusual (a flag,
     a block, an arrangement, the third-party regime, a notice) goes there. A property test in
     tests/unit/core/test_compliance.py checks this never allows what a rule denies."""
+    return _now(account, standing, channel, kind, now, policy) is _ALLOWED_NOW
+
+
+_ASK_THE_RULES, _ALLOWED_NOW, _WINDOW_ONLY = "ask the rules", "allowed now", "window only"
+
+
+def _now(account: Account, standing: Standing, channel: Channel, kind: Kind, now: datetime, policy: GatePolicy) -> str:
+    """`_allowed_now` in three: `_ALLOWED_NOW`; `_WINDOW_ONLY` when every check passes but the window's, so every rule
+    but `inconvenient_time` allows (the checks are the other rules', for the usual account: a property test in
+    tests/unit/core/test_compliance.py checks it); otherwise `_ASK_THE_RULES`."""
     transactional = kind is _TRANSACTIONAL
     if not transactional:
         if account.status is not _ACTIVE or account.flags or standing.attorney_represented or standing.dispute_open:
-            return False
+            return _ASK_THE_RULES
         if policy.third_party or kind is not _REMINDER or standing.promise_until is not None or standing.plan_current:
-            return False
+            return _ASK_THE_RULES
         if owed_minor(account) <= 0:
-            return False
+            return _ASK_THE_RULES
     if standing.opted_out or standing.blocked:
-        return False
+        return _ASK_THE_RULES
     debtor = account.debtor
     if channel is _SMS:
         if not (debtor.phone and debtor.phone_is_mobile and debtor.sms_consent):
-            return False
+            return _ASK_THE_RULES
     elif channel is _EMAIL:
         if not debtor.email or standing.email_bounced or standing.email_employer_provided:
-            return False
+            return _ASK_THE_RULES
     else:
-        return False
+        return _ASK_THE_RULES
     if standing.history and not transactional:
         since = now - policy.cap_period
         pause = policy.pause_after_conversation
@@ -457,17 +470,17 @@ def _allowed_now(
             at = contact.at
             if contact.kind is _CONVERSATION:
                 if at <= now < at + pause:
-                    return False
+                    return _ASK_THE_RULES
             elif contact.kind is _ATTEMPT:
                 if since < at <= now:
                     in_period += 1
                     on_channel += contact.channel is channel
             else:
-                return False
+                return _ASK_THE_RULES
         cap = policy.caps_per_channel.get(channel)
         if in_period >= policy.cap_all_channels or (cap is not None and on_channel >= cap):
-            return False
-    return next_convenient(now, debtor.contact_zones, policy) == now
+            return _ASK_THE_RULES
+    return _ALLOWED_NOW if next_convenient(now, debtor.contact_zones, policy) == now else _WINDOW_ONLY
 
 
 def earliest_allowed(
@@ -485,14 +498,18 @@ def earliest_allowed(
     the denials and asks every rule again, so a cap that lifts at night waits for the morning."""
     moment = _utc(now)
     policy = policy or DEFAULT_POLICY
-    if _allowed_now(account, standing, channel, kind, moment, policy):
+    state = _now(account, standing, channel, kind, moment, policy)
+    if state is _ALLOWED_NOW:
         return moment, []
     reasons: list[str] = []
     for step in range(_MAX_STEPS):
-        if step and _allowed_now(account, standing, channel, kind, moment, policy):
-            return moment, reasons  # what the rules below would find, without a Verdict each (most holds: the window)
+        if step:
+            state = _now(account, standing, channel, kind, moment, policy)
+            if state is _ALLOWED_NOW:
+                return moment, reasons  # what the rules below would find, without a Verdict each
         denials = []
-        for rule in RULES:
+        # Only the window holds it (most holds): the other rules allow, so only the window's is asked.
+        for rule in _WINDOW_RULES if state is _WINDOW_ONLY else RULES:
             verdict = rule(account, standing, channel, kind, moment, policy)
             if verdict.allowed:
                 continue

@@ -106,6 +106,11 @@ def _plan(
     return plan
 
 
+def _then(plan: ContactPlan, next_contact_at: datetime | None) -> ContactPlan:
+    """`dataclasses.replace(plan, next_contact_at=...)`, by `_plan` (the notices' path)."""
+    return _plan(plan.job, next_contact_at, plan.reason, plan.why, plan.updated, plan.tier)
+
+
 _TEMPLATE_KIND = {
     Template.REMINDER: Kind.REMINDER,
     Template.BROKEN_PROMISE: Kind.REMINDER,
@@ -272,7 +277,11 @@ def _decide(
                     account, updated, now, stage, tier, Template.BROKEN_PROMISE, rules, policy, why, learned, standings
                 )
                 # Marked broken only with its message: a held notice keeps the promise pending until it goes.
-                return plan if plan.job is not None else replace(plan, updated=None)
+                return (
+                    plan
+                    if plan.job is not None
+                    else _plan(plan.job, plan.next_contact_at, plan.reason, plan.why, None, plan.tier)
+                )
             notice_at = at_local_time(promise.due - rules.promise_notice, rules.window_start, tz)
             if now >= notice_at and not _contacted_since(account, max(notice_at, promise.made_at)):
                 why.append("promise date near")
@@ -280,7 +289,7 @@ def _decide(
                     account, updated, now, stage, tier, Template.PROMISE_DUE, rules, policy, why, learned, standings
                 )
                 if plan.job is not None:
-                    return replace(plan, next_contact_at=resume)
+                    return _then(plan, resume)
                 return plan
             following = notice_at if notice_at > now else resume
             return _wait(updated, account, following, tier, [*why, "promise pending"])
@@ -381,7 +390,7 @@ def _plan_notice(
                     standings,
                 )
                 return (
-                    replace(plan, next_contact_at=_next_notice(account.plan.installments, now, rules, tz) or grace_ends)
+                    _then(plan, _next_notice(account.plan.installments, now, rules, tz) or grace_ends)
                     if plan.job
                     else plan
                 )
@@ -395,7 +404,7 @@ def _plan_notice(
                 account, updated, now, stage, tier, Template.INSTALLMENT_DUE, rules, policy, why, learned, standings
             )
             after_due = _next_notice(account.plan.installments, due_ends, rules, tz) or due_ends
-            return replace(plan, next_contact_at=after_due) if plan.job else plan
+            return _then(plan, after_due) if plan.job else plan
     following = _next_notice(account.plan.installments, now, rules, tz)
     return _wait(updated, account, following, tier, [*why, "payment plan current"])
 

@@ -192,37 +192,64 @@ def best_slot(
     # says something about 19:00 on Wednesday too: each hour of the day's responses over the week, per day), and
     # the prior scaled: a slot's score is `own[how] + by_hour_of_day[how % 24] + prior_weight * prior[how]` (the
     # terms that exist, in that order). Only the horizon's slots are scored; the first with the highest positive
-    # score wins.
-    slots = _slots(earliest, zones, window_start, window_end, horizon_hours)
+    # score wins. The prior's part, its ranking and which slots fall on which hour of the day are the same for
+    # every debtor of the moment, zones and prior (`_scoring`, cached: a tick shares them), so only the slots at
+    # the hours the debtor answered are scored here, against the best of the others.
+    slots, scores, ranked, at_hour = _scoring(
+        earliest, zones, window_start, window_end, horizon_hours, prior, prior_weight
+    )
     top = 0.0
-    chosen: datetime | None = None
+    best = -1
+    owned: list[int] = []
     if hours is not None:
         per_hour: dict[int, int] = {}
         for how, count in hours.items():
             per_hour[how % 24] = per_hour.get(how % 24, 0) + count
-        by_hour_of_day = {hour: count / 7 for hour, count in per_hour.items()}
-        if prior is not None:
-            weights = prior.weights
-            for slot, how in slots:
-                found = hours.get(how, 0) + by_hour_of_day.get(how % 24, 0.0) + prior_weight * weights[how]
-                if found > top:
-                    top, chosen = found, slot
-        else:
-            for slot, how in slots:
-                found = hours.get(how, 0) + by_hour_of_day.get(how % 24, 0.0)
-                if found > top:
-                    top, chosen = found, slot
-    elif prior is not None:
-        weights = prior.weights
-        for slot, how in slots:
-            found = prior_weight * weights[how]
+        for hour in per_hour:
+            owned += at_hour.get(hour, ())
+        owned.sort()
+        for index in owned:
+            how = slots[index][1]
+            found = hours.get(how, 0) + per_hour[how % 24] / 7
+            if scores is not None:
+                found += scores[index]
             if found > top:
-                top, chosen = found, slot
+                top, best = found, index
+    if scores is not None:
+        for index in ranked:  # the best slot at an hour the debtor never answered: the prior's part alone scores it
+            if index not in owned:
+                found = scores[index]
+                if found > top or (found == top and found > 0 and index < best):
+                    top, best = found, index
+                break
+    chosen = slots[best][0] if best >= 0 else None
     if chosen is None or chosen == earliest:
         return earliest, None
     local = chosen.astimezone(zone(zones[0]))
     source = "this debtor's responses" if prior is None or own_total >= prior_weight else f"prior {prior.level}"
     return chosen, f"send time: {local:%a %H}:00 local ({source})"
+
+
+@lru_cache(maxsize=4096)
+def _scoring(
+    earliest: datetime,
+    zones: tuple[str, ...],
+    window_start: time,
+    window_end: time,
+    horizon_hours: int,
+    prior: Prior | None,
+    prior_weight: float,
+) -> tuple[tuple[tuple[datetime, int], ...], tuple[float, ...] | None, tuple[int, ...], dict[int, tuple[int, ...]]]:
+    """What `best_slot` needs of the slots that every debtor of these shares: the slots; the prior's part of each
+    one's score (`prior_weight * prior[how]`; None without a prior) and the slots best first by it (the first of
+    equals first); each hour of the day's slots, in order."""
+    slots = _slots(earliest, zones, window_start, window_end, horizon_hours)
+    scores = None if prior is None else tuple(prior_weight * prior.weights[how] for _, how in slots)
+    ranked = () if scores is None else tuple(sorted(range(len(slots)), key=lambda i: (-scores[i], i)))
+    at_hour: dict[int, list[int]] = {}
+    for index, (_, how) in enumerate(slots):
+        at_hour.setdefault(how % 24, []).append(index)
+    return slots, scores, ranked, {hour: tuple(indexes) for hour, indexes in at_hour.items()}
 
 
 @lru_cache(maxsize=4096)

@@ -57,6 +57,14 @@ def test_responsiveness_is_a_beta_posterior_of_responses_over_deliveries() -> No
     assert capped is not None and capped.responses == 2
 
 
+def test_the_fast_record_is_the_dataclasses_record() -> None:
+    from functions.core.channels import Responsiveness
+
+    record = responsiveness({"sms:delivered": 5, "sms:replied": 1, "sms:answered": 2}, Channel.SMS)
+    expected = Responsiveness(5, 1, 3)
+    assert record == expected and hash(record) == hash(expected) and repr(record) == repr(expected)
+
+
 def test_k_unanswered_deliveries_escalate_to_the_next_consented_channel() -> None:
     account = texting(make_account())
     assert decide_at(account).job.channel is Channel.EMAIL

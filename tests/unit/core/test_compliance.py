@@ -30,6 +30,7 @@ from functions.core.compliance import (
     Standing,
     _allowed_now,
     _history_only,
+    _now,
     arrangement,
     channel_permitted,
     conversation_pause,
@@ -397,6 +398,10 @@ def test_the_fast_path_never_allows_what_a_rule_denies(
     assert _allowed_now(account, standing, channel, kind, now, policy) <= rules_allow
     if not (flags or blocked or third_party or kind is not Kind.REMINDER or status is not AccountStatus.ACTIVE):
         assert _allowed_now(account, standing, channel, kind, now, policy) == rules_allow  # and it is the fast path
+    # When only the window's check fails, every other rule allows (earliest_allowed then asks the window's alone).
+    if _now(account, standing, channel, kind, now, policy) == "window only":
+        verdicts = gate(account, standing, channel, kind, now, policy)
+        assert [v.rule for v in verdicts if not v.allowed] == ["inconvenient_time"]
 
 
 def test_the_fast_history_only_standing_is_the_dataclasses() -> None:
