@@ -222,12 +222,18 @@ def best_slot(
                 if found > top or (found == top and found > 0 and index < best):
                     top, best = found, index
                 break
-    chosen = slots[best][0] if best >= 0 else None
-    if chosen is None or chosen == earliest:
+    if best < 0:
         return earliest, None
-    local = chosen.astimezone(zone(zones[0]))
+    chosen, how = slots[best]
+    if chosen == earliest:
+        return earliest, None
     source = "this debtor's responses" if prior is None or own_total >= prior_weight else f"prior {prior.level}"
-    return chosen, f"send time: {local:%a %H}:00 local ({source})"
+    # The slot's local day and hour in the first zone are its hour of the week (`%a %H` of the local time, without
+    # converting and formatting it).
+    return chosen, f"send time: {_DAY_NAMES[how // 24]} {how % 24:02d}:00 local ({source})"
+
+
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # `%a` (the C locale's, as Lambda runs)
 
 
 @lru_cache(maxsize=4096)

@@ -218,6 +218,8 @@ def test_the_sparse_histogram_is_the_dense_one_and_slots_the_same() -> None:
             expected = best_slot(earliest, zones, time(8), time(21), dense, with_prior)
             assert best_slot(earliest, zones, time(8), time(21), sparse, with_prior) == expected
             assert expected[0] == _reference_slot(earliest, zones, dense, with_prior)
+            if expected[1] is not None:  # the note's local day and hour: the slot's in the first zone
+                assert f"send time: {expected[0].astimezone(ZoneInfo(zones[0])):%a %H}:00 local (" in expected[1]
 
 
 def _reference_slot(earliest: datetime, zones: tuple[str, ...], own: tuple[int, ...], prior: object) -> datetime:
