@@ -14,7 +14,6 @@ from typing import Annotated, Any, cast
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities import parameters
@@ -296,6 +295,10 @@ def app() -> APIGatewayHttpResolver:
 
 @cache
 def openapi_document() -> str:
+    # Powertools' OpenAPI models (pydantic, ~40 ms of import) only for the document itself (GET /openapi.json);
+    # validating requests does not need them.
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
     return app().get_openapi_json_schema(
         title="cleardue portal API",
         version="1.0.0",
