@@ -79,6 +79,7 @@ class Item:
     decided: service.Delivery | service.Ready | None = None
     delivery: service.Delivery | None = None
     claim: events.Claim | None = None
+    counted: bool = False  # this receive's claim counted the contact (`accounts.contact_claim`)
     error: Exception | None = None
 
 
@@ -133,6 +134,7 @@ def send_batch(
         if account is None:
             outcome.deliveries[item.message_id] = item.decided  # type: ignore[assignment]
             continue  # never placed (or removed): nothing to audit against
+        ready = isinstance(item.decided, service.Ready)
         intent = item.decided.facts() if isinstance(item.decided, service.Ready) else item.decided
         item.claim = events.Claim(
             account_id=item.job.account_id,
@@ -140,7 +142,9 @@ def send_batch(
             message_id=item.message_id,
             receive_count=item.receive_count,
             intent={key: value for key, value in intent.as_dict().items() if value is not None},
-            check=accounts.unchanged_check(account),
+            # A send is counted as it is claimed (under the version it was decided on); a suppression only checks it.
+            check=None if ready else accounts.unchanged_check(account),
+            update=accounts.contact_claim(account, item.now, item.job.job_id, item.job.channel) if ready else None,
         )
         claims.append(item.claim)
 
@@ -152,6 +156,7 @@ def send_batch(
             continue
         result = claimed[item.event_id]
         if result == events.CLAIMED:
+            item.counted = item.claim.update is not None
             to_record.append(item)
         elif result == events.RECORDED:
             outcome.deliveries[item.message_id] = None  # a redelivered job: already done
@@ -176,6 +181,7 @@ def send_batch(
 
     # 3. Send.
     releases: list[events.Claim] = []
+    uncounts: list[Item] = []
     recordings: list[events.Recording] = []
     recorded: list[Item] = []
     for item in to_record:
@@ -188,6 +194,8 @@ def send_batch(
                     item.error = exc
                     assert item.claim is not None
                     releases.append(item.claim)  # not sent: give the claim back so the retry can send
+                    if item.counted:
+                        uncounts.append(item)  # and the contact its claim counted
                     outcome.errors[item.message_id] = exc
                     continue
             else:
@@ -196,15 +204,23 @@ def send_batch(
         event = service.audit_event(item.job, item.delivery, item.now)
         assert event is not None
         update = None
-        if item.delivery.outcome == service.SENT:
-            update = accounts.contact_update(item.job.account_id, item.now, item.job.job_id, item.job.channel)
+        if item.counted and item.delivery.outcome != service.SENT:
+            # Refused for good: not a contact after all; taken back with the record (once, as the record is).
+            assert isinstance(item.decided, service.Ready)
+            update = accounts.contact_uncount(item.decided.account, item.job.job_id)
         recordings.append(events.Recording(event, item.claim, update))
         recorded.append(item)
 
     # 4. Record. A failed send gives its claim back on its own write, first: written together with the records,
     # a failed record write kept the claim, and the next receive took the job for sent (recorded, never sent).
-    if releases:
-        _release(releases, log)
+    if releases and _release(releases, log):
+        for item in uncounts:  # after the claims are given back: a claim still held reads as sent (and counted)
+            assert isinstance(item.decided, service.Ready)
+            try:
+                if not accounts.uncount_contact(item.decided.account, item.job.job_id):
+                    log("a failed send's contact was counted since", {"job_id": item.job.job_id})
+            except Exception as exc:  # noqa: BLE001  # over-counted by one: caps err on the side of fewer contacts
+                log("a failed send's contact could not be taken back", {"job_id": item.job.job_id, "error": str(exc)})
     written: list[Any] = []
     if recordings:
         try:
@@ -228,13 +244,15 @@ def send_batch(
     return outcome
 
 
-def _release(claims: list[events.Claim], log: Callable[[str, dict[str, Any]], None]) -> None:
+def _release(claims: list[events.Claim], log: Callable[[str, dict[str, Any]], None]) -> bool:
     """Give back the claims of jobs whose send failed (so their retry sends), trying a few times: a claim still
-    held when the job comes back reads as "this message's earlier receive may have sent it"."""
+    held when the job comes back reads as "this message's earlier receive may have sent it". False if they
+    could not be given back."""
     for attempt in range(1, RELEASE_ATTEMPTS + 1):
         try:
             events.append_batch([], claims)
-            return
+            return True
         except Exception as exc:  # noqa: BLE001
             if attempt == RELEASE_ATTEMPTS:
                 log("claims of failed sends could not be given back", {"jobs": len(claims), "error": str(exc)})
+    return False

@@ -53,7 +53,8 @@ class DueIndex(GlobalSecondaryIndex["AccountModel"]):
     Keys only: with every attribute projected, each write to a due account (the sender's contact count, a
     webhook's engagement counter, a state change) was also a write of the whole item in the index; keys
     only, the index is written only when the due time moves. The scheduler reads the items it finds
-    (`due_accounts`: one BatchGetItem per 100)."""
+    (`due_accounts`: one BatchGetItem per 100). DynamoDB cannot change an existing index's projection: a
+    stack deployed with the ALL projection drops the index in one deploy and adds it back in the next."""
 
     class Meta:
         index_name = "due"
@@ -782,6 +783,41 @@ def unchanged_check(account: Account) -> tuple[type[AccountModel], str, Conditio
     if account.version == 0:
         unchanged = AccountModel.version.does_not_exist() | unchanged
     return AccountModel, account.account_id, AccountModel.account_id.exists() & unchanged
+
+
+def contact_claim(
+    account: Account, at: datetime, job_id: str, channel: Channel
+) -> tuple[AccountModel, list[Action], Condition]:
+    """The claim transaction's write to the account of a job about to be sent: the contact is counted as the
+    job is claimed, before the send (as `contact_update` counts it), and the version moves on, only if the
+    account is still the version the job was decided on. A job for the same account decided on that version
+    can no longer claim (its caps would not see this contact); a claimed job is counted even if its sender
+    dies before recording it (recorded as sent, as the claim says). `contact_uncount` takes it back when
+    the job turns out not to be sent."""
+    model, actions, _ = contact_update(account.account_id, at, job_id, channel)
+    _, _, unchanged = unchanged_check(account)
+    return model, [*actions, AccountModel.version.set(account.version + 1)], unchanged
+
+
+def contact_uncount(account: Account, job_id: str) -> tuple[AccountModel, list[Action], Condition]:
+    """Undo `contact_claim` for a job that was not sent after all (the provider refused it for good, or it is
+    to be tried again): the count, the contact it appended and the last contact as it was when `account` was
+    read. Only while that count is still the last one (so never twice)."""
+    actions: list[Action] = [
+        AccountModel.contacts_sent.add(-1),
+        AccountModel.recent_contacts[len(account.recent_contacts)].remove(),
+        AccountModel.last_contact_at.set(account.last_contact_at)
+        if account.last_contact_at
+        else AccountModel.last_contact_at.remove(),
+    ]
+    condition = (AccountModel.contacts_sent == account.contacts_sent + 1) & (AccountModel.last_job_id == job_id)
+    return AccountModel(account.account_id), actions, condition
+
+
+def uncount_contact(account: Account, job_id: str) -> bool:
+    """`contact_uncount` on its own (a job whose claim was given back). False if it no longer applies."""
+    model, actions, condition = contact_uncount(account, job_id)
+    return conditional_write(lambda: model.update(actions=actions, condition=condition), "uncounting contact")
 
 
 def contact_update(

@@ -178,6 +178,9 @@ class Claim:
     receive_count: int
     intent: dict[str, Any] = field(default_factory=dict)
     check: tuple[type[Model], str, Condition] | None = None  # e.g. the account's version, read when deciding
+    # Or a conditional write to another item that rides with the claim (e.g. the contact counted, under the
+    # account's version): its condition failing reads as CHANGED, as a failed check does.
+    update: tuple[Model, list[Action], Condition] | None = None
 
 
 @dataclass(frozen=True)
@@ -188,7 +191,7 @@ class Held:
 
 
 def _claim_items(claim: Claim) -> int:
-    return 2 if claim.check else 1
+    return 2 if claim.check or claim.update else 1
 
 
 def recorded(keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -248,6 +251,9 @@ def claim(claims: list[Claim], sleep: Callable[[float], None] = time.sleep) -> d
                     if c.check:
                         model, key, condition = c.check
                         transaction.condition_check(model, key, condition=condition)
+                    elif c.update:
+                        item, actions, condition = c.update
+                        transaction.update(item, actions, condition=condition)
             results.update({c.event_id: CLAIMED for c in batch})
             pending = rest
         except TransactWriteError as exc:
@@ -262,7 +268,7 @@ def claim(claims: list[Claim], sleep: Callable[[float], None] = time.sleep) -> d
             for n, c in enumerate(batch):
                 if (n, "claim") in failed:
                     held.append(c)
-                elif (n, "check") in failed:
+                elif (n, "check") in failed or (n, "update") in failed:
                     results[c.event_id] = CHANGED
                 else:
                     retry.append(c)
@@ -290,9 +296,10 @@ def _bind_claims() -> None:
 
 
 def _claim_owners(batch: list[Claim]) -> list[tuple[int, str]]:
-    """Which claim and role each transaction item has, in the order pynamodb sends them (checks, then puts)."""
+    """Which claim and role each transaction item has, in the order pynamodb sends them (checks, puts, updates)."""
     checks = [(n, "check") for n, c in enumerate(batch) if c.check]
-    return checks + [(n, "claim") for n in range(len(batch))]
+    updates = [(n, "update") for n, c in enumerate(batch) if c.update and not c.check]
+    return checks + [(n, "claim") for n in range(len(batch))] + updates
 
 
 def _fit(claims: list[Claim], size: Callable[[Claim], int]) -> list[Claim]:

@@ -115,6 +115,9 @@ def test_a_throttled_ses_call_is_retried_through_sqs_and_succeeds_once(aws, cont
     first = email_handler(job_event([job], TICK), context)
     assert first == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}  # SQS will deliver it again
     assert emails() == [] and audits("acme#A-1", "reminder_sent") == []
+    # The claim counted the contact; the failed send took it back (caps and KPIs count only what went out).
+    untouched = accounts.get("acme#A-1")
+    assert (untouched.contacts_sent, untouched.recent_contacts, untouched.last_contact_at) == (0, (), None)
 
     second = email_handler(sqs_event([job.model_dump_json()], TICK + timedelta(seconds=30), receive_count=2), context)
     assert second == {"batchItemFailures": []}
@@ -134,7 +137,7 @@ def test_a_refused_address_blocks_the_channel_and_is_never_retried(aws, context)
     assert len(requests) == 1  # the redelivered job did not try again
     account = accounts.get("acme#A-1")
     assert account.blocked_channels == {Channel.EMAIL: Block.INVALID}
-    assert account.contacts_sent == 0
+    assert (account.contacts_sent, account.recent_contacts) == (0, ())  # counted on claim, taken back on record
     (audit,) = audits("acme#A-1", "reminder_suppressed")
     assert audit.detail["reason"] == "ses:MessageRejected" and audit.detail["block"] == "invalid"
 

@@ -93,3 +93,23 @@ def test_a_batch_append_that_lost_the_race_chains_after_the_winner(aws, monkeypa
 def test_one_event_per_account_in_a_batch(aws) -> None:
     with pytest.raises(ValueError):
         events.append_batch([events.Recording(event("acme#A-1", "a")), events.Recording(event("acme#A-1", "b"))])
+
+
+def test_a_send_is_counted_as_it_is_claimed_and_a_job_decided_before_cannot_claim(aws) -> None:
+    """Frequency caps see a contact from its claim on: a second job for the account, decided on the version
+    read before that claim, no longer claims (it is decided again on the next receive, with the contact)."""
+    place(make_account("A-1"), AT)
+    read = accounts.get("acme#A-1")
+    first = claim("acme#A-1", "job:1", update=accounts.contact_claim(read, AT, "1", Channel.EMAIL))
+    second = claim("acme#A-1", "job:2", "m-2", update=accounts.contact_claim(read, AT, "2", Channel.SMS))
+
+    assert events.claim([first]) == {"job:1": events.CLAIMED}
+    assert events.claim([second]) == {"job:2": events.CHANGED}
+    counted = accounts.get("acme#A-1")
+    assert (counted.contacts_sent, len(counted.recent_contacts), counted.version) == (1, 1, read.version + 1)
+
+    # Not sent after all: taken back once, however often it is asked.
+    assert accounts.uncount_contact(read, "1") is True
+    assert accounts.uncount_contact(read, "1") is False
+    back = accounts.get("acme#A-1")
+    assert (back.contacts_sent, back.recent_contacts, back.last_contact_at) == (0, (), None)
