@@ -99,6 +99,8 @@ def answered_marks(channel: Channel | None) -> dict[str, str]:
 
 def _unanswered_attempts(account: Account, channel: Channel, attempts: int) -> bool:
     """The channel's last `attempts` attempts got no payment and no promise since the first of them."""
+    if len(account.recent_contacts) < attempts:
+        return False  # not that many contacts on any channel
     on_channel = [c for c in account.recent_contacts if c.kind is _ATTEMPT and c.channel is channel]
     if len(on_channel) < attempts:
         return False
