@@ -614,30 +614,45 @@ def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
 
 
+def _due_keys(shard: str, until: datetime) -> list[str]:
+    try:
+        return [item.account_id for item in AccountModel.due_index.query(shard, AccountModel.next_contact_at <= until)]
+    except PynamoDBException as exc:
+        raise StoreError(f"querying due shard {shard} failed: {exc}") from exc
+
+
+def _still_due(keys: list[str], until: datetime) -> dict[str, AccountModel]:
+    """The items of `keys`, read strongly consistent (100 a BatchGetItem), that are still due at `until`: one
+    claimed or changed since the index was read is left out."""
+    try:
+        found = AccountModel.batch_get(list(dict.fromkeys(keys)), consistent_read=True) if keys else []
+        return {item.account_id: item for item in found if item.next_contact_at and item.next_contact_at <= until}
+    except PynamoDBException as exc:
+        raise StoreError(f"reading due accounts failed: {exc}") from exc
+
+
 def due_accounts(shard: str, until: datetime) -> Iterator[Account]:
     """Accounts in one shard of the due index whose next contact is at or before `until`, in due order.
 
-    The index holds keys only: the accounts are read from the table (strongly consistent, 100 a
-    BatchGetItem), and one that is no longer due by then (claimed or changed meanwhile) is left out."""
-    try:
-        keys = [item.account_id for item in AccountModel.due_index.query(shard, AccountModel.next_contact_at <= until)]
-        found = {item.account_id: item for item in AccountModel.batch_get(keys, consistent_read=True)} if keys else {}
-    except PynamoDBException as exc:
-        raise StoreError(f"querying due shard {shard} failed: {exc}") from exc
+    The index holds keys only: the accounts are read from the table (`_still_due`)."""
+    keys = _due_keys(shard, until)
+    found = _still_due(keys, until)
     for account_id in keys:
-        item = found.get(account_id)
-        if item is not None and item.next_contact_at is not None and item.next_contact_at <= until:
-            yield to_domain(item)
+        if account_id in found:
+            yield to_domain(found[account_id])
 
 
 def due_in_all_shards(shards: int, until: datetime, workers: int = 8) -> list[list[Account]]:
-    """Every shard's due accounts (`next_contact_at <= until`), queried in parallel, each paged through.
+    """Every shard's due accounts (`next_contact_at <= until`), in due order per shard: the shards' index
+    queries in parallel (each paged through), then the items of all of them together, 100 a BatchGetItem.
 
     botocore clients are thread-safe but creating one is not: the model's connection and its client
     are created here, in the calling thread, before the workers share them."""
     _ = AccountModel._get_connection().connection.client
     with ThreadPoolExecutor(max_workers=max(1, min(workers, shards))) as pool:
-        return list(pool.map(lambda shard: list(due_accounts(f"{shard:02d}", until)), range(shards)))
+        keys = list(pool.map(lambda shard: _due_keys(f"{shard:02d}", until), range(shards)))
+    found = _still_due([key for shard in keys for key in shard], until)
+    return [[to_domain(found[key]) for key in shard if key in found] for shard in keys]
 
 
 def reschedule(account_id: str, expected: datetime | None, next_contact_at: datetime | None, shards: int) -> bool:
