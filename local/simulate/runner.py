@@ -24,6 +24,7 @@ import os
 import random
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -75,6 +76,14 @@ def _fixture_text(name: str) -> str:
 def _fixture(name: str) -> dict[str, Any]:
     """A fresh copy of an event captured from AWS's documentation (local/simulate/events/)."""
     return json.loads(_fixture_text(name))  # type: ignore[no-any-return]
+
+
+_ids = random.Random()  # seeded from urandom once
+
+
+def _uuid4() -> uuid.UUID:
+    """A random (version 4) UUID, as uuid.uuid4 makes, from a generator seeded once."""
+    return uuid.UUID(int=_ids.getrandbits(128), version=4)
 
 
 def _iso_ms(at: datetime) -> str:
@@ -133,6 +142,8 @@ class Simulation:
         moto_tuning.apply()
         moto_speed.apply()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        real_uuid4 = uuid.uuid4
+        uuid.uuid4 = _uuid4  # random ids without a urandom read each (slow on this VM): PynamoDB, moto, contexts
         saved = dict(os.environ)
         os.environ.pop("AWS_ENDPOINT_URL", None)
         os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
@@ -158,6 +169,7 @@ class Simulation:
                 finally:
                     direct_dynamodb.uninstall()
         finally:
+            uuid.uuid4 = real_uuid4
             os.environ.clear()
             os.environ.update(saved)
 
@@ -242,19 +254,26 @@ class Simulation:
 
     def _next_due(self) -> datetime | None:
         """The earliest `next_contact_at` in the due index, read from moto's table as an observer (a
-        DynamoDB Query per shard costs moto a walk of the whole table; the handlers' own reads are real)."""
+        DynamoDB Query per shard would cost the clock what it costs the scheduler; the handlers' own reads are
+        real): from moto_speed's view of the index, or a walk of the table's items."""
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.dynamodb.models import dynamodb_backends
 
+        from functions.store.accounts import DueIndex
+        from local.simulate import moto_speed
+
         table = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_table(self.stack.settings.accounts_table)
         earliest: str | None = None
-        for item in list(table.items.values()):
-            attrs = item.attrs
-            if "due_shard" not in attrs:
-                continue
-            value = attrs.get("next_contact_at")
-            if value is not None and (earliest is None or value.value < earliest):
-                earliest = value.value
+        try:
+            earliest = moto_speed.index_minimum(table, DueIndex.Meta.index_name)
+        except LookupError:
+            for item in list(table.items.values()):
+                attrs = item.attrs
+                if "due_shard" not in attrs:
+                    continue
+                value = attrs.get("next_contact_at")
+                if value is not None and (earliest is None or value.value < earliest):
+                    earliest = value.value
         if earliest is None:
             return None
         from functions.core.clock import parse_utc
