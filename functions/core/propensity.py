@@ -265,9 +265,25 @@ class Model:
 
     def probability(self, x: Sequence[float]) -> float:
         """P(payment within 30 days) for one feature vector (`features`)."""
+        w = self._weights
+        if len(w) == 10 == len(x):  # the shipped features, written out (the decision's hot path): the same sum in order
+            z = (
+                self._bias
+                + w[0] * x[0]
+                + w[1] * x[1]
+                + w[2] * x[2]
+                + w[3] * x[3]
+                + w[4] * x[4]
+                + w[5] * x[5]
+                + w[6] * x[6]
+                + w[7] * x[7]
+                + w[8] * x[8]
+                + w[9] * x[9]
+            )
+            return _sigmoid(z)
         z = self._bias
-        for w, v in zip(self._weights, x, strict=True):
-            z += w * v
+        for weight, v in zip(w, x, strict=True):
+            z += weight * v
         return _sigmoid(z)
 
     def to_json(self) -> dict[str, Any]:

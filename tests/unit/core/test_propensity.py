@@ -163,3 +163,21 @@ def test_the_fast_features_are_the_facts_features() -> None:
         expected = features(facts_of(account, dpd, NOW))
         assert propensity.features_of(account, dpd, NOW) == expected
         assert propensity.features_of(account, dpd, NOW, owed_minor(account)) == expected
+
+
+def test_the_written_out_score_is_the_loops() -> None:
+    """`Model.probability` for the ten shipped features adds the same terms in the same order as the loop does."""
+    import math
+    import random
+
+    model = propensity.default_model()
+    rng = random.Random(5)
+    for _ in range(2_000):
+        x = tuple(rng.choice((0.0, 1.0, rng.uniform(-3, 12))) for _ in FEATURES)
+        z = model._bias
+        for w, v in zip(model._weights, x, strict=True):
+            z += w * v
+        expected = 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+        assert model.probability(x) == expected
+    with pytest.raises(ValueError):
+        model.probability((1.0,) * (len(FEATURES) - 1))
