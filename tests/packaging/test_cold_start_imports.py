@@ -7,6 +7,7 @@
   addresses use functions.core.email_address.
 - the Stripe SDK: only when Stripe is reached (functions.payments.stripe_gateway, imported by the code that calls it).
 - Powertools' OpenAPI models: only for the portal API's GET /openapi.json (validating requests does not need them).
+- PyYAML: only for a lender's policy file (ingest's rare path beside portfolios and their chunks).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ WATCHED = (
     "email_validator",
     "stripe",
     "aws_lambda_powertools.event_handler.openapi.models",
+    "yaml",
 )
 # The handler modules, and which of the watched packages each may load at import.
 ALLOWED = {
