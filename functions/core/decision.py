@@ -150,7 +150,7 @@ def next_stage_at(account: Account, dpd: int, rules: Rules) -> datetime | None:
     opens_at_dpd = next_stage_opens(dpd, rules.bounds)
     if opens_at_dpd is None:
         return None
-    return at_local_time(account.due_date + timedelta(days=opens_at_dpd), STAGE_OPENS_AT, account.debtor.timezone)
+    return _at_local_time(account.due_date + timedelta(days=opens_at_dpd), STAGE_OPENS_AT, account.debtor.timezone)
 
 
 def channel_order(
@@ -282,7 +282,7 @@ def _decide(
                     if plan.job is not None
                     else _plan(plan.job, plan.next_contact_at, plan.reason, plan.why, None, plan.tier)
                 )
-            notice_at = at_local_time(promise.due - rules.promise_notice, rules.window_start, tz)
+            notice_at = _at_local_time(promise.due - rules.promise_notice, rules.window_start, tz)
             if now >= notice_at and not _contacted_since(account, max(notice_at, promise.made_at)):
                 why.append("promise date near")
                 plan = _send(
@@ -326,6 +326,9 @@ def _decide(
 
 
 _local_date = lru_cache(maxsize=4096)(local_date)  # a tick's `now` is shared by every account: one per zone
+# A local wall-clock time's instant, by day, time and zone: the stage openings, notices and settlement deadlines
+# of a tick's accounts share a few hundred days and zones (pure; the instants are immutable).
+_at_local_time = lru_cache(maxsize=8192)(at_local_time)
 _NOT_COLLECTIBLE = ContactPlan(None, None, NoContactReason.NOT_COLLECTIBLE, ("not collectible",))  # immutable: shared
 
 
@@ -339,7 +342,7 @@ def _settlement_notice_at(account: Account, rules: Rules) -> datetime | None:
         return None
     tz = account.debtor.timezone
     day = _local_date(ensure_utc(expires), tz) - timedelta(days=SETTLEMENT_NOTICE_DAYS)
-    return at_local_time(day, rules.window_start, tz)
+    return _at_local_time(day, rules.window_start, tz)
 
 
 def _changed(updated: Account, account: Account) -> Account | None:
@@ -372,7 +375,7 @@ def _plan_notice(
     tz = account.debtor.timezone
     for installment in account.plan.installments:
         if installment.status in (InstallmentStatus.FAILED, InstallmentStatus.MISSED):
-            due_start = at_local_time(installment.due, time(0), tz)
+            due_start = _at_local_time(installment.due, time(0), tz)
             grace_ends = due_start + timedelta(days=1) + rules.installment_grace
             if now < grace_ends and not _contacted_since(account, due_start):
                 why.append(f"installment {installment.number} failed")
@@ -396,8 +399,8 @@ def _plan_notice(
                 )
     upcoming = _upcoming(account.plan.installments)
     if upcoming is not None:
-        notice_at = at_local_time(upcoming.due - rules.installment_notice, rules.window_start, tz)
-        due_ends = at_local_time(upcoming.due + timedelta(days=1), time(0), tz)
+        notice_at = _at_local_time(upcoming.due - rules.installment_notice, rules.window_start, tz)
+        due_ends = _at_local_time(upcoming.due + timedelta(days=1), time(0), tz)
         if notice_at <= now < due_ends and not _contacted_since(account, notice_at):
             why.append(f"installment {upcoming.number} due {upcoming.due.isoformat()}")
             plan = _send(
@@ -417,7 +420,7 @@ def _upcoming(installments: tuple[Installment, ...]) -> Installment | None:
 def _next_notice(installments: tuple[Installment, ...], after: datetime, rules: Rules, tz: str) -> datetime | None:
     """The first installment notice moment after `after` (None when no installment is left)."""
     moments = [
-        at_local_time(i.due - rules.installment_notice, rules.window_start, tz)
+        _at_local_time(i.due - rules.installment_notice, rules.window_start, tz)
         for i in installments
         if i.status is InstallmentStatus.SCHEDULED
     ]
