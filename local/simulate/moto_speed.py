@@ -17,6 +17,8 @@ from __future__ import annotations
 import bisect
 import contextlib
 import copy
+import email
+import email.parser
 import functools
 import inspect
 import json
@@ -562,6 +564,21 @@ def _condition_parse(self: Any) -> Any:
     return op
 
 
+# -- SES ------------------------------------------------------------------------------------------------
+# moto's `send_raw_email` parses the whole MIME message (`email.message_from_string`: every part of the HTML and text
+# bodies) to read four headers (From, To, Cc, Bcc); it keeps the raw text, not the parse. The same parser reading
+# the headers only (`headersonly=True`, the same compat32 policy) gives those headers as they were.
+class _HeadersOnly:
+    def __getattr__(self, name: str) -> Any:
+        return getattr(email, name)
+
+    @staticmethod
+    def message_from_string(text: str, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:
+            return email.message_from_string(text, *args, **kwargs)
+        return email.parser.Parser().parsestr(text, headersonly=True)
+
+
 # -- moto's dispatch -------------------------------------------------------------------------------------
 # `BaseResponse.call_action` lists the response class's methods with `inspect.getmembers` on every call (~1 ms) and
 # converts the action's name with regular expressions. Both are functions of their argument: answered once each.
@@ -641,6 +658,9 @@ def apply() -> None:
     if _original_condition_parse is None:
         _original_condition_parse = ConditionExpressionParser.parse
         ConditionExpressionParser.parse = _condition_parse  # type: ignore[method-assign]
+    from moto.ses import models as ses_models
+
+    ses_models.email = _HeadersOnly()  # type: ignore[assignment]
     global _original_method_names, _original_camel
     if _original_method_names is None:
         from moto.core import responses as core_responses
@@ -746,6 +766,9 @@ def restore() -> None:
         ConditionExpressionParser.parse = _original_condition_parse  # type: ignore[method-assign]
         _original_condition_parse = None
         _condition.cache_clear()
+    from moto.ses import models as ses_models
+
+    ses_models.email = email  # type: ignore[attr-defined]
     global _original_method_names, _original_camel
     if _original_method_names is not None:
         from moto.core import responses as core_responses

@@ -380,3 +380,54 @@ def test_index_queries_page_filter_and_follow_writes_as_moto_s_own() -> None:
         finally:
             moto_speed.CHECK_INDEX = False
             moto_speed.restore()
+
+
+RAW_EMAILS = [
+    "From: Lender <lender@example.com>\r\nTo: a@example.com,\r\n b@example.com\r\nCc: c@example.com\r\n"
+    "Subject: reminder\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=x\r\n\r\n--x\r\n"
+    "Content-Type: text/plain\r\n\r\nPay here\r\n--x\r\nContent-Type: text/html\r\n\r\n<p>Pay</p>\r\n--x--\r\n",
+    "From: lender@example.com\r\nBcc: hidden@example.com\r\nSubject: no To\r\n\r\nbody",
+    "From: stranger@example.com\r\nTo: a@example.com\r\n\r\nnot verified",
+    "From: lender@example.com\r\nTo: not an address\r\n\r\nbad",
+]
+
+
+def _sent(ses: Any, sesv2: Any) -> list[Any]:
+    from moto.ses.models import ses_backends
+
+    answers = []
+    for raw in RAW_EMAILS:
+        data = {"Data": raw.encode()}
+        for method, call in (
+            (ses.send_raw_email, {"RawMessage": data}),
+            (
+                ses.send_raw_email,
+                {"Source": "lender@example.com", "Destinations": ["x@example.com"], "RawMessage": data},
+            ),
+            (sesv2.send_email, {"FromEmailAddress": "lender@example.com", "Content": {"Raw": data}}),
+        ):
+            try:
+                answer = method(**call)
+                answers.append(sorted(key for key in answer if key != "ResponseMetadata"))
+            except ses.exceptions.ClientError as exc:
+                answers.append(exc.response["Error"])
+    backend = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    answers.append([(m.source, m.destinations, m.raw_data) for m in backend.sent_messages])
+    return answers
+
+
+def test_raw_emails_are_accepted_refused_and_kept_as_moto_s_own() -> None:
+    def run() -> list[Any]:
+        with mock_aws():
+            ses = boto3.client("ses", region_name="us-east-1")
+            sesv2 = boto3.client("sesv2", region_name="us-east-1")
+            ses.verify_email_identity(EmailAddress="lender@example.com")
+            return _sent(ses, sesv2)
+
+    expected = run()
+    assert sum(isinstance(answer, dict) for answer in expected) >= 4  # refusals
+    moto_speed.apply()
+    try:
+        assert run() == expected
+    finally:
+        moto_speed.restore()
