@@ -431,3 +431,54 @@ def test_raw_emails_are_accepted_refused_and_kept_as_moto_s_own() -> None:
         assert run() == expected
     finally:
         moto_speed.restore()
+
+
+def _sqs_script(sqs: Any) -> list[Any]:
+    """Sends to a standard queue and to FIFO queues with and without content-based deduplication (duplicates
+    dropped, group and deduplication ids required), then what each queue holds."""
+    urls = [
+        sqs.create_queue(QueueName="plain")["QueueUrl"],
+        sqs.create_queue(QueueName="dedup.fifo", Attributes={"FifoQueue": "true",
+                                                            "ContentBasedDeduplication": "true"})["QueueUrl"],
+        sqs.create_queue(QueueName="ids.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"],
+    ]  # fmt: skip
+    answers: list[Any] = []
+    sends: list[dict[str, Any]] = [
+        {"MessageBody": "a"},
+        {"MessageBody": "a", "MessageGroupId": "g"},
+        {"MessageBody": "a", "MessageGroupId": "g", "MessageDeduplicationId": "d1"},
+        {"MessageBody": "b", "MessageGroupId": "g", "MessageDeduplicationId": "d1"},
+        {"MessageBody": "c", "DelaySeconds": 0, "MessageAttributes": {"k": {"DataType": "String", "StringValue": "v"}}},
+    ]
+    for url in urls:
+        for send in sends:
+            try:
+                answer = sqs.send_message(QueueUrl=url, **send)
+                answers.append(sorted(answer))
+            except sqs.exceptions.ClientError as exc:
+                answers.append(exc.response["Error"]["Code"])
+        try:
+            entries = [{"Id": "1", "MessageBody": "e", "MessageGroupId": "h"}]
+            batch = sqs.send_message_batch(QueueUrl=url, Entries=entries)
+            answers.append((len(batch.get("Successful", [])), [f["Code"] for f in batch.get("Failed", [])]))
+        except sqs.exceptions.ClientError as exc:
+            answers.append(exc.response["Error"]["Code"])
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+        answers.append(sorted((m["Body"], str(m.get("MessageAttributes"))) for m in received.get("Messages", [])))
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        answers.append({k: v for k, v in attributes.items() if not k.endswith("Timestamp") and k != "QueueArn"})
+    return answers
+
+
+def test_sends_to_standard_and_fifo_queues_are_moto_s_own() -> None:
+    def run() -> list[Any]:
+        with mock_aws():
+            return _sqs_script(boto3.client("sqs", region_name="us-east-1"))
+
+    expected = run()
+    assert any(isinstance(answer, str) for answer in expected)  # refused sends
+    moto_speed.apply()
+    try:
+        assert run() == expected
+    finally:
+        moto_speed.restore()
