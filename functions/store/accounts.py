@@ -808,16 +808,23 @@ def contact_claim(
     account is still the version the job was decided on. A job for the same account decided on that version
     can no longer claim (its caps would not see this contact); a claimed job is counted even if its sender
     dies before recording it (recorded as sent, as the claim says). `contact_uncount` takes it back when
-    the job turns out not to be sent."""
-    model, actions, _ = contact_update(account.account_id, at, job_id, channel)
+    the job turns out not to be sent. `last_job_id` is not written: the job's claim and audit marker are its
+    once-only guard (and the item stays that much smaller: every write of an account costs 1 unit per KB)."""
+    contact = ContactAttribute(at=at, channel=channel.value, kind=ContactKind.ATTEMPT.value)
+    actions: list[Action] = [
+        AccountModel.contacts_sent.add(1),
+        AccountModel.last_contact_at.set(at),
+        AccountModel.recent_contacts.set((AccountModel.recent_contacts | []).append([contact])),
+        AccountModel.version.set(account.version + 1),
+    ]
     _, _, unchanged = unchanged_check(account)
-    return model, [*actions, AccountModel.version.set(account.version + 1)], unchanged
+    return AccountModel(account.account_id), actions, unchanged
 
 
-def contact_uncount(account: Account, job_id: str) -> tuple[AccountModel, list[Action], Condition]:
-    """Undo `contact_claim` for a job that was not sent after all (the provider refused it for good, or it is
-    to be tried again): the count, the contact it appended and the last contact as it was when `account` was
-    read. Only while that count is still the last one (so never twice)."""
+def contact_uncount(account: Account, at: datetime) -> tuple[AccountModel, list[Action], Condition]:
+    """Undo `contact_claim(account, at, ...)` for a job that was not sent after all (the provider refused it
+    for good, or it is to be tried again): the count, the contact it appended and the last contact as it was
+    when `account` was read. Only while that count is still the last one (so never twice)."""
     actions: list[Action] = [
         AccountModel.contacts_sent.add(-1),
         AccountModel.recent_contacts[len(account.recent_contacts)].remove(),
@@ -825,13 +832,13 @@ def contact_uncount(account: Account, job_id: str) -> tuple[AccountModel, list[A
         if account.last_contact_at
         else AccountModel.last_contact_at.remove(),
     ]
-    condition = (AccountModel.contacts_sent == account.contacts_sent + 1) & (AccountModel.last_job_id == job_id)
+    condition = (AccountModel.contacts_sent == account.contacts_sent + 1) & (AccountModel.last_contact_at == at)
     return AccountModel(account.account_id), actions, condition
 
 
-def uncount_contact(account: Account, job_id: str) -> bool:
+def uncount_contact(account: Account, at: datetime) -> bool:
     """`contact_uncount` on its own (a job whose claim was given back). False if it no longer applies."""
-    model, actions, condition = contact_uncount(account, job_id)
+    model, actions, condition = contact_uncount(account, at)
     return conditional_write(lambda: model.update(actions=actions, condition=condition), "uncounting contact")
 
 

@@ -109,7 +109,7 @@ def test_a_send_is_counted_as_it_is_claimed_and_a_job_decided_before_cannot_clai
     assert (counted.contacts_sent, len(counted.recent_contacts), counted.version) == (1, 1, read.version + 1)
 
     # Not sent after all: taken back once, however often it is asked.
-    assert accounts.uncount_contact(read, "1") is True
-    assert accounts.uncount_contact(read, "1") is False
+    assert accounts.uncount_contact(read, AT) is True
+    assert accounts.uncount_contact(read, AT) is False
     back = accounts.get("acme#A-1")
     assert (back.contacts_sent, back.recent_contacts, back.last_contact_at) == (0, (), None)
