@@ -9,9 +9,11 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.clock import parse_utc
+from functions.core.clock import ensure_utc
 from functions.observability import lambda_entry, logger, metrics
 from functions.reports import service
 from functions.reports.settings import ReportsSettings
@@ -29,12 +31,11 @@ def _runtime() -> tuple[ReportsSettings, Any]:
 
 
 @lambda_entry
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=EventBridgeModel)
+def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
     settings, s3 = _runtime()
-    # An EventBridge event's `time` and `detail`, read directly (Powertools' parser costs ~30 ms of cold start).
-    as_of = parse_utc(event["time"])  # time comes from the event: the day this run reports
-    detail = event.get("detail")
-    requested = detail.get("lender_ids") if isinstance(detail, dict) else None
+    as_of = ensure_utc(event.time)  # time comes from the event: the day this run reports
+    requested = event.detail.get("lender_ids") if isinstance(event.detail, dict) else None
     lender_ids = [str(i) for i in requested] if isinstance(requested, list) else report_reader.lender_ids()
     summary = service.run(
         lender_ids, as_of, s3=s3, bucket=settings.portfolio_bucket, model_location=settings.propensity_model

@@ -20,12 +20,13 @@ import boto3
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import Json, ValidationError
 
 from functions.core.account import Channel
-from functions.core.clock import ensure_utc, from_epoch_millis
+from functions.core.clock import ensure_utc
 from functions.core.jobs import Job
 from functions.observability import lambda_entry, logger, metrics
 from functions.sender import batch, service
@@ -41,18 +42,12 @@ OUTCOME_METRICS = {
 }
 
 
-# Report every failure per item, even when the whole batch failed: SQS retries exactly those. Records stay
-# Powertools' SQSRecord data classes and each body is validated as a Job here (Powertools' parser models would add
-# ~30 ms to every cold start): a record whose body is not a job fails alone.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+class JobRecord(SqsRecordModel):
+    body: Json[Job]  # type: ignore[assignment]
 
 
-def _job(record: SQSRecord) -> Job:
-    return Job.model_validate_json(record.body)
-
-
-def _receive_count(record: SQSRecord) -> int:
-    return int(record.attributes.approximate_receive_count or 1)
+# Report every failure per item, even when the whole batch failed: SQS retries exactly those.
+processor = BatchProcessor(event_type=EventType.SQS, model=JobRecord, raise_on_entire_batch_failure=False)
 
 
 @dataclass(frozen=True)
@@ -96,13 +91,9 @@ def _runtime(channel: Channel = Channel.EMAIL) -> Runtime:
     return _build(channel)
 
 
-def _sent_at(record: SQSRecord) -> datetime:
-    return from_epoch_millis(record.attributes.sent_timestamp)
-
-
-def _job_time(job: Job, record: SQSRecord) -> datetime:
+def _job_time(job: Job, record: JobRecord) -> datetime:
     """Time comes from the event: the job's slot, or when it was enqueued if that is later."""
-    return max(ensure_utc(job.scheduled_for), _sent_at(record))
+    return max(ensure_utc(job.scheduled_for), ensure_utc(record.attributes.SentTimestamp))
 
 
 def _send_batch(event: dict[str, Any], channel: Channel) -> batch.Outcome:
@@ -110,21 +101,18 @@ def _send_batch(event: dict[str, Any], channel: Channel) -> batch.Outcome:
     runtime = _runtime(channel)
     items: list[batch.Item] = []
     for raw in event.get("Records", []):
-        record = SQSRecord(raw)
         try:
-            job = _job(record)
-            now, sent_at, receive_count = _job_time(job, record), _sent_at(record), _receive_count(record)
-        except (KeyError, TypeError, ValueError):
-            # Not a job (pydantic's ValidationError is a ValueError): the BatchProcessor fails it again on its own,
-            # and SQS takes it to the DLQ in the end.
-            continue
+            record = JobRecord.model_validate(raw)
+        except ValidationError:
+            continue  # the BatchProcessor fails it again on its own, and SQS takes it to the DLQ in the end
+        job: Job = record.body  # type: ignore[assignment]
         items.append(
             batch.Item(
-                message_id=record.message_id,
-                receive_count=receive_count,
+                message_id=record.messageId,
+                receive_count=int(record.attributes.ApproximateReceiveCount or 1),
                 job=job,
-                now=now,
-                sent_at=sent_at,
+                now=_job_time(job, record),
+                sent_at=ensure_utc(record.attributes.SentTimestamp),
                 # Keyed on the job and its channel: an email and a text decided for the same slot share a job id.
                 event_id=service.audit_event_id(job),
             )
@@ -134,17 +122,17 @@ def _send_batch(event: dict[str, Any], channel: Channel) -> batch.Outcome:
     )
 
 
-def _process(record: SQSRecord, channel: Channel, outcome: batch.Outcome) -> None:
+def _process(record: JobRecord, channel: Channel, outcome: batch.Outcome) -> None:
     """Report one record's part of the batch's outcome: an error fails it (SQS retries it later)."""
-    job = _job(record)
+    job: Job = record.body  # type: ignore[assignment]
     runtime = _runtime(channel)
-    later = outcome.later.get(record.message_id)
+    later = outcome.later.get(record.messageId)
     if later is not None:
         _queue_for(runtime, record, job.model_copy(update={"scheduled_for": later}))
         metrics.add_metric(name="NoticesHeldForTheWindow", unit="Count", value=1)
         logger.info("notice held until the contact window", extra={"job_id": job.job_id, "until": later.isoformat()})
         return
-    error = outcome.errors.get(record.message_id)
+    error = outcome.errors.get(record.messageId)
     if isinstance(error, batch.NotYet):
         _hide(runtime, record, error.seconds)
         metrics.add_metric(name="JobsWaiting", unit="Count", value=1)
@@ -155,7 +143,7 @@ def _process(record: SQSRecord, channel: Channel, outcome: batch.Outcome) -> Non
         metrics.add_metric(name="SendRetries", unit="Count", value=1)
         logger.warning("job will be retried", extra={"job_id": job.job_id, "error": str(error)})
         raise error
-    delivery = outcome.deliveries.get(record.message_id)
+    delivery = outcome.deliveries.get(record.messageId)
     if delivery is None:
         metrics.add_metric(name="DuplicateJobs", unit="Count", value=1)
         logger.info("job already handled", extra={"job_id": job.job_id, "channel": channel.value})
@@ -167,28 +155,28 @@ def _process(record: SQSRecord, channel: Channel, outcome: batch.Outcome) -> Non
     )
 
 
-def _back_off(runtime: Runtime, record: SQSRecord) -> None:
+def _back_off(runtime: Runtime, record: JobRecord) -> None:
     """Retry later, and later again on each receive (30 s, 60 s, ... up to 15 min): SQS's visibility is the delay."""
-    receives = _receive_count(record)
+    receives = int(record.attributes.ApproximateReceiveCount or 1)
     _hide(runtime, record, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (receives - 1)))
 
 
-def _queue_url(runtime: Runtime, record: SQSRecord) -> str:
-    _, _, _, _region, account_id, queue_name = record.event_source_arn.split(":", 5)
+def _queue_url(runtime: Runtime, record: JobRecord) -> str:
+    _, _, _, _region, account_id, queue_name = record.eventSourceARN.split(":", 5)
     return str(runtime.sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account_id)["QueueUrl"])
 
 
-def _hide(runtime: Runtime, record: SQSRecord, seconds: int) -> None:
+def _hide(runtime: Runtime, record: JobRecord, seconds: int) -> None:
     """SQS delivers the message again after `seconds` (its visibility timeout)."""
     try:
         runtime.sqs.change_message_visibility(
-            QueueUrl=_queue_url(runtime, record), ReceiptHandle=record.receipt_handle, VisibilityTimeout=seconds
+            QueueUrl=_queue_url(runtime, record), ReceiptHandle=record.receiptHandle, VisibilityTimeout=seconds
         )
     except (ClientError, BotoCoreError) as exc:  # the queue's own visibility timeout still applies
         logger.warning("could not set the retry delay", extra={"error": str(exc), "seconds": seconds})
 
 
-def _queue_for(runtime: Runtime, record: SQSRecord, job: Job) -> None:
+def _queue_for(runtime: Runtime, record: JobRecord, job: Job) -> None:
     """The job again, for a later moment, on its own queue (its id unchanged: still sent once). If this
     fails the record fails too, and SQS delivers the original again."""
     runtime.sqs.send_message(QueueUrl=_queue_url(runtime, record), MessageBody=job.model_dump_json())
