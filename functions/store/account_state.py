@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from pynamodb.attributes import MapAttribute
+
 from functions.core.account import (
     Block,
     Channel,
@@ -24,6 +26,23 @@ from functions.core.account import (
 )
 from functions.core.clock import iso_utc, parse_utc
 from functions.core.money import Money
+
+
+def plain(value: Any) -> Any:
+    """A raw MapAttribute / ListAttribute value as plain Python (dicts, lists, str, int)."""
+    if isinstance(value, MapAttribute):
+        return {key: plain(inner) for key, inner in value.as_dict().items()}
+    if isinstance(value, dict):
+        return {key: plain(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [plain(inner) for inner in value]
+    return value
+
+
+def counters_in(value: Any) -> dict[str, int]:
+    """The engagement counters (name -> count) of a stored map; none when absent."""
+    raw = plain(value) if value is not None else {}
+    return {str(key): int(count) for key, count in raw.items() if isinstance(count, int | float)}
 
 
 def money_out(value: Money) -> dict[str, Any]:

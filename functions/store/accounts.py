@@ -224,17 +224,6 @@ def _date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
-def _raw(value: Any) -> Any:
-    """A raw MapAttribute / ListAttribute value as plain Python (dicts, lists, str, int)."""
-    if isinstance(value, MapAttribute):
-        return {key: _raw(inner) for key, inner in value.as_dict().items()}
-    if isinstance(value, dict):
-        return {key: _raw(inner) for key, inner in value.items()}
-    if isinstance(value, list):
-        return [_raw(inner) for inner in value]
-    return value
-
-
 def _debtor_key(item: AccountModel) -> pii.DebtorKey | None:
     return pii.debtor_key(item.account_id, item.lender_id, item.data_key) if item.data_key else None
 
@@ -290,28 +279,23 @@ def to_domain(item: AccountModel) -> Account:
             Contact(contact.at, Channel(contact.channel), ContactKind(contact.kind))
             for contact in item.recent_contacts or ()
         ),
-        blocked_channels=state.blocked_in(_raw(item.blocked_channels)),
+        blocked_channels=state.blocked_in(state.plain(item.blocked_channels)),
         preferred_channel=Channel(item.preferred_channel) if item.preferred_channel else None,
-        promise=state.promise_in(_raw(item.promise)),
-        plan=state.plan_in(_raw(item.plan)),
-        payments=tuple(state.payment_in(_raw(payment)) for payment in item.payments or ()),
+        promise=state.promise_in(state.plain(item.promise)),
+        plan=state.plan_in(state.plain(item.plan)),
+        payments=tuple(state.payment_in(state.plain(payment)) for payment in item.payments or ()),
         credit=Money(int(item.credit_minor), currency) if item.credit_minor else None,
-        dispute=state.dispute_in(_raw(item.dispute)),
+        dispute=state.dispute_in(state.plain(item.dispute)),
         hardship_requested_at=item.hardship_requested_at,
         validation_notice_at=item.validation_notice_at,
         tier=int(item.tier) if item.tier is not None else None,
         version=int(item.version or 0),
         link_ref=item.link_ref,
-        engagement=_counters(item.engagement),
+        engagement=state.counters_in(item.engagement),
         preferred_time=item.portal_preferred_time,
         settlement_minor=int(item.portal_settlement_minor) if item.portal_settlement_minor is not None else None,
         settlement_expires_at=item.portal_settlement_expires_at,
     )
-
-
-def _counters(value: Any) -> dict[str, int]:
-    raw = _raw(value) if value is not None else {}
-    return {str(key): int(count) for key, count in raw.items() if isinstance(count, int | float)}
 
 
 def get(account_id: str) -> Account | None:
@@ -902,7 +886,7 @@ def debtor_texts(account_id: str) -> list[DebtorText]:
         return []
     key = _debtor_key(item)
     texts: dict[str, DebtorText] = {}
-    for raw in _raw(item.debtor_texts) or []:
+    for raw in state.plain(item.debtor_texts) or []:
         ref = str(raw["ref"])
         if ref in texts:
             continue
@@ -915,18 +899,11 @@ def request_erasure(account_id: str, now: datetime, due_at: datetime) -> bool:
     """Stop all contact at once (cease flag, out of the due index) and record the erasure as due at `due_at`.
     False if there is no such account or it is already erased."""
     actions: list[Action] = [
-        AccountModel.flags.add({Flag.CEASE_COMMUNICATION.value}),
-        AccountModel.next_contact_at.remove(),
-        AccountModel.due_shard.remove(),
-        AccountModel.erasure_requested_at.set(AccountModel.erasure_requested_at | now),
         AccountModel.erasure_queue.set(ERASURE_QUEUE),
         AccountModel.erasure_due_at.set(due_at),
         AccountModel.updated_at.set(now),
     ]
-    condition = AccountModel.account_id.exists() & AccountModel.erased_at.does_not_exist()
-    return conditional_write(
-        lambda: AccountModel(account_id).update(actions=actions, condition=condition), "requesting erasure"
-    )
+    return _stop_for_erasure(account_id, now, actions, "requesting erasure")
 
 
 ERASED_ATTRIBUTES = (
@@ -946,17 +923,23 @@ def erase(account_id: str, now: datetime) -> bool:
     contact. What Reg F 1006.100 keeps (balance, payments, contact history, the trail) stays. False if there is
     no such account or it was already erased."""
     actions: list[Action] = [getattr(AccountModel, name).remove() for name in ERASED_ATTRIBUTES]
-    actions += [
+    actions += [AccountModel.erased_at.set(now), AccountModel.updated_at.set(now), AccountModel.version.add(1)]
+    return _stop_for_erasure(account_id, now, actions, "erasing")
+
+
+def _stop_for_erasure(account_id: str, now: datetime, actions: list[Action], what: str) -> bool:
+    """Write `actions` with what every erasure step does (cease flag, out of the due index, the first request's
+    time kept), unless the account is missing or already erased (False)."""
+    stop: list[Action] = [
         AccountModel.flags.add({Flag.CEASE_COMMUNICATION.value}),
         AccountModel.next_contact_at.remove(),
         AccountModel.due_shard.remove(),
         AccountModel.erasure_requested_at.set(AccountModel.erasure_requested_at | now),
-        AccountModel.erased_at.set(now),
-        AccountModel.updated_at.set(now),
-        AccountModel.version.add(1),
     ]
     condition = AccountModel.account_id.exists() & AccountModel.erased_at.does_not_exist()
-    return conditional_write(lambda: AccountModel(account_id).update(actions=actions, condition=condition), "erasing")
+    return conditional_write(
+        lambda: AccountModel(account_id).update(actions=[*stop, *actions], condition=condition), what
+    )
 
 
 @dataclass(frozen=True, slots=True)

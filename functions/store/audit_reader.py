@@ -16,7 +16,7 @@ from pynamodb.exceptions import PynamoDBException
 
 from functions.core.audit import EVENT_KEY_PREFIX, AuditEvent, Break, EventType, verify_chain
 from functions.store import StoreError
-from functions.store.events import ID_KEY_PREFIX, EventModel
+from functions.store.events import ID_KEY_PREFIX, EventModel, to_domain
 
 _UNREADABLE_AT = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -57,17 +57,7 @@ def _event(raw: dict[str, Any]) -> AuditEvent:
             kind = EventType(item.type)
         except ValueError:
             kind = cast(EventType, item.type)  # a type no writer uses: hashed as stored, so reported as altered
-        return AuditEvent(
-            account_id=item.account_id,
-            at=item.at,
-            type=kind,
-            event_id=item.event_id,
-            actor=item.actor,
-            detail=item.detail.as_dict() if item.detail else {},
-            seq=int(item.seq),
-            prev_hash=item.prev_hash,
-            hash=item.hash,
-        )
+        return to_domain(item, kind)
     except Exception as exc:  # any malformed attribute: keep the item in the trail, flagged
         sort_key = _text(raw, "sk")
         return AuditEvent(

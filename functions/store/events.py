@@ -57,11 +57,13 @@ class EventIdModel(Model):
     seq = NumberAttribute()
 
 
-def _to_domain(item: EventModel) -> AuditEvent:
+def to_domain(item: EventModel, kind: EventType | None = None) -> AuditEvent:
+    """The stored event as the domain's. `kind`: its type when not the stored one read as an EventType (the
+    verifier keeps a type no writer uses as stored: `store.audit_reader`)."""
     return AuditEvent(
         account_id=item.account_id,
         at=item.at,
-        type=EventType(item.type),
+        type=EventType(item.type) if kind is None else kind,
         event_id=item.event_id,
         actor=item.actor,
         detail=item.detail.as_dict() if item.detail else {},
@@ -94,21 +96,7 @@ def append(event: AuditEvent) -> AuditEvent | None:
             last_seq, last_hash = _last(event.account_id)
             sealed = event.sealed(last_seq + 1, last_hash)
             with TransactWrite(connection=connection) as transaction:
-                transaction.save(
-                    EventModel(
-                        sealed.account_id,
-                        sealed.sort_key,
-                        seq=sealed.seq,
-                        at=sealed.at,
-                        event_id=sealed.event_id,
-                        type=sealed.type.value,
-                        actor=sealed.actor,
-                        detail=sealed.detail or None,
-                        prev_hash=sealed.prev_hash,
-                        hash=sealed.hash,
-                    ),
-                    condition=EventModel.sk.does_not_exist(),
-                )
+                transaction.save(_event_item(sealed), condition=EventModel.sk.does_not_exist())
                 transaction.save(
                     EventIdModel(sealed.account_id, f"{ID_KEY_PREFIX}{sealed.event_id}", seq=sealed.seq),
                     condition=EventIdModel.sk.does_not_exist(),
@@ -129,7 +117,7 @@ def append(event: AuditEvent) -> AuditEvent | None:
 def history(account_id: str) -> list[AuditEvent]:
     """Every event of an account, in trail (append) order."""
     try:
-        return [_to_domain(item) for item in EventModel.query(account_id, EventModel.sk.startswith(EVENT_KEY_PREFIX))]
+        return [to_domain(item) for item in EventModel.query(account_id, EventModel.sk.startswith(EVENT_KEY_PREFIX))]
     except PynamoDBException as exc:
         raise StoreError(f"reading audit trail failed: {exc}") from exc
 

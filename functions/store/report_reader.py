@@ -15,7 +15,6 @@ from datetime import date
 from itertools import islice
 from typing import Any
 
-from pynamodb.attributes import MapAttribute
 from pynamodb.exceptions import PynamoDBException
 
 from functions.core.account import Account, AccountStatus, Balance, Channel, Debtor, Flag
@@ -67,20 +66,9 @@ REPORT_ATTRIBUTES = (
 )
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, MapAttribute):
-        return {key: _plain(inner) for key, inner in value.as_dict().items()}
-    if isinstance(value, dict):
-        return {key: _plain(inner) for key, inner in value.items()}
-    if isinstance(value, list):
-        return [_plain(inner) for inner in value]
-    return value
-
-
 def _account(item: AccountModel) -> Account:
     """The account as the report needs it, from the projected item (no PII on it)."""
     currency = item.currency
-    engagement = _plain(item.engagement) if item.engagement is not None else {}
     return Account(
         lender_id=item.lender_id,
         external_ref=item.external_ref,
@@ -104,15 +92,15 @@ def _account(item: AccountModel) -> Account:
         contacts_sent=int(item.contacts_sent or 0),
         last_contact_at=item.last_contact_at,
         flags=frozenset(Flag(flag) for flag in (item.lender_flags or set()) | (item.flags or set())),
-        blocked_channels=state.blocked_in(_plain(item.blocked_channels)),
+        blocked_channels=state.blocked_in(state.plain(item.blocked_channels)),
         preferred_channel=Channel(item.preferred_channel) if item.preferred_channel else None,
-        promise=state.promise_in(_plain(item.promise)),
-        plan=state.plan_in(_plain(item.plan)),
-        payments=tuple(state.payment_in(_plain(payment)) for payment in item.payments or ()),
+        promise=state.promise_in(state.plain(item.promise)),
+        plan=state.plan_in(state.plain(item.plan)),
+        payments=tuple(state.payment_in(state.plain(payment)) for payment in item.payments or ()),
         credit=Money(int(item.credit_minor), currency) if item.credit_minor else None,
-        dispute=state.dispute_in(_plain(item.dispute)),
+        dispute=state.dispute_in(state.plain(item.dispute)),
         tier=int(item.tier) if item.tier is not None else None,
-        engagement={str(k): int(v) for k, v in engagement.items() if isinstance(v, int | float)},
+        engagement=state.counters_in(item.engagement),
     )
 
 
