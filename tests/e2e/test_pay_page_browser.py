@@ -35,6 +35,7 @@ pytestmark = pytest.mark.e2e
 
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 VISIBLE = "section:not([hidden]) h1"
+BACK_TO_BALANCE = "#done-choices button:has-text('Back to my balance')"
 
 
 class Steps:
@@ -69,9 +70,20 @@ def wait_for_step(page: Any, step: str) -> None:
     page.locator(f"#step-{step}").wait_for(state="visible")
 
 
+def click_to(page: Any, selector: str, step: str) -> None:
+    """Click `selector` and wait until the page shows `step`."""
+    page.click(selector)
+    wait_for_step(page, step)
+
+
+def open_to(page: Any, url: str, step: str) -> None:
+    """Open `url` and wait until the page shows `step`."""
+    page.goto(url)
+    wait_for_step(page, step)
+
+
 def open_and_verify(page: Any, link: str, steps: Steps) -> None:
-    page.goto(link)
-    wait_for_step(page, "verify")
+    open_to(page, link, "verify")
     assert "#t=" not in page.url, "the token leaves the address bar once read"
     # Before verification nothing about the debt shows: no creditor, no amount.
     body = page.locator("body").inner_text()
@@ -170,8 +182,7 @@ def test_a_page_opened_without_a_link_explains_in_english_and_spanish(
     pay_stack: PayStack, page: Any, axe_source: str, artifacts: Path
 ) -> None:
     steps = Steps(page, axe_source, artifacts, "no-link")
-    page.goto(pay_stack.url + "/")
-    wait_for_step(page, "no-link")
+    open_to(page, pay_stack.url + "/", "no-link")
     assert heading(page) == "This link is incomplete"
     assert page.get_attribute("html", "lang") == "en"
     csp = page.get_attribute('meta[http-equiv="Content-Security-Policy"]', "content")
@@ -241,8 +252,7 @@ def test_a_debtor_verifies_sees_the_breakdown_and_pays_in_full_with_4242(
     assert paid is not None and paid.status is AccountStatus.PAID and paid.balance.total.minor == 0
     assert [payment.amount.minor for payment in paid.payments] == [15_350]
     # and the debtor sees it
-    page.click("#done-choices button:has-text('Back to my balance')")
-    wait_for_step(page, "account")
+    click_to(page, BACK_TO_BALANCE, "account")
     assert page.locator("#account-current").inner_text() == "This account is paid. Thank you."
     assert re.search(r"Total\s+\$0\.00", page.locator("#breakdown").inner_text())
     assert page.locator("#choices button").all_inner_texts() == ["How we contact you"]
@@ -287,8 +297,7 @@ def test_a_declined_card_leads_back_to_helpful_next_steps(
     steps.check("checkout-declined")
 
     # and they go back to the pay page
-    page.click("a[href*='checkout=cancel']")
-    wait_for_step(page, "done")
+    click_to(page, "a[href*='checkout=cancel']", "done")
 
     # Then they read that nothing was taken and what they can do next, kindly
     assert heading(page) == "Your payment wasn't completed"
@@ -298,8 +307,7 @@ def test_a_declined_card_leads_back_to_helpful_next_steps(
     steps.check("next-steps")
 
     # And "try again" offers the payment once more
-    page.click("#done-choices button:has-text('Try again')")
-    wait_for_step(page, "pay")
+    click_to(page, "#done-choices button:has-text('Try again')", "pay")
     assert page.is_checked("#pay-full")
     steps.check("try-again")
     assert page.problems == []  # type: ignore[attr-defined]
@@ -317,8 +325,7 @@ def test_a_plan_saves_the_card_in_checkout_and_confirms(
     _, link = pay_stack.seed("E2E-PLAN")
     steps = Steps(page, axe_source, artifacts, "plan")
     open_and_verify(page, link, steps)
-    page.click("#choices button:has-text('Pay in installments')")
-    wait_for_step(page, "plan")
+    click_to(page, "#choices button:has-text('Pay in installments')", "plan")
 
     # When they pick 3 payments starting on the 20th
     page.select_option("#plan-count", "3")
@@ -336,8 +343,7 @@ def test_a_plan_saves_the_card_in_checkout_and_confirms(
     wait_for_step(page, "done")
     assert heading(page) == "Thank you, your plan is set up"
     steps.check("confirmation")
-    page.click("#done-choices button:has-text('Back to my balance')")
-    wait_for_step(page, "account")
+    click_to(page, BACK_TO_BALANCE, "account")
     assert "You have a payment plan: 3 payments" in page.locator("#account-current").inner_text()
     assert page.problems == []  # type: ignore[attr-defined]
 
@@ -365,52 +371,42 @@ def test_promise_hardship_preferences_and_dispute_in_the_browser(
     assert "Please choose a date between today and March 23, 2026" in page.locator("#error").inner_text()
     steps.check("promise-invalid-date")
     page.fill("#promise-date", "2026-03-20")
-    page.click("#promise-form button[type=submit]")
-    wait_for_step(page, "done")
+    click_to(page, "#promise-form button[type=submit]", "done")
     assert page.locator("#done-text").inner_text() == (
         "You plan to pay $153.50 on March 20, 2026. We won't send reminders before then."
     )
     steps.check("promise-saved")
 
     # Hardship: what they can afford
-    page.click("#done-choices button:has-text('Back to my balance')")
-    wait_for_step(page, "account")
+    click_to(page, BACK_TO_BALANCE, "account")
     assert "You plan to pay $153.50 on March 20, 2026" in page.locator("#account-current").inner_text()
-    page.click('#choices button:has-text("I can\'t pay right now")')
-    wait_for_step(page, "hardship")
+    click_to(page, '#choices button:has-text("I can\'t pay right now")', "hardship")
     page.fill("#hardship-amount", "30")
-    page.click("#hardship-form button[type=submit]")
-    wait_for_step(page, "done")
+    click_to(page, "#hardship-form button[type=submit]", "done")
     assert heading(page) in ("Here's a plan that fits", "We can offer you a settlement", "A person will help you")
     steps.check("hardship-outcome")
 
     # Preferences: Spanish, no texts
-    page.click("#done-choices button:has-text('Back to my balance')")
-    wait_for_step(page, "account")
-    page.click("#choices button:has-text('How we contact you')")
-    wait_for_step(page, "preferences")
+    click_to(page, BACK_TO_BALANCE, "account")
+    click_to(page, "#choices button:has-text('How we contact you')", "preferences")
     page.select_option("#pref-language", "es")
     page.check("#opt-sms")
-    page.click("#preferences-form button[type=submit]")
-    wait_for_step(page, "done")
+    click_to(page, "#preferences-form button[type=submit]", "done")
     assert heading(page) == "Sus preferencias están guardadas"
     assert page.get_attribute("html", "lang") == "es"
     steps.check("preferences-saved-es")
 
     # A dispute, in Spanish now
-    page.click("#done-choices button:has-text('Volver a mi saldo')")
-    wait_for_step(page, "account")
+    click_to(page, "#done-choices button:has-text('Volver a mi saldo')", "account")
     assert (
         "Principal" in page.locator("#breakdown").inner_text() and "153,50" in page.locator("#breakdown").inner_text()
     )
-    page.click("#choices button:has-text('Algo no está bien')")
-    wait_for_step(page, "dispute")
+    click_to(page, "#choices button:has-text('Algo no está bien')", "dispute")
     page.click("#dispute-form button[type=submit]")
     assert page.locator("#error").inner_text() == "Elija qué no está bien."
     page.check("#dr-wrong")
     page.fill("#dispute-details", "I paid $20 in January.")
-    page.click("#dispute-form button[type=submit]")
-    wait_for_step(page, "done")
+    click_to(page, "#dispute-form button[type=submit]", "done")
     assert heading(page) == "Hemos recibido su reclamación"
     steps.check("dispute-received-es")
     assert page.problems == []  # type: ignore[attr-defined]
@@ -427,15 +423,13 @@ def test_expired_and_locked_links_say_what_to_do(
     stored = accounts.get(account_id)
     assert stored is not None and stored.link_ref
     expired = links.sign(stored.link_ref, NOW - timedelta(days=40), pay_stack.link_key)
-    page.goto(links.pay_url(pay_stack.url, expired))
-    wait_for_step(page, "link-problem")
+    open_to(page, links.pay_url(pay_stack.url, expired), "link-problem")
     assert "This link has expired" in page.locator("#link-problem-text").inner_text()
     steps.check("expired")
 
     # A link locked after five wrong answers
     _, link = pay_stack.seed("E2E-LOCKED")
-    page.goto(link)
-    wait_for_step(page, "verify")
+    open_to(page, link, "verify")
     for attempt in range(5):
         page.fill("#dob", f"1990-01-0{attempt + 1}")
         page.click("#verify-form button[type=submit]")
@@ -453,12 +447,10 @@ def test_back_from_checkout_in_a_tab_that_lost_the_link(
     pay_stack: PayStack, page: Any, axe_source: str, artifacts: Path
 ) -> None:
     steps = Steps(page, axe_source, artifacts, "return-elsewhere")
-    page.goto(f"{pay_stack.url}/?checkout=success&session_id=cs_test_x")
-    wait_for_step(page, "done")
+    open_to(page, f"{pay_stack.url}/?checkout=success&session_id=cs_test_x", "done")
     assert heading(page) == "Thank you, your payment went through"
     assert "open the link from your message again" in page.locator("#done-text").inner_text()
     steps.check("success")
-    page.goto(f"{pay_stack.url}/?checkout=cancel")
-    wait_for_step(page, "done")
+    open_to(page, f"{pay_stack.url}/?checkout=cancel", "done")
     assert "No money was taken" in page.locator("#done-text").inner_text()
     assert page.problems == []  # type: ignore[attr-defined]
