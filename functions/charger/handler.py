@@ -26,7 +26,7 @@ from functions.charger.settings import ChargerSettings
 from functions.core.clock import ensure_utc
 from functions.core.installments import ChargeJob
 from functions.observability import METRICS_NAMESPACE, lambda_entry, logger
-from functions.store import tables
+from functions.store import lenders, tables
 
 
 class ChargeRecord(SqsRecordModel):
@@ -40,7 +40,7 @@ processor = BatchProcessor(event_type=EventType.SQS, model=ChargeRecord, raise_o
 def _runtime() -> tuple[ChargerSettings, service.Charger]:
     """Settings, lender cache and the charger, built once per container (never at import)."""
     settings = tables.configure(ChargerSettings.from_env())
-    plans = service.PlanBoundsCache(settings.lender_cache_seconds)
+    plans = lenders.PerLender(lambda profile: profile.plans, settings.lender_cache_seconds)
 
     def gateway() -> service.Gateway:
         from functions.payments.stripe_gateway import PaymentsGateway  # the SDK only where Stripe is reached

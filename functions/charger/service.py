@@ -17,7 +17,6 @@ Order of work, and why each step is safe to repeat:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +26,7 @@ from functions.core import installments
 from functions.core.audit import AuditEvent, EventType
 from functions.core.installments import Charge, ChargeJob
 from functions.core.lender import PlanBounds
-from functions.store import accounts, events, lenders
+from functions.store import accounts, events
 
 if TYPE_CHECKING:  # the Stripe SDK is imported only when a job is still due (functions.charger.handler)
     from functions.payments.stripe_gateway import PaymentsGateway as Gateway
@@ -51,22 +50,6 @@ class Outcome:
     job_id: str
     payment_id: str | None = None
     decline_code: str | None = None
-
-
-class PlanBoundsCache:
-    """Each lender's plan rules per container for a minute (they change rarely; a cache, so wall-clock time)."""
-
-    def __init__(self, ttl_seconds: float = 60.0) -> None:
-        self._ttl = ttl_seconds
-        self._bounds: dict[str, tuple[float, PlanBounds]] = {}
-
-    def __call__(self, lender_id: str) -> PlanBounds:
-        cached = self._bounds.get(lender_id)
-        if cached and time.monotonic() - cached[0] < self._ttl:
-            return cached[1]
-        bounds = lenders.get_or_default(lender_id).plans
-        self._bounds[lender_id] = (time.monotonic(), bounds)
-        return bounds
 
 
 class Charger:

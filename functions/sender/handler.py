@@ -60,29 +60,27 @@ class Runtime:
 def _build(channel: Channel) -> Runtime:
     settings: SenderSettings
     sender: service.Sender
-    common: dict[str, Any]
     if channel is Channel.EMAIL:
         email_settings = tables.configure(EmailSettings.from_env())
         settings = email_settings
-        common = _common(settings)
         sender = service.EmailSender(
             boto3.client("sesv2"), str(email_settings.default_sender_email), email_settings.ses_configuration_set,
-            **common,
+            _setup(settings),
         )  # fmt: skip
     else:
         sms_settings = tables.configure(SmsSettings.from_env())
         settings = sms_settings
-        sender = service.SmsSender(boto3.client("sns"), sms_settings.sms_sender_id, **_common(settings))
+        sender = service.SmsSender(boto3.client("sns"), sms_settings.sms_sender_id, _setup(settings))
     return Runtime(settings, sender, boto3.client("sqs"))
 
 
-def _common(settings: SenderSettings) -> dict[str, Any]:
-    return {
-        "portal_url": settings.portal_url,
-        "portal_api_url": settings.portal_api_url,
-        "link_key": lambda: str(parameters.get_secret(settings.link_key_secret, max_age=300)).encode(),
-        "lender_cache": service.LenderCache(settings.lender_cache_seconds),
-    }
+def _setup(settings: SenderSettings) -> service.SenderSetup:
+    return service.SenderSetup(
+        portal_url=settings.portal_url,
+        portal_api_url=settings.portal_api_url,
+        link_key=lambda: str(parameters.get_secret(settings.link_key_secret, max_age=300)).encode(),
+        lender_cache=service.LenderCache(settings.lender_cache_seconds),
+    )
 
 
 @cache

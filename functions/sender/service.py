@@ -114,25 +114,25 @@ class LenderCache:
     """Lender profiles per container, refreshed after `ttl_seconds` (a cache, so wall-clock time)."""
 
     def __init__(self, ttl_seconds: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._profiles: dict[str, tuple[float, LenderProfile, GatePolicy]] = {}
+        self._entries = lenders.PerLender(lambda profile: (profile, gate_policy(profile.rules())), ttl_seconds, clock)
 
     def get(self, lender_id: str) -> LenderProfile:
-        return self._entry(lender_id)[1]
+        return self._entries(lender_id)[0]
 
     def policy(self, lender_id: str) -> GatePolicy:
         """The lender's compiled compliance policy (window, caps, regime), compiled once per refresh."""
-        return self._entry(lender_id)[2]
+        return self._entries(lender_id)[1]
 
-    def _entry(self, lender_id: str) -> tuple[float, LenderProfile, GatePolicy]:
-        cached = self._profiles.get(lender_id)
-        if cached and self._clock() - cached[0] < self._ttl:
-            return cached
-        profile = lenders.get_or_default(lender_id)
-        entry = (self._clock(), profile, gate_policy(profile.rules()))
-        self._profiles[lender_id] = entry
-        return entry
+
+@dataclass(frozen=True, slots=True)
+class SenderSetup:
+    """What a sender needs besides its provider, the same for both channels: where the links point, the key
+    that signs them, the lenders' profiles."""
+
+    portal_url: str
+    portal_api_url: str
+    link_key: Callable[[], bytes]
+    lender_cache: LenderCache
 
 
 class Sender:
@@ -140,13 +140,11 @@ class Sender:
 
     channel: Channel
 
-    def __init__(
-        self, portal_url: str, portal_api_url: str, link_key: Callable[[], bytes], lender_cache: LenderCache
-    ) -> None:
-        self._portal_url = portal_url.rstrip("/")
-        self._portal_api_url = portal_api_url.rstrip("/")
-        self._link_key = link_key
-        self._lenders = lender_cache
+    def __init__(self, setup: SenderSetup) -> None:
+        self._portal_url = setup.portal_url.rstrip("/")
+        self._portal_api_url = setup.portal_api_url.rstrip("/")
+        self._link_key = setup.link_key
+        self._lenders = setup.lender_cache
 
     def deliver(self, job: Job, now: datetime) -> dict[str, Any]:
         """Send the job's message unless the account no longer qualifies at `now` (one job, no claim)."""
@@ -189,16 +187,14 @@ class Sender:
     def send(self, job: Job, ready: Ready) -> Delivery:
         """Hand the rendered message to the provider: sent, or undeliverable for good; TransientSendError
         (or a botocore error) when it should be tried again later."""
-        return self._send(job, ready.account, ready.lender, ready.message)
+        return self._send(job, ready)
 
     def _unusable(self, account: Account) -> str | None:
         """Why this channel cannot reach the account (blocked, or no address / consent), or None."""
         block = account.blocked_channels.get(self.channel)
         return f"channel_blocked: {block.value}" if block else None
 
-    def _send(
-        self, job: Job, account: Account, lender: LenderProfile, message: messages.EmailMessage | messages.SmsMessage
-    ) -> Delivery:
+    def _send(self, job: Job, ready: Ready) -> Delivery:
         raise NotImplementedError
 
 
@@ -206,20 +202,26 @@ def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def _handed_over(
+    facts: Delivery, provider: str, permanent: dict[str, Block], call: Callable[[], dict[str, Any]]
+) -> Delivery:
+    """The provider's answer to `call`: sent with its message id, or undeliverable for good (an error code in
+    `permanent`: the channel gets blocked); any other ClientError raises TransientSendError (tried again)."""
+    try:
+        message_id = call()["MessageId"]
+    except ClientError as exc:
+        code = _error_code(exc)
+        if code in permanent:
+            return replace(facts, outcome=UNDELIVERABLE, reason=f"{provider}:{code}", block=permanent[code].value)
+        raise TransientSendError(f"{provider}:{code}") from exc
+    return replace(facts, message_id=message_id)
+
+
 class EmailSender(Sender):
     channel = Channel.EMAIL
 
-    def __init__(
-        self,
-        ses: Any,
-        default_sender: str,
-        configuration_set: str | None,
-        portal_url: str,
-        portal_api_url: str,
-        link_key: Callable[[], bytes],
-        lender_cache: LenderCache,
-    ) -> None:
-        super().__init__(portal_url, portal_api_url, link_key, lender_cache)
+    def __init__(self, ses: Any, default_sender: str, configuration_set: str | None, setup: SenderSetup) -> None:
+        super().__init__(setup)
         self.client = ses
         self._default_sender = default_sender
         self._configuration_set = configuration_set
@@ -229,9 +231,8 @@ class EmailSender(Sender):
             return "no_usable_channel"
         return super()._unusable(account)
 
-    def _send(
-        self, job: Job, account: Account, lender: LenderProfile, message: messages.EmailMessage | messages.SmsMessage
-    ) -> Delivery:
+    def _send(self, job: Job, ready: Ready) -> Delivery:
+        account, lender, message = ready.account, ready.lender, ready.message
         assert isinstance(message, messages.EmailMessage)
         sender = str(lender.sender_email or self._default_sender)
         recipient = str(account.debtor.email)
@@ -251,21 +252,7 @@ class EmailSender(Sender):
         }
         if self._configuration_set:
             request["ConfigurationSetName"] = self._configuration_set
-        sent = Delivery(SENT, content_hash=message.content_hash, language=message.language)
-        try:
-            message_id = self.client.send_email(**request)["MessageId"]
-        except ClientError as exc:
-            code = _error_code(exc)
-            if code in PERMANENT_EMAIL_ERRORS:
-                return Delivery(
-                    UNDELIVERABLE,
-                    reason=f"ses:{code}",
-                    block=PERMANENT_EMAIL_ERRORS[code].value,
-                    content_hash=message.content_hash,
-                    language=message.language,
-                )
-            raise TransientSendError(f"ses:{code}") from exc
-        return replace(sent, message_id=message_id)
+        return _handed_over(ready.facts(), "ses", PERMANENT_EMAIL_ERRORS, lambda: self.client.send_email(**request))
 
 
 def mime_message(message: messages.EmailMessage, from_header: str, to: str) -> MimeMessage:
@@ -284,16 +271,8 @@ def mime_message(message: messages.EmailMessage, from_header: str, to: str) -> M
 class SmsSender(Sender):
     channel = Channel.SMS
 
-    def __init__(
-        self,
-        sns: Any,
-        default_sender_id: str | None,
-        portal_url: str,
-        portal_api_url: str,
-        link_key: Callable[[], bytes],
-        lender_cache: LenderCache,
-    ) -> None:
-        super().__init__(portal_url, portal_api_url, link_key, lender_cache)
+    def __init__(self, sns: Any, default_sender_id: str | None, setup: SenderSetup) -> None:
+        super().__init__(setup)
         self.client = sns
         self._default_sender_id = default_sender_id
 
@@ -304,36 +283,23 @@ class SmsSender(Sender):
             return "no_sms_consent"  # TCPA: texts need prior express consent (47 USC 227(b))
         return super()._unusable(account)
 
-    def _send(
-        self, job: Job, account: Account, lender: LenderProfile, message: messages.EmailMessage | messages.SmsMessage
-    ) -> Delivery:
+    def _send(self, job: Job, ready: Ready) -> Delivery:
+        lender, message = ready.lender, ready.message
         assert isinstance(message, messages.SmsMessage)
-        sms_facts = Delivery(
-            SENT,
-            content_hash=message.content_hash,
-            size=message.size,
-            segments=message.length.segments,
-            language=message.language,
-        )
-        phone = str(account.debtor.phone)
+        facts = ready.facts()
+        phone = str(ready.account.debtor.phone)
         if not E164.match(phone):  # SNS accepts any string; a number that is not E.164 can never be reached
-            return replace(sms_facts, outcome=UNDELIVERABLE, reason="not_e164", block=Block.INVALID.value)
+            return replace(facts, outcome=UNDELIVERABLE, reason="not_e164", block=Block.INVALID.value)
         attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
         sender_id = getattr(lender, "sms_sender_id", None) or self._default_sender_id
         if sender_id:
             attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": str(sender_id)}
-        try:
-            message_id = self.client.publish(PhoneNumber=phone, Message=message.text, MessageAttributes=attributes)[
-                "MessageId"
-            ]
-        except ClientError as exc:
-            code = _error_code(exc)
-            if code in PERMANENT_SMS_ERRORS:
-                return replace(
-                    sms_facts, outcome=UNDELIVERABLE, reason=f"sns:{code}", block=PERMANENT_SMS_ERRORS[code].value
-                )
-            raise TransientSendError(f"sns:{code}") from exc
-        return replace(sms_facts, message_id=message_id)
+        return _handed_over(
+            facts,
+            "sns",
+            PERMANENT_SMS_ERRORS,
+            lambda: self.client.publish(PhoneNumber=phone, Message=message.text, MessageAttributes=attributes),
+        )
 
 
 def record(job: Job, delivery: Delivery, now: datetime, due_shards: int) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import PynamoDBException
@@ -35,3 +38,30 @@ def put(profile: LenderProfile) -> None:
         LenderModel(profile.lender_id, profile=profile.model_dump_json()).save()
     except PynamoDBException as exc:
         raise StoreError(f"saving lender failed: {exc}") from exc
+
+
+T = TypeVar("T")
+
+
+class PerLender(Generic[T]):
+    """What `derive` makes of each lender's profile (`get_or_default`), kept per container for `ttl_seconds`:
+    profiles change rarely (a cache, so wall-clock time)."""
+
+    def __init__(
+        self,
+        derive: Callable[[LenderProfile], T],
+        ttl_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._derive = derive
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._entries: dict[str, tuple[float, T]] = {}
+
+    def __call__(self, lender_id: str) -> T:
+        cached = self._entries.get(lender_id)
+        if cached and self._clock() - cached[0] < self._ttl:
+            return cached[1]
+        value = self._derive(get_or_default(lender_id))
+        self._entries[lender_id] = (self._clock(), value)
+        return value

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -33,7 +32,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions import names
 from functions.core.audit import AuditEvent, EventType
 from functions.core.clock import from_epoch_millis, parse_utc
-from functions.core.lender import LenderProfile
 from functions.observability import METRICS_NAMESPACE, lambda_entry, logger, metrics
 from functions.store import events, lenders, tables
 from functions.webhooks import feedback, service
@@ -60,25 +58,9 @@ def _secret(settings: WebhooksSettings) -> dict[str, Any]:
     return value
 
 
-class LenderCache:
-    """Lender profiles per container for a minute (they change rarely; a cache, so wall-clock time)."""
-
-    def __init__(self, ttl_seconds: float = 60.0) -> None:
-        self._ttl = ttl_seconds
-        self._profiles: dict[str, tuple[float, LenderProfile]] = {}
-
-    def __call__(self, lender_id: str) -> LenderProfile:
-        cached = self._profiles.get(lender_id)
-        if cached and time.monotonic() - cached[0] < self._ttl:
-            return cached[1]
-        profile = lenders.get_or_default(lender_id)
-        self._profiles[lender_id] = (time.monotonic(), profile)
-        return profile
-
-
 def _build() -> Runtime:
     settings = tables.configure(WebhooksSettings.from_env())
-    lender = LenderCache()
+    lender = lenders.PerLender(lambda profile: profile)
     notices = service.Notices(boto3.client("sqs"), settings.email_queue_url, settings.sms_queue_url)
 
     def card_of_session(session_id: str) -> tuple[str | None, str | None]:
