@@ -4,7 +4,7 @@ Renders every template kind's text (friendly tone, variant a) for a typical acco
 15 characters, a balance of $1,234.56 (principal, interest, fees), a promise, a plan with a failed
 installment and a payment; first-party, third-party ("From a debt collector:") and time-barred; with the
 pay link `core.links` signs today and, for comparison, the legacy v1 link. Pure (no AWS): the same
-`core.messages.render_sms` the sender calls. Prints the wording chosen (full / short / minimal), the
+`core.messages.render` the sender calls. Prints the wording chosen (full / short / minimal), the
 encoding, the length in septets (GSM-7) or UTF-16 units (UCS-2) and the number of segments.
 """
 
@@ -29,9 +29,9 @@ from functions.core.account import (
     PlanStatus,
     Promise,
 )
-from functions.core.jobs import Template, Tone
+from functions.core.jobs import Channel, Template, Tone
 from functions.core.lender import LenderProfile
-from functions.core.messages import MessageLinks, SmsMessage, render_sms
+from functions.core.messages import MessageLinks, SmsMessage, render
 from functions.core.money import Money
 
 NOW = datetime(2026, 3, 8, 15, 0, tzinfo=UTC)
@@ -85,7 +85,7 @@ def measure_all(creditor: str, portal: str, signer: Callable[[str, datetime, byt
         for kind in Template:
             for language in LANGUAGES:
                 acc = typical_account(language, time_barred=case == "time_barred")
-                message = render_sms(kind, Tone.FRIENDLY, "a", acc, lender, pay, NOW.date(), REASONS.get(kind))
+                message = render(Channel.SMS, kind, Tone.FRIENDLY, "a", acc, lender, pay, NOW.date(), REASONS.get(kind))
                 yield kind, language, case, message
 
 

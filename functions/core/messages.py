@@ -268,18 +268,20 @@ def _context(
     }
 
 
-def render_email(
-    kind: Template | str,
-    tone: Tone | str,
-    variant: str,
-    account: Account,
-    lender: LenderProfile,
-    links: MessageLinks,
-    today: date,
-    reason: str | None = None,
-) -> EmailMessage:
-    """The email for a job: subject, plain text and HTML parts, and the RFC 8058 one-click headers."""
+def render(
+    channel: Channel, kind: Template | str, tone: Tone | str, variant: str, account: Account,
+    lender: LenderProfile, links: MessageLinks, today: date, reason: str | None = None,
+) -> EmailMessage | SmsMessage:  # fmt: skip
+    """The message for a job on its channel (`reason`: the job's, for receipts and failed payments): an email
+    (subject, plain text and HTML parts, the RFC 8058 one-click headers) or a text (the fullest wording that
+    fits one segment, else the shortest one)."""
     context = _context(Template(kind), Tone(tone), variant, account, lender, links, today, reason)
+    if channel is Channel.SMS:
+        return _sms(context)
+    return _email(context, lender, links)
+
+
+def _email(context: dict[str, Any], lender: LenderProfile, links: MessageLinks) -> EmailMessage:
     text_env, html_env = _environment(False), _environment(True)
     subject = " ".join(text_env.get_template("subject.txt.j2").render(context).split())
     text = _BLANK_LINES.sub("\n\n", text_env.get_template("email.txt.j2").render(context)).strip() + "\n"
@@ -294,18 +296,7 @@ def render_email(
     return EmailMessage(subject=subject, text=text, html=html, headers=headers, language=context["lang"])
 
 
-def render_sms(
-    kind: Template | str,
-    tone: Tone | str,
-    variant: str,
-    account: Account,
-    lender: LenderProfile,
-    links: MessageLinks,
-    today: date,
-    reason: str | None = None,
-) -> SmsMessage:
-    """The text for a job: the fullest wording that fits one segment, else the shortest one."""
-    context = _context(Template(kind), Tone(tone), variant, account, lender, links, today, reason)
+def _sms(context: dict[str, Any]) -> SmsMessage:
     template = _environment(False).get_template("sms.txt.j2")
     best: SmsMessage | None = None
     for size in SMS_SIZES:
@@ -317,16 +308,6 @@ def render_sms(
             best = candidate
     assert best is not None
     return best
-
-
-def render(
-    channel: Channel, kind: Template | str, tone: Tone | str, variant: str, account: Account,
-    lender: LenderProfile, links: MessageLinks, today: date, reason: str | None = None,
-) -> EmailMessage | SmsMessage:  # fmt: skip
-    """The message for a job on its channel (`reason`: the job's, for receipts and failed payments)."""
-    if channel is Channel.SMS:
-        return render_sms(kind, tone, variant, account, lender, links, today, reason)
-    return render_email(kind, tone, variant, account, lender, links, today, reason)
 
 
 def sent_on(now: datetime, account: Account) -> date:

@@ -32,8 +32,6 @@ from functions.core.messages import (
     MessageLinks,
     SmsMessage,
     render,
-    render_email,
-    render_sms,
     validation_period_end,
 )
 from functions.core.money import Money
@@ -257,16 +255,16 @@ def test_sms_says_how_to_opt_out_and_counts_its_segments(rendered) -> None:
 
 def test_sms_prefers_one_segment_with_a_shorter_wording() -> None:
     short_links = MessageLinks(pay_url="https://pay.example/#t=abc", unsubscribe_url="https://api.example/u")
-    message = render_sms(Template.REMINDER, Tone.FRIENDLY, "a", account(), FIRST_PARTY, short_links, TODAY)
+    message = render(Channel.SMS, Template.REMINDER, Tone.FRIENDLY, "a", account(), FIRST_PARTY, short_links, TODAY)
     assert message.size == "full" and message.length.segments == 1
     long_creditor = FIRST_PARTY.model_copy(update={"creditor_name": "Acme Consumer Lending and Finance Company Inc"})
-    message = render_sms(Template.REMINDER, Tone.FRIENDLY, "a", account(), long_creditor, short_links, TODAY)
+    message = render(Channel.SMS, Template.REMINDER, Tone.FRIENDLY, "a", account(), long_creditor, short_links, TODAY)
     assert message.size in ("short", "minimal") and message.length.segments == 1
 
 
 def test_the_validation_notice_has_every_item_of_the_model_form() -> None:
     acc = with_history(account())
-    email = render_email(Template.VALIDATION_NOTICE, Tone.NEUTRAL, "a", acc, THIRD_PARTY, LINKS, TODAY)
+    email = render(Channel.EMAIL, Template.VALIDATION_NOTICE, Tone.NEUTRAL, "a", acc, THIRD_PARTY, LINKS, TODAY)
     end = validation_period_end(TODAY)
     assert end == date(2026, 4, 12)  # 5 business days (Mar 13) + 30 days
     for item in (
@@ -293,23 +291,23 @@ def test_the_validation_notice_has_every_item_of_the_model_form() -> None:
 def test_a_validation_notice_without_the_collectors_address_is_refused() -> None:
     acc = account(lender_attributes={})
     with pytest.raises(MessageError, match="collector_address"):
-        render_email(Template.VALIDATION_NOTICE, Tone.NEUTRAL, "a", acc, THIRD_PARTY, LINKS, TODAY)
+        render(Channel.EMAIL, Template.VALIDATION_NOTICE, Tone.NEUTRAL, "a", acc, THIRD_PARTY, LINKS, TODAY)
 
 
 def test_amounts_and_dates_follow_the_debtors_language() -> None:
-    es = render_email(Template.REMINDER, Tone.NEUTRAL, "a", account(language="es"), FIRST_PARTY, LINKS, TODAY)
+    es = render(Channel.EMAIL, Template.REMINDER, Tone.NEUTRAL, "a", account(language="es"), FIRST_PARTY, LINKS, TODAY)
     assert "153,50" in es.text and "20 de febrero de 2026" in es.text and "Capital" in es.text
-    jpy = render_email(Template.REMINDER, Tone.NEUTRAL, "a", EDGE_CASES["jpy"], FIRST_PARTY, LINKS, TODAY)
+    jpy = render(Channel.EMAIL, Template.REMINDER, Tone.NEUTRAL, "a", EDGE_CASES["jpy"], FIRST_PARTY, LINKS, TODAY)
     assert "153,000" in jpy.text and "Principal" in jpy.text  # Japanese: no templates, English text
-    kwd = render_email(Template.REMINDER, Tone.NEUTRAL, "a", account(currency="KWD", principal=1_234_567), FIRST_PARTY,
-                       LINKS, TODAY)  # fmt: skip
+    kwd = render(Channel.EMAIL, Template.REMINDER, Tone.NEUTRAL, "a", account(currency="KWD", principal=1_234_567),
+                 FIRST_PARTY, LINKS, TODAY)  # fmt: skip
     assert "1,234.567" in kwd.text
 
 
 def test_the_content_hash_changes_with_the_content() -> None:
-    a = render_email(Template.REMINDER, Tone.NEUTRAL, "a", account(), FIRST_PARTY, LINKS, TODAY)
-    b = render_email(Template.REMINDER, Tone.NEUTRAL, "b", account(), FIRST_PARTY, LINKS, TODAY)
-    again = render_email(Template.REMINDER, Tone.NEUTRAL, "a", account(), FIRST_PARTY, LINKS, TODAY)
+    a = render(Channel.EMAIL, Template.REMINDER, Tone.NEUTRAL, "a", account(), FIRST_PARTY, LINKS, TODAY)
+    b = render(Channel.EMAIL, Template.REMINDER, Tone.NEUTRAL, "b", account(), FIRST_PARTY, LINKS, TODAY)
+    again = render(Channel.EMAIL, Template.REMINDER, Tone.NEUTRAL, "a", account(), FIRST_PARTY, LINKS, TODAY)
     assert a.content_hash == again.content_hash != b.content_hash
 
 
@@ -320,7 +318,7 @@ def test_texts_stay_in_the_gsm7_alphabet_when_the_facts_do() -> None:
         subject = plain.with_changes(debtor=replace(plain.debtor, language=language))
         if kind is Template.DISPUTE_VERIFICATION:
             subject = subject.with_changes(dispute=VERIFYING)
-        message = render_sms(kind, tone, "a", subject, lender, LINKS, TODAY)
+        message = render(Channel.SMS, kind, tone, "a", subject, lender, LINKS, TODAY)
         assert message.length.encoding is sms.Encoding.GSM7, f"{language}/{kind}: {message.text}"
 
 
@@ -339,12 +337,16 @@ def test_a_failed_payment_proposes_the_next_step_its_decline_calls_for(next_step
     reason = f"payment_failed payment=pi_9 decline=x next_step={next_step} retry=no"
     for language, phrase in (("en", english), ("es", spanish)):
         acc = account(language=language)
-        email = render_email(Template.PAYMENT_FAILED, Tone.FRIENDLY, "a", acc, FIRST_PARTY, LINKS, TODAY, reason)
+        email = render(
+            Channel.EMAIL, Template.PAYMENT_FAILED, Tone.FRIENDLY, "a", acc, FIRST_PARTY, LINKS, TODAY, reason
+        )
         assert phrase in email.text
-        text = render_sms(Template.PAYMENT_FAILED, Tone.FRIENDLY, "a", acc, FIRST_PARTY, LINKS, TODAY, reason)
+        text = render(Channel.SMS, Template.PAYMENT_FAILED, Tone.FRIENDLY, "a", acc, FIRST_PARTY, LINKS, TODAY, reason)
         assert LINKS.pay_url in text.text and "STOP" in text.text
     others = {"plan", "promise"} - {next_step}
-    plain = render_email(Template.PAYMENT_FAILED, Tone.FRIENDLY, "a", account(), FIRST_PARTY, LINKS, TODAY, reason)
+    plain = render(
+        Channel.EMAIL, Template.PAYMENT_FAILED, Tone.FRIENDLY, "a", account(), FIRST_PARTY, LINKS, TODAY, reason
+    )
     for other in others:
         assert {"plan": "smaller monthly payments", "promise": "choose a date"}[other] not in plain.text
 
@@ -358,9 +360,9 @@ def test_a_receipt_names_the_payment_its_job_is_for_not_just_the_latest() -> Non
         )
     )
     reason = "receipt payment=pi_early"
-    early = render_email(Template.RECEIPT, Tone.FRIENDLY, "a", acc, FIRST_PARTY, LINKS, TODAY, reason)
+    early = render(Channel.EMAIL, Template.RECEIPT, Tone.FRIENDLY, "a", acc, FIRST_PARTY, LINKS, TODAY, reason)
     assert "$25.00" in early.subject and "$77.00" not in early.subject
-    latest = render_email(Template.RECEIPT, Tone.FRIENDLY, "a", acc, FIRST_PARTY, LINKS, TODAY, None)
+    latest = render(Channel.EMAIL, Template.RECEIPT, Tone.FRIENDLY, "a", acc, FIRST_PARTY, LINKS, TODAY, None)
     assert "$77.00" in latest.subject
 
 
@@ -391,7 +393,9 @@ def test_a_first_party_text_fits_one_gsm7_segment_with_the_compact_pay_link(kind
     failed = "payment_failed next_step=another_card"  # the longest next step in the short wording
     reason = {Template.RECEIPT: "receipt payment=pi_1", Template.PAYMENT_FAILED: failed}
     for tone in Tone:
-        message = render_sms(kind, tone, "a", typical(language), TYPICAL_CREDITOR, pay, TODAY, reason.get(kind))
+        message = render(
+            Channel.SMS, kind, tone, "a", typical(language), TYPICAL_CREDITOR, pay, TODAY, reason.get(kind)
+        )
         where = f"{language}/{kind}/{tone}: {message.text}"
         assert message.length.segments == 1 and message.length.encoding is sms.Encoding.GSM7, where
         assert pay.pay_url in message.text and message.text.endswith(OPT_OUT[language]), where
@@ -411,10 +415,10 @@ def test_every_text_carries_the_pay_link_and_the_opt_out(rendered) -> None:
 
 
 def test_texts_say_dates_briefly_with_the_year_only_when_it_is_not_this_years() -> None:
-    this_year = render_sms(Template.REMINDER, Tone.FRIENDLY, "a", account(), FIRST_PARTY, LINKS, TODAY)
+    this_year = render(Channel.SMS, Template.REMINDER, Tone.FRIENDLY, "a", account(), FIRST_PARTY, LINKS, TODAY)
     assert "was due Feb 20." in this_year.text
     last_year = account(due_date=date(2025, 12, 20), language="es")
-    text = render_sms(Template.REMINDER, Tone.FRIENDLY, "a", last_year, FIRST_PARTY, LINKS, TODAY).text
+    text = render(Channel.SMS, Template.REMINDER, Tone.FRIENDLY, "a", last_year, FIRST_PARTY, LINKS, TODAY).text
     assert "vencido el 20 dic 2025." in text
 
 
@@ -425,8 +429,10 @@ def test_a_settlement_receipt_says_the_account_is_settled_and_nothing_more_is_ow
     for language, phrase, sms_phrase in (("en", "settled: you owe nothing more", "Account settled"),
                                          ("es", "queda saldada", "Cuenta saldada")):  # fmt: skip
         settled = account(language=language).with_changes(status=AccountStatus.SETTLED, payments=(paid,))
-        email = render_email(Template.RECEIPT, Tone.FRIENDLY, "a", settled, FIRST_PARTY, LINKS, TODAY, "receipt")
+        email = render(
+            Channel.EMAIL, Template.RECEIPT, Tone.FRIENDLY, "a", settled, FIRST_PARTY, LINKS, TODAY, "receipt"
+        )
         assert phrase in email.text and ("$0.00" in email.text or "0,00" in email.text)
         assert "$153.50" not in email.text and "153,50" not in email.text
-        text = render_sms(Template.RECEIPT, Tone.FRIENDLY, "a", settled, FIRST_PARTY, LINKS, TODAY, "receipt")
+        text = render(Channel.SMS, Template.RECEIPT, Tone.FRIENDLY, "a", settled, FIRST_PARTY, LINKS, TODAY, "receipt")
         assert text.size != "full" or sms_phrase in text.text
