@@ -7,13 +7,12 @@ verifies, 1 when a break is found, 2 when the trail cannot be read."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from functions import names
+from local.outputs import add_state_dir_argument, configure_tables, local_outputs
 
 
 def add_parser(commands: Any) -> None:
@@ -28,23 +27,19 @@ def add_parser(commands: Any) -> None:
     )
     verify.add_argument("--account", help="verify one account's trail only (e.g. acme#A-1)")
     verify.add_argument("--table", help="a deployed stack's EventsTableName (default: the local stack's)")
-    verify.add_argument("--state-dir", type=Path, default=Path(".local"), help="where the local outputs.json is")
+    add_state_dir_argument(verify)
 
 
 def audit_command(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
-    from functions.store import StoreError, tables
-    from functions.store.settings import StoreSettings
-    from local.upload import target_from_outputs
+    from functions.store import StoreError
 
     table = args.table
     if not table:
-        try:
-            table = target_from_outputs(args.state_dir)[names.OUTPUT_EVENTS_TABLE]
-        except FileNotFoundError as exc:
-            print(f"cleardue audit: {exc}", file=sys.stderr)
+        outputs = local_outputs("audit", args.state_dir)
+        if outputs is None:
             return 2
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    tables.configure(StoreSettings(events_table=table, region=region))
+        table = outputs[names.OUTPUT_EVENTS_TABLE]
+    configure_tables(events_table=table)
     try:
         return verify(args.account, out)
     except StoreError as exc:

@@ -12,6 +12,7 @@ from functions import names
 from functions.core.clock import ClockError, parse_utc
 from functions.core.lender import LENDER_ID_RE, LenderProfile
 from local import audit_cli, erase_cli, lender_cli, ops_cli, report_cli, train_cli
+from local.outputs import add_state_dir_argument, local_outputs
 from local.simulate import cli as simulate_cli
 
 
@@ -57,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--portfolio", type=_existing_file, help="portfolio CSV to load instead of the sample")
     up.add_argument("--lender", type=_lender_id, help="lender id the portfolio belongs to (with --portfolio)")
     up.add_argument("--policy", type=_existing_file, help="lender policy, .json or .yaml (default: the sample's)")
-    up.add_argument("--state-dir", type=Path, default=Path(".local"), help="where outputs.json is written")
+    add_state_dir_argument(up, "where outputs.json is written")
     up.add_argument(
         "--port", type=int, default=8080, help="the pay page and API gateway's port (default 8080; 0: any free one)"
     )
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--bucket", help="a deployed stack's PortfolioBucketName (default: the local stack's)")
     upload.add_argument("--uploads-table", help="with --bucket: the stack's UploadsTableName")
     upload.add_argument("--timeout", type=_positive, default=3600.0, help="seconds to wait for the summary")
-    upload.add_argument("--state-dir", type=Path, default=Path(".local"))
+    add_state_dir_argument(upload)
     audit_cli.add_parser(commands)
     ops_cli.add_parser(commands)
     erase_cli.add_parser(commands)
@@ -85,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def upload_command(args: argparse.Namespace) -> int:
-    from local.upload import target_from_outputs, upload_and_follow
+    from local.upload import upload_and_follow
 
     if args.bucket:
         if not args.uploads_table:
@@ -93,10 +94,8 @@ def upload_command(args: argparse.Namespace) -> int:
             return 2
         bucket, table = args.bucket, args.uploads_table
     else:
-        try:
-            outputs = target_from_outputs(args.state_dir)
-        except FileNotFoundError as exc:
-            print(f"cleardue upload: {exc}", file=sys.stderr)
+        outputs = local_outputs("upload", args.state_dir)
+        if outputs is None:
             return 2
         bucket, table = outputs[names.OUTPUT_PORTFOLIO_BUCKET], outputs[names.OUTPUT_UPLOADS_TABLE]
     return upload_and_follow(args.file, args.lender, bucket, table, timeout_s=args.timeout)

@@ -30,6 +30,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from functions import names
 from functions.core.clock import ClockError, parse_utc
 from functions.core.ops import Action, QueueReason
+from local.outputs import add_state_dir_argument
 
 OPERATOR_ENV = "CLEARDUE_OPERATOR"
 LOCAL_PREFIX = "local:"
@@ -63,7 +64,7 @@ def add_transport_arguments(parser: argparse.ArgumentParser) -> None:
         "--api-url", help="a deployed stack's ApiUrl: requests are SigV4-signed (default: the local stack)"
     )
     parser.add_argument("--region", help="with --api-url: the API's region (default: from the URL)")
-    parser.add_argument("--state-dir", type=Path, default=Path(".local"), help="where the local outputs.json is")
+    add_state_dir_argument(parser)
     parser.add_argument("--at", help="local stack only: the time of the request (ISO 8601 UTC; default now)")
     parser.add_argument("--json", action="store_true", help="print the API's JSON answer as it is")
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from functions import names
 from functions.core.lender import LENDER_ID_RE
+from local.outputs import add_state_dir_argument, configure_tables, local_outputs
 
 TABLE_OPTIONS = (
     ("accounts_table", "--accounts-table", names.OUTPUT_ACCOUNTS_TABLE),
@@ -56,7 +57,7 @@ def add_parser(commands: Any) -> None:
     report.add_argument("--bucket", help="a deployed stack's PortfolioBucketName (default: the local stack's)")
     for _, option, output in TABLE_OPTIONS:
         report.add_argument(option, help=f"with --bucket: the stack's {output}")
-    report.add_argument("--state-dir", type=Path, default=Path(".local"), help="where the local outputs.json is")
+    add_state_dir_argument(report)
 
 
 def as_of_for(day: date | None, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> datetime:
@@ -66,9 +67,7 @@ def as_of_for(day: date | None, now: Callable[[], datetime] = lambda: datetime.n
 
 def report_command(args: argparse.Namespace, out: Callable[[str], None] = print, s3: Any = None) -> int:
     from functions.reports import service
-    from functions.store import StoreError, tables
-    from functions.store.settings import StoreSettings
-    from local.upload import target_from_outputs
+    from functions.store import StoreError
 
     if args.bucket:
         missing = [option for field, option, _ in TABLE_OPTIONS if not getattr(args, field)]
@@ -77,15 +76,12 @@ def report_command(args: argparse.Namespace, out: Callable[[str], None] = print,
             return 2
         bucket, found = args.bucket, {field: getattr(args, field) for field, _, _ in TABLE_OPTIONS}
     else:
-        try:
-            outputs = target_from_outputs(args.state_dir)
-        except FileNotFoundError as exc:
-            print(f"cleardue report: {exc}", file=sys.stderr)
+        outputs = local_outputs("report", args.state_dir)
+        if outputs is None:
             return 2
         bucket = outputs[names.OUTPUT_PORTFOLIO_BUCKET]
         found = {field: outputs[output] for field, _, output in TABLE_OPTIONS}
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    tables.configure(StoreSettings(region=region, **found))
+    configure_tables(**found)
     try:
         # The model the stack's scheduler reads (`cleardue train --bucket` publishes it there).
         model = os.environ.get(names.ENV_PROPENSITY_MODEL) or f"s3://{bucket}/{names.PROPENSITY_MODEL_KEY}"

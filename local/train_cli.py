@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
 import sys
 from collections.abc import Callable, Iterable
@@ -23,6 +22,7 @@ from typing import Any
 from functions import names
 from functions.core import propensity
 from functions.core.propensity import Example, Facts
+from local.outputs import add_state_dir_argument, configure_tables
 
 MODEL_PREFIX = names.PROPENSITY_MODEL_PREFIX
 
@@ -40,7 +40,7 @@ def add_parser(commands: Any) -> None:
     source.add_argument("--synthetic", type=int, metavar="N", help="N synthetic accounts with a known signal")
     train.add_argument("--accounts-table", help="a deployed stack's AccountsTableName (default: the local stack's)")
     train.add_argument("--events-table", help="a deployed stack's EventsTableName (default: the local stack's)")
-    train.add_argument("--state-dir", type=Path, default=Path(".local"), help="where the local outputs.json is")
+    add_state_dir_argument(train)
     train.add_argument("--seed", type=int, default=7, help="shuffles accounts into the splits (default 7)")
     train.add_argument("--holdout", type=float, default=0.2, help="share of accounts held out (default 0.2)")
     train.add_argument("--l2", type=float, default=1.0, help="L2 penalty on standardised coefficients (default 1)")
@@ -110,9 +110,6 @@ def _examples(args: argparse.Namespace) -> list[Example]:
 
 
 def _read_tables(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, list[Any]]]:
-    from functions.store import tables
-    from functions.store.settings import StoreSettings
-
     accounts_table, events_table = args.accounts_table, args.events_table
     if not (accounts_table and events_table):
         from local.upload import target_from_outputs
@@ -120,8 +117,7 @@ def _read_tables(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, li
         outputs = target_from_outputs(args.state_dir)
         accounts_table = accounts_table or outputs[names.OUTPUT_ACCOUNTS_TABLE]
         events_table = events_table or outputs[names.OUTPUT_EVENTS_TABLE]
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    tables.configure(StoreSettings(accounts_table=accounts_table, events_table=events_table, region=region))
+    configure_tables(accounts_table=accounts_table, events_table=events_table)
     return read_store()
 
 
