@@ -1,4 +1,5 @@
-"""Two costs of moto 5.2's DynamoDB that real DynamoDB does not have, removed with the same semantics.
+"""Two costs of moto 5.2's DynamoDB that real DynamoDB does not have, removed with the same semantics, and
+one guarantee it lacks, added.
 
 - TransactWriteItems backs up *every table it touches* with `copy.deepcopy` before applying, so each
   transaction costs O(table size): the audit trail's appends and ingestion's conditional batches grow
@@ -6,11 +7,20 @@
   cancellation reasons, the same validations) but backs up and restores only the touched items.
 - Creating an item re-measures the whole item for the 400 KB limit after each attribute
   (O(attributes²), ~1.4 ms for a 25-attribute account). The replacement measures it once.
-Applied by the local stack and the test suite; tests/integration/store prove the rollback.
+- A conditional write is not atomic across threads: UpdateItem evaluates its condition, then validates and
+  applies the update expression, and another thread's write can land in between. Two optimistic-lock
+  writes on the same version then both succeed and one is lost (the local stack, and the tests, run the
+  webhooks on a server thread while the charger or a sender writes the same account). DynamoDB applies
+  each item operation, and each transaction, atomically; here one lock serialises the backend's item
+  operations (reads included, so a read never sees half an update).
+Applied by the local stack and the test suite; tests/integration/store prove the rollback and the lock.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from moto.dynamodb.comparisons import get_filter_expression
@@ -111,7 +121,25 @@ def _item_init(self: Item, hash_key: DynamoType, range_key: DynamoType | None, a
     dict.update(self.attrs, converted)
 
 
+_ITEM_LOCK = threading.RLock()  # re-entrant: a transaction's items go through the locked put/update/delete
+_SERIALISED = ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "transact_write_items")
+
+
+def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def locked(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        with _ITEM_LOCK:
+            return method(self, *args, **kwargs)
+
+    locked.serialised = True  # type: ignore[attr-defined]
+    return locked
+
+
 def apply() -> None:
-    """Idempotent: swap both in for every DynamoDB backend (in-process and server)."""
+    """Idempotent: swap all three in for every DynamoDB backend (in-process and server)."""
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
     Item.__init__ = _item_init  # type: ignore[method-assign]
+    for name in _SERIALISED:
+        method = getattr(DynamoDBBackend, name)
+        if not getattr(method, "serialised", False):
+            setattr(DynamoDBBackend, name, _serialised(method))
