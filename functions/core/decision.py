@@ -199,25 +199,36 @@ def decide(
     return _decide(account, now, rules, policy, score, learned, standings)
 
 
-def _variant(
+def _experiments(
     account: Account,
     stage: Stage,
     tier: int,
     template: str,
+    tone: Tone,
     job_id: str,
     settings: experiments.Settings,
     standings: experiments.Standings,
-) -> tuple[str, str | None]:
-    """The job's variant chosen by the experiment of its segment (core.experiments) and its token for the reason,
-    seeded by the job id: a re-run scheduler picks the same variant for the same due instance. ("a", None) when
-    the template is not under test."""
-    if template not in settings.candidates:
-        return DEFAULT_VARIANT, None
+) -> tuple[str, Tone, tuple[str, ...]]:
+    """The job's variant and tone chosen by the experiments of its segment (core.experiments), with their tokens for
+    the reason, drawn from the job id's draws: a re-run scheduler picks the same for the same due instance. The
+    variant is "a" when the template is not under test; the tone is the treatment's unless the lender tests tones
+    and the template is a reminder."""
+    tests_tone = template in experiments.TONED_TEMPLATES and experiments.TONE in settings.candidates
+    if template not in settings.candidates and not tests_tone:
+        return DEFAULT_VARIANT, tone, ()
     segment_key = experiments.segment_key(stage._value_, tier, account.debtor.language)
-    choice = experiments.choose(template, segment_key, standings(segment_key), settings, _draws(job_id))
-    if choice is None:
-        return DEFAULT_VARIANT, None
-    return choice.variant, choice.token
+    segment, draws = standings(segment_key), _draws(job_id)
+    variant, tokens = DEFAULT_VARIANT, []
+    choice = experiments.choose(template, segment_key, segment, settings, draws)
+    if choice is not None:
+        variant = choice.variant
+        tokens.append(choice.token)
+    if tests_tone:
+        toned = experiments.choose(experiments.TONE, segment_key, segment, settings, draws)
+        if toned is not None:
+            tone = Tone(toned.variant)
+            tokens.append(toned.token)
+    return variant, tone, tuple(tokens)
 
 
 def _decide(
@@ -506,19 +517,19 @@ def _job(
 ) -> ContactPlan:
     treatment = rules.treatment(stage, tier)
     tone = _FRIENDLY if template is _VALIDATION_NOTICE or template is _VERIFICATION_TEMPLATE else treatment.tone
-    why = [*why, f"{template._value_} by {channel._value_}, {tone._value_}"]
     # The slot is the due time the account was claimed for, so any scheduler run that picks up this
     # same due instance derives the same job id.
     slot = account.next_contact_at or now
     account_id = account.account_id
     job_id = _job_id(account_id, stage, slot)
     name = template._value_
-    reason = "; ".join(why)
-    variant, token = DEFAULT_VARIANT, None
-    if standings is not None:  # the lender's message experiments: the variant chosen here, recorded in the reason
-        variant, token = _variant(account, stage, tier, name, job_id, rules.experiments, standings)  # type: ignore[arg-type]
-        if token is not None:
-            reason = f"{reason}; {token}"
+    variant: str = DEFAULT_VARIANT
+    tokens: tuple[str, ...] = ()
+    tested = rules.experiments
+    if standings is not None and tested is not None:  # the lender's experiments: variant and tone chosen here
+        variant, tone, tokens = _experiments(account, stage, tier, name, tone, job_id, tested, standings)
+    why = [*why, f"{name} by {channel._value_}, {tone._value_}"]
+    reason = "; ".join((*why, *tokens))
     job = _unvalidated_job(  # every value is already typed and valid: skip validation in the hot loop
         job_id=job_id,
         account_id=account_id,
@@ -546,8 +557,7 @@ def _job(
     offer_notice = _settlement_notice_at(account, rules)
     if offer_notice is not None and now < offer_notice < following:
         following = offer_notice  # look again in time to say the settlement offer is ending
-    if token is not None:
-        why.append(token)
+    why.extend(tokens)
     return _plan(job, following, None, tuple(why), _changed(updated, account), tier)
 
 

@@ -1,9 +1,11 @@
-"""Message experiments: which wording (template variant) a message gets, learned from payments.
+"""Message experiments: which wording (template variant) and which tone a message gets, learned from payments.
 
 Per segment (stage x tier x language) and template, a Beta(1 + rewards, 1 + exposures - rewards)
 posterior per variant; the choice is Thompson sampling among the candidates (the compliant variants
 the lender tests, minus the retired), after a warm-up (every candidate below `min_exposures` is
 served uniformly first) and with a floor of uniform exploration. A pinned variant always wins.
+A reminder's tone is a second experiment of the same message when the lender lists tones to test: its
+arms are the tones (the pseudo-template `tone`), chosen, counted and rewarded like the variants.
 An exposure is a sent message chosen here; a reward is a payment within the reward window after it,
 when it is the last collection message before the payment (once per message). docs/experiments.md.
 
@@ -35,6 +37,12 @@ COMPLIANT_VARIANTS: dict[str, tuple[str, ...]] = {
     "promise_due": ("a", "b"),
 }
 DEFAULT_VARIANT = "a"
+# The tone experiment: `tone` arms in the same segment as the wording's (stat keys `tone#friendly`, ...), for
+# reminders only. Every tone of every reminder variant is rendered and checked for its disclosures by
+# tests/unit/core/test_messages.py, so each is a compliant candidate.
+TONE = "tone"
+TONED_TEMPLATES = frozenset({"reminder"})
+TESTABLE_TONES = ("friendly", "neutral", "firm")
 NOT_COLLECTION = frozenset({"receipt", "payment_failed"})  # transactional: never the message a payment rewards
 
 PINNED, ONLY, EXPLORE, WARM_UP, THOMPSON = "pinned", "only", "explore", "warm-up", "thompson"
@@ -251,20 +259,32 @@ def choose(
 
 
 def parse_choice(reason: str | None) -> Choice | None:
-    """The experiment choice a job's `reason` records, if its variant was chosen by an experiment."""
+    """The first experiment choice a job's `reason` records (its variant's, when an experiment chose it)."""
+    choices = parse_choices(reason)
+    return choices[0] if choices else None
+
+
+def parse_choices(reason: str | None) -> tuple[Choice, ...]:
+    """Every experiment choice a job's `reason` records: the variant's, then the tone's."""
     if not reason or "experiment: " not in reason:
-        return None
-    match = _TOKEN.search(reason)
-    if match is None:
-        return None
-    segment, template, variant, how = match.groups()
-    return Choice(segment, template, variant, how)
+        return ()
+    return tuple(Choice(*match.groups()) for match in _TOKEN.finditer(reason))
 
 
-def rewarded_message(trail: Iterable[AuditEvent], paid_at: datetime, window: timedelta) -> tuple[str, Choice] | None:
-    """The message a payment at `paid_at` rewards, with its experiment choice: the last collection message
-    sent at or before the payment, if it was sent within `window` before it and its variant was chosen by
-    an experiment (last-touch attribution). Returns (its audit event id, the choice) or None."""
+def chosen_as_sent(choice: Choice, template: str, variant: str, tone: str) -> bool:
+    """The choice is what the message carried: the variant's for its template, the tone's for its tone (a choice
+    the message did not carry counts nothing)."""
+    if choice.template == TONE:
+        return template in TONED_TEMPLATES and choice.variant == tone
+    return choice.template == template and choice.variant == variant
+
+
+def rewarded_message(
+    trail: Iterable[AuditEvent], paid_at: datetime, window: timedelta
+) -> tuple[str, tuple[Choice, ...]] | None:
+    """The message a payment at `paid_at` rewards, with its experiment choices: the last collection message
+    sent at or before the payment, if it was sent within `window` before it and an experiment chose its variant
+    or its tone (last-touch attribution). Returns (its audit event id, the choices it carried) or None."""
     last: AuditEvent | None = None
     for event in trail:
         if event.type is not EventType.REMINDER_SENT or event.at > paid_at:
@@ -275,7 +295,9 @@ def rewarded_message(trail: Iterable[AuditEvent], paid_at: datetime, window: tim
             last = event
     if last is None or paid_at - last.at > window:
         return None
-    choice = parse_choice(last.detail.get("decision"))
-    if choice is None or choice.variant != last.detail.get("variant"):
+    detail = last.detail
+    template, variant, tone = (str(detail.get(name)) for name in ("template", "variant", "tone"))
+    choices = tuple(c for c in parse_choices(detail.get("decision")) if chosen_as_sent(c, template, variant, tone))
+    if not choices:
         return None
-    return last.event_id, choice
+    return last.event_id, choices

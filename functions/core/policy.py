@@ -15,7 +15,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from functions.core.account import Channel, Stage, StageBound, stage_for
-from functions.core.experiments import COMPLIANT_VARIANTS
+from functions.core.experiments import COMPLIANT_VARIANTS, TESTABLE_TONES, TONE
 from functions.core.experiments import Settings as ExperimentSettings
 from functions.core.jobs import Tone
 
@@ -139,6 +139,8 @@ class ExperimentsPolicy(BaseModel):
     variants: dict[str, tuple[str, ...]] = Field(default_factory=dict)  # template -> tested; absent: all compliant
     pins: dict[str, str] = Field(default_factory=dict)  # template -> the variant always sent
     retired: dict[str, tuple[str, ...]] = Field(default_factory=dict)  # template -> never sent again
+    # The tones a reminder's tone is learned among (absent: the stage's and tier's tone, as without experiments)
+    tones: tuple[str, ...] = ()
     reward_window_days: int = Field(default=7, ge=1, le=60)
     exploration: float = Field(default=0.05, ge=0, le=0.5)
     min_exposures: int = Field(default=50, ge=0, le=100_000)
@@ -159,6 +161,9 @@ class ExperimentsPolicy(BaseModel):
                         f"experiments.{section}.{template}: {sorted(unknown)} is not a compliant variant "
                         f"(one of {list(compliant)})"
                     )
+        unknown_tones = [tone for tone in self.tones if tone not in TESTABLE_TONES]
+        if unknown_tones:
+            raise ValueError(f"experiments.tones: {unknown_tones} is not a tone (one of {list(TESTABLE_TONES)})")
         for template in COMPLIANT_VARIANTS:
             if not self.candidates(template):
                 raise ValueError(f"experiments: every variant of {template!r} is retired or left out")
@@ -177,8 +182,11 @@ class ExperimentsPolicy(BaseModel):
         """The decision engine's settings, None when experiments are off."""
         if not self.enabled:
             return None
+        candidates = {t: self.candidates(t) for t in COMPLIANT_VARIANTS}
+        if self.tones:
+            candidates[TONE] = tuple(dict.fromkeys(self.tones))
         return ExperimentSettings(
-            candidates={t: self.candidates(t) for t in COMPLIANT_VARIANTS},
+            candidates=candidates,
             pins=dict(self.pins),
             reward_window=timedelta(days=self.reward_window_days),
             exploration=self.exploration,

@@ -364,12 +364,13 @@ def follow_up(job: Job, delivery: Delivery, now: datetime, due_shards: int) -> N
 
 
 def _count_exposure(job: Job) -> None:
-    """A message whose variant an experiment chose was sent: one exposure for it (atomic ADD). This runs once
-    per job, after its record (a redelivered job is found recorded and never reaches here); an increment
-    lost to a failure here is not retried (logged by the batch): the standings then undercount by one."""
-    choice = experiments.parse_choice(job.reason)
-    if choice is not None and choice.variant == job.variant and choice.template == job.template:
-        experiment_store.add_exposure(job.account_id.split("#", 1)[0], choice)
+    """A message whose variant or tone an experiment chose was sent: one exposure for each choice it carries
+    (atomic ADDs). This runs once per job, after its record (a redelivered job is found recorded and never
+    reaches here); an increment lost to a failure here is not retried (logged by the batch): the standings
+    then undercount by one."""
+    for choice in experiments.parse_choices(job.reason):
+        if experiments.chosen_as_sent(choice, job.template, job.variant, job.tone.value):
+            experiment_store.add_exposure(job.account_id.split("#", 1)[0], choice)
 
 
 def audit_event_id(job: Job) -> str:

@@ -8,6 +8,8 @@ transaction as the reward they guard. docs/experiments.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.models import Model
@@ -85,9 +87,10 @@ def add_exposure(lender_id: str, choice: Choice) -> None:
         raise StoreError(f"counting an experiment exposure failed: {exc}") from exc
 
 
-def add_reward(lender_id: str, account_id: str, message_event_id: str, choice: Choice) -> bool:
-    """Reward the variant of one message, once: the marker and the ADD go in one transaction. False when
-    this message was already rewarded (a redelivered webhook, or a second payment after the same message)."""
+def add_reward(lender_id: str, account_id: str, message_event_id: str, choices: Sequence[Choice]) -> bool:
+    """Reward the choices of one message (its variant's, its tone's), once: the marker and the ADDs go in one
+    transaction. False when this message was already rewarded (a redelivered webhook, or a second payment after
+    the same message)."""
     connection = ExperimentModel._get_connection().connection
     try:
         with TransactWrite(connection=connection) as transaction:
@@ -95,10 +98,11 @@ def add_reward(lender_id: str, account_id: str, message_event_id: str, choice: C
                 ExperimentModel(f"{REWARD_PREFIX}{account_id}#{message_event_id}", MARKER),
                 condition=ExperimentModel.segment.does_not_exist(),
             )
-            transaction.update(
-                ExperimentModel(_segment(lender_id, choice.segment), choice.stat_key),
-                actions=[ExperimentModel.rewards.add(1)],
-            )
+            for choice in choices:
+                transaction.update(
+                    ExperimentModel(_segment(lender_id, choice.segment), choice.stat_key),
+                    actions=[ExperimentModel.rewards.add(1)],
+                )
     except TransactWriteError as exc:
         reasons = [reason.code if reason else None for reason in exc.cancellation_reasons]
         if reasons and reasons[0] == "ConditionalCheckFailed":

@@ -1,5 +1,6 @@
-"""Given a lender testing reminder wordings, the scheduler picks a variant from the stored standings, the sender
-counts its exposure once, and a payment within the reward window rewards it once (signed Stripe webhooks)."""
+"""Given a lender testing reminder wordings (and tones), the scheduler picks a variant (and a tone) from the stored
+standings, the sender counts its exposure once, and a payment within the reward window rewards it once (signed
+Stripe webhooks)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from functions.core.account import Channel
 from functions.core.compliance import gate_policy
-from functions.core.experiments import Choice, parse_choice
+from functions.core.experiments import TONE, Choice, parse_choice, parse_choices
 from functions.core.jobs import Job
 from functions.core.lender import LenderProfile
 from functions.scheduler.service import Scheduler
@@ -116,7 +117,42 @@ def test_a_reward_is_written_once_per_message_whatever_retries_the_webhook(hooks
     # A delivery that rewarded and then failed before the payment's audit event is retried by Stripe:
     # the marker written in the reward's transaction turns the second reward into a no-op.
     choice = Choice(SEGMENT, "reminder", "b", "thompson")
-    assert store.add_reward("acme", ACCOUNT.account_id, "job:abc", choice) is True
-    assert store.add_reward("acme", ACCOUNT.account_id, "job:abc", choice) is False
-    assert store.add_reward("acme", ACCOUNT.account_id, "job:def", choice) is True
+    assert store.add_reward("acme", ACCOUNT.account_id, "job:abc", [choice]) is True
+    assert store.add_reward("acme", ACCOUNT.account_id, "job:abc", [choice]) is False
+    assert store.add_reward("acme", ACCOUNT.account_id, "job:def", [choice]) is True
     assert standing("b").rewards == 2
+
+
+def test_a_lender_testing_tones_learns_the_tone_with_the_wording(hooks: dict[str, Any]) -> None:
+    # Given a lender testing friendly against firm reminders, and firm far behind in the stored standings,
+    boto3.client("ses").verify_domain_identity(Domain=SENDER.split("@")[1])
+    outreach = {"experiments": {**PROFILE.outreach.experiments.model_dump(), "tones": ["friendly", "firm"]}}
+    profile = LenderProfile(lender_id="acme", creditor_name="Acme", outreach=outreach)
+    lenders.put(profile)
+    seed("a", 1_000, 10)
+    seed("b", 1_000, 300)
+    store.ExperimentModel(f"acme#{SEGMENT}", f"{TONE}#friendly", exposures=1_000, rewards=300).save()
+    store.ExperimentModel(f"acme#{SEGMENT}", f"{TONE}#firm", exposures=1_000, rewards=10).save()
+    place(ACCOUNT, TICK - timedelta(hours=1))
+    rules = profile.rules()
+    Scheduler(hooks["sqs"], {Channel.EMAIL: hooks["queue_url"]}, 4, lambda _: (rules, gate_policy(rules))).run(TICK)
+    (raw,) = drain(hooks["sqs"], hooks["queue_url"])
+    job = Job.model_validate(raw)
+    # when the scheduler decides, the reminder goes out friendly, and the reason says both choices;
+    assert (job.variant, job.tone.value) == ("b", "friendly")
+    assert parse_choices(job.reason) == (
+        Choice(SEGMENT, "reminder", "b", "thompson"), Choice(SEGMENT, TONE, "friendly", "thompson"),
+    )  # fmt: skip
+    assert email_handler(job_event([job], TICK), LocalLambdaContext("cleardue-email-sender")) == {
+        "batchItemFailures": []
+    }
+    tone = store.standings("acme", SEGMENT)
+    # then sending it counts one exposure for each, and a payment two days later rewards each once.
+    assert (tone[f"{TONE}#friendly"].exposures, tone[f"{TONE}#firm"].exposures, standing("b").exposures) == (
+        1_001, 1_000, 1_001,
+    )  # fmt: skip
+    paid_at = TICK + timedelta(days=2)
+    assert '"applied"' in pay("pi_tone_1", "evt_tone_1", paid_at)
+    pay("pi_tone_1", "evt_tone_1", paid_at)  # Stripe's redelivery
+    tone = store.standings("acme", SEGMENT)
+    assert (tone[f"{TONE}#friendly"].rewards, tone[f"{TONE}#firm"].rewards, standing("b").rewards) == (301, 10, 301)

@@ -5,18 +5,20 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from functions.core import experiments, messages
+from functions.core.account import Promise, Stage
 from functions.core.audit import AuditEvent, EventType
 from functions.core.compliance import gate_policy
 from functions.core.decision import decide
 from functions.core.experiments import Settings, Standing, choose, rewarded_message, segment_key, stat_key
 from functions.core.lender import LenderProfile
+from functions.core.money import Money
 from functions.core.policy import ExperimentsPolicy, OutreachPolicy
 from tests.events.factories import make_account
 
@@ -307,7 +309,72 @@ def test_a_payment_rewards_the_last_collection_message_within_the_window() -> No
         sent(paid + timedelta(hours=1), "job:3", "a"),  # after the payment
     ]
     found = rewarded_message(trail, paid, timedelta(days=7))
-    assert found is not None and found[0] == "job:2" and found[1].variant == "b"
+    assert found is not None and found[0] == "job:2" and [c.variant for c in found[1]] == ["b"]
     assert rewarded_message(trail[:3], NOW + timedelta(days=7, seconds=1), timedelta(days=7)) is None  # too late
     not_an_experiment = [sent(NOW, "job:4", "a", decision="stage mid; reminder by email")]
     assert rewarded_message(not_an_experiment, paid, timedelta(days=7)) is None
+
+
+# --- the tone experiment --------------------------------------------------------------------------------
+
+
+def test_tones_to_test_compile_into_the_tone_experiment_and_an_unknown_tone_is_refused() -> None:
+    assert experiments.TONE not in settings().candidates  # no tones listed: the stage's and tier's tone
+    assert settings(tones=("neutral", "firm", "neutral")).candidates[experiments.TONE] == ("neutral", "firm")
+    with pytest.raises(ValidationError, match=r"experiments.tones: \['stern'\] is not a tone"):
+        ExperimentsPolicy(enabled=True, tones=("friendly", "stern"))
+
+
+def test_a_reminders_tone_is_learned_among_the_lenders_tones_and_the_tone_experiment_converges() -> None:
+    # Given the lender tests friendly against firm, and firm has done far worse in the segment,
+    rules = lender(tones=["friendly", "firm"], exploration=0.0, min_exposures=10)
+    standings = {
+        stat_key("reminder", "a"): Standing(500, 25),
+        stat_key("reminder", "b"): Standing(500, 25),
+        stat_key(experiments.TONE, "friendly"): Standing(500, 40),
+        stat_key(experiments.TONE, "firm"): Standing(500, 10),
+    }
+    tones = Counter()
+    for n in range(200):
+        account = make_account(f"T-{n}").with_changes(next_contact_at=NOW)
+        job = decide(account, NOW, rules, gate_policy(rules), standings=lambda segment: standings).job
+        assert job is not None and job.template == "reminder"
+        choices = experiments.parse_choices(job.reason)
+        # then the reason records both choices, each what the job carries,
+        assert [c.template for c in choices] == ["reminder", experiments.TONE]
+        assert choices[0].variant == job.variant and choices[1].variant == job.tone.value
+        assert f"reminder by email, {job.tone.value}" in job.reason
+        tones[job.tone.value] += 1
+    # and the tone that paid is sent (the posterior gap is decisive: P(firm beats friendly) is tiny).
+    assert tones["friendly"] >= 195, tones
+
+
+def test_only_reminders_take_the_learned_tone() -> None:
+    # A lender testing only firm: a reminder says it firmly; a promise-due notice keeps the treatment's tone.
+    rules = lender(tones=["firm"])
+    account = make_account().with_changes(next_contact_at=NOW)
+    reminder = decide(account, NOW, rules, gate_policy(rules), standings=lambda s: {}).job
+    assert reminder is not None and reminder.tone.value == "firm"
+    assert reminder.reason.endswith("; experiment: mid#2#en tone/firm (only)")
+    promised = account.with_changes(promise=Promise(Money(5_000, "USD"), date(2026, 3, 9), NOW - timedelta(days=3)))
+    notice = decide(promised, NOW, rules, gate_policy(rules), standings=lambda s: {}).job
+    assert notice is not None and notice.template == "promise_due"
+    assert notice.tone is rules.treatment(Stage.MID, 2).tone and "tone/" not in notice.reason
+
+
+def test_a_payment_rewards_the_tone_the_message_carried_with_its_variant() -> None:
+    variant = experiments.Choice(SEGMENT, "reminder", "b", experiments.THOMPSON)
+    tone = experiments.Choice(SEGMENT, experiments.TONE, "neutral", experiments.WARM_UP)
+    other_tone = experiments.Choice(SEGMENT, experiments.TONE, "firm", experiments.WARM_UP)
+
+    def message(event_id: str, tone_choice: experiments.Choice, sent_tone: str) -> AuditEvent:
+        detail = {"template": "reminder", "variant": "b", "tone": sent_tone, "decision": f"x; {variant.token}; "
+                  f"{tone_choice.token}"}  # fmt: skip
+        return AuditEvent("acme#1", NOW, EventType.REMINDER_SENT, event_id, "sender", detail)
+
+    found = rewarded_message([message("job:1", tone, "neutral")], NOW + timedelta(days=1), timedelta(days=7))
+    assert found == ("job:1", (variant, tone))
+    # A tone choice the message did not carry (it was sent in another tone) is not rewarded; its variant is.
+    found = rewarded_message([message("job:2", other_tone, "neutral")], NOW + timedelta(days=1), timedelta(days=7))
+    assert found == ("job:2", (variant,))
+    assert experiments.chosen_as_sent(tone, "promise_due", "b", "neutral") is False  # tones are tested on reminders
