@@ -179,3 +179,20 @@ def dispute_in(data: dict[str, Any] | None) -> Dispute | None:
         verification_ref=data.get("verification_ref"),
         verification_sent_at=parse_utc(sent) if sent else None,
     )
+
+
+def outcomes_in(item: Any, currency: str) -> dict[str, Any]:
+    """The `Account` fields that arise through cleardue, read from an accounts item (the store's reads and the
+    report reader's projection alike): blocks, the preferred channel, promise, plan, payments, credit, dispute,
+    tier and engagement."""
+    return {
+        "blocked_channels": blocked_in(plain(item.blocked_channels)),
+        "preferred_channel": Channel(item.preferred_channel) if item.preferred_channel else None,
+        "promise": promise_in(plain(item.promise)),
+        "plan": plan_in(plain(item.plan)),
+        "payments": tuple(payment_in(plain(payment)) for payment in item.payments or ()),
+        "credit": Money(int(item.credit_minor), currency) if item.credit_minor else None,
+        "dispute": dispute_in(plain(item.dispute)),
+        "tier": int(item.tier) if item.tier is not None else None,
+        "engagement": counters_in(item.engagement),
+    }

@@ -17,7 +17,7 @@ from typing import Any
 
 from pynamodb.exceptions import PynamoDBException
 
-from functions.core.account import Account, AccountStatus, Balance, Channel, Debtor, Flag
+from functions.core.account import Account, AccountStatus, Balance, Debtor, Flag
 from functions.core.audit import AuditEvent
 from functions.core.experiments import Standing
 from functions.core.kpis import AccountRecord
@@ -92,15 +92,7 @@ def _account(item: AccountModel) -> Account:
         contacts_sent=int(item.contacts_sent or 0),
         last_contact_at=item.last_contact_at,
         flags=frozenset(Flag(flag) for flag in (item.lender_flags or set()) | (item.flags or set())),
-        blocked_channels=state.blocked_in(state.plain(item.blocked_channels)),
-        preferred_channel=Channel(item.preferred_channel) if item.preferred_channel else None,
-        promise=state.promise_in(state.plain(item.promise)),
-        plan=state.plan_in(state.plain(item.plan)),
-        payments=tuple(state.payment_in(state.plain(payment)) for payment in item.payments or ()),
-        credit=Money(int(item.credit_minor), currency) if item.credit_minor else None,
-        dispute=state.dispute_in(state.plain(item.dispute)),
-        tier=int(item.tier) if item.tier is not None else None,
-        engagement=state.counters_in(item.engagement),
+        **state.outcomes_in(item, currency),
     )
 
 
