@@ -35,6 +35,7 @@ from functions.core.account import (
 )
 from functions.core.compliance import gate_policy
 from functions.core.decision import Learned, decide
+from functions.core.experiments import TESTABLE_TONES as TONES
 from functions.core.experiments import Standing
 from functions.core.lender import LenderProfile
 from functions.core.money import Money
@@ -96,19 +97,26 @@ def generate_accounts(count: int, seed: int = 3) -> list[Account]:
 
 def decision_rate(count: int, experiments: bool = False, learning: bool = False) -> tuple[float, float]:
     """Decisions per second over `count` accounts: by the wall clock and by this process's CPU time (the
-    figure for one core when the machine is shared). With `experiments`, the lender tests message variants
-    and every job's variant is a Thompson choice from warmed-up standings (cached per segment, as in a run).
+    figure for one core when the machine is shared). With `experiments`, the lender tests message variants and
+    a reminder's three tones, as the simulation's engine does: every job's variant, and every reminder's tone, is a
+    Thompson choice from warmed-up standings (cached per segment, as in a run).
     With `learning`, the decisions also get the lender's send-time priors (every segment learned) and the
     shipped propensity model, as the scheduler passes them; a quarter of the debtors have histories of their own."""
     accounts = generate_accounts(count)
     profile = LenderProfile.default_for("bench")
     if experiments:
         profile = profile.model_copy(
-            update={"outreach": profile.outreach.model_copy(update={"experiments": ExperimentsPolicy(enabled=True)})}
+            update={
+                "outreach": profile.outreach.model_copy(
+                    update={"experiments": ExperimentsPolicy(enabled=True, tones=TONES)}
+                )
+            }
         )
     rules = profile.rules()  # compiled once per lender, as the scheduler does
     policy = gate_policy(rules)
-    warm = {"reminder#a": Standing(500, 30), "reminder#b": Standing(500, 40)}
+    warm = {"reminder#a": Standing(500, 30), "reminder#b": Standing(500, 40)} | {
+        f"tone#{tone}": Standing(500, 20 + 10 * n) for n, tone in enumerate(TONES)
+    }
     standings = (lambda segment: warm) if experiments else None
     learned = None
     if learning:

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
 from hashlib import blake2b
-from math import exp, lgamma, log
+from itertools import combinations
+from math import exp, lgamma, log, log1p
 from random import Random as _Random
 from typing import Protocol
 
@@ -166,7 +167,7 @@ class Draws:
         return seq[(self._word() * len(seq)) >> 64]
 
     # `random.Random`'s own Python implementations, which draw only through `self.random()`: for three or more
-    # candidates (the compliant variants are two per template today, so the decision never needs them).
+    # candidates whose exact win probabilities would take too long a sum (`win_probabilities`).
     betavariate = _Random.betavariate
     gammavariate = _Random.gammavariate
 
@@ -220,6 +221,97 @@ def _greater(x: tuple[int, int], y: tuple[int, int]) -> float:
     return min(1.0, max(0.0, exp(top) * sum(exp(value - top) for value in logs)))
 
 
+# The longest inclusion-exclusion sum `win_probabilities` computes exactly (its terms: the product of the other
+# candidates' first parameters, summed over their subsets); past it, `choose` draws each posterior instead (the
+# same distribution, slower). Rewards are mostly few: three tones at 40 rewards each are 1,681 terms per arm.
+EXACT_TERMS_LIMIT = 20_000
+
+
+@lru_cache(maxsize=4096)
+def win_probabilities(betas: tuple[tuple[int, int], ...]) -> tuple[float, ...] | None:
+    """P(candidate i's draw is the highest) for independent X_i ~ Beta(*betas[i]), integer parameters >= 1: exact
+    (finite sums), or None when the sums would be longer than `EXACT_TERMS_LIMIT` terms.
+
+        P(X_i is the highest) = integral of f_i(x) * prod over j != i of F_j(x) dx
+
+    and for integer parameters F_j(x) = I_x(a_j, b_j) = 1 - S_j(x), S_j(x) = sum over m < a_j of
+    C(n_j, m) x^m (1 - x)^(n_j - m), n_j = a_j + b_j - 1 (the binomial tail). Expanding the product by
+    inclusion-exclusion over the subsets T of the others, each prod over T of S_j is a polynomial
+    sum over s of c_T(s) x^s (1 - x)^(N_T - s) (the convolution of the S_j's coefficients), and
+    integral of f_i(x) x^s (1 - x)^(N - s) dx = B(a_i + s, b_i + N - s) / B(a_i, b_i). Coefficients and Beta
+    functions are kept in logs (they overflow a float well before the probabilities lose precision).
+    Thompson sampling picks candidate i with exactly this probability, so `choose` draws one uniform against
+    these instead of one Beta variate per candidate; cached, as a tick's decisions of a segment share the
+    standings. Two candidates: `win_probability`."""
+    count = len(betas)
+    if count == 2:
+        second = win_probability(betas[1], betas[0])
+        return 1.0 - second, second
+    heads = [a for a, _ in betas]
+    for i in range(count):
+        terms = 1
+        for j in range(count):
+            if j != i:
+                terms *= heads[j] + 1  # the subsets' products, bounded by prod (a_j + 1)
+        if terms > EXACT_TERMS_LIMIT:
+            return None
+    tails = [_log_tail(a, b) for a, b in betas]  # log c(s) of each S_j, s < a_j
+    products: dict[frozenset[int], list[float]] = {frozenset(): [0.0]}
+    probabilities = []
+    for i, (a, b) in enumerate(betas):
+        others = [j for j in range(count) if j != i]
+        log_beta = lgamma(a) + lgamma(b) - lgamma(a + b)
+        total = 0.0
+        for size in range(count):
+            for subset in _subsets(others, size):
+                coefficients = _product(subset, tails, products)
+                span = sum(betas[j][0] + betas[j][1] - 1 for j in subset)  # N_T
+                logs = [
+                    c + lgamma(a + s) + lgamma(b + span - s) - lgamma(a + b + span) - log_beta
+                    for s, c in enumerate(coefficients)
+                ]
+                top = max(logs)
+                term = exp(top) * sum(exp(value - top) for value in logs)
+                total += -term if size % 2 else term
+        probabilities.append(min(1.0, max(0.0, total)))
+    return tuple(probabilities)
+
+
+def _log_tail(a: int, b: int) -> list[float]:
+    """log C(n, m) for m < a, n = a + b - 1: the coefficients of S(x) = P(Binomial(n, x) < a) = 1 - I_x(a, b)."""
+    n = a + b - 1
+    return [lgamma(n + 1) - lgamma(m + 1) - lgamma(n - m + 1) for m in range(a)]
+
+
+def _subsets(items: list[int], size: int) -> Iterable[frozenset[int]]:
+    return (frozenset(chosen) for chosen in combinations(items, size))
+
+
+def _product(
+    subset: frozenset[int], tails: list[list[float]], products: dict[frozenset[int], list[float]]
+) -> list[float]:
+    """The log coefficients of prod over `subset` of S_j: a convolution, memoised by subset (each arm's sums
+    share the others' products)."""
+    found = products.get(subset)
+    if found is not None:
+        return found
+    last = max(subset)
+    rest = _product(subset - {last}, tails, products)
+    tail = tails[last]
+    convolved = [float("-inf")] * (len(rest) + len(tail) - 1)
+    for s, left in enumerate(rest):
+        for m, right in enumerate(tail):
+            convolved[s + m] = _log_add(convolved[s + m], left + right)
+    products[subset] = convolved
+    return convolved
+
+
+def _log_add(x: float, y: float) -> float:
+    if x < y:
+        x, y = y, x
+    return x if y == float("-inf") else x + log1p(exp(y - x))
+
+
 @cache
 def _stat_keys(template: str, candidates: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(stat_key(template, v) for v in candidates)
@@ -232,9 +324,9 @@ def choose(
 
     Pinned → the pin. One candidate → it. Otherwise with probability `exploration` a uniform pick; else
     any candidate with fewer than `min_exposures` exposures is served first (uniformly among those);
-    else Thompson sampling: one draw from each candidate's Beta posterior, the highest wins (for two
-    candidates, the same choice in distribution from one uniform against the exact probability that the
-    second's draw is the higher: `win_probability`)."""
+    else Thompson sampling: one draw from each candidate's Beta posterior, the highest wins (drawn as the same
+    choice in distribution: one uniform against the exact probability that each candidate's draw is the
+    highest, `win_probability` for two and `win_probabilities` for more, unless that sum is too long)."""
     candidates = settings.candidates.get(template)
     if not candidates:
         return None
@@ -252,10 +344,22 @@ def choose(
         return _choice(segment, template, rng.choice(under), WARM_UP)
     if len(stats) == 2:  # the second wins with the probability that its draw beats the first's: one uniform
         best = 1 if rng.random() < win_probability(stats[1].beta, stats[0].beta) else 0
-    else:
+    elif (probabilities := win_probabilities(tuple(s.beta for s in stats))) is not None:
+        best = _pick(probabilities, rng.random())  # one uniform against each one's chance of the highest draw
+    else:  # sums too long to be worth it: one Beta draw each, the highest
         draws = [rng.betavariate(*s.beta) for s in stats]
         best = max(range(len(candidates)), key=draws.__getitem__)
     return _choice(segment, template, candidates[best], THOMPSON)
+
+
+def _pick(probabilities: tuple[float, ...], uniform: float) -> int:
+    """The index whose share of [0, 1) holds `uniform` (the last one takes any rounding left over)."""
+    cumulative = 0.0
+    for index, probability in enumerate(probabilities):
+        cumulative += probability
+        if uniform < cumulative:
+            return index
+    return len(probabilities) - 1
 
 
 def parse_choice(reason: str | None) -> Choice | None:

@@ -38,7 +38,7 @@ from functions.core.account import DEFAULT_STAGE_BOUNDS, Stage, StageBound, days
 from functions.core.audit import EventType
 from functions.core.clock import ensure_utc, local_date
 from functions.core.engagement import HOURS_IN_WEEK
-from functions.core.experiments import Standing, parse_choice
+from functions.core.experiments import Standing, parse_choice, win_probabilities
 from functions.core.kpis import TRANSACTIONAL_TEMPLATES, AccountRecord, Kpis, MessageStats
 from functions.core.payments import balance_before_payments
 from functions.core.propensity import Model
@@ -413,11 +413,7 @@ def _rows(segment: str, standings: Mapping[str, Standing], rng: random.Random) -
     rows: list[StandingRow] = []
     for template, variants in sorted(by_template.items()):
         ordered = sorted(variants.items())
-        wins = Counter[str]()
-        if len(ordered) > 1:
-            for _ in range(PROBABILITY_DRAWS):
-                draws = [(rng.betavariate(*standing.beta), name) for name, standing in ordered]
-                wins[max(draws)[1]] += 1
+        best = _probability_best(ordered, rng) if len(ordered) > 1 else {}
         for name, standing in ordered:
             alpha, beta = standing.beta
             rows.append(
@@ -429,10 +425,23 @@ def _rows(segment: str, standings: Mapping[str, Standing], rng: random.Random) -
                     rewards=standing.rewards,
                     rate=standing.rewards / standing.exposures if standing.exposures else None,
                     posterior_mean=alpha / (alpha + beta),
-                    probability_best=wins[name] / PROBABILITY_DRAWS if len(ordered) > 1 else None,
+                    probability_best=best.get(name),
                 )
             )
     return rows
+
+
+def _probability_best(ordered: list[tuple[str, Standing]], rng: random.Random) -> dict[str, float]:
+    """Each variant's probability that its posterior draw is the highest: exact (`win_probabilities`), or
+    from `PROBABILITY_DRAWS` Monte Carlo rounds where the exact sum would be too long."""
+    exact = win_probabilities(tuple(standing.beta for _, standing in ordered))
+    if exact is not None:
+        return {name: probability for (name, _), probability in zip(ordered, exact, strict=True)}
+    wins = Counter[str]()
+    for _ in range(PROBABILITY_DRAWS):
+        draws = [(rng.betavariate(*standing.beta), name) for name, standing in ordered]
+        wins[max(draws)[1]] += 1
+    return {name: wins[name] / PROBABILITY_DRAWS for name, _ in ordered}
 
 
 def experiment_standings(standings: Mapping[str, Mapping[str, Standing]], seed: int = 0) -> list[StandingRow]:

@@ -34,7 +34,8 @@ def _snapshot(page, name: str) -> None:
     try:
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True, timeout=15_000)
     except PlaywrightError as error:  # TimeoutError is a subclass
-        warnings.warn(f"screenshot {name}.png failed ({error.message.splitlines()[0]}); the artifact is missing", stacklevel=2)
+        reason = error.message.splitlines()[0]
+        warnings.warn(f"screenshot {name}.png failed ({reason}); the artifact is missing", stacklevel=2)
 
 
 def _serious_violations(page, axe_source: str) -> list[str]:

@@ -179,16 +179,68 @@ def test_the_decisions_thompson_choice_has_thompson_samplings_distribution(a: St
     assert abs(picks["b"] / n - classical) <= 4.5 * 2**0.5 * sigma, (picks, classical)
 
 
-def test_three_candidates_draw_each_posterior() -> None:
-    """More than two candidates (none today: two compliant variants per template): one Beta draw each, the highest."""
+@pytest.mark.parametrize(
+    "betas",
+    [
+        ((3, 8), (5, 9), (2, 2)),
+        ((21, 481), (31, 471), (41, 461)),  # three tones, warmed up
+        ((12, 3), (2, 40), (7, 7)),
+        ((1, 1), (5, 1), (1, 5), (3, 3)),
+    ],
+)
+def test_the_win_probabilities_of_more_candidates_are_exact(betas: tuple[tuple[int, int], ...]) -> None:
+    """`win_probabilities`: each candidate's chance that its Beta draw is the highest sums to 1, does not depend on
+    the order the candidates come in, and is what a Monte Carlo of `random.Random.betavariate` finds."""
+    p = experiments.win_probabilities(betas)
+    assert p is not None and abs(sum(p) - 1) < 1e-9, p
+    reversed_p = experiments.win_probabilities(betas[::-1])
+    assert reversed_p is not None and all(abs(x - y) < 1e-9 for x, y in zip(p, reversed_p[::-1], strict=True))
+    rng = random.Random(29)
+    n = 40_000
+    wins = Counter[int]()
+    for _ in range(n):
+        draws = [rng.betavariate(*beta) for beta in betas]
+        wins[draws.index(max(draws))] += 1
+    for i, probability in enumerate(p):
+        assert abs(wins[i] / n - probability) <= 4.5 * (probability * (1 - probability) / n) ** 0.5 + 1e-9, (i, wins, p)
+
+
+def test_the_win_probabilities_in_closed_form() -> None:
+    # k uniforms: 1/k each. Beta(a, 1) against two uniforms: the integral of a x^(a-1) x^2 = a / (a + 2).
+    assert experiments.win_probabilities(((1, 1),) * 3) == pytest.approx((1 / 3,) * 3, abs=1e-12)
+    assert experiments.win_probabilities(((1, 1),) * 5) == pytest.approx((1 / 5,) * 5, abs=1e-12)
+    for a in (1, 2, 7, 40):
+        first = experiments.win_probabilities(((a, 1), (1, 1), (1, 1)))
+        assert first is not None and abs(first[0] - a / (a + 2)) < 1e-12
+    # Two candidates: the pairwise sum's.
+    assert experiments.win_probabilities(((3, 8), (5, 9))) == pytest.approx(
+        (experiments.win_probability((3, 8), (5, 9)), experiments.win_probability((5, 9), (3, 8))), abs=1e-12
+    )
+    # Too long a sum (many rewards on every arm): None, and `choose` draws each posterior instead.
+    assert experiments.win_probabilities(((500, 3000), (600, 3000), (550, 3000))) is None
+
+
+@pytest.mark.parametrize(
+    "rewards",
+    [(50, 90, 60), (30, 40, 35), (500, 560, 530)],  # the last too many for the exact sum: one Beta draw each
+)
+def test_three_candidates_choice_has_thompson_samplings_distribution(rewards: tuple[int, int, int]) -> None:
+    """Three candidates (a reminder's tones): over many job ids, each is picked as often as its Beta draw is the
+    highest, by the exact probabilities or (past the sum's limit) by one posterior draw each."""
     config = Settings(candidates={"reminder": ("a", "b", "c")}, exploration=0.0, min_exposures=0)
-    stats = {
-        stat_key("reminder", "a"): Standing(1_000, 50),
-        stat_key("reminder", "b"): Standing(1_000, 90),
-        stat_key("reminder", "c"): Standing(1_000, 60),
-    }
-    picks = Counter(picked(stats, config, f"job-{k}") for k in range(500))
-    assert picks["b"] > 490, picks
+    stats = {stat_key("reminder", v): Standing(5_000, r) for v, r in zip("abc", rewards, strict=True)}
+    n = 6_000
+    picks = Counter(picked(stats, config, f"job-{k}") for k in range(n))
+    rng = random.Random(31)
+    m = 20_000
+    wins = Counter[str]()
+    for _ in range(m):
+        draws = {v: rng.betavariate(*stats[stat_key("reminder", v)].beta) for v in "abc"}
+        wins[max(draws, key=draws.__getitem__)] += 1
+    for v in "abc":
+        expected = wins[v] / m
+        sigma = (max(expected * (1 - expected), 1e-4) * (1 / n + 1 / m)) ** 0.5
+        assert abs(picks[v] / n - expected) <= 4.5 * sigma, (v, picks, wins)
     assert choose("reminder", SEGMENT, stats, config, experiments.Draws("x")) == choose(
         "reminder", SEGMENT, stats, config, experiments.Draws("x")
     )
