@@ -683,7 +683,18 @@ class Simulation:
         if writer is None:
             return
         try:
-            writer(records, self.now, self.config.out / "reports" / strategy, lender_id=LENDER_ID, profile=self.profile)
+            # What the daily report reads beside the trails: the experiments' standings, the send-time priors and
+            # the propensity model the scheduler used (functions.reports.service.report_for_lender's reads)
+            from functions.core.reporting import experiment_segments
+            from functions.reports.service import read_learning
+            from functions.store import report_reader
+
+            standings = report_reader.standings(LENDER_ID, experiment_segments(records))
+            priors, model, _ = read_learning(LENDER_ID)
+            writer(
+                records, self.now, self.config.out / "reports" / strategy, lender_id=LENDER_ID, profile=self.profile,
+                experiments=standings, priors=priors, model=model,
+            )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - the report is a by-product; the KPIs are the result
             log.warning("the lender report could not be written: %s", exc)
 

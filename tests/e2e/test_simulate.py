@@ -8,6 +8,7 @@ KPIs with and without the simulation's direct DynamoDB path (local/simulate/dire
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
@@ -41,13 +42,16 @@ def _collected_without_violations(result: dict[str, Any], accounts: int) -> None
     assert result["violations"] == 0
 
 
-def test_a_small_simulation_messages_debtors_and_collects_through_the_emulator_without_violations() -> None:
+def test_a_small_simulation_messages_debtors_and_collects_through_the_emulator_without_violations(
+    tmp_path: Path,
+) -> None:
     # Given a population of debtors who read and pay, when the engine's policy runs 3 virtual days for 8 of them,
-    # once with the handlers' DynamoDB calls straight to moto's handler (the default) and once through botocore's
-    # and moto's HTTP layer, in parallel
+    # once with the handlers' DynamoDB calls straight to moto's handler (the default, keeping its artefacts) and
+    # once through botocore's and moto's HTTP layer, in parallel
     arguments = ("--accounts", "8", "--days", "3", "--seed", "5", "--policy", "engine")
+    runs = [("--out", str(tmp_path)), ("--no-direct-dynamodb",)]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        direct, normal = pool.map(lambda extra: _simulate(*arguments, *extra), [(), ("--no-direct-dynamodb",)])
+        direct, normal = pool.map(lambda extra: _simulate(*arguments, *extra), runs)
 
     # Then they were messaged, money came in through Stripe Checkout's signed webhooks, and no rule was broken
     assert set(direct) == {"engine"}
@@ -56,6 +60,15 @@ def test_a_small_simulation_messages_debtors_and_collects_through_the_emulator_w
     assert direct["engine"]["kpis"] == normal["engine"]["kpis"]
     assert _without_timings(direct["engine"]["stats"]) == _without_timings(normal["engine"]["stats"])
     assert direct["engine"]["stats"]["aws_calls_dynamodb"] > 0
+    # and the run wrote the lender report with what the engine learned: the experiments' standings (wording
+    # and tone, from the experiments table) and the propensity model the scheduler used
+    (folder,) = (tmp_path / "reports" / "engine").glob("*/*")
+    with (folder / "experiments.csv").open() as standings:
+        tested = {(row["template"], row["variant"]) for row in csv.DictReader(standings) if int(row["exposures"])}
+    assert ("reminder", "a") in tested or ("reminder", "b") in tested, tested
+    assert {template for template, _ in tested} >= {"reminder", "tone"}, tested
+    with (folder / "model.csv").open() as model:
+        assert list(csv.DictReader(model)), "the model's coefficients and evaluation"
 
 
 def _without_timings(stats: dict[str, Any]) -> dict[str, Any]:
