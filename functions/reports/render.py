@@ -409,9 +409,11 @@ def charts(figures: LenderFigures) -> list[Chart]:
         save(
             "experiments",
             "Experiments: probability each variant is the best of its template",
-            "Bar chart, over all segments: "
+            "Bar chart of the probability each is the best of its template (a variant of its wording, a tone), over "
+            "all segments: "
             + "; ".join(
-                f"{label} {pct(row.probability_best)} ({row.rewards:,} rewards of {row.exposures:,} exposures)"
+                f"{label} {pct(row.probability_best)} ({_counted(row.rewards, 'reward')} of "
+                f"{_counted(row.exposures, 'exposure')})"
                 for label, row in zip(labels, totals, strict=True)
             )
             + ". The experiments table below has each segment.",
@@ -795,3 +797,8 @@ def render(figures: LenderFigures) -> dict[str, bytes]:
     files["report.html"] = html_page(figures, charts(figures), names).encode("utf-8")
     files["summary.json"] = json.dumps(summary(figures, names), indent=2).encode("utf-8")
     return files
+
+
+def _counted(number: int, noun: str) -> str:
+    """'1 reward', '2,000 rewards'."""
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
