@@ -263,7 +263,8 @@ def win_probabilities(betas: tuple[tuple[int, int], ...]) -> tuple[float, ...] |
         log_beta = lgamma(a) + lgamma(b) - lgamma(a + b)
         total = 0.0
         for size in range(count):
-            for subset in _subsets(others, size):
+            for chosen in combinations(others, size):
+                subset = frozenset(chosen)
                 coefficients = _product(subset, tails, products)
                 span = sum(betas[j][0] + betas[j][1] - 1 for j in subset)  # N_T
                 logs = [
@@ -281,10 +282,6 @@ def _log_tail(a: int, b: int) -> list[float]:
     """log C(n, m) for m < a, n = a + b - 1: the coefficients of S(x) = P(Binomial(n, x) < a) = 1 - I_x(a, b)."""
     n = a + b - 1
     return [lgamma(n + 1) - lgamma(m + 1) - lgamma(n - m + 1) for m in range(a)]
-
-
-def _subsets(items: list[int], size: int) -> Iterable[frozenset[int]]:
-    return (frozenset(chosen) for chosen in combinations(items, size))
 
 
 def _product(

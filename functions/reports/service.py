@@ -159,6 +159,17 @@ def read_learning(
     return priors, model, _source_of(model, location) if model is not None else ""
 
 
+def read_learned(
+    lender_id: str, records: Sequence[AccountRecord], model_location: str | None = None
+) -> tuple[dict[str, dict[str, Standing]], dict[str, dict[int, int]] | None, Model | None, str]:
+    """What the report shows beside the trails: the experiments' standings of the segments `records` name, the
+    send-time priors, and the propensity model in use with where it came from (`read_learning`)."""
+    from functions.store import report_reader
+
+    standings = report_reader.standings(lender_id, experiment_segments(records))
+    return standings, *read_learning(lender_id, model_location)
+
+
 def report_for_lender(
     lender_id: str, as_of: datetime, *, scan_trails: bool = False, model_location: str | None = None
 ) -> Report:
@@ -170,8 +181,7 @@ def report_for_lender(
     from functions.store import lenders, report_reader
 
     records = report_reader.lender_records(lender_id, scan=scan_trails)
-    standings = report_reader.standings(lender_id, experiment_segments(records))
-    priors, model, source = read_learning(lender_id, model_location)
+    standings, priors, model, source = read_learned(lender_id, records, model_location)
     return build_report(
         records,
         as_of,

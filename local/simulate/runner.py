@@ -683,14 +683,11 @@ class Simulation:
         if writer is None:
             return
         try:
-            # What the daily report reads beside the trails: the experiments' standings, the send-time priors and
-            # the propensity model the scheduler used (functions.reports.service.report_for_lender's reads)
-            from functions.core.reporting import experiment_segments
-            from functions.reports.service import read_learning
-            from functions.store import report_reader
+            # What the daily report reads beside the trails (the experiments' standings, the send-time priors and
+            # the propensity model the scheduler used), read as the daily report function reads it
+            from functions.reports.service import read_learned
 
-            standings = report_reader.standings(LENDER_ID, experiment_segments(records))
-            priors, model, _ = read_learning(LENDER_ID)
+            standings, priors, model, _ = read_learned(LENDER_ID, records)
             writer(
                 records, self.now, self.config.out / "reports" / strategy, lender_id=LENDER_ID, profile=self.profile,
                 experiments=standings, priors=priors, model=model,
