@@ -27,6 +27,7 @@ from math import exp, lgamma, log, log1p
 from random import Random as _Random
 from typing import Protocol
 
+from functions.core.account import Stage
 from functions.core.audit import AuditEvent, EventType
 
 # The variants each template words differently, every one rendered in every language, tone, regime and
@@ -59,6 +60,11 @@ class Settings:
     reward_window: timedelta = timedelta(days=7)
     exploration: float = 0.05
     min_exposures: int = 50
+    pool_weight: int = 0  # a segment's prior: up to this many exposures of the lender's other segments (`pooled`)
+
+    def stat_keys(self) -> tuple[str, ...]:
+        """Every arm's stat key (`<template>#<variant>`, `tone#<tone>`): what one segment's standings can hold."""
+        return tuple(stat_key(template, v) for template, variants in self.candidates.items() for v in variants)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +131,54 @@ def segment_key(stage: str, tier: int, language: str) -> str:
 
 def stat_key(template: str, variant: str) -> str:
     return f"{template}#{variant}"
+
+
+# The segments whose evidence is pooled (`pooled`): every stage, segmentation.tier_for's tiers and the languages
+# templates are written in (i18n.TEMPLATE_LANGUAGES; tests/unit/core/test_experiments.py checks both lists). A
+# debtor's other language (`fr`, `es-mx`) is a segment of its own, which gets the pool as its prior but is not in it.
+SEGMENT_TIERS = (1, 2, 3, 4)
+POOLED_LANGUAGES = ("en", "es")
+
+
+def pooled_segments() -> tuple[str, ...]:
+    """The segment keys a lender's pool sums (stage x tier x language): the store reads them in one batch."""
+    return tuple(
+        segment_key(stage.value, tier, language)
+        for stage in Stage
+        for tier in SEGMENT_TIERS
+        for language in POOLED_LANGUAGES
+    )
+
+
+def pooled(segment: str, segments: Mapping[str, SegmentStandings], weight: int) -> dict[str, Standing]:
+    """`segment`'s standings with the evidence of the lender's other segments as its prior (partial pooling).
+
+    Per arm, the other segments' exposures N and rewards R, and the segment's own n and r: the prior is worth
+    m = min(N, weight) exposures at the others' rate, k = m R / N rewards (rounded half up, in integers), and the
+    segment's standing becomes (n + m, r + k): the Beta posterior Beta(1 + r + k, 1 + n - r + m - k). A new
+    segment starts from what the lender learned elsewhere, shrunk to at most `weight` messages' worth; as its own
+    exposures grow past `weight` they dominate, so a segment that truly differs still learns its own best arm.
+    The warm-up counts the pooled exposures: an arm is past it when the segment and the prior together have
+    `min_exposures`. `weight` 0 (or no other evidence) leaves the segment's own standings."""
+    own = segments.get(segment, {})
+    if weight <= 0:
+        return dict(own)
+    others: dict[str, list[int]] = {}
+    for key, standings in segments.items():
+        if key == segment:
+            continue
+        for arm, standing in standings.items():
+            total = others.setdefault(arm, [0, 0])
+            total[0] += standing.exposures
+            total[1] += min(standing.rewards, standing.exposures)
+    result: dict[str, Standing] = {}
+    for arm in own.keys() | others.keys():
+        mine = own.get(arm, _EMPTY)
+        exposures, rewards = others.get(arm, (0, 0))
+        prior = min(exposures, weight)
+        prior_rewards = (2 * prior * rewards + exposures) // (2 * exposures) if exposures else 0
+        result[arm] = Standing(mine.exposures + prior, min(mine.rewards, mine.exposures) + prior_rewards)
+    return result
 
 
 class Draws:

@@ -144,6 +144,8 @@ class ExperimentsPolicy(BaseModel):
     reward_window_days: int = Field(default=7, ge=1, le=60)
     exploration: float = Field(default=0.05, ge=0, le=0.5)
     min_exposures: int = Field(default=50, ge=0, le=100_000)
+    # A segment's prior: up to this many exposures' worth of the lender's other segments (0: each segment alone)
+    pool_weight: int = Field(default=500, ge=0, le=1_000_000)
 
     @model_validator(mode="after")
     def _compliant(self) -> Self:
@@ -191,6 +193,7 @@ class ExperimentsPolicy(BaseModel):
             reward_window=timedelta(days=self.reward_window_days),
             exploration=self.exploration,
             min_exposures=self.min_exposures,
+            pool_weight=self.pool_weight,
         )
 
 

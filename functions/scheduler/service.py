@@ -126,8 +126,9 @@ class Scheduler:
                 summary.left = len(due) - index
                 break
             rules, policy = self._rules_for(account.lender_id)
-            # Experiment standings: read once per lender segment in this run, only for lenders that test.
-            standings = run_standings.of(account.lender_id) if rules.experiments is not None else None
+            # Experiment standings: read once per lender in this run (pooled), only for lenders that test.
+            testing = rules.experiments
+            standings = run_standings.of(account.lender_id, testing) if testing is not None else None
             plan = decide(account, now, rules, policy, standings=standings, learned=learned(account.lender_id, rules))
             pending = self._with_charges(_Pending(account, plan), now)
             plan = pending.plan

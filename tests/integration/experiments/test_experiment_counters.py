@@ -4,6 +4,7 @@ Stripe webhooks)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from functions.core.account import Channel
 from functions.core.compliance import gate_policy
-from functions.core.experiments import TONE, Choice, parse_choice, parse_choices
+from functions.core.experiments import TONE, Choice, Standing, parse_choice, parse_choices
 from functions.core.jobs import Job
 from functions.core.lender import LenderProfile
 from functions.scheduler.service import Scheduler
@@ -156,3 +157,50 @@ def test_a_lender_testing_tones_learns_the_tone_with_the_wording(hooks: dict[str
     pay("pi_tone_1", "evt_tone_1", paid_at)  # Stripe's redelivery
     tone = store.standings("acme", SEGMENT)
     assert (tone[f"{TONE}#friendly"].rewards, tone[f"{TONE}#firm"].rewards, standing("b").rewards) == (301, 10, 301)
+
+
+def test_a_new_segment_starts_from_what_the_lenders_other_segments_learned(hooks: dict[str, Any]) -> None:
+    # Given a lender whose other segments found b far better (none of it in the account's segment, mid#2#en),
+    boto3.client("ses").verify_domain_identity(Domain=SENDER.split("@")[1])
+    outreach = {"experiments": {**PROFILE.outreach.experiments.model_dump(), "pool_weight": 400}}
+    profile = LenderProfile(lender_id="acme", creditor_name="Acme", outreach=outreach)
+    lenders.put(profile)
+    for segment, (a, b) in {"early#2#en": ((300, 3), (300, 60)), "late#1#es": ((200, 2), (200, 40))}.items():
+        store.ExperimentModel(f"acme#{segment}", "reminder#a", exposures=a[0], rewards=a[1]).save()
+        store.ExperimentModel(f"acme#{segment}", "reminder#b", exposures=b[0], rewards=b[1]).save()
+    store.ExperimentModel("acme#mid#2#fr", "reminder#a", exposures=50, rewards=0).save()  # outside the pool
+    rules = profile.rules()
+    assert rules.experiments is not None
+    # when the scheduler's run reads the standings, the segment's arms carry the pool as a prior (400 of the
+    # 500 exposures each, at the others' rates: 4 and 80 rewards), read in one batch with every other segment;
+    run = store.RunStandings()
+    standings = run.of("acme", rules.experiments)
+    assert standings(SEGMENT) == {"reminder#a": Standing(400, 4), "reminder#b": Standing(400, 80)}
+    assert standings("early#2#en")["reminder#b"] == Standing(300 + 200, 60 + 40)
+    # a language without templates is a segment of its own that gets the same prior but is not in it;
+    assert standings("mid#2#fr")["reminder#a"] == Standing(50 + 400, 4)
+    assert standings(SEGMENT)["reminder#a"] == Standing(400, 4)
+    assert run.failures == 0
+    # without pooling the segment is on its own;
+    unpooled = store.RunStandings().of("acme", replace(rules.experiments, pool_weight=0))
+    assert unpooled(SEGMENT) == {}
+    # and the decision there is Thompson's, not a warm-up pick: b, as the lender learned.
+    place(ACCOUNT, TICK - timedelta(hours=1))
+    Scheduler(hooks["sqs"], {Channel.EMAIL: hooks["queue_url"]}, 4, lambda _: (rules, gate_policy(rules))).run(TICK)
+    (raw,) = drain(hooks["sqs"], hooks["queue_url"])
+    assert parse_choice(raw["reason"]) == Choice(SEGMENT, "reminder", "b", "thompson")
+
+
+def test_an_unreadable_pool_counts_as_unseen_for_the_run(
+    hooks: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*_: object, **__: object) -> None:
+        raise store.StoreError("throttled")
+
+    monkeypatch.setattr(store, "pooled_standings", fail)
+    rules = PROFILE.rules()
+    assert rules.experiments is not None and rules.experiments.pool_weight > 0
+    seed("b", 1_000, 300)
+    run = store.RunStandings()
+    assert run.of("acme", rules.experiments)(SEGMENT) == {}
+    assert run.failures == 1

@@ -430,3 +430,101 @@ def test_a_payment_rewards_the_tone_the_message_carried_with_its_variant() -> No
     found = rewarded_message([message("job:2", other_tone, "neutral")], NOW + timedelta(days=1), timedelta(days=7))
     assert found == ("job:2", (variant,))
     assert experiments.chosen_as_sent(tone, "promise_due", "b", "neutral") is False  # tones are tested on reminders
+
+
+def pooled_play(segments: int, rounds: int, rates: dict[str, float], seed: int, config: Settings) -> list[str]:
+    """A synthetic lender of many small segments where the same variant is better everywhere: messages go to the
+    segments in turn, each chosen from its segment's standings pooled with the others' (`experiments.pooled`)."""
+    env, rng = random.Random(seed + 1), random.Random(seed)
+    keys = [segment_key(stage, tier, "en") for stage in ("early", "mid", "late", "advanced") for tier in (1, 2, 3, 4)]
+    keys = (keys * (segments // len(keys) + 1))[:segments]
+    table: dict[str, dict[str, Standing]] = {key: {} for key in keys}
+    chosen = []
+    for index in range(rounds):
+        segment = keys[index % len(keys)]
+        choice = choose("reminder", segment, experiments.pooled(segment, table, config.pool_weight), config, rng)
+        assert choice is not None
+        before = table[segment].get(choice.stat_key, Standing())
+        paid = env.random() < rates[choice.variant]
+        table[segment][choice.stat_key] = Standing(before.exposures + 1, before.rewards + paid)
+        chosen.append(choice.variant)
+    return chosen
+
+
+def test_pooling_starts_a_segment_from_the_other_segments_evidence() -> None:
+    # Given a lender's segments: the new one has sent nothing, two others have (b ahead), and one (late#1#en) a lot,
+    table = {
+        "mid#2#en": {},
+        "early#2#en": {"reminder#a": Standing(100, 2), "reminder#b": Standing(100, 5)},
+        "early#3#en": {"reminder#a": Standing(50, 1), "reminder#b": Standing(40, 3)},
+        "late#1#en": {"reminder#a": Standing(2_000, 30)},
+    }
+    # when the new segment is pooled with a weight of 500 exposures,
+    pooled = experiments.pooled("mid#2#en", table, 500)
+    # then each arm starts from the others' exposures, at most 500, at their rate (rounded half up): a from
+    # 2,150 exposures with 33 rewards (500 at 7.67 rewards: 8), b from all 140 with 8.
+    assert pooled == {"reminder#a": Standing(500, 8), "reminder#b": Standing(140, 8)}
+    # A segment's own evidence adds to the prior, and is not in its own prior (a: 500 of 2,100 with 32: 7.62).
+    assert experiments.pooled("early#3#en", table, 500) == {
+        "reminder#a": Standing(50 + 500, 1 + 8),
+        "reminder#b": Standing(40 + 100, 3 + 5),
+    }
+    # Weight 0 leaves each segment on its own.
+    assert experiments.pooled("early#3#en", table, 0) == table["early#3#en"]
+    assert experiments.pooled("mid#2#en", table, 0) == {}
+
+
+def test_a_segment_that_differs_learns_its_own_best_variant_through_the_prior() -> None:
+    # Given the rest of the lender strongly prefers b, and this segment's own 3,000 messages say a,
+    table = {
+        "late#4#es": {"reminder#a": Standing(1_500, 75), "reminder#b": Standing(1_500, 15)},
+        "early#2#en": {"reminder#a": Standing(20_000, 200), "reminder#b": Standing(20_000, 800)},
+    }
+    pooled = experiments.pooled("late#4#es", table, 500)
+    # then the prior is worth only 500 exposures an arm, and the segment still picks a almost always.
+    assert experiments.win_probability(pooled["reminder#a"].beta, pooled["reminder#b"].beta) > 0.999
+    config = settings(exploration=0.0, pool_weight=500)
+    picks = Counter(choose("reminder", "late#4#es", pooled, config, random.Random(3)).variant for _ in range(200))  # type: ignore[union-attr]
+    assert picks["a"] > 195, picks
+
+
+def test_the_warm_up_counts_the_pooled_exposures() -> None:
+    # Given the other segments sent each variant 60 times (over the 50 of the warm-up) and this one none,
+    table = {"mid#2#en": {}, "early#1#en": {"reminder#a": Standing(60, 0), "reminder#b": Standing(60, 6)}}
+    config = settings(exploration=0.0, min_exposures=50, pool_weight=500)
+    pooled = experiments.pooled("mid#2#en", table, config.pool_weight)
+    # then the new segment's choice is Thompson's (not a warm-up pick), and b is chosen nearly always.
+    picks = [choose("reminder", "mid#2#en", pooled, config, random.Random(seed)) for seed in range(100)]
+    assert {c.how for c in picks if c} == {experiments.THOMPSON}
+    assert Counter(c.variant for c in picks if c)["b"] > 95
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_pooling_finds_the_better_variant_sooner_across_many_small_segments(seed: int) -> None:
+    # Given 32 segments of 150 messages each where b pays 3 % and a 1.5 % everywhere (too few for a segment on
+    # its own to leave the warm-up for long),
+    rates = {"a": 0.015, "b": 0.03}
+    alone = pooled_play(32, 32 * 150, rates, seed, settings(pool_weight=0))
+    pooled = pooled_play(32, 32 * 150, rates, seed, settings(pool_weight=500))
+    # then pooling sends the better variant much more often over the run, and both are still tried.
+    share_alone, share_pooled = Counter(alone)["b"] / len(alone), Counter(pooled)["b"] / len(pooled)
+    assert share_alone < 0.65, share_alone
+    assert share_pooled > share_alone + 0.15, (share_alone, share_pooled)
+    assert Counter(pooled)["a"] >= 100
+
+
+def test_the_pool_is_every_stage_tier_and_template_language() -> None:
+    from functions.core import i18n
+
+    segments = experiments.pooled_segments()
+    assert experiments.POOLED_LANGUAGES == i18n.TEMPLATE_LANGUAGES
+    assert len(segments) == len(set(segments)) == len(Stage) * 4 * len(i18n.TEMPLATE_LANGUAGES)
+    assert {"early#1#en", "advanced#4#es", "pre_due#2#en", "none#3#es"} <= set(segments)
+    assert settings(tones=("friendly", "firm")).stat_keys() == (
+        "reminder#a",
+        "reminder#b",
+        "promise_due#a",
+        "promise_due#b",
+        "tone#friendly",
+        "tone#firm",
+    )
