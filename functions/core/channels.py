@@ -1,9 +1,11 @@
 """Channel choice: which channel to try first for a debtor, from how they answer each one (docs/learning.md).
 
 - **Responsiveness**: per channel a Beta(1 + responses, 1 + deliveries - responses) posterior from the
-  engagement counters (`core.engagement`: `<channel>:delivered`, `:opened`, `:clicked`, `:replied`; a
-  message's open and click count once). A channel judged on enough deliveries whose posterior mean is
-  above the first choice's goes first.
+  engagement counters (`core.engagement`: `<channel>:delivered`, `:clicked`, `:replied`). A response is what
+  every channel can show: a link followed (an email's click from SES; a text's from the portal, whose visit
+  came by the text's own link) or a reply. Not an email's open: a text has no open to match it (an email
+  that is read would beat a text that is acted on), and mail privacy proxies open mail nobody read. A
+  channel judged on enough deliveries whose posterior mean is above the first choice's goes first.
 - **Escalation**: a channel with `k` unanswered deliveries since its last response (the counters'
   `<channel>:answered` mark: the deliveries counted when a response last came; a payment or a portal
   visit answers every channel) goes after the channels that are still answering. Without delivery
@@ -50,28 +52,20 @@ class Responsiveness:
         return a / (a + b)
 
 
-# Each channel's counter names (`<channel>:delivered`, `:opened`, `:clicked`, `:replied`, `:answered`), made once;
+# Each channel's counter names (`<channel>:delivered`, `:clicked`, `:replied`, `:answered`), made once;
 # keyed by the channel's text (hashing an Enum member is a Python-level call).
 _COUNTERS = {
-    c._value_: tuple(f"{c._value_}:{n}" for n in ("delivered", "opened", "clicked", "replied", ANSWERED))
-    for c in Channel
+    c._value_: tuple(f"{c._value_}:{n}" for n in ("delivered", "clicked", "replied", ANSWERED)) for c in Channel
 }
 
 
 def responsiveness(counts: Mapping[str, int], channel: Channel) -> Responsiveness | None:
     """The channel's record from the engagement counters, None before anything was delivered on it."""
-    delivered_key, opened_key, clicked_key, replied_key, answered_key = _COUNTERS[channel._value_]
+    delivered_key, clicked_key, replied_key, answered_key = _COUNTERS[channel._value_]
     delivered = int(counts.get(delivered_key, 0))
     if delivered <= 0:
         return None
-    responses = min(
-        delivered,
-        max(
-            int(counts.get(opened_key, 0)),
-            int(counts.get(clicked_key, 0)),
-            int(counts.get(replied_key, 0)),
-        ),
-    )
+    responses = min(delivered, max(int(counts.get(clicked_key, 0)), int(counts.get(replied_key, 0))))
     mark = counts.get(answered_key)
     # Counters from before the mark existed: answered if the channel ever got a response.
     unanswered = (0 if responses else delivered) if mark is None else max(0, delivered - int(mark))

@@ -6,7 +6,9 @@ The signature is HMAC-SHA256 under the link-signing key (Secrets Manager), so a 
 or extended. Who opens the link still has to prove who they are before the portal shows anything.
 
 Version 2 exists so a text fits one SMS segment (the v1 link alone took ~112 of its 160 characters):
-- `2`: the version;
+- `2`: the version; `3` is the same token sent in a text (`sign(..., channel="sms")`), so the portal can credit
+  a visit to the text that brought it (an email's clicks are SES's click events; a text has no click tracking,
+  and the text has no character to spare for a marker). Signed with the rest: it cannot be changed either;
 - the link_ref as stored (22 base64url characters for the 128 random bits of `new_link_ref`);
 - the expiry: whole hours since the Unix epoch, 4 base-36 digits (`[0-9a-z]`, fixed width until 2161),
   rounded up so a link is never shorter-lived than its TTL;
@@ -29,6 +31,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 VERSION = "2"
+SMS_VERSION = "3"  # a compact token sent in a text: its claims say `channel="sms"`
+_CHANNEL_OF_VERSION = {VERSION: None, SMS_VERSION: "sms"}
+_VERSION_OF_CHANNEL = {None: VERSION, "sms": SMS_VERSION}
 LEGACY_VERSION = "v1"
 DEFAULT_TTL = timedelta(days=30)
 MAX_TOKEN_LENGTH = 256
@@ -37,7 +42,7 @@ _HOUR = 3600
 _EXPIRY_DIGITS = 4  # base-36 hours since 1970: 4 digits cover 1975-2161
 _SIGNATURE_BYTES = 16  # 128 bits
 _SIGNATURE_CHARS = 22  # base64url of 16 bytes, unpadded
-_COMPACT = re.compile(r"2([A-Za-z0-9_-]{16,64})([0-9a-z]{4})([A-Za-z0-9_-]{22})")  # fullmatch
+_COMPACT = re.compile(r"([23])([A-Za-z0-9_-]{16,64})([0-9a-z]{4})([A-Za-z0-9_-]{22})")  # fullmatch
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -53,6 +58,7 @@ class LinkError(ValueError):
 class LinkClaims:
     link_ref: str
     expires_at: datetime
+    channel: str | None = None  # "sms": the link was sent in a text (a version 3 token)
 
 
 def new_link_ref() -> str:
@@ -73,15 +79,19 @@ def _base36(value: int, width: int) -> str:
     return digits.rjust(width, "0")
 
 
-def sign(link_ref: str, now: datetime, key: bytes, ttl: timedelta = DEFAULT_TTL) -> str:
-    """The compact (version 2) token for `link_ref`, valid until `now + ttl` rounded up to the next whole hour."""
+def sign(link_ref: str, now: datetime, key: bytes, ttl: timedelta = DEFAULT_TTL, channel: str | None = None) -> str:
+    """The compact token for `link_ref`, valid until `now + ttl` rounded up to the next whole hour: version 2, or
+    3 for a link sent in a text (`channel="sms"`, the only channel a token names)."""
+    version = _VERSION_OF_CHANNEL.get(channel)
+    if version is None:
+        raise ValueError(f"a link token names no channel but sms, not {channel!r}")
     if not _REF.fullmatch(link_ref):
         raise ValueError("link_ref must be 16-64 URL-safe characters")
     hours = math.ceil((now + ttl).timestamp() / _HOUR)
     expiry = _base36(hours, _EXPIRY_DIGITS)
     if len(expiry) != _EXPIRY_DIGITS:
         raise ValueError("expiry out of the compact token's range (1975-2161)")
-    body = f"{VERSION}{link_ref}{expiry}"
+    body = f"{version}{link_ref}{expiry}"
     return body + _mac(key, body, _SIGNATURE_BYTES)
 
 
@@ -99,10 +109,12 @@ def _verify(token: str, key: bytes) -> LinkClaims:
     """The claims of a genuine token of either version, expired or not; raises LinkError otherwise."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
         raise LinkError("malformed")
+    channel = None
     if compact := _COMPACT.fullmatch(token):
-        link_ref, expiry, signature = compact.groups()
+        version, link_ref, expiry, signature = compact.groups()
         expected = _mac(key, token[:-_SIGNATURE_CHARS], _SIGNATURE_BYTES)
         expires = int(expiry, 36) * _HOUR
+        channel = _CHANNEL_OF_VERSION[version]
     else:
         parts = token.split(".")
         if len(parts) != 4 or parts[0] != LEGACY_VERSION or not _REF.fullmatch(parts[1]):
@@ -114,7 +126,7 @@ def _verify(token: str, key: bytes) -> LinkClaims:
         expires = int(parts[2])
     if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii", "replace")):
         raise LinkError("bad_signature")
-    return LinkClaims(link_ref=link_ref, expires_at=datetime.fromtimestamp(expires, tz=UTC))
+    return LinkClaims(link_ref=link_ref, expires_at=datetime.fromtimestamp(expires, tz=UTC), channel=channel)
 
 
 def read(token: str, now: datetime, key: bytes) -> LinkClaims:

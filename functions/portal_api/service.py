@@ -169,7 +169,7 @@ def start_session(token: str, answers: Answers, call: Call, runtime: Runtime) ->
         session, expires_at = sessions.issue(claims.link_ref, language, call.now, runtime.link_key())
         audit(account_id, call, EventType.PORTAL_VERIFIED, check=check.value)
         count(names.METRIC_PORTAL_VERIFIED)
-        _count_visit(account, call.now)
+        _count_visit(account, call.now, claims.channel)
         return {"session": session, "expires_at": expires_at, "language": language}
     failures, lock = portal_store.record_failure(account_id, portal.MAX_FAILED_ATTEMPTS, call.now + portal.LOCK_PERIOD)
     audit(account_id, call, EventType.PORTAL_VERIFICATION_FAILED, check=check.value, failures=failures)
@@ -414,8 +414,12 @@ def set_preferences(
     return saved, portal_store.get(account.account_id)
 
 
-def _count_visit(account: Account, now: datetime) -> None:
+def _count_visit(account: Account, now: datetime, link_channel: str | None) -> None:
     """A visit past the identity check is an engagement signal (the send-time histograms, every channel
-    answered, the propensity's portal visits). Best effort: a lost count never fails the debtor's visit."""
+    answered, the propensity's portal visits). A visit by a text's link is also that text's click
+    (`sms:clicked`, as SES counts an email's): channels are compared on the links debtors follow
+    (core.channels). Best effort: a lost count never fails the debtor's visit."""
     with contextlib.suppress(StoreError):
         learning.record_engagement(account, Signal.PORTAL_VISIT, None, now)
+        if link_channel == Channel.SMS.value:
+            learning.record_engagement(account, Signal.CLICKED, Channel.SMS, now)

@@ -46,6 +46,7 @@ UNDELIVERABLE = "undeliverable"
 MIME_POLICY = email.policy.SMTP.clone(max_line_length=998)
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 SAVE_ATTEMPTS = 3
+_LINK_CHANNEL = {Channel.SMS: Channel.SMS.value}  # the channel a pay link's token names (links.sign)
 
 # Provider error codes that mean "this address / number will never work": block the channel, never retry.
 PERMANENT_EMAIL_ERRORS: dict[str, Block] = {
@@ -170,7 +171,8 @@ class Sender:
         if not account.link_ref:
             return Delivery(SUPPRESSED, reason="no_pay_link")
         lender = self._lenders.get(account.lender_id)
-        token = links.sign(account.link_ref, now, self._link_key())
+        # A text's token says so (version 3): the portal credits the visit it brings to texts.
+        token = links.sign(account.link_ref, now, self._link_key(), channel=_LINK_CHANNEL.get(self.channel))
         message_links = messages.MessageLinks(
             pay_url=links.pay_url(self._portal_url, token),
             unsubscribe_url=f"{self._portal_api_url}/unsubscribe?t={token}",

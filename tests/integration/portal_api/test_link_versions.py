@@ -47,3 +47,24 @@ def test_an_expired_v1_link_still_unsubscribes(portal) -> None:
     assert reply.status == 200
     stored = accounts.get(other.account_id)
     assert stored is not None and stored.blocked_channels == {Channel.EMAIL: Block.OPTED_OUT}
+
+
+def test_a_visit_by_a_texts_link_counts_as_that_texts_click(portal) -> None:
+    # Given the account's texts and emails have been delivered,
+    from functions.store import webhooks as engagement_store
+
+    ref = portal.account.link_ref
+    assert ref
+    account_id = portal.account.account_id
+    engagement_store.add_engagement(account_id, {"sms:delivered": 2, "email:delivered": 2}, None)
+    by_email = links.sign(ref, NOW - timedelta(days=1), LINK_KEY)
+    by_text = links.sign(ref, NOW - timedelta(days=1), LINK_KEY, channel="sms")
+    assert by_text[0] == "3" and len(by_text) == len(by_email)
+    # when the debtor opens the email's link and passes the check, only the visit counts (SES counts its click);
+    assert portal.client.post("/session", {"token": by_email, "date_of_birth": BIRTH}).status == 200
+    counts = engagement_store.engagement_counts(account_id)
+    assert counts.get("any:portal_visit") == 1 and "sms:clicked" not in counts and "email:clicked" not in counts
+    # and when they come by the text's link, the visit is also the text's click, and texts are answered.
+    assert portal.client.post("/session", {"token": by_text, "date_of_birth": BIRTH}).status == 200
+    counts = engagement_store.engagement_counts(account_id)
+    assert (counts.get("any:portal_visit"), counts.get("sms:clicked"), counts.get("sms:answered")) == (2, 1, 2)

@@ -28,7 +28,8 @@ def test_each_sms_job_becomes_one_transactional_text_even_when_the_batch_comes_t
     sent = sorted(texts())
     assert [phone for phone, _ in sent] == ["+13125550147", "+13125550199"]
     text = sent[0][1]
-    assert "$153.50" in text and f"{PORTAL_URL}/#t=2" in text and text.endswith("Reply STOP to opt out")
+    # A text's token says it was sent in a text (links.SMS_VERSION): a visit by it is the text's click.
+    assert "$153.50" in text and f"{PORTAL_URL}/#t=3" in text and text.endswith("Reply STOP to opt out")
     assert len(requests) == 2
     attributes = requests[0]["MessageAttributes"]
     assert attributes["AWS.SNS.SMS.SMSType"] == {"DataType": "String", "StringValue": "Transactional"}

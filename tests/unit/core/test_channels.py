@@ -48,9 +48,10 @@ SMS_DELIVERED = (Signal.DELIVERED, Channel.SMS)
 
 
 def test_responsiveness_is_a_beta_posterior_of_responses_over_deliveries() -> None:
-    counts = {"email:delivered": 8, "email:opened": 3, "email:clicked": 1}
+    counts = {"email:delivered": 8, "email:opened": 5, "email:clicked": 2}
     record = responsiveness(counts, Channel.EMAIL)
-    assert record is not None and record.beta == (4, 6) and record.mean == 0.4
+    # The links followed (2 of 8), not the opens: a text has no open to compare with.
+    assert record is not None and record.beta == (3, 7) and record.mean == 0.3
     assert record.unanswered == 0  # counters from before the mark: it answered once, so it is not unanswered
     assert responsiveness({"email:opened": 2}, Channel.EMAIL) is None  # nothing delivered: nothing to judge
     capped = responsiveness({"sms:delivered": 2, "sms:replied": 5}, Channel.SMS)
@@ -111,6 +112,24 @@ def test_a_channel_that_answers_clearly_better_goes_first() -> None:
     )
     plan = decide_at(answers_texts)
     assert plan.job.channel is Channel.SMS and "engagement: sms answers best" in plan.why
+
+
+def test_texts_acted_on_beat_emails_only_opened() -> None:
+    # Given a debtor who opens most emails but follows none of their links, and follows the link in texts
+    # (the portal counts a visit by a text's link as its click),
+    reads_email_acts_on_texts = counted(
+        texting(make_account()),
+        *(EMAIL_DELIVERED, (Signal.OPENED, Channel.EMAIL)) * 4,
+        *(SMS_DELIVERED,) * 4,
+        (Signal.CLICKED, Channel.SMS),
+        (Signal.CLICKED, Channel.SMS),
+    )
+    # then texts go first: opens say the email was seen, not that it works.
+    plan = decide_at(reads_email_acts_on_texts)
+    assert plan.job.channel is Channel.SMS and "engagement: sms answers best" in plan.why
+    # With a click on an email for each text's, email (the policy's first) keeps its place.
+    clicks_both = counted(reads_email_acts_on_texts, (Signal.CLICKED, Channel.EMAIL), (Signal.CLICKED, Channel.EMAIL))
+    assert decide_at(clicks_both).job.channel is Channel.EMAIL
 
 
 def test_when_every_channel_is_unanswered_the_one_tried_longest_ago_goes_first() -> None:

@@ -59,7 +59,8 @@ def _flip_last(token: str) -> str:
         (links.sign_v1, lambda t: t + "." + t, "malformed"),
         (links.sign_v1, lambda t: t.replace(".", ".²", 2).replace(".²", ".", 1), "malformed"),  # non-ASCII digit
         (links.sign, _flip_last, "bad_signature"),
-        (links.sign, lambda t: "3" + t[1:], "malformed"),
+        (links.sign, lambda t: "3" + t[1:], "bad_signature"),  # an email's link passed off as a text's
+        (links.sign, lambda t: "4" + t[1:], "malformed"),
         (links.sign, lambda t: t[:-1], "malformed|bad_signature"),  # the fields shift by one
         (links.sign, lambda t: t[:16], "malformed"),
         (links.sign, lambda t: t + "\n", "malformed"),
@@ -170,6 +171,17 @@ def test_no_string_but_the_signed_token_verifies(candidate) -> None:
         return
     with pytest.raises(links.LinkError):
         links.read(candidate, NOW, KEY)
+
+
+def test_a_texts_token_names_its_channel_at_no_cost_in_length() -> None:
+    ref = links.new_link_ref()
+    by_text, by_email = links.sign(ref, NOW, KEY, channel="sms"), links.sign(ref, NOW, KEY)
+    assert by_text[0] == "3" and by_email[0] == "2" and len(by_text) == len(by_email)
+    assert links.read(by_text, NOW, KEY) == links.LinkClaims(ref, links.read(by_email, NOW, KEY).expires_at, "sms")
+    assert links.read(by_email, NOW, KEY).channel is None and links.read_even_if_expired(by_text, KEY).channel == "sms"
+    assert links.read(links.sign_v1(ref, NOW, KEY), NOW, KEY).channel is None
+    with pytest.raises(ValueError, match="no channel but sms"):
+        links.sign(ref, NOW, KEY, channel="email")
 
 
 def test_the_pay_url_keeps_the_token_out_of_server_logs() -> None:
