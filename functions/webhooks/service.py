@@ -79,16 +79,36 @@ def _metadata(obj: dict[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
 
 
+# What a Stripe object's field may be before it is stored: its ids are short strings and its amounts are bounded
+# (8 digits in minor units); a signed event carrying anything else (found by tests/fuzz/test_fuzz_webhooks.py: a
+# 40-digit amount or a 1e308 reason made DynamoDB refuse the audit event, a 500 Stripe retries for days) gets None.
+MAX_ID_LENGTH = 255
+MAX_MINOR = 10**15
+MAX_TEXT = 200
+
+
 def _id(value: Any) -> str | None:
-    if value is None:
-        return None
+    """A Stripe id (`pi_...`) or an expanded object's id; None for anything that is not a short string or int."""
     if isinstance(value, dict):
-        return str(value.get("id")) if value.get("id") else None
-    return str(value)
+        value = value.get("id")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value)
+    return text if 0 < len(text) <= MAX_ID_LENGTH else None
 
 
 def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | str) and str(value).lstrip("-").isdigit() else None
+    """An integer field (an amount in minor units, an installment number), None when it is not one or is beyond
+    any real amount."""
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).lstrip("-").isdigit():
+        return None
+    number = int(value)
+    return number if abs(number) < MAX_MINOR else None
+
+
+def _text(value: Any) -> str | None:
+    """A free-text field (a dispute's reason), cut to a length an audit event keeps."""
+    return value[:MAX_TEXT] if isinstance(value, str) else None
 
 
 def _epoch(value: Any) -> datetime | None:
@@ -380,17 +400,17 @@ class StripeEvents:
     def _dispute_created(self, event: dict[str, Any], dispute: dict[str, Any], now: datetime) -> Outcome:
         account_id = self._account_id(_metadata(dispute))
         if account_id is None or accounts.get(account_id) is None:
-            return Outcome(UNMATCHED, event["type"], detail={"dispute": dispute.get("id")})
+            return Outcome(UNMATCHED, event["type"], detail={"dispute": _id(dispute.get("id"))})
         accounts.set_flag(account_id, Flag.DISPUTE, True, now)
         detail = {
-            "dispute": dispute.get("id"),
+            "dispute": _id(dispute.get("id")),
             "payment": _id(dispute.get("payment_intent")) or _id(dispute.get("charge")),
-            "reason": dispute.get("reason"),
+            "reason": _text(dispute.get("reason")),
             "amount_minor": _int(dispute.get("amount")),
             "currency": str(dispute.get("currency") or "").upper() or None,
         }
         events.append(
-            AuditEvent(account_id, now, EventType.PAYMENT_DISPUTED, f"dispute:{dispute.get('id')}", ACTOR, detail)
+            AuditEvent(account_id, now, EventType.PAYMENT_DISPUTED, f"dispute:{detail['dispute']}", ACTOR, detail)
         )
         return Outcome(APPLIED, event["type"], account_id, detail=detail)
 

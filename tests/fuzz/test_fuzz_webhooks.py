@@ -173,6 +173,14 @@ def test_an_event_whose_envelope_is_not_stripes_is_a_400(account: str, change: d
         ("rubymock_checkout.session.completed.payment_mode.json", {"currency": None}),  # was KeyError
         ("rubymock_payment_intent.succeeded.json", {"currency": "dollars"}),  # was MoneyError
         ("rubymock_charge.refunded.json", {"created": [1]}),  # was TypeError in int()
+        # DynamoDB refused the audit event (a ValidationException: numbers beyond 38 digits or 1e125, a key
+        # beyond 1,024 bytes): these were 500s
+        ("rubymock_charge.dispute.created.json", {"amount": 10**40}),
+        ("rubymock_charge.dispute.created.json", {"amount": str(10**40)}),
+        ("rubymock_charge.dispute.created.json", {"reason": 1e308}),
+        ("rubymock_charge.dispute.created.json", {"reason": {"nested": -(10**39)}}),
+        ("rubymock_charge.dispute.created.json", {"id": "dp_" + "x" * 2_000}),
+        ("rubymock_charge.refunded.json", {"amount_refunded": 10**40}),
     ],
 )
 def test_a_signed_event_with_an_impossible_object_is_acknowledged(account: str, name: str, change: dict) -> None:
