@@ -31,6 +31,7 @@ from functions.core.account import Account, Channel, ContactKind
 
 MIN_DELIVERIES_TO_JUDGE = 3  # deliveries on a channel before its responsiveness reorders the channels
 ANSWERED = "answered"  # `<channel>:answered`: the channel's deliveries counted at its last response
+ROTATION = "every channel unanswered"  # the note of a rotation: the debtor's record tells no channel apart
 _ATTEMPT = ContactKind.ATTEMPT
 
 
@@ -152,5 +153,5 @@ def learned_order(
         tried = {c: _last_attempt(account, c) for c in order}
         never = [c for c in order if tried[c][0] == 0]
         rotation = (*never, *sorted((c for c in order if c not in never), key=lambda c: tried[c][1]))  # type: ignore[arg-type,return-value]
-        return rotation, [*notes, f"every channel unanswered: {rotation[0]._value_}, tried longest ago"]
+        return rotation, [*notes, f"{ROTATION}: {rotation[0]._value_}, tried longest ago"]
     return (*(c for c in order if c not in demoted), *demoted), notes

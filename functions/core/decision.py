@@ -43,7 +43,7 @@ from functions.core.account import (
     days_past_due,
     next_stage_opens,
 )
-from functions.core.channels import learned_order
+from functions.core.channels import ROTATION, learned_order
 from functions.core.clock import at_local_time, ensure_utc, local_date
 from functions.core.compliance import GatePolicy, Kind, earliest_allowed, is_time_barred, owed_minor, standing_of
 from functions.core.engagement import preferred_send_time
@@ -133,6 +133,7 @@ _REMINDER, _VALIDATION_NOTICE = Template.REMINDER, Template.VALIDATION_NOTICE
 _K_VALIDATION_NOTICE, _K_VERIFICATION = Kind.VALIDATION_NOTICE, Kind.DISPUTE_VERIFICATION
 _VERIFYING, _VERIFICATION_TEMPLATE = DisputeStatus.VERIFYING, Template.DISPUTE_VERIFICATION
 _FRIENDLY = Tone.FRIENDLY
+_CHANNEL = experiments.CHANNEL
 _draws = experiments.Draws  # the job's random draws, a function of the job id (core.experiments)
 # Likewise `member.value` is a descriptor call (~0.7 µs); `member._value_` is the same string, read directly.
 
@@ -460,6 +461,18 @@ def _send(
         order, notes = channel_order(account, stage, tier, rules)
     if notes:
         why.extend(notes)
+    tested = rules.experiments
+    first: experiments.Choice | None = None
+    if (
+        template is _REMINDER
+        and standings is not None
+        and tested is not None
+        and (not notes or notes[-1].startswith(ROTATION))  # the debtor's own record tells no channel apart
+        and len(order) > 1
+        and account.preferred_channel is None
+        and _CHANNEL in tested.candidates
+    ):
+        order, first = _first_channel(account, stage, tier, order, tested, standings, now)
     standing = standing_of(updated)
     held: datetime | None = None
     reasons: list[str] = []
@@ -467,6 +480,8 @@ def _send(
     for channel in order:
         allowed_at, channel_reasons = earliest_allowed(updated, standing, channel, kind, now, policy)
         if allowed_at == now:
+            if first is not None and first.variant == channel._value_:
+                why.append(first.token)  # sent by the experiment's channel: an exposure of its arm
             return _job(account, updated, now, stage, tier, template, channel, rules, why, learned, standings)
         name = channel._value_
         reasons += [f"{name}: {r}" for r in channel_reasons]
@@ -481,6 +496,33 @@ def _send(
         return ContactPlan(None, None, NoContactReason.NO_USABLE_CHANNEL, (*why, *reasons), changed, tier)
     detail = "; ".join(dict.fromkeys(r.split(": ", 1)[1] for r in reasons))
     return ContactPlan(None, None, f"{NoContactReason.BLOCKED}: {detail}", (*why, *reasons), changed, tier)
+
+
+def _first_channel(
+    account: Account,
+    stage: Stage,
+    tier: int,
+    order: tuple[Channel, ...],
+    settings: experiments.Settings,
+    standings: experiments.Standings,
+    now: datetime,
+) -> tuple[tuple[Channel, ...], experiments.Choice | None]:
+    """The candidate channels with the channel experiment's choice first (among the channels the stage and tier
+    allow), drawn from the due instance's own draws (a re-run scheduler picks the same)."""
+    segment_key = experiments.segment_key(stage._value_, tier, account.debtor.language)
+    job_id = _job_id(account.account_id, stage, account.next_contact_at or now)
+    choice = experiments.choose(
+        _CHANNEL,
+        segment_key,
+        standings(segment_key),
+        settings,
+        _draws(f"{job_id}#{_CHANNEL}"),
+        among=[c._value_ for c in order],
+    )
+    if choice is None or choice.variant == order[0]._value_:
+        return order, choice
+    chosen = Channel(choice.variant)
+    return (chosen, *(c for c in order if c is not chosen)), choice
 
 
 def _unvalidated_job(**fields: object) -> Job:

@@ -5,7 +5,9 @@ posterior per variant; the choice is Thompson sampling among the candidates (the
 the lender tests, minus the retired), after a warm-up (every candidate below `min_exposures` is
 served uniformly first) and with a floor of uniform exploration. A pinned variant always wins.
 A reminder's tone is a second experiment of the same message when the lender lists tones to test: its
-arms are the tones (the pseudo-template `tone`), chosen, counted and rewarded like the variants.
+arms are the tones (the pseudo-template `tone`), chosen, counted and rewarded like the variants. Which channel a
+reminder tries first is a third when the lender lists channels to test (the pseudo-template `channel`), for
+debtors whose channels their own answers have not ordered yet.
 An exposure is a sent message chosen here; a reward is a payment within the reward window after it,
 when it is the last collection message before the payment (once per message). docs/experiments.md.
 
@@ -45,6 +47,13 @@ DEFAULT_VARIANT = "a"
 TONE = "tone"
 TONED_TEMPLATES = frozenset({"reminder"})
 TESTABLE_TONES = ("friendly", "neutral", "firm")
+# The channel experiment: which channel a reminder tries first (`channel` arms, stat keys `channel#email`,
+# `channel#sms`), for debtors whose own answers have not ordered their channels yet (core.channels) and who did not
+# choose one. Only an order: the compliance gate still decides each channel (consent, opt-outs, caps, the window),
+# and a message the gate moved to another channel counts for no channel arm.
+CHANNEL = "channel"
+CHANNELED_TEMPLATES = frozenset({"reminder"})
+TESTABLE_CHANNELS = ("email", "sms")
 NOT_COLLECTION = frozenset({"receipt", "payment_failed"})  # transactional: never the message a payment rewards
 
 PINNED, ONLY, EXPLORE, WARM_UP, THOMPSON = "pinned", "only", "explore", "warm-up", "thompson"
@@ -369,9 +378,15 @@ def _stat_keys(template: str, candidates: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def choose(
-    template: str, segment: str, standings: SegmentStandings, settings: Settings, rng: Generator
+    template: str,
+    segment: str,
+    standings: SegmentStandings,
+    settings: Settings,
+    rng: Generator,
+    among: Iterable[str] | None = None,
 ) -> Choice | None:
-    """The variant for a `template` message in `segment`, or None when the template is not under test.
+    """The variant for a `template` message in `segment`, or None when the template is not under test (or, with
+    `among`, the arms usable for this message, none of the candidates is).
 
     Pinned → the pin. One candidate → it. Otherwise with probability `exploration` a uniform pick; else
     any candidate with fewer than `min_exposures` exposures is served first (uniformly among those);
@@ -379,6 +394,9 @@ def choose(
     choice in distribution: one uniform against the exact probability that each candidate's draw is the
     highest, `win_probability` for two and `win_probabilities` for more, unless that sum is too long)."""
     candidates = settings.candidates.get(template)
+    if candidates and among is not None:
+        usable = set(among)
+        candidates = tuple(c for c in candidates if c in usable)
     if not candidates:
         return None
     pin = settings.pins.get(template)
@@ -426,11 +444,13 @@ def parse_choices(reason: str | None) -> tuple[Choice, ...]:
     return tuple(Choice(*match.groups()) for match in _TOKEN.finditer(reason))
 
 
-def chosen_as_sent(choice: Choice, template: str, variant: str, tone: str) -> bool:
-    """The choice is what the message carried: the variant's for its template, the tone's for its tone (a choice
-    the message did not carry counts nothing)."""
+def chosen_as_sent(choice: Choice, template: str, variant: str, tone: str, channel: str) -> bool:
+    """The choice is what the message carried: the variant's for its template, the tone's for its tone, the
+    channel's for its channel (a choice the message did not carry counts nothing)."""
     if choice.template == TONE:
         return template in TONED_TEMPLATES and choice.variant == tone
+    if choice.template == CHANNEL:
+        return template in CHANNELED_TEMPLATES and choice.variant == channel
     return choice.template == template and choice.variant == variant
 
 
@@ -451,8 +471,10 @@ def rewarded_message(
     if last is None or paid_at - last.at > window:
         return None
     detail = last.detail
-    template, variant, tone = (str(detail.get(name)) for name in ("template", "variant", "tone"))
-    choices = tuple(c for c in parse_choices(detail.get("decision")) if chosen_as_sent(c, template, variant, tone))
+    template, variant, tone, channel = (str(detail.get(name)) for name in ("template", "variant", "tone", "channel"))
+    choices = tuple(
+        c for c in parse_choices(detail.get("decision")) if chosen_as_sent(c, template, variant, tone, channel)
+    )
     if not choices:
         return None
     return last.event_id, choices

@@ -15,7 +15,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from functions.core.account import Channel, Stage, StageBound, stage_for
-from functions.core.experiments import COMPLIANT_VARIANTS, TESTABLE_TONES, TONE
+from functions.core.experiments import CHANNEL, COMPLIANT_VARIANTS, TESTABLE_CHANNELS, TESTABLE_TONES, TONE
 from functions.core.experiments import Settings as ExperimentSettings
 from functions.core.jobs import Tone
 
@@ -141,6 +141,9 @@ class ExperimentsPolicy(BaseModel):
     retired: dict[str, tuple[str, ...]] = Field(default_factory=dict)  # template -> never sent again
     # The tones a reminder's tone is learned among (absent: the stage's and tier's tone, as without experiments)
     tones: tuple[str, ...] = ()
+    # The channels a reminder's first channel is learned among, for debtors whose own answers have not ordered their
+    # channels (absent: the tier's order, as without experiments)
+    channels: tuple[str, ...] = ()
     reward_window_days: int = Field(default=7, ge=1, le=60)
     exploration: float = Field(default=0.05, ge=0, le=0.5)
     min_exposures: int = Field(default=50, ge=0, le=100_000)
@@ -166,6 +169,12 @@ class ExperimentsPolicy(BaseModel):
         unknown_tones = [tone for tone in self.tones if tone not in TESTABLE_TONES]
         if unknown_tones:
             raise ValueError(f"experiments.tones: {unknown_tones} is not a tone (one of {list(TESTABLE_TONES)})")
+        unknown_channels = [channel for channel in self.channels if channel not in TESTABLE_CHANNELS]
+        if unknown_channels:
+            raise ValueError(
+                f"experiments.channels: {unknown_channels} is not a channel a reminder is sent by "
+                f"(one of {list(TESTABLE_CHANNELS)})"
+            )
         for template in COMPLIANT_VARIANTS:
             if not self.candidates(template):
                 raise ValueError(f"experiments: every variant of {template!r} is retired or left out")
@@ -187,6 +196,8 @@ class ExperimentsPolicy(BaseModel):
         candidates = {t: self.candidates(t) for t in COMPLIANT_VARIANTS}
         if self.tones:
             candidates[TONE] = tuple(dict.fromkeys(self.tones))
+        if self.channels:
+            candidates[CHANNEL] = tuple(dict.fromkeys(self.channels))
         return ExperimentSettings(
             candidates=candidates,
             pins=dict(self.pins),

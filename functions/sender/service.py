@@ -371,7 +371,7 @@ def _count_exposure(job: Job) -> None:
     reaches here); an increment lost to a failure here is not retried (logged by the batch): the standings
     then undercount by one."""
     for choice in experiments.parse_choices(job.reason):
-        if experiments.chosen_as_sent(choice, job.template, job.variant, job.tone.value):
+        if experiments.chosen_as_sent(choice, job.template, job.variant, job.tone.value, job.channel.value):
             experiment_store.add_exposure(job.account_id.split("#", 1)[0], choice)
 
 

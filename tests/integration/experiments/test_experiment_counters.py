@@ -13,11 +13,11 @@ import pytest
 
 from functions.core.account import Channel
 from functions.core.compliance import gate_policy
-from functions.core.experiments import TONE, Choice, Standing, parse_choice, parse_choices
+from functions.core.experiments import CHANNEL, TONE, Choice, Standing, parse_choice, parse_choices
 from functions.core.jobs import Job
 from functions.core.lender import LenderProfile
 from functions.scheduler.service import Scheduler
-from functions.sender.handler import email_handler
+from functions.sender.handler import email_handler, sms_handler
 from functions.store import experiments as store
 from functions.store import lenders
 from functions.webhooks.handler import stripe_handler
@@ -157,6 +157,36 @@ def test_a_lender_testing_tones_learns_the_tone_with_the_wording(hooks: dict[str
     pay("pi_tone_1", "evt_tone_1", paid_at)  # Stripe's redelivery
     tone = store.standings("acme", SEGMENT)
     assert (tone[f"{TONE}#friendly"].rewards, tone[f"{TONE}#firm"].rewards, standing("b").rewards) == (301, 10, 301)
+
+
+def test_a_lender_testing_channels_texts_first_where_texts_paid_and_the_text_is_counted_and_rewarded(
+    hooks: dict[str, Any],
+) -> None:
+    # Given a lender testing email against texts, texts far ahead in its standings, and a debtor who may be texted,
+    outreach = {"experiments": {**PROFILE.outreach.experiments.model_dump(), "channels": ["email", "sms"]}}
+    profile = LenderProfile(lender_id="acme", creditor_name="Acme", outreach=outreach)
+    lenders.put(profile)
+    store.ExperimentModel(f"acme#{SEGMENT}", f"{CHANNEL}#email", exposures=1_000, rewards=10).save()
+    store.ExperimentModel(f"acme#{SEGMENT}", f"{CHANNEL}#sms", exposures=1_000, rewards=300).save()
+    debtor = replace(ACCOUNT.debtor, phone_is_mobile=True, sms_consent=True)
+    place(ACCOUNT.with_changes(debtor=debtor), TICK - timedelta(hours=1))
+    rules = profile.rules()
+    queues = {Channel.EMAIL: hooks["queue_url"], Channel.SMS: hooks["sms_queue_url"]}
+    Scheduler(hooks["sqs"], queues, 4, lambda _: (rules, gate_policy(rules))).run(TICK)
+    # when the scheduler decides, the reminder goes to the text queue (the policy's order alone says email first),
+    assert drain(hooks["sqs"], hooks["queue_url"]) == []
+    (raw,) = drain(hooks["sqs"], hooks["sms_queue_url"])
+    job = Job.model_validate(raw)
+    assert job.channel is Channel.SMS and Choice(SEGMENT, CHANNEL, "sms", "thompson") in parse_choices(job.reason)
+    assert sms_handler(job_event([job], TICK), LocalLambdaContext("cleardue-sms-sender")) == {"batchItemFailures": []}
+    # then sending it counts one exposure of the text arm, and a payment two days later rewards it once.
+    counted = store.standings("acme", SEGMENT)
+    assert (counted[f"{CHANNEL}#sms"].exposures, counted[f"{CHANNEL}#email"].exposures) == (1_001, 1_000)
+    paid_at = TICK + timedelta(days=2)
+    assert '"applied"' in pay("pi_channel_1", "evt_channel_1", paid_at)
+    pay("pi_channel_1", "evt_channel_1", paid_at)  # Stripe's redelivery
+    counted = store.standings("acme", SEGMENT)
+    assert (counted[f"{CHANNEL}#sms"].rewards, counted[f"{CHANNEL}#email"].rewards) == (301, 10)
 
 
 def test_a_new_segment_starts_from_what_the_lenders_other_segments_learned(hooks: dict[str, Any]) -> None:

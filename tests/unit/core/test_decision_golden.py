@@ -94,6 +94,7 @@ def _profile(**outreach: object) -> Rules:
 def _scenarios() -> dict[str, tuple[Rules, bool]]:
     """Name -> (compiled rules, whether the decisions get learned priors and the propensity model)."""
     experiments = ExperimentsPolicy(enabled=True)
+    tested = ExperimentsPolicy(enabled=True, tones=("friendly", "firm"), channels=("email", "sms"))
     return {
         "first-party": (_profile(experiments=experiments), True),
         "third-party-pinned": (
@@ -107,6 +108,7 @@ def _scenarios() -> dict[str, tuple[Rules, bool]]:
         ),
         "no-priors": (_profile(experiments=ExperimentsPolicy(enabled=True, min_exposures=0)), False),
         "learning-off": (_profile(experiments=experiments, learning=LearningPolicy(enabled=False)), True),
+        "tones-and-channels": (_profile(experiments=tested), True),
     }
 
 
@@ -114,7 +116,15 @@ def _standings(segment: str) -> dict[str, Standing]:
     """Per segment: warm (Thompson), cold (warm-up), lopsided or empty, by a stable hash of the key."""
     kind = zlib.crc32(segment.encode()) % 4
     if kind == 0:
-        return {"reminder#a": Standing(500, 30), "reminder#b": Standing(500, 40), "promise_due#a": Standing(80, 9)}
+        return {
+            "reminder#a": Standing(500, 30),
+            "reminder#b": Standing(500, 40),
+            "promise_due#a": Standing(80, 9),
+            "tone#friendly": Standing(300, 20),
+            "tone#firm": Standing(300, 6),
+            "channel#email": Standing(400, 8),
+            "channel#sms": Standing(400, 30),
+        }
     if kind == 1:
         return {"reminder#a": Standing(10, 1), "promise_due#b": Standing(3, 0)}
     if kind == 2:
@@ -123,6 +133,8 @@ def _standings(segment: str) -> dict[str, Standing]:
             "reminder#b": Standing(70, 30),
             "promise_due#a": Standing(90, 10),
             "promise_due#b": Standing(95, 12),
+            "channel#email": Standing(60, 5),
+            "channel#sms": Standing(20, 0),
         }
     return {}
 

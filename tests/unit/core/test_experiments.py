@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from functions.core import experiments, messages
-from functions.core.account import Promise, Stage
+from functions.core.account import Channel, Contact, Debtor, Promise, Stage
 from functions.core.audit import AuditEvent, EventType
 from functions.core.compliance import gate_policy
 from functions.core.decision import decide
@@ -429,7 +429,98 @@ def test_a_payment_rewards_the_tone_the_message_carried_with_its_variant() -> No
     # A tone choice the message did not carry (it was sent in another tone) is not rewarded; its variant is.
     found = rewarded_message([message("job:2", other_tone, "neutral")], NOW + timedelta(days=1), timedelta(days=7))
     assert found == ("job:2", (variant,))
-    assert experiments.chosen_as_sent(tone, "promise_due", "b", "neutral") is False  # tones are tested on reminders
+    assert (
+        experiments.chosen_as_sent(tone, "promise_due", "b", "neutral", "email") is False
+    )  # tones are tested on reminders
+
+
+# --- the channel experiment -----------------------------------------------------------------------------
+
+
+def texting(account, consent: bool = True):
+    d = account.debtor
+    debtor = Debtor(d.name, d.email, "+13125550147", d.timezone, "en", phone_is_mobile=True, sms_consent=consent)
+    return account.with_changes(debtor=debtor, next_contact_at=NOW)
+
+
+SMS_PAYS = {
+    stat_key(experiments.CHANNEL, "email"): Standing(800, 8),
+    stat_key(experiments.CHANNEL, "sms"): Standing(800, 40),
+}
+
+
+def test_channels_to_test_compile_into_the_channel_experiment_and_an_unknown_channel_is_refused() -> None:
+    assert experiments.CHANNEL not in settings().candidates  # none listed: the tier's order, as before
+    assert settings(channels=("sms", "email", "sms")).candidates[experiments.CHANNEL] == ("sms", "email")
+    with pytest.raises(ValidationError, match=r"experiments.channels: \['call'\] is not a channel a reminder"):
+        ExperimentsPolicy(enabled=True, channels=("email", "call"))
+
+
+def test_a_reminder_goes_first_by_the_channel_that_paid_in_its_segment_and_says_so() -> None:
+    # Given a lender testing email against texts, whose texts paid five times as often in the segment,
+    rules = lender(channels=["email", "sms"], exploration=0.0, min_exposures=10)
+    by = Counter()
+    for n in range(100):
+        account = texting(make_account(f"C-{n}"))
+        job = decide(account, NOW, rules, gate_policy(rules), standings=lambda segment: SMS_PAYS).job
+        assert job is not None and job.template == "reminder"
+        by[job.channel.value] += 1
+        # then the reason records the channel's choice, which is the channel the job goes by,
+        channel = [c for c in experiments.parse_choices(job.reason) if c.template == experiments.CHANNEL]
+        assert [c.variant for c in channel] == [job.channel.value], job.reason
+    # and nearly every reminder goes by text, where the policy's order alone sends every one by email.
+    assert by["sms"] >= 97, by
+    account = texting(make_account("C-0"))
+    assert decide(account, NOW, rules, gate_policy(rules)).job.channel.value == "email"  # type: ignore[union-attr]
+    emails_pay = {key: Standing(s.exposures, 48 - s.rewards) for key, s in SMS_PAYS.items()}
+    email_first = decide(account, NOW, rules, gate_policy(rules), standings=lambda segment: emails_pay).job
+    assert email_first is not None and email_first.channel.value == "email"
+    assert "experiment: mid#2#en channel/email (thompson)" in email_first.reason
+
+
+def test_the_channel_experiment_never_overrides_consent_a_stated_preference_or_what_the_debtor_answers() -> None:
+    rules = lender(channels=["email", "sms"], exploration=0.0, min_exposures=10)
+
+    def job_for(account):
+        job = decide(account, NOW, rules, gate_policy(rules), standings=lambda segment: SMS_PAYS).job
+        assert job is not None
+        return job
+
+    # No consent to texts: the experiment's text is refused by the gate, the email goes, and it is no arm's exposure.
+    refused = job_for(texting(make_account(), consent=False))
+    assert refused.channel.value == "email" and "channel/" not in refused.reason
+    # A debtor who chose email keeps email: what they said beats what the segment suggests.
+    chose = job_for(texting(make_account()).with_changes(preferred_channel=Channel.EMAIL))
+    assert chose.channel.value == "email" and "channel/" not in chose.reason
+    # A debtor whose own answers ordered their channels (emails clicked, texts not): their order, not the segment's.
+    answers_email = {"email:delivered": 5, "email:clicked": 3, "sms:delivered": 4, "sms:clicked": 0}
+    own = job_for(texting(make_account()).with_changes(engagement=answers_email))
+    assert own.channel.value == "email" and "channel/" not in own.reason
+    # Every channel unanswered (the debtor's record tells neither apart): the segment's evidence picks, not a rotation.
+    unanswered = {"email:delivered": 4, "email:answered": 0, "sms:delivered": 4, "sms:answered": 0}
+    emails_pay = {key: Standing(s.exposures, 48 - s.rewards) for key, s in SMS_PAYS.items()}
+    recent = (Contact(NOW - timedelta(days=6), Channel.EMAIL), Contact(NOW - timedelta(days=3), Channel.SMS))
+    silent = texting(make_account()).with_changes(engagement=unanswered, recent_contacts=recent)
+    rotation = decide(silent, NOW, rules, gate_policy(rules)).job  # without standings: the one tried longest ago
+    assert rotation is not None and rotation.channel.value == "email"
+    learned = decide(silent, NOW, rules, gate_policy(rules), standings=lambda segment: SMS_PAYS).job
+    assert learned is not None and learned.channel.value == "sms" and "channel/sms (thompson)" in learned.reason
+    assert decide(silent, NOW, rules, gate_policy(rules), standings=lambda s: emails_pay).job.channel.value == "email"  # type: ignore[union-attr]
+    # Only reminders: a promise-due notice keeps the policy's order.
+    promised = texting(make_account()).with_changes(
+        promise=Promise(Money(5_000, "USD"), date(2026, 3, 9), NOW - timedelta(days=3))
+    )
+    notice = job_for(promised)
+    assert notice.template == "promise_due" and notice.channel.value == "email" and "channel/" not in notice.reason
+
+
+def test_a_payment_rewards_the_channel_the_message_went_by() -> None:
+    by_text = experiments.Choice(SEGMENT, experiments.CHANNEL, "sms", experiments.THOMPSON)
+    detail = {"template": "reminder", "variant": "a", "tone": "neutral", "channel": "sms", "decision": by_text.token}
+    message = AuditEvent("acme#1", NOW, EventType.REMINDER_SENT, "job:1:sms", "sender", detail)
+    assert rewarded_message([message], NOW + timedelta(days=1), timedelta(days=7)) == ("job:1:sms", (by_text,))
+    assert experiments.chosen_as_sent(by_text, "reminder", "a", "neutral", "email") is False  # went by email
+    assert experiments.chosen_as_sent(by_text, "promise_due", "a", "neutral", "sms") is False  # reminders only
 
 
 def pooled_play(segments: int, rounds: int, rates: dict[str, float], seed: int, config: Settings) -> list[str]:
