@@ -44,7 +44,7 @@ from functions.core.account import (
     next_stage_opens,
 )
 from functions.core.channels import ROTATION, learned_order
-from functions.core.clock import at_local_time, ensure_utc, local_date
+from functions.core.clock import at_local_time, ensure_utc, local_date, zone
 from functions.core.compliance import GatePolicy, Kind, earliest_allowed, is_time_barred, owed_minor, standing_of
 from functions.core.engagement import preferred_send_time
 from functions.core.jobs import Job, Template, Tone, job_id_for
@@ -61,6 +61,7 @@ class NoContactReason:
     NO_USABLE_CHANNEL = "no_usable_channel"
     NO_STAGE_OPEN = "no_stage_open"
     HELD = "held"  # a compliance rule allows it later (outside the window, a cap): rescheduled
+    TIMED = "timed"  # allowed now, but the debtor's (or segment's) hour comes later today: rescheduled to it
     BLOCKED = "blocked"  # a compliance rule allows it only once something changes
     WAITING = "waiting"  # an arrangement is running: nothing to say until its next date
 
@@ -134,6 +135,7 @@ _K_VALIDATION_NOTICE, _K_VERIFICATION = Kind.VALIDATION_NOTICE, Kind.DISPUTE_VER
 _VERIFYING, _VERIFICATION_TEMPLATE = DisputeStatus.VERIFYING, Template.DISPUTE_VERIFICATION
 _FRIENDLY = Tone.FRIENDLY
 _CHANNEL = experiments.CHANNEL
+_TIMED = NoContactReason.TIMED
 _draws = experiments.Draws  # the job's random draws, a function of the job id (core.experiments)
 # Likewise `member.value` is a descriptor call (~0.7 µs); `member._value_` is the same string, read directly.
 
@@ -480,6 +482,10 @@ def _send(
     for channel in order:
         allowed_at, channel_reasons = earliest_allowed(updated, standing, channel, kind, now, policy)
         if allowed_at == now:
+            if template is _REMINDER and learned is not None and rules.learning is not None:
+                later = _later_today(account, now, stage, tier, channel, rules, rules.learning, learned)
+                if later is not None:
+                    return _plan(None, later[0], _TIMED, (*why, later[1]), _changed(updated, account), tier)
             if first is not None and first.variant == channel._value_:
                 why.append(first.token)  # sent by the experiment's channel: an exposure of its arm
             return _job(account, updated, now, stage, tier, template, channel, rules, why, learned, standings)
@@ -496,6 +502,58 @@ def _send(
         return ContactPlan(None, None, NoContactReason.NO_USABLE_CHANNEL, (*why, *reasons), changed, tier)
     detail = "; ".join(dict.fromkeys(r.split(": ", 1)[1] for r in reasons))
     return ContactPlan(None, None, f"{NoContactReason.BLOCKED}: {detail}", (*why, *reasons), changed, tier)
+
+
+def _later_today(
+    account: Account,
+    now: datetime,
+    stage: Stage,
+    tier: int,
+    channel: Channel,
+    rules: Rules,
+    settings: LearningSettings,
+    learned: Learned,
+) -> tuple[datetime, str] | None:
+    """A reminder allowed now whose debtor is likelier to look later today: the best slot of their histogram and
+    their segment's prior (core.sendtime) from now to the end of today's contact window, if it is not now. The
+    next contact's moment is chosen when a message is sent, from what was learned then (nothing, for a lender's
+    first messages); this places the message itself with what is known when it is due. Held at most to the
+    window's end, and each look starts from a later slot, so a reminder is never held past today."""
+    zones = account.debtor.contact_zones
+    hours = _hours_left(now, zones[0], rules.window_end)
+    if hours < 1:
+        return None
+    own = sendtime.own_hours(account.engagement) if account.engagement else None
+    priors = learned.priors
+    prior = None
+    if priors is not None:
+        dpd = days_past_due(account.due_date, _local_date(now, account.debtor.timezone))
+        prior = priors.prior(sendtime.prior_stage(dpd), tier, channel._value_)
+    if own is None and prior is None:
+        return None
+    if own is None and priors is not None:  # from the prior alone: shared by every such debtor of the tick
+        key = (_TIMED, prior, zones, now, rules.window_start, rules.window_end, settings.prior_weight, hours)
+        found = priors.slots.get(key)
+        if found is None:
+            found = priors.slots[key] = sendtime.best_slot(
+                now, zones, rules.window_start, rules.window_end, None, prior, settings.prior_weight, hours
+            )
+    else:
+        found = sendtime.best_slot(
+            now, zones, rules.window_start, rules.window_end, own, prior, settings.prior_weight, hours
+        )
+    slot, note = found
+    if slot <= now or note is None:
+        return None
+    return slot, note.replace("send time:", "send time: held to", 1)
+
+
+@lru_cache(maxsize=4096)
+def _hours_left(now: datetime, timezone: str, window_end: time) -> int:
+    """Whole hours from `now` to today's window end in `timezone` (a tick's `now` is shared: cached)."""
+    local = now.astimezone(zone(timezone))
+    end = local.replace(hour=window_end.hour, minute=window_end.minute, second=0, microsecond=0)
+    return max(0, int((end - local).total_seconds() // 3600))
 
 
 def _first_channel(

@@ -82,6 +82,7 @@ def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str,
     metrics.add_metric(name="AccountsDue", unit=MetricUnit.Count, value=summary.due)
     metrics.add_metric(name="JobsEnqueued", unit=MetricUnit.Count, value=summary.enqueued)
     metrics.add_metric(name="ContactsHeld", unit=MetricUnit.Count, value=summary.held)
+    metrics.add_metric(name="ContactsTimed", unit=MetricUnit.Count, value=summary.timed)
     metrics.add_metric(name="EnqueueFailures", unit=MetricUnit.Count, value=summary.enqueue_failures)
     metrics.add_metric(name="AccountsLeftForNextRun", unit=MetricUnit.Count, value=summary.left)
     metrics.add_metric(name="ChargesEnqueued", unit=MetricUnit.Count, value=summary.charges_enqueued)

@@ -44,6 +44,7 @@ class ScheduleSummary:
     enqueued: int = 0
     waiting: int = 0  # no stage open now, or an arrangement runs: rescheduled to its next date
     held: int = 0  # a compliance rule allows it later (window, cap, pause): rescheduled to then
+    timed: int = 0  # allowed now, but the debtor's hour comes later today (send time): rescheduled to it
     stopped: int = 0  # left the due index (not collectible, no usable channel, blocked)
     enqueue_failures: int = 0
     claim_conflicts: int = 0
@@ -210,6 +211,9 @@ class Scheduler:
         self._claimed(pending, now, summary)
         if plan.reason in (NoContactReason.NO_STAGE_OPEN, NoContactReason.WAITING):
             summary.waiting += 1
+            return
+        if plan.reason == NoContactReason.TIMED:
+            summary.timed += 1
             return
         if plan.reason == NoContactReason.HELD:
             summary.held += 1

@@ -27,9 +27,9 @@ SIGNATURE_FAILURES_THRESHOLD = 5  # in 5 minutes: a wrong webhook secret or some
 # (title, service, metric names): the funnel from due to sent, as the functions emit it.
 KPI_GRAPHS = (
     (
-        "Scheduler: due, enqueued, held",
+        "Scheduler: due, enqueued, held, timed",
         "scheduler",
-        ("AccountsDue", "JobsEnqueued", "ContactsHeld", "EnqueueFailures", "AccountsLeftForNextRun"),
+        ("AccountsDue", "JobsEnqueued", "ContactsHeld", "ContactsTimed", "EnqueueFailures", "AccountsLeftForNextRun"),
     ),
     (
         "Senders: sent, suppressed at send time, undeliverable",

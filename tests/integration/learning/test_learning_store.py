@@ -65,6 +65,27 @@ def test_the_scheduler_places_the_next_contact_at_the_hour_the_segment_answers(a
     assert moment is not None and (moment.astimezone(CHICAGO).weekday(), moment.astimezone(CHICAGO).hour) == (4, 19)
 
 
+def test_a_reminder_due_in_the_morning_waits_for_the_evening_its_segment_answers_then_goes(aws) -> None:
+    # Given a segment that answers on Tuesday evenings, and a reminder due on Tuesday at 10:00 (Chicago),
+    for _ in range(25):
+        learning.add_response("acme", "mid#2#email", 1 * 24 + 19)
+    profile = LenderProfile(lender_id="acme", creditor_name="Acme")
+    lenders.put(profile)
+    account = make_account("S-1")
+    place(account, TICK - timedelta(hours=1))
+    rules = profile.rules()
+    scheduler = Scheduler(aws["sqs"], {Channel.EMAIL: aws["queue_url"]}, 4, lambda _: (rules, gate_policy(rules)))
+    # when the scheduler runs at 10:00, nothing is sent: the reminder is timed to 19:00 today,
+    morning = scheduler.run(TICK)
+    assert (morning.enqueued, morning.timed, morning.held) == (0, 1, 0)
+    evening = accounts.get(account.account_id).next_contact_at  # type: ignore[union-attr]
+    assert evening is not None and evening.astimezone(CHICAGO).strftime("%a %H:%M") == "Tue 19:00"
+    # and the run at 19:00 sends it, placing the next contact by the cadence and the prior (Friday 19:00).
+    assert scheduler.run(evening).enqueued == 1
+    following = accounts.get(account.account_id).next_contact_at  # type: ignore[union-attr]
+    assert following is not None and following.astimezone(CHICAGO).strftime("%a %H:%M") == "Fri 19:00"
+
+
 def test_with_learning_off_the_scheduler_keeps_the_cadences_hour(aws) -> None:
     for _ in range(25):
         learning.add_response("acme", "mid#2#email", FRIDAY_19)

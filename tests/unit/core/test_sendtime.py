@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.core.account import Debtor
+from functions.core.account import Debtor, Promise
 from functions.core.compliance import gate_policy
 from functions.core.decision import Learned, decide
 from functions.core.engagement import Signal
 from functions.core.lender import LenderProfile
+from functions.core.money import Money
 from functions.core.policy import ContactWindow, OutreachPolicy
 from functions.core.sendtime import Priors, best_slot, in_window, prior_increment, prior_segment
 from tests.events.factories import make_account
@@ -80,6 +81,31 @@ def test_thin_history_follows_the_prior_and_rich_history_wins() -> None:
     plan = decide_at(rich, learned=priors)
     assert local(plan.next_contact_at) == (3, 8)  # eight responses at Thursday 08:00: the debtor's own pattern
     assert any("this debtor's responses" in line for line in plan.why)
+
+
+def test_a_reminder_allowed_now_waits_for_a_better_hour_later_today_and_never_past_it() -> None:
+    # NOW is Sunday 09:00 in Chicago. A segment that answers on Sundays at 19:00:
+    sunday_19 = 6 * 24 + 19
+    evening = Learned(priors=mid_tier_2_priors(sunday_19))
+    timed = decide_at(make_account(), learned=evening)
+    assert timed.job is None and timed.reason == "timed" and local(timed.next_contact_at) == (6, 19)
+    assert "send time: held to Sun 19:00 local (prior mid#2#email)" in timed.why
+    # At 19:00 it goes (nothing later today is better), and so it does at 20:30 (no whole hour left in the window).
+    at_19 = decide_at(make_account(), now=timed.next_contact_at, learned=evening)
+    assert at_19.job is not None and at_19.job.template == "reminder"
+    assert decide_at(make_account(), now=NOW + timedelta(hours=11, minutes=30), learned=evening).job is not None
+    # The segment's hour is tomorrow, not today: nothing to wait for today.
+    assert decide_at(make_account(), learned=Learned(priors=mid_tier_2_priors(WEDNESDAY_19))).job is not None
+    # Learning off, or a message that is not a reminder (a promise due today): sent now.
+    assert decide_at(make_account(), rules=OFF, learned=evening).job is not None
+    promised = make_account().with_changes(
+        promise=Promise(Money(5_000, "USD"), date(2026, 3, 8), NOW - timedelta(days=3))
+    )
+    notice = decide_at(promised, learned=evening).job
+    assert notice is not None and notice.template == "promise_due"
+    # A debtor whose own responses say mornings is not held for the segment's evening.
+    mornings = make_account().with_changes(engagement={f"how:{6 * 24 + 9}": 6, "email:opened": 6})
+    assert decide_at(mornings, learned=evening).job is not None
 
 
 def test_without_a_prior_the_debtors_own_histogram_needs_three_responses() -> None:
