@@ -483,7 +483,7 @@ def _send(
         allowed_at, channel_reasons = earliest_allowed(updated, standing, channel, kind, now, policy)
         if allowed_at == now:
             if template is _REMINDER and learned is not None and rules.learning is not None:
-                later = _later_today(account, now, stage, tier, channel, rules, rules.learning, learned)
+                later = _later_today(account, now, tier, channel, rules, rules.learning, learned)
                 if later is not None:
                     return _plan(None, later[0], _TIMED, (*why, later[1]), _changed(updated, account), tier)
             if first is not None and first.variant == channel._value_:
@@ -507,7 +507,6 @@ def _send(
 def _later_today(
     account: Account,
     now: datetime,
-    stage: Stage,
     tier: int,
     channel: Channel,
     rules: Rules,
@@ -515,34 +514,14 @@ def _later_today(
     learned: Learned,
 ) -> tuple[datetime, str] | None:
     """A reminder allowed now whose debtor is likelier to look later today: the best slot of their histogram and
-    their segment's prior (core.sendtime) from now to the end of today's contact window, if it is not now. The
+    their segment's prior (`_best_send_time`) from now to the end of today's contact window, if it is not now. The
     next contact's moment is chosen when a message is sent, from what was learned then (nothing, for a lender's
     first messages); this places the message itself with what is known when it is due. Held at most to the
     window's end, and each look starts from a later slot, so a reminder is never held past today."""
-    zones = account.debtor.contact_zones
-    hours = _hours_left(now, zones[0], rules.window_end)
+    hours = _hours_left(now, account.debtor.contact_zones[0], rules.window_end)
     if hours < 1:
         return None
-    own = sendtime.own_hours(account.engagement) if account.engagement else None
-    priors = learned.priors
-    prior = None
-    if priors is not None:
-        dpd = days_past_due(account.due_date, _local_date(now, account.debtor.timezone))
-        prior = priors.prior(sendtime.prior_stage(dpd), tier, channel._value_)
-    if own is None and prior is None:
-        return None
-    if own is None and priors is not None:  # from the prior alone: shared by every such debtor of the tick
-        key = (_TIMED, prior, zones, now, rules.window_start, rules.window_end, settings.prior_weight, hours)
-        found = priors.slots.get(key)
-        if found is None:
-            found = priors.slots[key] = sendtime.best_slot(
-                now, zones, rules.window_start, rules.window_end, None, prior, settings.prior_weight, hours
-            )
-    else:
-        found = sendtime.best_slot(
-            now, zones, rules.window_start, rules.window_end, own, prior, settings.prior_weight, hours
-        )
-    slot, note = found
+    slot, note = _best_send_time(account, now, tier, channel, rules, settings, learned.priors, hours)
     if slot <= now or note is None:
         return None
     return slot, note.replace("send time:", "send time: held to", 1)
@@ -703,6 +682,7 @@ def _best_send_time(
     rules: Rules,
     settings: LearningSettings,
     priors: sendtime.Priors | None,
+    horizon: int = sendtime.SEND_TIME_HORIZON_HOURS,
 ) -> tuple[datetime, str | None]:
     own = sendtime.own_hours(account.engagement) if account.engagement else None
     prior = None
@@ -712,13 +692,12 @@ def _best_send_time(
     if own is None and prior is None:
         return earliest, None
     zones = account.debtor.contact_zones
+    window_start, window_end, weight = rules.window_start, rules.window_end, settings.prior_weight
     if own is None and priors is not None:  # from the prior alone: shared by every such debtor of the segment
-        key = (prior, zones, earliest, rules.window_start, rules.window_end, settings.prior_weight)
+        key = (prior, zones, earliest, window_start, window_end, weight, horizon)
         found = priors.slots.get(key)
         if found is None:
-            found = sendtime.best_slot(
-                earliest, zones, rules.window_start, rules.window_end, None, prior, settings.prior_weight
-            )
+            found = sendtime.best_slot(earliest, zones, window_start, window_end, None, prior, weight, horizon)
             priors.slots[key] = found
         return found
-    return sendtime.best_slot(earliest, zones, rules.window_start, rules.window_end, own, prior, settings.prior_weight)
+    return sendtime.best_slot(earliest, zones, window_start, window_end, own, prior, weight, horizon)
