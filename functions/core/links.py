@@ -30,6 +30,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from functions.core.errors import TokenError
+
 VERSION = "2"
 SMS_VERSION = "3"  # a compact token sent in a text: its claims say `channel="sms"`
 _CHANNEL_OF_VERSION = {VERSION: None, SMS_VERSION: "sms"}
@@ -46,12 +48,8 @@ _COMPACT = re.compile(r"([23])([A-Za-z0-9_-]{16,64})([0-9a-z]{4})([A-Za-z0-9_-]{
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-class LinkError(ValueError):
-    """A link that cannot be used; `reason` is one of malformed, bad_signature, expired."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class LinkError(TokenError):
+    """A pay link that cannot be used."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,18 +8,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from functions.core.account import Installment, Plan, PlanStatus
+from functions.core.errors import Rejected
 from functions.core.lender import PlanBounds
 from functions.core.money import Money
 
 MONTHLY = 30  # PlanBounds.interval_days == 30 means the same day every month
 
 
-class PlanRejected(ValueError):
-    """A plan outside the lender's bounds; `code` is stable, the message says what would fit."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class PlanRejected(Rejected):
+    """A plan outside the lender's bounds; the message says what would fit."""
 
 
 @dataclass(frozen=True, slots=True)

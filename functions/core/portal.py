@@ -25,6 +25,7 @@ from functions.core.account import (
     Promise,
     PromiseStatus,
 )
+from functions.core.errors import Rejected
 from functions.core.lender import LenderProfile
 from functions.core.money import Money, currency_exponent
 from functions.core.verification import fact_matches, normalize_fact
@@ -34,13 +35,8 @@ MAX_FAILED_ATTEMPTS = 5
 LOCK_PERIOD = timedelta(minutes=30)
 
 
-class PortalRejected(ValueError):
-    """A debtor's request the rules refuse; `code` is stable, the message is plain words."""
-
-    def __init__(self, code: str, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.code = code
-        self.status = status
+class PortalRejected(Rejected):
+    """A payment or a promise the portal's rules refuse (nothing due, an amount or a date out of range)."""
 
 
 def language_for(requested: str | None) -> str:

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from functions.core.errors import TokenError
+
 VERSION = "s1"
 TTL = timedelta(minutes=15)
 _PURPOSE = b"cleardue-portal-session\x1f"
@@ -21,12 +23,8 @@ _REF = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 
 
-class SessionError(ValueError):
-    """A session that cannot be used; `reason` is one of malformed, bad_signature, expired."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class SessionError(TokenError):
+    """A portal session that cannot be used."""
 
 
 @dataclass(frozen=True, slots=True)
