@@ -53,7 +53,7 @@ an SMS consent or a time zone changed by a later upload is checked with the late
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -129,16 +129,7 @@ class Violation:
     why: str
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "account_id": self.account_id,
-            "rule": self.rule,
-            "event_id": self.event_id,
-            "seq": self.seq,
-            "at": self.at.isoformat(),
-            "channel": self.channel,
-            "template": self.template,
-            "why": self.why,
-        }
+        return {**asdict(self), "at": self.at.isoformat()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -234,6 +234,24 @@ def _experiments(
     return variant, tone, tuple(tokens)
 
 
+@dataclass(slots=True)
+class _Decision:
+    """One account's decision under way: what its steps share. The inputs, the stage and tier found, the record of
+    why, and `updated`: the account with the state the decision changed (a promise kept or broken), None until then
+    (the tier is not set on it: the plan carries it and the claim stores it if it changed)."""
+
+    account: Account
+    now: datetime
+    stage: Stage
+    tier: int
+    rules: Rules
+    policy: GatePolicy
+    learned: Learned | None
+    standings: experiments.Standings | None
+    why: list[str]
+    updated: Account | None = None
+
+
 def _decide(
     account: Account,
     now: datetime,
@@ -267,29 +285,29 @@ def _decide(
     why = [f"stage {stage._value_} (dpd {dpd})", f"tier {tier}: {tier_why}"]
     if is_time_barred(account, today):
         why.append(TIME_BARRED)
-    updated = account  # the tier is not set here: the plan carries it and the claim stores it if it changed
 
     dispute = account.dispute
-    if dispute is not None and dispute.status is _VERIFYING:  # FDCPA 809(b): the verification before anything
+    verifying = dispute is not None and dispute.status is _VERIFYING  # FDCPA 809(b): the verification before anything
+    # What was learned places no verification (nor the next contact after it).
+    decision = _Decision(account, now, stage, tier, rules, policy, None if verifying else learned, standings, why)
+    if verifying:
         why.append("dispute verified: the verification goes first")
-        return _send(account, updated, now, stage, tier, _VERIFICATION_TEMPLATE, rules, policy, why, None, standings)
+        return _send(decision, _VERIFICATION_TEMPLATE)
 
     promise = account.promise
     if promise is not None and promise.status is _PENDING:
         paid = sum(p.amount.minor for p in account.payments if p.at >= promise.made_at)
         if paid >= promise.amount.minor:
-            updated = updated.with_changes(promise=replace(promise, status=PromiseStatus.KEPT))
+            decision.updated = account.with_changes(promise=replace(promise, status=PromiseStatus.KEPT))
             why.append("promise kept")
         else:
             standing = standing_of(account)
             assert standing.promise_until is not None
             resume = standing.promise_until + rules.promise_grace
             if now >= resume:
-                updated = updated.with_changes(promise=replace(promise, status=PromiseStatus.BROKEN))
+                decision.updated = account.with_changes(promise=replace(promise, status=PromiseStatus.BROKEN))
                 why.append("promise broken: its date and grace passed without the payment")
-                plan = _send(
-                    account, updated, now, stage, tier, Template.BROKEN_PROMISE, rules, policy, why, learned, standings
-                )
+                plan = _send(decision, Template.BROKEN_PROMISE)
                 # Marked broken only with its message: a held notice keeps the promise pending until it goes.
                 return (
                     plan
@@ -299,17 +317,15 @@ def _decide(
             notice_at = _at_local_time(promise.due - rules.promise_notice, rules.window_start, tz)
             if now >= notice_at and not _contacted_since(account, max(notice_at, promise.made_at)):
                 why.append("promise date near")
-                plan = _send(
-                    account, updated, now, stage, tier, Template.PROMISE_DUE, rules, policy, why, learned, standings
-                )
+                plan = _send(decision, Template.PROMISE_DUE)
                 if plan.job is not None:
                     return _then(plan, resume)
                 return plan
             following = notice_at if notice_at > now else resume
-            return _wait(updated, account, following, tier, [*why, "promise pending"])
+            return _wait(decision, following, "promise pending")
 
     if account.plan is not None and account.plan.status is _CURRENT:
-        return _plan_notice(account, updated, now, stage, tier, rules, policy, why, learned, standings)
+        return _plan_notice(decision)
 
     offer_notice = _settlement_notice_at(account, rules)
     if (
@@ -319,24 +335,17 @@ def _decide(
         and stage is not _NONE
     ):
         why.append("settlement offer ends soon")
-        return _send(
-            account, updated, now, stage, tier, Template.SETTLEMENT_EXPIRING, rules, policy, why, learned, standings
-        )
+        return _send(decision, Template.SETTLEMENT_EXPIRING)
 
     if policy.third_party and account.validation_notice_at is None:
         why.append("third-party regime: the validation notice goes first")
-        return _send(account, updated, now, stage, tier, _VALIDATION_NOTICE, rules, policy, why, learned, standings)
+        return _send(decision, _VALIDATION_NOTICE)
 
     if stage is _NONE:
         return ContactPlan(
-            None,
-            next_stage_at(account, dpd, rules),
-            NoContactReason.NO_STAGE_OPEN,
-            tuple(why),
-            _changed(updated, account),
-            tier,
+            None, next_stage_at(account, dpd, rules), NoContactReason.NO_STAGE_OPEN, tuple(why), decision.updated, tier
         )
-    return _send(account, updated, now, stage, tier, _REMINDER, rules, policy, why, learned, standings)
+    return _send(decision, _REMINDER)
 
 
 _local_date = lru_cache(maxsize=4096)(local_date)  # a tick's `now` is shared by every account: one per zone
@@ -359,32 +368,18 @@ def _settlement_notice_at(account: Account, rules: Rules) -> datetime | None:
     return _at_local_time(day, rules.window_start, tz)
 
 
-def _changed(updated: Account, account: Account) -> Account | None:
-    return None if updated is account else updated
-
-
-def _wait(updated: Account, account: Account, following: datetime | None, tier: int, why: list[str]) -> ContactPlan:
-    return ContactPlan(None, following, NoContactReason.WAITING, tuple(why), _changed(updated, account), tier)
+def _wait(decision: _Decision, following: datetime | None, note: str) -> ContactPlan:
+    return ContactPlan(None, following, NoContactReason.WAITING, (*decision.why, note), decision.updated, decision.tier)
 
 
 def _contacted_since(account: Account, moment: datetime) -> bool:
     return any(c.at >= moment and c.kind is _ATTEMPT for c in account.recent_contacts)
 
 
-def _plan_notice(
-    account: Account,
-    updated: Account,
-    now: datetime,
-    stage: Stage,
-    tier: int,
-    rules: Rules,
-    policy: GatePolicy,
-    why: list[str],
-    learned: Learned | None = None,
-    standings: experiments.Standings | None = None,
-) -> ContactPlan:
+def _plan_notice(decision: _Decision) -> ContactPlan:
     """A current plan: one MISSED_INSTALLMENT per failed installment (within its grace), one INSTALLMENT_DUE
     before each scheduled one; otherwise wait for the next installment's notice day."""
+    account, now, rules, why = decision.account, decision.now, decision.rules, decision.why
     assert account.plan is not None
     tz = account.debtor.timezone
     for installment in account.plan.installments:
@@ -393,19 +388,7 @@ def _plan_notice(
             grace_ends = due_start + timedelta(days=1) + rules.installment_grace
             if now < grace_ends and not _contacted_since(account, due_start):
                 why.append(f"installment {installment.number} failed")
-                plan = _send(
-                    account,
-                    updated,
-                    now,
-                    stage,
-                    tier,
-                    Template.MISSED_INSTALLMENT,
-                    rules,
-                    policy,
-                    why,
-                    learned,
-                    standings,
-                )
+                plan = _send(decision, Template.MISSED_INSTALLMENT)
                 return (
                     _then(plan, _next_notice(account.plan.installments, now, rules, tz) or grace_ends)
                     if plan.job
@@ -417,13 +400,11 @@ def _plan_notice(
         due_ends = _at_local_time(upcoming.due + timedelta(days=1), time(0), tz)
         if notice_at <= now < due_ends and not _contacted_since(account, notice_at):
             why.append(f"installment {upcoming.number} due {upcoming.due.isoformat()}")
-            plan = _send(
-                account, updated, now, stage, tier, Template.INSTALLMENT_DUE, rules, policy, why, learned, standings
-            )
+            plan = _send(decision, Template.INSTALLMENT_DUE)
             after_due = _next_notice(account.plan.installments, due_ends, rules, tz) or due_ends
             return _then(plan, after_due) if plan.job else plan
     following = _next_notice(account.plan.installments, now, rules, tz)
-    return _wait(updated, account, following, tier, [*why, "payment plan current"])
+    return _wait(decision, following, "payment plan current")
 
 
 def _upcoming(installments: tuple[Installment, ...]) -> Installment | None:
@@ -442,19 +423,11 @@ def _next_notice(installments: tuple[Installment, ...], after: datetime, rules: 
     return min(later) if later else None
 
 
-def _send(
-    account: Account,
-    updated: Account,
-    now: datetime,
-    stage: Stage,
-    tier: int,
-    template: Template,
-    rules: Rules,
-    policy: GatePolicy,
-    why: list[str],
-    learned: Learned | None = None,
-    standings: experiments.Standings | None = None,
-) -> ContactPlan:
+def _send(decision: _Decision, template: Template) -> ContactPlan:
+    """The `template`'s message by the first candidate channel the gate allows now (`_job`), else the account held
+    until the earliest moment a channel allows, or out of the schedule with the reason."""
+    account, now, stage, tier, rules = decision.account, decision.now, decision.stage, decision.tier, decision.rules
+    policy, why, learned, standings = decision.policy, decision.why, decision.learned, decision.standings
     kind = _TEMPLATE_KIND[template]
     if kind is _K_VALIDATION_NOTICE or kind is _K_VERIFICATION:  # written notices: email only
         order: tuple[Channel, ...] = (_EMAIL,)
@@ -475,6 +448,7 @@ def _send(
         and _CHANNEL in tested.candidates
     ):
         order, first = _first_channel(account, stage, tier, order, tested, standings, now)
+    updated = account if decision.updated is None else decision.updated  # the account as the gate sees it
     standing = standing_of(updated)
     held: datetime | None = None
     reasons: list[str] = []
@@ -483,19 +457,19 @@ def _send(
         allowed_at, channel_reasons = earliest_allowed(updated, standing, channel, kind, now, policy)
         if allowed_at == now:
             if template is _REMINDER and learned is not None and rules.learning is not None:
-                later = _later_today(account, now, tier, channel, rules, rules.learning, learned)
+                later = _later_today(decision, channel, rules.learning, learned.priors)
                 if later is not None:
-                    return _plan(None, later[0], _TIMED, (*why, later[1]), _changed(updated, account), tier)
+                    return _plan(None, later[0], _TIMED, (*why, later[1]), decision.updated, tier)
             if first is not None and first.variant == channel._value_:
                 why.append(first.token)  # sent by the experiment's channel: an exposure of its arm
-            return _job(account, updated, now, stage, tier, template, channel, rules, why, learned, standings)
+            return _job(decision, template, channel)
         name = channel._value_
         reasons += [f"{name}: {r}" for r in channel_reasons]
         if allowed_at is not None:
             held = allowed_at if held is None else min(held, allowed_at)
         if any(not r.startswith("channel_permitted") for r in channel_reasons):
             permanent_only_channel = False
-    changed = _changed(updated, account)
+    changed = decision.updated
     if held is not None:
         return _plan(None, held, NoContactReason.HELD, (*why, *reasons), changed, tier)
     if permanent_only_channel:
@@ -505,23 +479,18 @@ def _send(
 
 
 def _later_today(
-    account: Account,
-    now: datetime,
-    tier: int,
-    channel: Channel,
-    rules: Rules,
-    settings: LearningSettings,
-    learned: Learned,
+    decision: _Decision, channel: Channel, settings: LearningSettings, priors: sendtime.Priors | None
 ) -> tuple[datetime, str] | None:
     """A reminder allowed now whose debtor is likelier to look later today: the best slot of their histogram and
     their segment's prior (`_best_send_time`) from now to the end of today's contact window, if it is not now. The
     next contact's moment is chosen when a message is sent, from what was learned then (nothing, for a lender's
     first messages); this places the message itself with what is known when it is due. Held at most to the
     window's end, and each look starts from a later slot, so a reminder is never held past today."""
+    account, now, rules = decision.account, decision.now, decision.rules
     hours = _hours_left(now, account.debtor.contact_zones[0], rules.window_end)
     if hours < 1:
         return None
-    slot, note = _best_send_time(account, now, tier, channel, rules, settings, learned.priors, hours)
+    slot, note = _best_send_time(account, now, decision.tier, channel, rules, settings, priors, hours)
     if slot <= now or note is None:
         return None
     return slot, note.replace("send time:", "send time: held to", 1)
@@ -581,19 +550,9 @@ def _job_id(account_id: str, stage: Stage, slot: datetime) -> str:
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
 
 
-def _job(
-    account: Account,
-    updated: Account,
-    now: datetime,
-    stage: Stage,
-    tier: int,
-    template: Template,
-    channel: Channel,
-    rules: Rules,
-    why: list[str],
-    learned: Learned | None = None,
-    standings: experiments.Standings | None = None,
-) -> ContactPlan:
+def _job(decision: _Decision, template: Template, channel: Channel) -> ContactPlan:
+    """The plan that sends the `template`'s message by `channel` now, and when to look at the account again."""
+    account, now, stage, tier, rules = decision.account, decision.now, decision.stage, decision.tier, decision.rules
     treatment = rules.treatment(stage, tier)
     tone = _FRIENDLY if template is _VALIDATION_NOTICE or template is _VERIFICATION_TEMPLATE else treatment.tone
     # The slot is the due time the account was claimed for, so any scheduler run that picks up this
@@ -604,10 +563,11 @@ def _job(
     name = template._value_
     variant: str = DEFAULT_VARIANT
     tokens: tuple[str, ...] = ()
-    tested = rules.experiments
+    tested, standings = rules.experiments, decision.standings
     if standings is not None and tested is not None:  # the lender's experiments: variant and tone chosen here
         variant, tone, tokens = _experiments(account, stage, tier, name, tone, job_id, tested, standings)
-    why = [*why, f"{name} by {channel._value_}, {tone._value_}"]
+    why = decision.why
+    why.append(f"{name} by {channel._value_}, {tone._value_}")
     reason = "; ".join((*why, *tokens))
     job = _unvalidated_job(  # every value is already typed and valid: skip validation in the hot loop
         job_id=job_id,
@@ -622,9 +582,10 @@ def _job(
         reason=reason,
     )
     following = now + treatment.cadence
+    learned = decision.learned
     if rules.learning is not None and (account.engagement or (learned is not None and learned.priors is not None)):
         # the best slot of the debtor's (and segment's) histogram, never earlier than the cadence
-        following, note = _send_time(account, following, tier, channel, rules, rules.learning, learned)
+        following, note = _send_time(decision, following, channel, rules.learning)
         if note:
             why.append(note)
     if account.preferred_time:  # what the debtor asked for beats what the counters suggest
@@ -637,20 +598,15 @@ def _job(
     if offer_notice is not None and now < offer_notice < following:
         following = offer_notice  # look again in time to say the settlement offer is ending
     why.extend(tokens)
-    return _plan(job, following, None, tuple(why), _changed(updated, account), tier)
+    return _plan(job, following, None, tuple(why), decision.updated, tier)
 
 
 def _send_time(
-    account: Account,
-    earliest: datetime,
-    tier: int,
-    channel: Channel,
-    rules: Rules,
-    settings: LearningSettings,
-    learned: Learned | None,
+    decision: _Decision, earliest: datetime, channel: Channel, settings: LearningSettings
 ) -> tuple[datetime, str | None]:
     """The next contact's moment: the best slot of the debtor's own response histogram plus the prior of
     their segment (core.sendtime), at or after `earliest`, inside the window in every zone they may be in."""
+    account, tier, rules, learned = decision.account, decision.tier, decision.rules, decision.learned
     priors = learned.priors if learned is not None else None
     if priors is not None and not account.engagement:
         # No history of their own (most debtors): the moment depends on what picks their segment's prior and on the
