@@ -12,7 +12,8 @@ Order of work, and why each step is safe to repeat:
    fails only this job's record, so SQS delivers it again;
 3. the `installment_charge_attempted` audit event, once per attempt (its event id is the key);
 4. record the PaymentIntent on the installment under the version lock (it is then in flight: no job for
-   this attempt calls Stripe again), unless the webhook got there first.
+   this attempt calls Stripe again), unless the webhook got there first; an account that kept changing
+   (`accounts.KeptChanging`) fails the job's record, and SQS delivers it again (same key).
 """
 
 from __future__ import annotations
@@ -23,25 +24,22 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from functions.core import installments
+from functions.core.account import Account
 from functions.core.audit import AuditEvent, EventType
 from functions.core.installments import Charge, ChargeJob
 from functions.core.lender import PlanBounds
 from functions.store import accounts, events
 
 if TYPE_CHECKING:  # the Stripe SDK is imported only when a job is still due (functions.charger.handler)
+    from functions.payments.stripe_gateway import ChargeResult
     from functions.payments.stripe_gateway import PaymentsGateway as Gateway
 
 ACTOR = "charger"
-SAVE_ATTEMPTS = 5
 
 SUCCEEDED = "succeeded"  # Stripe charged the card (the webhook applies the payment)
 DECLINED = "declined"  # Stripe declined it (the webhook records the failure and tells the debtor)
 PENDING = "pending"  # Stripe has not decided yet (processing): the webhook will say
 NOT_DUE = "not_due"  # nothing to charge for this job any more (paid, in flight, plan changed, gone)
-
-
-class ConflictError(RuntimeError):
-    """The account kept changing while the attempt was recorded: SQS delivers the job again (same key)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,43 +73,43 @@ class Charger:
             idempotency_key=charge.key,
         )
         outcome = SUCCEEDED if result.succeeded else DECLINED if result.decline_code else PENDING
-        events.append(
-            AuditEvent(
-                account_id=charge.account_id,
-                at=now,
-                type=EventType.INSTALLMENT_CHARGE_ATTEMPTED,
-                event_id=f"charge:{charge.key}",
-                actor=ACTOR,
-                detail={
-                    "plan": charge.plan_id,
-                    "installment": charge.installment,
-                    "attempt": charge.attempt,
-                    "amount_minor": charge.amount.minor,
-                    "currency": charge.amount.currency,
-                    "payment": result.payment_intent_id,
-                    "status": result.status,
-                    "decline": result.decline_code,
-                    "idempotency_key": charge.key,
-                },
-            )
-        )
+        events.append(_attempted(charge, result, now))
         if result.payment_intent_id:  # after the audit event: a crash in between charges (replays) and records again
             self._record(charge, result.payment_intent_id, now)
         return Outcome(outcome, job.job_id, result.payment_intent_id, result.decline_code)
 
     def _still_due(self, job: ChargeJob, now: datetime) -> Charge | None:
-        account = accounts.get_many([job.account_id]).get(job.account_id)
+        account = _read(job.account_id)
         if account is None:
             return None
         due = installments.due_charges(account, now, self._plan_bounds_for(account.lender_id))
         return next((charge for charge in due if charge.key == job.job_id), None)
 
     def _record(self, charge: Charge, payment_intent_id: str, now: datetime) -> None:
-        for _ in range(SAVE_ATTEMPTS):
-            before = accounts.get_many([charge.account_id]).get(charge.account_id)
-            if before is None:
-                return
-            after = installments.record_charge(before, charge, payment_intent_id)
-            if after is before or accounts.save_state(before, after, now, self._shards):
-                return
-        raise ConflictError(f"account {charge.account_id} kept changing")
+        def record(before: Account) -> Account:
+            return installments.record_charge(before, charge, payment_intent_id)
+
+        accounts.update_state(charge.account_id, now, self._shards, record, read=_read)
+
+
+def _read(account_id: str) -> Account | None:
+    """The account read strongly consistent: a charge is decided on it."""
+    return accounts.get_many([account_id]).get(account_id)
+
+
+def _attempted(charge: Charge, result: ChargeResult, now: datetime) -> AuditEvent:
+    """The `installment_charge_attempted` event: once per attempt (its event id is the attempt's key)."""
+    detail = {
+        "plan": charge.plan_id,
+        "installment": charge.installment,
+        "attempt": charge.attempt,
+        "amount_minor": charge.amount.minor,
+        "currency": charge.amount.currency,
+        "payment": result.payment_intent_id,
+        "status": result.status,
+        "decline": result.decline_code,
+        "idempotency_key": charge.key,
+    }
+    return AuditEvent(
+        charge.account_id, now, EventType.INSTALLMENT_CHARGE_ATTEMPTED, f"charge:{charge.key}", ACTOR, detail
+    )

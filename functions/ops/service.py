@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from functions.api_errors import ApiError
 from functions.core import ops
 from functions.core.account import Account
 from functions.core.audit import AuditEvent, EventType
@@ -21,14 +22,8 @@ from functions.store import ops as ops_store
 from functions.store import portal as portal_store
 
 
-class OpsServiceError(Exception):
-    """An answer other than 200: the HTTP status, a stable code and plain words."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class OpsServiceError(ApiError):
+    """An answer of the ops API other than 200."""
 
 
 @dataclass(frozen=True, slots=True)

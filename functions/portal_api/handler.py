@@ -6,10 +6,10 @@ make the OpenAPI document at GET /openapi.json), the service does the work, one 
 from __future__ import annotations
 
 import binascii
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, TypeVar, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -37,6 +37,8 @@ AFTER: dict[int, OpenAPIResponse] = {401: _ERROR, 409: _ERROR, 422: _ERROR}
 CHECKOUT: dict[int, OpenAPIResponse] = {**AFTER, 502: _ERROR, 503: _ERROR}
 SESSION: dict[int, OpenAPIResponse] = {**BEFORE, 401: _ERROR, 403: _ERROR}
 SECURED: list[dict[str, list[str]]] = [{"session": []}]
+
+_Route = TypeVar("_Route", bound=Callable[..., Any])
 
 
 @cache
@@ -141,26 +143,21 @@ def unsubscribe(
 # --- after verification ---------------------------------------------------------------------------
 
 
-@router.get(
-    "/account",
-    summary="The account, itemized, with the options open",
-    responses=AFTER,
-    security=SECURED,
-    tags=["account"],
-)
+def secured(
+    method: str, rule: str, *, summary: str, tags: list[str], responses: dict[int, OpenAPIResponse] = AFTER
+) -> Callable[[_Route], _Route]:
+    """A route after verification: it takes the session (`verified()`), and its OpenAPI operation says so."""
+    return router.route(rule, method, summary=summary, responses=responses, security=SECURED, tags=tags)
+
+
+@secured("GET", "/account", summary="The account, itemized, with the options open", tags=["account"])
 def get_account() -> models.AccountResponse:
     who, this_call, _ = verified()
     state = portal_store.get(who.account.account_id)
     return views.account_view(who.account, who.lender, state, who.language, this_call.now, who.today)
 
 
-@router.post(
-    "/payments",
-    summary="Pay in full or in part (Stripe Checkout)",
-    responses=CHECKOUT,
-    security=SECURED,
-    tags=["pay"],
-)
+@secured("POST", "/payments", summary="Pay in full or in part (Stripe Checkout)", responses=CHECKOUT, tags=["pay"])
 def pay(body: models.PaymentRequest) -> models.CheckoutResponse:
     who, this_call, this_runtime = verified()
     with payments_errors():
@@ -168,12 +165,8 @@ def pay(body: models.PaymentRequest) -> models.CheckoutResponse:
     return models.CheckoutResponse.model_validate(started)
 
 
-@router.post(
-    "/plans",
-    summary="Choose a payment plan (card saved through Checkout)",
-    responses=CHECKOUT,
-    security=SECURED,
-    tags=["pay"],
+@secured(
+    "POST", "/plans", summary="Choose a payment plan (card saved through Checkout)", responses=CHECKOUT, tags=["pay"]
 )
 def choose_plan(body: models.PlanRequest) -> models.PlanResponse:
     who, this_call, this_runtime = verified()
@@ -184,36 +177,28 @@ def choose_plan(body: models.PlanRequest) -> models.PlanResponse:
     )
 
 
-@router.post("/promises", summary="Promise to pay by a date", responses=AFTER, security=SECURED, tags=["pay"])
+@secured("POST", "/promises", summary="Promise to pay by a date", tags=["pay"])
 def make_promise(body: models.PromiseRequest) -> models.PromiseResponse:
     who, this_call, this_runtime = verified()
     promise = service.make_promise(who, body.amount_minor, body.date, this_call, this_runtime)
     return models.PromiseResponse(promise=views.promise(promise, who.language))
 
 
-@router.post(
-    "/disputes", summary="Dispute the debt (outreach pauses)", responses=AFTER, security=SECURED, tags=["account"]
-)
+@secured("POST", "/disputes", summary="Dispute the debt (outreach pauses)", tags=["account"])
 def open_dispute(body: models.DisputeRequest) -> models.DisputeResponse:
     who, this_call, this_runtime = verified()
     dispute = service.open_dispute(who, body.reason, body.details, this_call, this_runtime)
     return models.DisputeResponse(dispute=views.dispute(dispute))
 
 
-@router.post("/hardship", summary="Tell us what you can afford", responses=AFTER, security=SECURED, tags=["pay"])
+@secured("POST", "/hardship", summary="Tell us what you can afford", tags=["pay"])
 def hardship(body: models.HardshipRequest) -> models.HardshipResponse:
     who, this_call, this_runtime = verified()
     answer = service.ask_hardship(who, body.monthly_affordable_minor, body.note, this_call, this_runtime)
     return views.hardship_answer(answer, who.language)
 
 
-@router.put(
-    "/preferences",
-    summary="Channel, language, time of day, opt-outs",
-    responses=AFTER,
-    security=SECURED,
-    tags=["preferences"],
-)
+@secured("PUT", "/preferences", summary="Channel, language, time of day, opt-outs", tags=["preferences"])
 def put_preferences(body: models.PreferencesRequest) -> models.PreferencesResponse:
     who, this_call, this_runtime = verified()
     account, state = service.set_preferences(

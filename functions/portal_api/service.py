@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from functions import names
+from functions.api_errors import ApiError
 from functions.core import hardship, plans, portal, sessions
 from functions.core import links as link_tokens
 from functions.core.account import Account, Block, Channel, Dispute, DisputeStatus, Flag, Plan, PlanStatus, Promise
@@ -39,15 +40,8 @@ CHECKOUT_BUCKET_SECONDS = 900  # a double tap within 15 minutes reuses the same 
 _SAVE_ATTEMPTS = 5
 
 
-class PortalError(Exception):
-    """An answer other than 200: a stable code, plain words, the HTTP status and any extra fields."""
-
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.extra = extra
+class PortalError(ApiError):
+    """An answer of the portal API other than 200."""
 
 
 @dataclass(frozen=True)

@@ -410,11 +410,7 @@ def _blocked(channel: Channel, block: Block) -> Callable[[Account], Account | No
 
 def _change_state(account_id: str, now: datetime, due_shards: int, change: Callable[[Account], Account | None]) -> None:
     """Apply `change` to the account under its version lock, re-reading on a conflict."""
-    for _ in range(SAVE_ATTEMPTS):
-        before = accounts.get(account_id)
-        if before is None:
-            return
-        after = change(before)
-        if after is None or accounts.save_state(before, after, now, due_shards):
-            return
-    raise TransientSendError(f"account {account_id} kept changing while its state was saved")
+    try:
+        accounts.update_state(account_id, now, due_shards, change, SAVE_ATTEMPTS)
+    except accounts.KeptChanging as exc:
+        raise TransientSendError(f"account {account_id} kept changing while its state was saved") from exc

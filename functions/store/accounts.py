@@ -47,7 +47,17 @@ from functions.store import account_state as state
 from functions.store.attributes import OnDemandTable, UTCTimestampAttribute
 
 
-class DueIndex(GlobalSecondaryIndex["AccountModel"]):
+class _KeysOnlyIndex(GlobalSecondaryIndex["AccountModel"]):
+    """An index of the accounts table that holds keys only: what it finds is read from the table.
+
+    A subclass names the index (`class ByLinkIndex(_KeysOnlyIndex, index_name="by_link")`) and declares its keys."""
+
+    def __init_subclass__(cls, *, index_name: str, **kwargs: Any) -> None:
+        cls.Meta = type("Meta", (), {"index_name": index_name, "projection": KeysOnlyProjection()})
+        super().__init_subclass__(**kwargs)
+
+
+class DueIndex(_KeysOnlyIndex, index_name="due"):
     """Sparse: only accounts with something due carry `due_shard` and `next_contact_at`.
 
     Keys only: with every attribute projected, each write to a due account (the sender's contact count, a
@@ -56,63 +66,39 @@ class DueIndex(GlobalSecondaryIndex["AccountModel"]):
     (`due_accounts`: one BatchGetItem per 100). DynamoDB cannot change an existing index's projection: a
     stack deployed with the ALL projection drops the index in one deploy and adds it back in the next."""
 
-    class Meta:
-        index_name = "due"
-        projection = KeysOnlyProjection()
-
     due_shard = UnicodeAttribute(hash_key=True)
     next_contact_at = UTCTimestampAttribute(range_key=True)
 
 
-class ByLenderIndex(GlobalSecondaryIndex["AccountModel"]):
-    class Meta:
-        index_name = "by_lender"
-        projection = KeysOnlyProjection()
-
+class ByLenderIndex(_KeysOnlyIndex, index_name="by_lender"):
     lender_id = UnicodeAttribute(hash_key=True)
     account_id = UnicodeAttribute(range_key=True)
 
 
-class ByLinkIndex(GlobalSecondaryIndex["AccountModel"]):
+class ByLinkIndex(_KeysOnlyIndex, index_name="by_link"):
     """Sparse: the pay link's opaque reference to its account (core.links)."""
-
-    class Meta:
-        index_name = "by_link"
-        projection = KeysOnlyProjection()
 
     link_ref = UnicodeAttribute(hash_key=True)
 
 
-class ByPhoneIndex(GlobalSecondaryIndex["AccountModel"]):
+class ByPhoneIndex(_KeysOnlyIndex, index_name="by_phone"):
     """Sparse: the accounts a mobile number belongs to (an SMS reply, STOP or HELP, names only the number).
 
     Keyed by the number's blind index (store.pii.blind_index), never the number."""
 
-    class Meta:
-        index_name = "by_phone"
-        projection = KeysOnlyProjection()
-
     phone_bidx = UnicodeAttribute(hash_key=True)
 
 
-class ByEmailIndex(GlobalSecondaryIndex["AccountModel"]):
+class ByEmailIndex(_KeysOnlyIndex, index_name="by_email"):
     """Sparse: the accounts an email address belongs to (SES notifications that carry no account tag).
 
     Keyed by the address's blind index (store.pii.blind_index), never the address."""
 
-    class Meta:
-        index_name = "by_email"
-        projection = KeysOnlyProjection()
-
     email_bidx = UnicodeAttribute(hash_key=True)
 
 
-class ErasureDueIndex(GlobalSecondaryIndex["AccountModel"]):
+class ErasureDueIndex(_KeysOnlyIndex, index_name="erasure_due"):
     """Sparse: accounts whose erasure was requested and deferred (Reg F 1006.100 retention), by due date."""
-
-    class Meta:
-        index_name = "erasure_due"
-        projection = KeysOnlyProjection()
 
     erasure_queue = UnicodeAttribute(hash_key=True)  # always ERASURE_QUEUE: one partition, a few items
     erasure_due_at = UTCTimestampAttribute(range_key=True)
@@ -740,6 +726,39 @@ def _save_state(
     return conditional_write(
         lambda: AccountModel(after.account_id).update(actions=actions, condition=condition), "saving account state"
     )
+
+
+STATE_ATTEMPTS = 5
+
+
+class KeptChanging(StoreError):
+    """Every attempt of a state change lost the account's version lock to another writer."""
+
+
+def update_state(
+    account_id: str,
+    now: datetime,
+    shards: int,
+    change: Callable[[Account], Account | None],
+    attempts: int = STATE_ATTEMPTS,
+    read: Callable[[str], Account | None] | None = None,
+) -> tuple[Account, Account] | None:
+    """Apply `change` to the account with `save_state`, reading it again (`read`, default `get`) and re-applying
+    `change` after each conflict.
+
+    Returns the account before and after (the same object when `change` returns the account it was given:
+    nothing is written); None when there is no such account or `change` returns None (nothing to do). Raises
+    KeptChanging when all `attempts` conflicted."""
+    for _ in range(attempts):
+        before = (read or get)(account_id)
+        if before is None:
+            return None
+        after = change(before)
+        if after is None:
+            return None
+        if after is before or save_state(before, after, now, shards):
+            return before, after
+    raise KeptChanging(f"account {account_id} kept changing")
 
 
 def set_flag(account_id: str, flag: Flag, on: bool, now: datetime) -> bool:

@@ -24,7 +24,6 @@ from functions.store import accounts, events, learning
 from functions.store import webhooks as store
 
 ACTOR = "webhooks"
-SAVE_ATTEMPTS = 5
 
 
 # TCPA revocation keywords (FCC 24-24, 47 CFR 64.1200(a)(10)): any case, honoured at once.
@@ -261,19 +260,6 @@ def _ses_time(value: Any, fallback: datetime) -> datetime:
         return ensure_utc(fallback)
 
 
-def _save(account_id: str, now: datetime, shards: int, change: Callable[[Account], Account | None]) -> bool:
-    for _ in range(SAVE_ATTEMPTS):
-        before = accounts.get(account_id)
-        if before is None:
-            return False
-        after = change(before)
-        if after is None:
-            return False
-        if accounts.save_state(before, after, now, shards):
-            return True
-    raise RuntimeError(f"account {account_id} kept changing")
-
-
 def _block(account_id: str, now: datetime, shards: int, channel: Channel, block: Block, overwrite: bool) -> bool:
     """Mark the channel unusable. An opt-out (`overwrite`) replaces any other reason: it is the one
     that must survive a later correction of the address or number."""
@@ -284,7 +270,7 @@ def _block(account_id: str, now: datetime, shards: int, channel: Channel, block:
             return None
         return account.with_changes(blocked_channels={**account.blocked_channels, channel: block})
 
-    return _save(account_id, now, shards, change)
+    return accounts.update_state(account_id, now, shards, change) is not None
 
 
 def _unblock(account_id: str, now: datetime, shards: int, channel: Channel, block: Block) -> bool:
@@ -295,7 +281,7 @@ def _unblock(account_id: str, now: datetime, shards: int, channel: Channel, bloc
             blocked_channels={c: b for c, b in account.blocked_channels.items() if c is not channel}
         )
 
-    return _save(account_id, now, shards, change)
+    return accounts.update_state(account_id, now, shards, change) is not None
 
 
 def parse_sns_message(raw: str) -> dict[str, Any] | None:

@@ -33,7 +33,7 @@ from functions import names
 from functions.core.audit import AuditEvent, EventType
 from functions.core.clock import from_epoch_millis, parse_utc
 from functions.observability import METRICS_NAMESPACE, lambda_entry, logger, metrics
-from functions.store import events, lenders, tables
+from functions.store import accounts, events, lenders, tables
 from functions.webhooks import feedback, service
 from functions.webhooks.settings import WebhooksSettings
 
@@ -195,8 +195,8 @@ def _count(outcome: dict[str, Any]) -> None:
         metric.add_dimension(name="currency", value=str(outcome["currency"]))
 
 
-@app.exception_handler(service.ConflictError)
-def _conflict(exc: service.ConflictError) -> Response:
+@app.exception_handler(accounts.KeptChanging)
+def _conflict(exc: accounts.KeptChanging) -> Response:
     logger.warning("account kept changing; Stripe will retry", extra={"error": str(exc)})
     return _error(500, "retry", "Busy: deliver again.")
 

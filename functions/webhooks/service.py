@@ -26,17 +26,12 @@ from functions.store import experiments as experiment_store
 from functions.store import webhooks as store
 
 ACTOR = "webhooks"
-SAVE_ATTEMPTS = 5
 
 APPLIED = "applied"
 DUPLICATE = "duplicate"
 IGNORED = "ignored"
 UNMATCHED = "unmatched"  # no account to apply it to (no metadata, or an unknown account)
 REFUSED = "refused"  # cannot apply to this account (another currency): acknowledged, audited, for a person
-
-
-class ConflictError(RuntimeError):
-    """The account kept changing while this event was applied: let Stripe deliver it again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,18 +424,16 @@ class StripeEvents:
     def _change(
         self, account_id: str, now: datetime, change: Callable[[Account], Account]
     ) -> tuple[Account, Account] | None:
-        """Apply `change` under the version lock; reminders follow the new state. None: no such account."""
-        for _ in range(SAVE_ATTEMPTS):
-            before = accounts.get(account_id)
-            if before is None:
-                return None
+        """Apply `change` under the version lock; reminders follow the new state. None: no such account.
+        `accounts.KeptChanging` when it kept losing the lock: Stripe delivers the event again."""
+
+        def with_reminders(before: Account) -> Account:
             after = change(before)
             if after is before:
-                return before, before
-            after = after.with_changes(next_contact_at=self._next_contact(before, after, now))
-            if accounts.save_state(before, after, now, self._shards):
-                return before, after
-        raise ConflictError(f"account {account_id} kept changing")
+                return before
+            return after.with_changes(next_contact_at=self._next_contact(before, after, now))
+
+        return accounts.update_state(account_id, now, self._shards, with_reminders)
 
     def _next_contact(self, before: Account, after: Account, now: datetime) -> datetime | None:
         """Reminders stop at once when the account is paid; a partial payment pushes the next reminder
