@@ -22,6 +22,12 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
 
 
+def acknowledge_resource(scope: IConstruct, resource: str, reason: str) -> None:
+    """Acknowledge AwsSolutions-IAM5 (a wildcard in a granted resource) for one resource, written as cdk-nag prints
+    it (`*`, `<LogicalId.Arn>/prefix*`, or an ARN with `<AWS::...>` pseudo parameters)."""
+    acknowledge(scope, f"AwsSolutions-IAM5[Resource::{finding_arn(Stack.of(scope), resource)}]", reason)
+
+
 def finding_arn(stack: Stack, arn: str) -> str:
     """An ARN as cdk-nag prints it in a finding id: pseudo parameters the stack knows become literals
     (`cdk synth` through the CLI knows the region; the tests' environment-agnostic synth does not)."""

@@ -257,27 +257,6 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's signature
         return
 
-    def do_GET(self) -> None:
-        self._route()
-
-    def do_HEAD(self) -> None:
-        self._route()
-
-    def do_POST(self) -> None:
-        self._route()
-
-    def do_PUT(self) -> None:
-        self._route()
-
-    def do_PATCH(self) -> None:
-        self._route()
-
-    def do_DELETE(self) -> None:
-        self._route()
-
-    def do_OPTIONS(self) -> None:
-        self._route()
-
     def _route(self) -> None:
         parts = urlsplit(self.path)
         path, query = parts.path, parts.query
@@ -298,6 +277,9 @@ class _Handler(BaseHTTPRequestHandler):
             _log.exception("%s %s failed", self.command, path)
             body = json.dumps({"message": "Internal Server Error"}).encode()  # what API Gateway answers
             self._send(Response(500, [("Content-Type", "application/json")], body))
+
+    # BaseHTTPRequestHandler calls do_<METHOD>: every method goes through the one router, as at API Gateway.
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _route
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)

@@ -28,15 +28,25 @@ class PumpResult:
     results: list[Any] = field(default_factory=list)
 
 
-class SqsPump:
+class _Pump:
+    """A queue and the function its messages invoke."""
+
+    def __init__(self, sqs: Any, queue_url: str, handler: Handler, function_name: str) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._handler = handler
+        self._function_name = function_name
+
+    def _invoke(self, event: dict[str, Any]) -> Any:
+        return self._handler(event, LocalLambdaContext(self._function_name))
+
+
+class SqsPump(_Pump):
     """An SQS event source mapping: batches of up to 10, partial batch failures honoured."""
 
     def __init__(self, sqs: Any, queue_url: str, queue_arn: str, handler: Handler, function_name: str) -> None:
-        self._sqs = sqs
-        self._queue_url = queue_url
+        super().__init__(sqs, queue_url, handler, function_name)
         self._queue_arn = queue_arn
-        self._handler = handler
-        self._function_name = function_name
 
     def drain(self, now: datetime) -> PumpResult:
         """Deliver every visible message once; returns how many succeeded and failed."""
@@ -44,7 +54,7 @@ class SqsPump:
         while messages := self._receive():
             event = {"Records": [sqs_record(message, self._queue_arn, now) for message in messages]}
             try:
-                response = self._handler(event, LocalLambdaContext(self._function_name)) or {}
+                response = self._invoke(event) or {}
                 failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
             except Exception:  # a crashed invocation fails the whole batch, as in Lambda
                 log.exception("%s failed a whole batch", self._function_name)
@@ -70,15 +80,9 @@ class SqsPump:
         return response.get("Messages", [])
 
 
-class S3NotificationPump:
+class S3NotificationPump(_Pump):
     """S3 ObjectCreated -> ingest. Moto delivers the bucket's notifications to a queue; this pump hands
     each S3 event to the handler as S3 would invoke it, stamped with the virtual clock."""
-
-    def __init__(self, sqs: Any, queue_url: str, handler: Handler, function_name: str) -> None:
-        self._sqs = sqs
-        self._queue_url = queue_url
-        self._handler = handler
-        self._function_name = function_name
 
     def drain(self, now: datetime) -> PumpResult:
         result = PumpResult()
@@ -91,7 +95,7 @@ class S3NotificationPump:
                     for record in event["Records"]:
                         record["eventTime"] = iso_utc(now)
                     try:
-                        result.results.append(self._handler(event, LocalLambdaContext(self._function_name)))
+                        result.results.append(self._invoke(event))
                         result.processed += 1
                     except Exception:
                         log.exception("%s failed", self._function_name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -22,7 +24,7 @@ from infra.constructs.data import DataConstruct
 from infra.constructs.messaging import MessagingConstruct
 from infra.constructs.secrets import SecretsConstruct
 from infra.constructs.storage import StorageConstruct
-from infra.nag import acknowledge, finding_arn, skip_checkov
+from infra.nag import acknowledge, acknowledge_resource, skip_checkov
 
 RUNTIME = lambda_.Runtime.PYTHON_3_11
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -46,6 +48,31 @@ CHARGER_HANDLER = "functions.charger.handler.lambda_handler"
 OPS_HANDLER = "functions.ops.handler.handler"
 REPORTS_HANDLER = "functions.reports.handler.lambda_handler"
 REPORTS_TIMEOUT = Duration.minutes(15)  # every lender's report in one daily run (docs/reports.md: limits)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A function's id in the stack, its entry point and its size."""
+
+    construct_id: str
+    handler: str
+    service: str  # POWERTOOLS_SERVICE_NAME: the `service` dimension of the function's metrics
+    timeout: Duration
+    memory_size: int
+
+
+# 1769 MB is one full vCPU: parsing and validating rows, and the reports' figures and charts, are CPU-bound.
+# The portal API's 1024 MB are for the cold start of a debtor's first request: more memory is more CPU.
+INGEST = FunctionSpec("Ingest", INGEST_HANDLER, "ingest", INGEST_TIMEOUT, 1769)
+SCHEDULER = FunctionSpec("Scheduler", SCHEDULER_HANDLER, "scheduler", Duration.minutes(5), 512)
+EMAIL_SENDER = FunctionSpec("EmailSender", EMAIL_SENDER_HANDLER, "sender", SENDER_TIMEOUT, 512)
+SMS_SENDER = FunctionSpec("SmsSender", SMS_SENDER_HANDLER, "sender", SENDER_TIMEOUT, 512)
+PORTAL_API = FunctionSpec("PortalApi", PORTAL_API_HANDLER, "portal_api", API_TIMEOUT, 1024)
+STRIPE_WEBHOOKS = FunctionSpec("StripeWebhooks", STRIPE_WEBHOOK_HANDLER, "webhooks", API_TIMEOUT, 512)
+EMAIL_EVENTS = FunctionSpec("EmailEvents", EMAIL_EVENTS_HANDLER, "webhooks", Duration.seconds(30), 512)
+CHARGER = FunctionSpec("Charger", CHARGER_HANDLER, "charger", CHARGER_TIMEOUT, 512)
+OPS = FunctionSpec("Ops", OPS_HANDLER, "ops", Duration.seconds(29), 1024)
+REPORTS = FunctionSpec("Reports", REPORTS_HANDLER, "reports", REPORTS_TIMEOUT, 1769)
 
 # At most this many concurrent senders per channel: SES and SNS send quotas are per second, and the
 # rest of the account's Lambda concurrency stays free for the portal and webhooks.
@@ -86,6 +113,8 @@ class FunctionsConstruct(Construct):
         self._messaging = messaging
         self._secrets = secrets
         self._code = bundling.functions_code()
+        # Every function by its construct id (alarms, dashboard), in the order they are built.
+        self.all: dict[str, lambda_.Function] = {}
         self.dependencies = self._build_dependencies_layer()
         self.ingest = self._build_ingest(storage.portfolio_bucket)
         self.scheduler = self._build_scheduler(storage.portfolio_bucket)
@@ -97,22 +126,6 @@ class FunctionsConstruct(Construct):
         self.charger = self._build_charger()
         self.ops = self._build_ops(storage.portfolio_bucket)
         self.reports = self._build_reports(storage.portfolio_bucket)
-
-    @property
-    def all(self) -> dict[str, lambda_.Function]:
-        """Every function by a short name (alarms, dashboard)."""
-        return {
-            "Ingest": self.ingest,
-            "Scheduler": self.scheduler,
-            "EmailSender": self.email_sender,
-            "SmsSender": self.sms_sender,
-            "PortalApi": self.portal_api,
-            "StripeWebhooks": self.stripe_webhooks,
-            "EmailEvents": self.email_events,
-            "Charger": self.charger,
-            "Ops": self.ops,
-            "Reports": self.reports,
-        }
 
     def link_to_portal(self, *, portal_url: str, api_url: str) -> None:
         """The URLs messages and the portal API put in front of debtors (known once the API and CDN exist)."""
@@ -132,29 +145,25 @@ class FunctionsConstruct(Construct):
 
     def _build_function(
         self,
-        construct_id: str,
-        handler: str,
+        spec: FunctionSpec,
         *,
-        service: str,
-        timeout: Duration,
-        memory_size: int,
         environment: dict[str, str] | None = None,
         retry_attempts: int | None = None,
         failures: sqs.IQueue | None = None,
         layers: list[lambda_.ILayerVersion] | None = None,
     ) -> lambda_.Function:
-        log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=LOG_RETENTION, encryption_key=self._key)
+        log_group = logs.LogGroup(self, f"{spec.construct_id}Logs", retention=LOG_RETENTION, encryption_key=self._key)
         function = lambda_.Function(
             self,
-            construct_id,
-            description=f"cleardue {self._config.stage}: {handler}",
+            spec.construct_id,
+            description=f"cleardue {self._config.stage}: {spec.handler}",
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             code=self._code,
-            handler=handler,
+            handler=spec.handler,
             layers=layers or [self.dependencies],
-            timeout=timeout,
-            memory_size=memory_size,
+            timeout=spec.timeout,
+            memory_size=spec.memory_size,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
@@ -168,7 +177,7 @@ class FunctionsConstruct(Construct):
                 names.ENV_DUE_SHARDS: str(names.DEFAULT_DUE_SHARDS),
                 # Debtor PII is sealed under per-debtor keys wrapped by KEKs this key wraps (functions/store/pii.py).
                 names.ENV_PII_KEY_ID: self._key.key_arn,
-                "POWERTOOLS_SERVICE_NAME": service,
+                "POWERTOOLS_SERVICE_NAME": spec.service,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 "POWERTOOLS_TRACE_DISABLED": "false" if self._config.xray_sdk else "true",
@@ -192,6 +201,7 @@ class FunctionsConstruct(Construct):
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
             "AWS's minimal Lambda execution policy: writes to the function's own log streams only.",
         )
+        self.all[spec.construct_id] = function
         return function
 
     def _grant_pii_keys(self, function: lambda_.Function) -> None:
@@ -214,11 +224,7 @@ class FunctionsConstruct(Construct):
     def _build_ingest(self, bucket: s3.Bucket) -> lambda_.Function:
         messaging, secrets = self._messaging, self._secrets
         function = self._build_function(
-            "Ingest",
-            INGEST_HANDLER,
-            service="ingest",
-            timeout=INGEST_TIMEOUT,
-            memory_size=1769,  # one full vCPU: parsing and validating rows is CPU-bound
+            INGEST,
             environment={
                 names.ENV_PORTFOLIO_BUCKET: bucket.bucket_name,
                 names.ENV_VERIFICATION_KEY_SECRET: secrets.verification_key.secret_arn,
@@ -267,9 +273,9 @@ class FunctionsConstruct(Construct):
         function.add_to_role_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
         logical_id = self._logical_id(bucket)
         for prefix in readable:
-            acknowledge(
+            acknowledge_resource(
                 function,
-                f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{prefix}*]",
+                f"<{logical_id}.Arn>/{prefix}*",
                 f"Objects under {prefix} only: the files are named by lenders and uploads, unknown until they arrive.",
             )
 
@@ -278,9 +284,9 @@ class FunctionsConstruct(Construct):
         return str(stack.resolve(stack.get_logical_id(construct.node.default_child)))  # type: ignore[arg-type]
 
     def _acknowledge_common_findings(self, function: lambda_.Function) -> None:
-        acknowledge(
+        acknowledge_resource(
             function,
-            "AwsSolutions-IAM5[Resource::*]",
+            "*",
             "X-Ray's PutTraceSegments/PutTelemetryRecords (active tracing) have no resource ARN: IAM requires '*'.",
         )
         for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
@@ -290,14 +296,14 @@ class FunctionsConstruct(Construct):
                 "CDK's encrypt grant on the stack's one customer-managed key (the tables' and bucket's encryption); "
                 "no data action is a wildcard.",
             )
-        acknowledge(
+        acknowledge_resource(
             function,
-            f"AwsSolutions-IAM5[Resource::<{self._logical_id(self._data.accounts)}.Arn>/index/*]",
+            f"<{self._logical_id(self._data.accounts)}.Arn>/index/*",
             "Queries on the accounts table's own indexes (due, by_lender, by_link), which only its grants reach.",
         )
-        acknowledge(
+        acknowledge_resource(
             function,
-            f"AwsSolutions-IAM5[Resource::<{self._logical_id(self._data.uploads)}.Arn>/index/*]",
+            f"<{self._logical_id(self._data.uploads)}.Arn>/index/*",
             "Queries on the uploads table's own index (by_lender), which only its grants reach.",
         )
         acknowledge(
@@ -310,11 +316,7 @@ class FunctionsConstruct(Construct):
     def _build_scheduler(self, bucket: s3.Bucket) -> lambda_.Function:
         messaging = self._messaging
         function = self._build_function(
-            "Scheduler",
-            SCHEDULER_HANDLER,
-            service="scheduler",
-            timeout=Duration.minutes(5),
-            memory_size=512,
+            SCHEDULER,
             environment={
                 names.ENV_EMAIL_QUEUE_URL: messaging.email_queue.queue_url,
                 names.ENV_SMS_QUEUE_URL: messaging.sms_queue.queue_url,
@@ -340,15 +342,10 @@ class FunctionsConstruct(Construct):
         return function
 
     def _build_sender(
-        self, construct_id: str, handler: str, queue: sqs.IQueue, max_concurrency: int, environment: dict[str, str]
+        self, spec: FunctionSpec, queue: sqs.IQueue, max_concurrency: int, environment: dict[str, str]
     ) -> lambda_.Function:
         function = self._build_function(
-            construct_id,
-            handler,
-            service="sender",
-            timeout=SENDER_TIMEOUT,
-            memory_size=512,
-            environment={names.ENV_LINK_KEY_SECRET: self._secrets.link_key.secret_arn, **environment},
+            spec, environment={names.ENV_LINK_KEY_SECRET: self._secrets.link_key.secret_arn, **environment}
         )
         function.add_event_source(
             event_sources.SqsEventSource(
@@ -367,8 +364,7 @@ class FunctionsConstruct(Construct):
     def _build_email_sender(self) -> lambda_.Function:
         configuration_set = self._messaging.email_configuration_set
         function = self._build_sender(
-            "EmailSender",
-            EMAIL_SENDER_HANDLER,
+            EMAIL_SENDER,
             self._messaging.email_queue,
             EMAIL_MAX_CONCURRENCY,
             {
@@ -388,11 +384,9 @@ class FunctionsConstruct(Construct):
                 ),
             ],
         )
-        acknowledge(
+        acknowledge_resource(
             function,
-            "AwsSolutions-IAM5[Resource::"
-            + finding_arn(stack, "arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*")
-            + "]",
+            "arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*",
             "Each lender sends from its own verified SES identity (an address or a domain), added after deployment; "
             "the action is SendEmail only, within this account and region.",
         )
@@ -400,8 +394,7 @@ class FunctionsConstruct(Construct):
 
     def _build_sms_sender(self) -> lambda_.Function:
         function = self._build_sender(
-            "SmsSender",
-            SMS_SENDER_HANDLER,
+            SMS_SENDER,
             self._messaging.sms_queue,
             SMS_MAX_CONCURRENCY,
             {names.ENV_SMS_SENDER_ID: self._config.sms_sender_id},
@@ -426,9 +419,9 @@ class FunctionsConstruct(Construct):
             "CKV_AWS_111",
             "sns:Publish to a phone number (an SMS) has no resource ARN; publishing to any topic is denied.",
         )
-        acknowledge(
+        acknowledge_resource(
             function,
-            "AwsSolutions-IAM5[Resource::*]",
+            "*",
             "sns:Publish to a phone number (an SMS) and X-Ray's trace writes have no resource ARN, so IAM requires "
             "'*'; publishing to any topic is explicitly denied.",
         )
@@ -436,11 +429,7 @@ class FunctionsConstruct(Construct):
     def _build_portal_api(self) -> lambda_.Function:
         secrets = self._secrets
         function = self._build_function(
-            "PortalApi",
-            PORTAL_API_HANDLER,
-            service="portal_api",
-            timeout=API_TIMEOUT,
-            memory_size=1024,  # cold starts of the debtor's first request: more memory is more CPU
+            PORTAL_API,
             environment={
                 names.ENV_LINK_KEY_SECRET: secrets.link_key.secret_arn,
                 names.ENV_VERIFICATION_KEY_SECRET: secrets.verification_key.secret_arn,
@@ -456,14 +445,7 @@ class FunctionsConstruct(Construct):
 
     def _build_stripe_webhooks(self) -> lambda_.Function:
         messaging = self._messaging
-        function = self._build_function(
-            "StripeWebhooks",
-            STRIPE_WEBHOOK_HANDLER,
-            service="webhooks",
-            timeout=API_TIMEOUT,
-            memory_size=512,
-            environment=self._webhooks_environment(),
-        )
+        function = self._build_function(STRIPE_WEBHOOKS, environment=self._webhooks_environment())
         self._secrets.stripe.grant_read(function)
         messaging.email_queue.grant_send_messages(function)  # receipts
         messaging.sms_queue.grant_send_messages(function)
@@ -486,11 +468,7 @@ class FunctionsConstruct(Construct):
     def _build_email_events(self) -> lambda_.Function:
         messaging = self._messaging
         function = self._build_function(
-            "EmailEvents",
-            EMAIL_EVENTS_HANDLER,
-            service="webhooks",
-            timeout=Duration.seconds(30),
-            memory_size=512,
+            EMAIL_EVENTS,
             # Both webhook entry points share one settings model; this one never reads the Stripe secret.
             environment=self._webhooks_environment(),
             failures=messaging.failed_invocations,  # SNS invokes asynchronously
@@ -504,14 +482,7 @@ class FunctionsConstruct(Construct):
 
     def _build_charger(self) -> lambda_.Function:
         """Plan installments charged off-session; Stripe's answer comes back through the webhooks function."""
-        function = self._build_function(
-            "Charger",
-            CHARGER_HANDLER,
-            service="charger",
-            timeout=CHARGER_TIMEOUT,
-            memory_size=512,
-            environment={names.ENV_STRIPE_SECRET: self._secrets.stripe.secret_arn},
-        )
+        function = self._build_function(CHARGER, environment={names.ENV_STRIPE_SECRET: self._secrets.stripe.secret_arn})
         function.add_event_source(
             event_sources.SqsEventSource(
                 self._messaging.charge_queue,
@@ -528,14 +499,7 @@ class FunctionsConstruct(Construct):
         """The ops API (behind IAM authorization on the HTTP API): reads a lender's accounts and their trails,
         changes an account's state and flags (UpdateItem), offers a settlement, appends the audit event; for
         lender self-service, reads the lenders' uploads and their reports (and pre-signs downloads of them)."""
-        function = self._build_function(
-            "Ops",
-            OPS_HANDLER,
-            service="ops",
-            timeout=Duration.seconds(29),
-            memory_size=1024,
-            environment={names.ENV_PORTFOLIO_BUCKET: bucket.bucket_name},
-        )
+        function = self._build_function(OPS, environment={names.ENV_PORTFOLIO_BUCKET: bucket.bucket_name})
         self._grant_account_writer(function)
         self._data.uploads.grant_read_data(function)
         # Reports only (a pre-signed URL carries the signer's permission: GetObject on reports/*, nothing else).
@@ -544,9 +508,9 @@ class FunctionsConstruct(Construct):
                 actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{names.REPORTS_PREFIX}*")]
             )
         )
-        acknowledge(
+        acknowledge_resource(
             function,
-            f"AwsSolutions-IAM5[Resource::<{self._logical_id(bucket)}.Arn>/{names.REPORTS_PREFIX}*]",
+            f"<{self._logical_id(bucket)}.Arn>/{names.REPORTS_PREFIX}*",
             "Objects under reports/ only: named by lender and upload; the function builds each key from the "
             "caller's authorized lender and an upload of that lender.",
         )
@@ -567,11 +531,7 @@ class FunctionsConstruct(Construct):
             description="cleardue reports function dependencies (the runtime ones it imports + matplotlib)",
         )
         function = self._build_function(
-            "Reports",
-            REPORTS_HANDLER,
-            service="reports",
-            timeout=REPORTS_TIMEOUT,
-            memory_size=1769,  # one full vCPU: the figures and the charts are CPU-bound
+            REPORTS,
             environment={
                 names.ENV_PORTFOLIO_BUCKET: bucket.bucket_name,
                 "MPLCONFIGDIR": "/tmp/matplotlib",  # matplotlib's font cache: /tmp is Lambda's only writable place
@@ -598,14 +558,14 @@ class FunctionsConstruct(Construct):
             )
         )
         logical_id = self._logical_id(bucket)
-        acknowledge(
+        acknowledge_resource(
             function,
-            f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{names.REPORTS_PREFIX}*]",
+            f"<{logical_id}.Arn>/{names.REPORTS_PREFIX}*",
             "Writes objects under reports/ only: reports/<lender>/<date>/ for each lender, unknown until the run.",
         )
-        acknowledge(
+        acknowledge_resource(
             function,
-            f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{names.REPORTS_PREFIX}*/latest.json]",
+            f"<{logical_id}.Arn>/{names.REPORTS_PREFIX}*/latest.json",
             "Reads each lender's latest.json pointer only (the lender is known at run time).",
         )
         return function

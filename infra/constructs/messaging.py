@@ -47,6 +47,8 @@ class MessagingConstruct(Construct):
         charger_timeout: Duration,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Every queue where failed work waits for a person, by a name for alarms and the dashboard.
+        self.dead_letter_queues: dict[str, sqs.Queue] = {}
         self.email_queue, self.email_dead_letter_queue = self._build_job_queue("EmailJobs", sender_timeout)
         self.sms_queue, self.sms_dead_letter_queue = self._build_job_queue("SmsJobs", sender_timeout)
         # Chunks of portfolio uploads: `{"upload_id", "offset"}`, one per invocation.
@@ -56,17 +58,6 @@ class MessagingConstruct(Construct):
         self.failed_invocations = self._build_failed_invocations_queue()
         self.email_events_topic = self._build_email_events_topic(key)
         self.email_configuration_set = self._build_email_configuration_set(self.email_events_topic)
-
-    @property
-    def dead_letter_queues(self) -> dict[str, sqs.Queue]:
-        """Every queue where failed work waits for a person, by a name for alarms and the dashboard."""
-        return {
-            "EmailJobs": self.email_dead_letter_queue,
-            "SmsJobs": self.sms_dead_letter_queue,
-            "IngestChunks": self.ingest_dead_letter_queue,
-            "ChargeJobs": self.charge_dead_letter_queue,
-            "FailedInvocations": self.failed_invocations,
-        }
 
     def _build_dead_letter_queue(
         self, construct_id: str, encryption: sqs.QueueEncryption = sqs.QueueEncryption.KMS_MANAGED
@@ -91,6 +82,7 @@ class MessagingConstruct(Construct):
             visibility_timeout=visibility_for(consumer_timeout),
             dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letter_queue, max_receive_count=names.MAX_RECEIVE_COUNT),
         )
+        self.dead_letter_queues[name] = dead_letter_queue
         return queue, dead_letter_queue
 
     def _build_failed_invocations_queue(self) -> sqs.Queue:
@@ -104,6 +96,7 @@ class MessagingConstruct(Construct):
             "Encrypted at rest with SQS-managed keys (SSE-SQS), which this check does not recognise: EventBridge "
             "cannot write to a queue under the AWS-managed aws/sqs KMS key.",
         )
+        self.dead_letter_queues["FailedInvocations"] = queue
         return queue
 
     def _build_email_events_topic(self, key: kms.IKey) -> sns.Topic:

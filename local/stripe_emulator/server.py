@@ -64,19 +64,20 @@ class StripeEmulator:
         # Tests' fault injection (local/faults.py): (method, path) -> None or "rate_limited" | "server_error" |
         # "lost_response" for each /v1/ request.
         self.fault: Callable[[str, str], str | None] | None = None
+        state = self.state
         self._routes: list[Route] = [
-            ("POST", re.compile(r"/v1/customers"), self._create_customer),
-            ("GET", re.compile(r"/v1/customers/(?P<object_id>[^/]+)"), self._get_customer),
-            ("POST", re.compile(r"/v1/checkout/sessions"), self._create_session),
+            ("POST", re.compile(r"/v1/customers"), self._create(state.create_customer)),
+            ("GET", re.compile(r"/v1/customers/(?P<object_id>[^/]+)"), self._retrieve(state.get_customer)),
+            ("POST", re.compile(r"/v1/checkout/sessions"), self._create(state.create_session)),
             ("GET", re.compile(r"/v1/checkout/sessions/(?P<object_id>[^/]+)"), self._get_session),
             ("POST", re.compile(r"/v1/checkout/sessions/(?P<object_id>[^/]+)/expire"), self._expire_session),
-            ("POST", re.compile(r"/v1/payment_intents"), self._create_payment_intent),
-            ("GET", re.compile(r"/v1/payment_intents/(?P<object_id>[^/]+)"), self._get_payment_intent),
-            ("POST", re.compile(r"/v1/refunds"), self._create_refund),
+            ("POST", re.compile(r"/v1/payment_intents"), self._create(state.create_payment_intent)),
+            ("GET", re.compile(r"/v1/payment_intents/(?P<object_id>[^/]+)"), self._retrieve(state.get_payment_intent)),
+            ("POST", re.compile(r"/v1/refunds"), self._create(state.create_refund)),
             ("GET", re.compile(r"/v1/events"), self._list_events),
-            ("GET", re.compile(r"/v1/events/(?P<object_id>[^/]+)"), self._get_event),
+            ("GET", re.compile(r"/v1/events/(?P<object_id>[^/]+)"), self._retrieve(state.get_event)),
             ("GET", re.compile(r"/c/pay/(?P<object_id>[^/]+)"), self._page),
-            ("POST", re.compile(r"/c/pay/(?P<object_id>[^/]+)"), self._page_submit),
+            ("POST", re.compile(r"/c/pay/(?P<object_id>[^/]+)"), self._page),
             ("POST", re.compile(r"/_emulator/disputes"), self._create_dispute),
             ("GET", re.compile(r"/_emulator/deliveries"), self._deliveries),
             ("POST", re.compile(r"/_emulator/reset"), self._reset),
@@ -232,14 +233,14 @@ class StripeEmulator:
         return _json(operation(params))
 
     # -- API routes ---------------------------------------------------------------------------------
-    def _create_customer(self, request: Request) -> Response:
-        return self._idempotent(request, self.state.create_customer)
+    def _create(self, operation: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Request], Response]:
+        """A create route: the operation on the request's parameters, under its Idempotency-Key."""
+        return lambda request: self._idempotent(request, operation)
 
-    def _get_customer(self, request: Request, object_id: str) -> Response:
-        return _json(self.state.get_customer(object_id))
-
-    def _create_session(self, request: Request) -> Response:
-        return self._idempotent(request, self.state.create_session)
+    @staticmethod
+    def _retrieve(get: Callable[[str], dict[str, Any]]) -> Callable[[Request, str], Response]:
+        """A retrieve route: the object with the path's id."""
+        return lambda request, object_id: _json(get(object_id))
 
     def _get_session(self, request: Request, object_id: str) -> Response:
         expand = self._params(request).get("expand") or []
@@ -248,20 +249,8 @@ class StripeEmulator:
     def _expire_session(self, request: Request, object_id: str) -> Response:
         return self._idempotent(request, lambda _params: self.state.expire_session(object_id))
 
-    def _create_payment_intent(self, request: Request) -> Response:
-        return self._idempotent(request, self.state.create_payment_intent)
-
-    def _get_payment_intent(self, request: Request, object_id: str) -> Response:
-        return _json(self.state.get_payment_intent(object_id))
-
-    def _create_refund(self, request: Request) -> Response:
-        return self._idempotent(request, self.state.create_refund)
-
     def _list_events(self, request: Request) -> Response:
         return _json(self.state.list_events(self._params(request)))
-
-    def _get_event(self, request: Request, object_id: str) -> Response:
-        return _json(self.state.get_event(object_id))
 
     # -- control routes -----------------------------------------------------------------------------
     def _create_dispute(self, request: Request) -> Response:
@@ -287,6 +276,8 @@ class StripeEmulator:
         return response
 
     def _page(self, request: Request, object_id: str) -> Response:
+        """The hosted checkout page: GET shows it, POST submits its form. A paid session redirects to its success
+        URL (after a POST: a double submit, the first one already paid)."""
         try:
             session, extras = self.state.session_view(object_id)
         except ApiError:
@@ -295,6 +286,8 @@ class StripeEmulator:
             )
         if session["status"] == "complete":
             return self._redirect_success(session)
+        if request.method == "POST":
+            return self._page_submit(request, object_id, session, extras)
         return self._page_response(
             render(
                 session, extras, language(session, request.headers.get("Accept-Language")), merchant=self.business_name
@@ -306,15 +299,9 @@ class StripeEmulator:
         target = str(session["success_url"]).replace("{CHECKOUT_SESSION_ID}", session["id"])
         return Response(status=303, headers={"Location": target})
 
-    def _page_submit(self, request: Request, object_id: str) -> Response:
-        try:
-            session, extras = self.state.session_view(object_id)
-        except ApiError:
-            return self._page_response(
-                "<!doctype html><title>Not found</title><p>This checkout page does not exist.</p>", 404
-            )
-        if session["status"] == "complete":  # a double submit: the first one already paid
-            return self._redirect_success(session)
+    def _page_submit(
+        self, request: Request, object_id: str, session: dict[str, Any], extras: dict[str, Any]
+    ) -> Response:
         lang = language(session, request.headers.get("Accept-Language"))
         t = TEXT[lang]
         form = {name: (request.form.get(name) or "").strip() for name in ("email", "cardnumber", "exp", "cvc", "name")}

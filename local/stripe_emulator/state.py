@@ -71,6 +71,14 @@ def no_such(kind: str, object_id: str, param: str = "id") -> ApiError:
     )
 
 
+def found(objects: dict[str, Obj], kind: str, object_id: str, param: str = "id") -> Obj:
+    """The object with this id, or Stripe's resource_missing error for it."""
+    obj = objects.get(object_id)
+    if obj is None:
+        raise no_such(kind, object_id, param)
+    return obj
+
+
 def check_known(params: Obj, allowed: set[str]) -> None:
     for name in params:
         if name not in allowed:
@@ -228,9 +236,7 @@ class StripeState:
 
     def get_customer(self, customer_id: str) -> Obj:
         with self.lock:
-            if customer_id not in self.customers:
-                raise no_such("customer", customer_id)
-            return copy.deepcopy(self.customers[customer_id])
+            return copy.deepcopy(found(self.customers, "customer", customer_id))
 
     # -- checkout sessions --------------------------------------------------------------------------
     def create_session(self, params: Obj) -> Obj:
@@ -389,9 +395,7 @@ class StripeState:
 
     def get_session(self, session_id: str, expand: list[str] | None = None) -> Obj:
         with self.lock:
-            session = self.sessions.get(session_id)
-            if session is None:
-                raise no_such("checkout.session", session_id)
+            session = found(self.sessions, "checkout.session", session_id)
             self._expire_if_due(session)
             result = copy.deepcopy(session)
             for field in expand or []:
@@ -409,18 +413,14 @@ class StripeState:
     def session_view(self, session_id: str) -> tuple[Obj, Obj]:
         """The session and its page-only extras (line items) for the hosted page."""
         with self.lock:
-            session = self.sessions.get(session_id)
-            if session is None:
-                raise no_such("checkout.session", session_id)
+            session = found(self.sessions, "checkout.session", session_id)
             self._expire_if_due(session)
             return copy.deepcopy(session), copy.deepcopy(self._session_extras[session_id])
 
     def expire_session(self, session_id: str) -> Obj:
         """Expire an open session now (Stripe's `POST /v1/checkout/sessions/{id}/expire`)."""
         with self.lock:
-            session = self.sessions.get(session_id)
-            if session is None:
-                raise no_such("checkout.session", session_id)
+            session = found(self.sessions, "checkout.session", session_id)
             if session["status"] != "open":
                 raise invalid(f"Only open sessions can be expired; this one is {session['status']}.",
                               code="checkout_session_not_open")  # fmt: skip
@@ -484,9 +484,7 @@ class StripeState:
         attempt as Stripe does (a failed PaymentIntent and its `payment_intent.payment_failed`)."""
         number = normalize_number(number)
         with self.lock:
-            session = self.sessions.get(session_id)
-            if session is None:
-                raise no_such("checkout.session", session_id)
+            session = found(self.sessions, "checkout.session", session_id)
             self._expire_if_due(session)
             if session["status"] != "open":
                 raise invalid(f"This Checkout Session is {session['status']}.", code="checkout_session_not_open")
@@ -732,18 +730,14 @@ class StripeState:
 
     def get_payment_intent(self, intent_id: str) -> Obj:
         with self.lock:
-            if intent_id not in self.payment_intents:
-                raise no_such("payment_intent", intent_id)
-            return copy.deepcopy(self.payment_intents[intent_id])
+            return copy.deepcopy(found(self.payment_intents, "payment_intent", intent_id))
 
     # -- refunds ------------------------------------------------------------------------------------
     def create_refund(self, params: Obj) -> Obj:
         check_known(params, {"payment_intent", "charge", "amount", "reason", "metadata", "expand"})
         with self.lock:
             if params.get("payment_intent"):
-                intent = self.payment_intents.get(str(params["payment_intent"]))
-                if intent is None:
-                    raise no_such("payment_intent", str(params["payment_intent"]), "payment_intent")
+                intent = found(self.payment_intents, "payment_intent", str(params["payment_intent"]), "payment_intent")
                 charge = self.charges.get(intent["latest_charge"] or "")
                 if intent["status"] != "succeeded" or charge is None:
                     raise invalid(
@@ -752,9 +746,7 @@ class StripeState:
                         code="charge_not_refundable",
                     )
             elif params.get("charge"):
-                charge = self.charges.get(str(params["charge"]))
-                if charge is None:
-                    raise no_such("charge", str(params["charge"]), "charge")
+                charge = found(self.charges, "charge", str(params["charge"]), "charge")
             else:
                 raise invalid(
                     "One of the following params should be provided for this request: payment_intent or charge.",
@@ -800,9 +792,7 @@ class StripeState:
         with self.lock:
             charge: Obj | None = None
             if params.get("payment_intent"):
-                intent = self.payment_intents.get(str(params["payment_intent"]))
-                if intent is None:
-                    raise no_such("payment_intent", str(params["payment_intent"]), "payment_intent")
+                intent = found(self.payment_intents, "payment_intent", str(params["payment_intent"]), "payment_intent")
                 charge = self.charges.get(intent["latest_charge"] or "")
             elif params.get("charge"):
                 charge = self.charges.get(str(params["charge"]))
