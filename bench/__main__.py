@@ -5,20 +5,16 @@ send cycle (at 19:00Z, inside every generated debtor's contact window)."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
+from bench import cli
 from bench.ingest import upload_generated
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--rows", type=int, default=300)
-    parser.add_argument("--json", type=Path, help="write the figures to this file")
-    args = parser.parse_args()
+    args = cli.parser("bench", rows=300).parse_args()
 
     from functions.core.clock import parse_utc
     from local.stack import running
@@ -41,17 +37,16 @@ def main() -> None:
     print(f"ingest (moto server)       {ingest_s:6.2f} s   {args.rows / ingest_s:7.0f} rows/s")
     enqueued = report.schedule["enqueued"] if report.schedule else 0
     print(f"schedule + send one cycle  {cycle_s:6.2f} s   {sent / cycle_s:7.0f} emails/s ({enqueued} jobs)")
-    if args.json:
-        figures = {
-            "rows": args.rows,
-            "ingest_s": ingest_s,
-            "ingest_rows_per_s": args.rows / ingest_s,
-            "cycle_s": cycle_s,
-            "emails": sent,
-            "jobs": enqueued,
-            "emails_per_s": sent / cycle_s,
-        }
-        args.json.write_text(json.dumps(figures, indent=2))
+    figures = {
+        "rows": args.rows,
+        "ingest_s": ingest_s,
+        "ingest_rows_per_s": args.rows / ingest_s,
+        "cycle_s": cycle_s,
+        "emails": sent,
+        "jobs": enqueued,
+        "emails_per_s": sent / cycle_s,
+    }
+    cli.write_figures(args.json, figures)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,6 @@ are the same work for either channel, so the cost per message of those calls is 
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import math
@@ -50,8 +49,9 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from bench import cli
 
 # Published prices, us-east-1, read on 2026-11-30.
 # https://aws.amazon.com/dynamodb/pricing/on-demand/ (on-demand, since the 1 Nov 2024 price cut)
@@ -369,13 +369,9 @@ def measure(accounts: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.cost")
-    parser.add_argument("--accounts", type=int, default=300)
-    parser.add_argument("--json", type=Path, help="write the figures to this file")
-    args = parser.parse_args()
+    args = cli.parser("bench.cost", accounts=300).parse_args()
     result = measure(args.accounts)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    cli.write_figures(args.json, result)
     cost = result["cost"]
     print(
         f"AWS calls per delivered message: {result['calls_per_message']:.2f} "

@@ -8,8 +8,6 @@ scheduler tick over N placed accounts against moto server, counting the function
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
 import tempfile
 import time
@@ -18,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+from bench import cli
 from bench.ingest import CallCounter, print_calls
 from functions.core import propensity
 from functions.core.account import (
@@ -180,10 +179,8 @@ def calls_per_job(count: int) -> tuple[float, Counter[str], int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.decide")
-    parser.add_argument("--accounts", type=int, default=50_000)
+    parser = cli.parser("bench.decide", accounts=50_000)
     parser.add_argument("--tick-accounts", type=int, default=2_000, help="accounts in the scheduler tick")
-    parser.add_argument("--json", type=Path, help="write the figures to this file")
     args = parser.parse_args()
     wall, cpu = decision_rate(args.accounts)
     print(
@@ -206,19 +203,18 @@ def main() -> None:
         f"{enqueued} jobs)"
     )
     print_calls(by_operation)
-    if args.json:
-        figures = {
-            "accounts": args.accounts,
-            "decisions_per_cpu_s": cpu,
-            "decisions_per_wall_s": wall,
-            "decisions_with_experiments_per_cpu_s": experiments_cpu,
-            "decisions_with_learning_per_cpu_s": learning_cpu,
-            "tick_accounts": args.tick_accounts,
-            "calls_per_job": per_job,
-            "jobs": enqueued,
-            "calls": dict(by_operation.most_common()),
-        }
-        args.json.write_text(json.dumps(figures, indent=2))
+    figures = {
+        "accounts": args.accounts,
+        "decisions_per_cpu_s": cpu,
+        "decisions_per_wall_s": wall,
+        "decisions_with_experiments_per_cpu_s": experiments_cpu,
+        "decisions_with_learning_per_cpu_s": learning_cpu,
+        "tick_accounts": args.tick_accounts,
+        "calls_per_job": per_job,
+        "jobs": enqueued,
+        "calls": dict(by_operation.most_common()),
+    }
+    cli.write_figures(args.json, figures)
 
 
 if __name__ == "__main__":

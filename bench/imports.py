@@ -23,8 +23,6 @@ counted: matplotlib, which the daily reports function loads to draw its charts (
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import resource
 import statistics
@@ -33,6 +31,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from bench import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = "boto3"
@@ -165,9 +165,7 @@ def _print(title: str, figures: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.imports")
-    parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser = cli.parser("bench.imports", runs=9)
     parser.add_argument(
         "--baseline",
         type=Path,
@@ -176,8 +174,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     figures: dict[str, Any] = measure(args.runs, args.baseline)
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+    cli.write_figures(args.json, figures)
     _print("CPU time: ", figures)
     _print("wall time (waits for a core included): ", figures["wall"])
     if "baseline" in figures:

@@ -8,9 +8,7 @@ One process, one thread. The file is deleted afterwards; no data is ever committ
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
 import random
 import tempfile
 import threading
@@ -24,6 +22,7 @@ from typing import Any
 
 from botocore.client import BaseClient
 
+from bench import cli
 from functions.core.lender import LenderProfile
 from functions.core.portfolio import RowAccepted, read_portfolio
 
@@ -245,11 +244,9 @@ def calls_per_row(rows: int) -> tuple[float, Counter[str], float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.ingest", description="Portfolio ingestion figures.")
-    parser.add_argument("--rows", type=int, default=100_000)
+    parser = cli.parser("bench.ingest", description="Portfolio ingestion figures.", rows=100_000)
     parser.add_argument("--aws-rows", type=int, help="rows for the calls-per-row run on moto server (default: --rows)")
     parser.add_argument("--skip-aws", action="store_true", help="parse + validate only")
-    parser.add_argument("--json", type=Path, help="write the figures to this file")
     args = parser.parse_args()
     rate = parse_rate(args.rows)
     figures: dict[str, Any] = {"parse_rows": args.rows, "parse_rows_per_s": rate}
@@ -263,8 +260,7 @@ def main() -> None:
             f"for {aws_rows} rows, ingestion took {seconds:.0f} s on the emulator)"
         )
         print_calls(by_operation)
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+    cli.write_figures(args.json, figures)
 
 
 if __name__ == "__main__":

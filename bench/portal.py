@@ -8,7 +8,6 @@ in this process, so its answer time is part of the figure (a real table answers 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -16,8 +15,9 @@ import time
 import warnings
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
+
+from bench import cli
 
 NOW = datetime(2026, 3, 9, 15, 0, tzinfo=UTC)
 BIRTH = "1985-04-12"
@@ -124,13 +124,9 @@ def measure(requests: int = 500) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.portal")
-    parser.add_argument("--requests", type=int, default=500)
-    parser.add_argument("--json", type=Path, help="write the figures to this file")
-    args = parser.parse_args()
+    args = cli.parser("bench.portal", requests=500).parse_args()
     figures = measure(args.requests)
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+    cli.write_figures(args.json, figures)
     print(
         f"portal API GET /account in-process (moto): p50 {figures['p50_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms "
         f"over {figures['requests']} requests"

@@ -10,12 +10,10 @@ encoding, the length in septets (GSM-7) or UTF-16 units (UCS-2) and the number o
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from pathlib import Path
 
+from bench import cli
 from functions.core import links
 from functions.core.account import (
     Account,
@@ -98,11 +96,10 @@ def _cell(message: SmsMessage) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.sms")
+    parser = cli.parser("bench.sms")
     parser.add_argument("--creditor", default=DEFAULT_CREDITOR)
     parser.add_argument("--portal", default=DEFAULT_PORTAL)
     parser.add_argument("--text", action="store_true", help="print every text")
-    parser.add_argument("--json", type=Path, help="write the figures to this file")
     args = parser.parse_args()
 
     for label, signer in (("v1 (legacy)", links.sign_v1), ("2 (compact, sent today)", links.sign)):
@@ -123,19 +120,12 @@ def main() -> None:
     print(f"\none segment: {one} of {len(results)}")
     legacy = list(measure_all(args.creditor, args.portal, links.sign_v1))
     print(f"with the v1 link: {sum(1 for *_, m in legacy if m.length.segments == 1)} of {len(legacy)}")
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "texts": len(results),
-                    "one_segment": one,
-                    "segments": {
-                        f"{k.value}/{lang}/{case}": m.length.segments for (k, lang, case), m in results.items()
-                    },
-                },
-                indent=2,
-            )
-        )
+    figures = {
+        "texts": len(results),
+        "one_segment": one,
+        "segments": {f"{k.value}/{lang}/{case}": m.length.segments for (k, lang, case), m in results.items()},
+    }
+    cli.write_figures(args.json, figures)
     if args.text:
         for (kind, language, case), message in results.items():
             print(f"\n{kind.value}/{language}/{case} [{message.length.units}]: {message.text}")

@@ -13,7 +13,9 @@ import base64
 import json
 import os
 import re
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,17 @@ class Steps:
         assert serious == [], f"{name}: {serious}"
 
 
+Flow = Callable[[str], Steps]
+
+
+@pytest.fixture
+def flow(page: Any, axe_source: str, artifacts: Path) -> Iterator[Flow]:
+    """`flow(name)`: the Steps of this test's tab, their files named after `name`. The tab must end the test with
+    no problem recorded (a page error, a CSP violation, a 5xx answer)."""
+    yield partial(Steps, page, axe_source, artifacts)
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
 def heading(page: Any) -> str:
     return str(page.locator(VISIBLE).inner_text())
 
@@ -82,7 +95,9 @@ def open_to(page: Any, url: str, step: str) -> None:
     wait_for_step(page, step)
 
 
-def open_and_verify(page: Any, link: str, steps: Steps) -> None:
+def open_and_verify(page: Any, stack: PayStack, ref: str, steps: Steps) -> str:
+    """Place account `ref`, open its pay link and verify as its debtor (a wrong answer first); its account id."""
+    account_id, link = stack.seed(ref)
     open_to(page, link, "verify")
     assert "#t=" not in page.url, "the token leaves the address bar once read"
     # Before verification nothing about the debt shows: no creditor, no amount.
@@ -103,6 +118,7 @@ def open_and_verify(page: Any, link: str, steps: Steps) -> None:
     page.keyboard.type(BIRTH[5:7] + BIRTH[8:10] + BIRTH[:4])  # en-US date field: mm dd yyyy
     page.keyboard.press("Enter")
     wait_for_step(page, "account")
+    return account_id
 
 
 def pay_on_checkout(page: Any, stack: PayStack, card: str) -> None:
@@ -179,9 +195,9 @@ def test_the_gateway_hands_the_api_real_http_api_events(tmp_path: Path) -> None:
 
 
 def test_a_page_opened_without_a_link_explains_in_english_and_spanish(
-    pay_stack: PayStack, page: Any, axe_source: str, artifacts: Path
+    pay_stack: PayStack, page: Any, flow: Flow
 ) -> None:
-    steps = Steps(page, axe_source, artifacts, "no-link")
+    steps = flow("no-link")
     open_to(page, pay_stack.url + "/", "no-link")
     assert heading(page) == "This link is incomplete"
     assert page.get_attribute("html", "lang") == "en"
@@ -194,18 +210,15 @@ def test_a_page_opened_without_a_link_explains_in_english_and_spanish(
     assert heading(page) == "Este enlace está incompleto"
     assert page.title().startswith("Este enlace está incompleto")
     steps.check("spanish")
-    assert page.problems == []  # type: ignore[attr-defined]
 
 
 def test_a_debtor_verifies_sees_the_breakdown_and_pays_in_full_with_4242(
-    pay_stack: PayStack, page: Any, axe_source: str, artifacts: Path
+    pay_stack: PayStack, page: Any, flow: Flow
 ) -> None:
-    # Given a placed account and its pay link
-    account_id, link = pay_stack.seed("E2E-PAY-4242")
-    steps = Steps(page, axe_source, artifacts, "pay-4242")
+    steps = flow("pay-4242")
 
-    # When the debtor opens it and proves who they are
-    open_and_verify(page, link, steps)
+    # When the debtor of a placed account opens its pay link and proves who they are
+    account_id = open_and_verify(page, pay_stack, "E2E-PAY-4242", steps)
 
     # Then the breakdown is transparent: creditor, masked reference, each component, the total
     assert heading(page) == "Your balance"
@@ -241,7 +254,6 @@ def test_a_debtor_verifies_sees_the_breakdown_and_pays_in_full_with_4242(
     assert stripe_session["status"] == "complete" and stripe_session["payment_status"] == "paid"
     assert stripe_session["amount_total"] == 15_350
     assert stripe_session["metadata"]["account_id"] == account_id
-    assert page.problems == []  # type: ignore[attr-defined]
 
     # And the signed checkout.session.completed reached the gateway's webhook route and was applied
     assert pay_stack.emulator.wait_for_webhooks(30)
@@ -281,13 +293,10 @@ def queued_templates() -> dict[str, list[str]]:
     return found
 
 
-def test_a_declined_card_leads_back_to_helpful_next_steps(
-    pay_stack: PayStack, page: Any, axe_source: str, artifacts: Path
-) -> None:
+def test_a_declined_card_leads_back_to_helpful_next_steps(pay_stack: PayStack, page: Any, flow: Flow) -> None:
     # Given a verified debtor on the checkout page
-    _, link = pay_stack.seed("E2E-DECLINED")
-    steps = Steps(page, axe_source, artifacts, "declined")
-    open_and_verify(page, link, steps)
+    steps = flow("declined")
+    open_and_verify(page, pay_stack, "E2E-DECLINED", steps)
     page.click("#choices button:has-text('Pay $153.50 now')")
 
     # When the card is declined
@@ -310,7 +319,6 @@ def test_a_declined_card_leads_back_to_helpful_next_steps(
     click_to(page, "#done-choices button:has-text('Try again')", "pay")
     assert page.is_checked("#pay-full")
     steps.check("try-again")
-    assert page.problems == []  # type: ignore[attr-defined]
 
 
 def test_http_api_event_encodes_binary_bodies() -> None:
@@ -318,13 +326,10 @@ def test_http_api_event_encodes_binary_bodies() -> None:
     assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == b"\x00\xff"
 
 
-def test_a_plan_saves_the_card_in_checkout_and_confirms(
-    pay_stack: PayStack, page: Any, axe_source: str, artifacts: Path
-) -> None:
+def test_a_plan_saves_the_card_in_checkout_and_confirms(pay_stack: PayStack, page: Any, flow: Flow) -> None:
     # Given a verified debtor who chooses installments
-    _, link = pay_stack.seed("E2E-PLAN")
-    steps = Steps(page, axe_source, artifacts, "plan")
-    open_and_verify(page, link, steps)
+    steps = flow("plan")
+    open_and_verify(page, pay_stack, "E2E-PLAN", steps)
     click_to(page, "#choices button:has-text('Pay in installments')", "plan")
 
     # When they pick 3 payments starting on the 20th
@@ -345,15 +350,11 @@ def test_a_plan_saves_the_card_in_checkout_and_confirms(
     steps.check("confirmation")
     click_to(page, BACK_TO_BALANCE, "account")
     assert "You have a payment plan: 3 payments" in page.locator("#account-current").inner_text()
-    assert page.problems == []  # type: ignore[attr-defined]
 
 
-def test_promise_hardship_preferences_and_dispute_in_the_browser(
-    pay_stack: PayStack, page: Any, axe_source: str, artifacts: Path
-) -> None:
-    _, link = pay_stack.seed("E2E-CHOICES")
-    steps = Steps(page, axe_source, artifacts, "choices")
-    open_and_verify(page, link, steps)
+def test_promise_hardship_preferences_and_dispute_in_the_browser(pay_stack: PayStack, page: Any, flow: Flow) -> None:
+    steps = flow("choices")
+    open_and_verify(page, pay_stack, "E2E-CHOICES", steps)
 
     # A promise to pay on a date, chosen with the keyboard: focus starts on the step's heading, then
     # follows the choices in reading order
@@ -409,15 +410,12 @@ def test_promise_hardship_preferences_and_dispute_in_the_browser(
     click_to(page, "#dispute-form button[type=submit]", "done")
     assert heading(page) == "Hemos recibido su reclamación"
     steps.check("dispute-received-es")
-    assert page.problems == []  # type: ignore[attr-defined]
 
 
-def test_expired_and_locked_links_say_what_to_do(
-    pay_stack: PayStack, page: Any, axe_source: str, artifacts: Path
-) -> None:
+def test_expired_and_locked_links_say_what_to_do(pay_stack: PayStack, page: Any, flow: Flow) -> None:
     from functions.core import links
 
-    steps = Steps(page, axe_source, artifacts, "link-problems")
+    steps = flow("link-problems")
     # An expired link
     account_id, _ = pay_stack.seed("E2E-EXPIRED")
     stored = accounts.get(account_id)
@@ -440,17 +438,13 @@ def test_expired_and_locked_links_say_what_to_do(
         in page.locator("#link-problem-text").inner_text()
     )
     steps.check("locked")
-    assert page.problems == []  # type: ignore[attr-defined]
 
 
-def test_back_from_checkout_in_a_tab_that_lost_the_link(
-    pay_stack: PayStack, page: Any, axe_source: str, artifacts: Path
-) -> None:
-    steps = Steps(page, axe_source, artifacts, "return-elsewhere")
+def test_back_from_checkout_in_a_tab_that_lost_the_link(pay_stack: PayStack, page: Any, flow: Flow) -> None:
+    steps = flow("return-elsewhere")
     open_to(page, f"{pay_stack.url}/?checkout=success&session_id=cs_test_x", "done")
     assert heading(page) == "Thank you, your payment went through"
     assert "open the link from your message again" in page.locator("#done-text").inner_text()
     steps.check("success")
     open_to(page, f"{pay_stack.url}/?checkout=cancel", "done")
     assert "No money was taken" in page.locator("#done-text").inner_text()
-    assert page.problems == []  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from pynamodb.transactions import TransactGet, TransactWrite
 
 from local import moto_tuning
 from local.simulate import direct_dynamodb, moto_speed
+from tests.unit.simulate.helpers import create_indexed_table, key_schema
 
 REGION = "us-east-1"
 
@@ -74,22 +75,7 @@ def _script() -> list[tuple[Any, ...]]:
     """The store's kinds of calls: conditional puts, updates with SET / ADD / REMOVE / if_not_exists, deletes,
     key and index queries with paging and filters, scans, batches, transactions, and their failures."""
     client = boto3.client("dynamodb", region_name=REGION)
-    client.create_table(
-        TableName="things",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "state")],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by_state",
-                "KeySchema": [
-                    {"AttributeName": "state", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_indexed_table(client, "things", "by_state", ("state", "sk"))
     key = {"pk": {"S": "a"}, "sk": {"S": "001"}}
     calls: list[Callable[[], Any]] = [
         lambda: client.put_item(TableName="things", Item={**key, "n": {"N": "1"}, "state": {"S": "open"}},
@@ -232,7 +218,7 @@ def test_binary_attributes_take_the_normal_path_with_the_same_answer() -> None:
         client = boto3.client("dynamodb", region_name=REGION)
         client.create_table(
             TableName="b",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            KeySchema=key_schema("pk"),
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )

@@ -13,30 +13,14 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
 from local.simulate import moto_speed
+from tests.unit.simulate.helpers import create_indexed_table, key_schema
 
 
 @pytest.fixture
 def table() -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "shard", "due")
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "due",
-                    "KeySchema": [
-                        {"AttributeName": "shard", "KeyType": "HASH"},
-                        {"AttributeName": "due", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_indexed_table(client, "t", "due", ("shard", "due"))
         for n in range(60):
             item = {"pk": {"S": f"a{n % 7}"}, "sk": {"S": f"{n:03d}"}, "n": {"N": str(n)}}
             if n % 3:
@@ -61,10 +45,10 @@ QUERIES: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
-def _pages(client: Any, query: dict[str, Any]) -> list[Any]:
+def _pages(client: Any, table: str, query: dict[str, Any]) -> list[Any]:
     pages, start = [], None
     while True:
-        page = client.query(TableName="t", **query, **({"ExclusiveStartKey": start} if start else {}))
+        page = client.query(TableName=table, **query, **({"ExclusiveStartKey": start} if start else {}))
         page.pop("ResponseMetadata", None)
         pages.append(page)
         start = page.get("LastEvaluatedKey")
@@ -100,7 +84,7 @@ def _updated(client: Any) -> list[Any]:
 
 def _answers(client: Any) -> list[Any]:
     """Every query's pages, an item, then the updates (which leave the table as they found it)."""
-    answers: list[Any] = [_pages(client, query) for query in QUERIES]
+    answers: list[Any] = [_pages(client, "t", query) for query in QUERIES]
     answers.append(client.get_item(TableName="t", Key={"pk": {"S": "a2"}, "sk": {"S": "002"}})["Item"])
     return [*answers, *_updated(client)]
 
@@ -222,7 +206,7 @@ def _create_sparse(client: Any) -> None:
         client.delete_table(TableName="s")
     client.create_table(
         TableName="s",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        KeySchema=key_schema("pk", "sk"),
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "S"},
@@ -232,19 +216,18 @@ def _create_sparse(client: Any) -> None:
             {"AttributeName": "rank", "AttributeType": "N"},
         ],
         GlobalSecondaryIndexes=[
-            {"IndexName": "due", "KeySchema": [{"AttributeName": "shard", "KeyType": "HASH"},
-                                               {"AttributeName": "due", "KeyType": "RANGE"}],
-             "Projection": {"ProjectionType": "KEYS_ONLY"}},
-            {"IndexName": "group", "KeySchema": [{"AttributeName": "group", "KeyType": "HASH"}],
-             "Projection": {"ProjectionType": "ALL"}},
+            {
+                "IndexName": "due",
+                "KeySchema": key_schema("shard", "due"),
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+            {"IndexName": "group", "KeySchema": key_schema("group"), "Projection": {"ProjectionType": "ALL"}},
         ],
         LocalSecondaryIndexes=[
-            {"IndexName": "rank", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
-                                                {"AttributeName": "rank", "KeyType": "RANGE"}],
-             "Projection": {"ProjectionType": "ALL"}},
+            {"IndexName": "rank", "KeySchema": key_schema("pk", "rank"), "Projection": {"ProjectionType": "ALL"}},
         ],
         BillingMode="PAY_PER_REQUEST",
-    )  # fmt: skip
+    )
     for n in range(80):
         item = {"pk": {"S": f"p{n % 5}"}, "sk": {"S": f"{n:03d}"}, "v": {"S": "x" * (n % 13)}}
         if n % 4:
@@ -285,18 +268,7 @@ INDEX_QUERIES: list[dict[str, Any]] = [
 
 
 def _index_pages(client: Any) -> list[Any]:
-    answers = []
-    for query in INDEX_QUERIES:
-        pages, start = [], None
-        while True:
-            page = client.query(TableName="s", **query, **({"ExclusiveStartKey": start} if start else {}))
-            page.pop("ResponseMetadata", None)
-            pages.append(page)
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                break
-        answers.append(pages)
-    return answers
+    return [_pages(client, "s", query) for query in INDEX_QUERIES]
 
 
 def _key(n: int) -> dict[str, Any]:
