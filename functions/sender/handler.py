@@ -85,7 +85,7 @@ def _setup(settings: SenderSettings) -> service.SenderSetup:
 
 @cache
 def _runtime(channel: Channel = Channel.EMAIL) -> Runtime:
-    """Clients, tables and the idempotent delivery step, built once per container (never at import)."""
+    """Clients, tables and the channel's sender, built once per container (never at import)."""
     return _build(channel)
 
 

@@ -1,15 +1,12 @@
-"""Delivering one job: re-check eligibility, render, send through SES or SNS, then record it.
+"""One job's message: re-check eligibility, render, hand it to SES or SNS, and the audit event of the outcome.
 
-Delivery and recording are separate steps so that a failure after the provider accepted the message
-retries only the recording: `deliver` is wrapped in Powertools idempotency keyed on the job id (its
-result, the provider's message id or why nothing was sent, is stored), and `record` is idempotent by
-construction (the audit event's key is the job id; the contact counter moves only once per job;
-state changes are compared with what is already there).
+The batch protocol around it (`functions.sender.batch`) claims each job before `Sender.send` and records
+the outcome after, so that every job is sent at most once and recorded exactly once (docs/sending.md).
 
-Provider errors fall in two kinds. Throttling and anything unexpected raise `TransientSendError`:
-the record fails, SQS delivers it again after a back-off, and after `MAX_RECEIVE_COUNT` tries it
-lands in the DLQ. An address or number the provider refuses for good is a `Delivery` with a `block`:
-it is stored like a send (never retried) and `record` marks the channel unusable on the account.
+Provider errors fall in two kinds. Throttling and anything unexpected raise `TransientSendError`: the
+job's claim is given back, SQS delivers it again after a back-off, and after `MAX_RECEIVE_COUNT` tries it
+lands in the DLQ. An address or number the provider refuses for good is a `Delivery` with a `block`: it is
+recorded like a send (never retried) and `follow_up` marks the channel unusable on the account.
 """
 
 from __future__ import annotations
@@ -34,7 +31,7 @@ from functions.core.compliance import GatePolicy, gate_policy
 from functions.core.jobs import Job, Template
 from functions.core.lender import LenderProfile
 from functions.core.outreach import still_eligible
-from functions.store import accounts, events, lenders
+from functions.store import accounts, lenders
 from functions.store import experiments as experiment_store
 
 ACTOR = "sender"
@@ -146,13 +143,6 @@ class Sender:
         self._portal_api_url = setup.portal_api_url.rstrip("/")
         self._link_key = setup.link_key
         self._lenders = setup.lender_cache
-
-    def deliver(self, job: Job, now: datetime) -> dict[str, Any]:
-        """Send the job's message unless the account no longer qualifies at `now` (one job, no claim)."""
-        decided = self.decide(job, accounts.get(job.account_id), now)
-        if isinstance(decided, Delivery):
-            return decided.as_dict()
-        return self.send(job, decided).as_dict()
 
     def decide(self, job: Job, account: Account | None, now: datetime) -> Delivery | Ready:
         """Re-check the job against the account as it is now: why nothing is sent, or the rendered message."""
@@ -302,18 +292,6 @@ class SmsSender(Sender):
             PERMANENT_SMS_ERRORS,
             lambda: self.client.publish(PhoneNumber=phone, Message=message.text, MessageAttributes=attributes),
         )
-
-
-def record(job: Job, delivery: Delivery, now: datetime, due_shards: int) -> None:
-    """Write the audit event for the job's outcome, count the contact, and change the account's state
-    the outcome implies (validation notice sent, channel blocked); each once per job."""
-    event = audit_event(job, delivery, now)
-    if event is None:
-        return  # nothing to audit against: the account was never placed (or was removed)
-    events.append(event)
-    if delivery.outcome == SENT:
-        accounts.record_contact(job.account_id, now, job.job_id, job.channel)
-    follow_up(job, delivery, now, due_shards)
 
 
 def audit_event(job: Job, delivery: Delivery, now: datetime) -> AuditEvent | None:

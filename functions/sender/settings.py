@@ -18,7 +18,6 @@ class SenderSettings(StoreSettings):
     portal_url: str = Field(pattern=r"^https?://")
     portal_api_url: str = Field(pattern=r"^https?://")
     link_key_secret: str = Field(min_length=1)
-    idempotency_days: int = 7
     lender_cache_seconds: int = 60  # a lender's profile changes rarely: read it once a minute per container
 
     @classmethod
