@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from functions.core.money import Money, total
@@ -33,6 +33,38 @@ class Contact:
     at: datetime
     channel: Channel
     kind: ContactKind = ContactKind.ATTEMPT
+
+
+# How much contact history an account keeps (`bounded_history`): every rule that reads it looks back at most
+# this far (the longest rolling cap period and conversation pause a policy may set, core.policy) or at most
+# this many contacts, or attempts on one channel (the most unanswered attempts a policy may wait for before
+# escalating).
+HISTORY_DAYS = 31
+HISTORY_COUNT = 10
+
+
+def bounded_history(contacts: tuple[Contact, ...], now: datetime) -> tuple[Contact, ...]:
+    """The contacts worth keeping at `now` (in the order given, oldest first): all from the last `HISTORY_DAYS`,
+    the last `HISTORY_COUNT` contacts, and the last `HISTORY_COUNT` attempts on each channel.
+
+    Every decision taken at `now` or later reads the same from it as from the whole history: the caps and the
+    pause look back at most `HISTORY_DAYS`; escalation counts at most `HISTORY_COUNT` attempts on a channel, or
+    contacts in all; the last attempt on each channel and the last contacts stay. Without it the history grows
+    with every message, and so does every write of the account (1 write unit per KB). Returns `contacts`
+    itself when nothing is dropped."""
+    oldest_kept = now - timedelta(days=HISTORY_DAYS)
+    if all(contact.at >= oldest_kept for contact in contacts):
+        return contacts  # nothing older than the window (most accounts): nothing to drop
+    attempts: dict[Channel, int] = {}
+    last_ones = len(contacts) - HISTORY_COUNT
+    keep = [n >= last_ones for n in range(len(contacts))]
+    for n in range(len(contacts) - 1, -1, -1):  # the last ones first, in the order they were appended
+        contact = contacts[n]
+        if contact.kind is ContactKind.ATTEMPT:
+            attempts[contact.channel] = attempts.get(contact.channel, 0) + 1
+            keep[n] = keep[n] or attempts[contact.channel] <= HISTORY_COUNT
+        keep[n] = keep[n] or contact.at >= oldest_kept
+    return tuple(contact for contact, kept in zip(contacts, keep, strict=True) if kept)
 
 
 class Stage(StrEnum):

@@ -14,7 +14,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from functions.core.account import Channel, Stage, StageBound, stage_for
+from functions.core.account import HISTORY_COUNT, HISTORY_DAYS, Channel, Stage, StageBound, stage_for
 from functions.core.experiments import CHANNEL, COMPLIANT_VARIANTS, TESTABLE_CHANNELS, TESTABLE_TONES, TONE
 from functions.core.experiments import Settings as ExperimentSettings
 from functions.core.jobs import Tone
@@ -76,7 +76,7 @@ class CapsPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    period_days: int = Field(default=7, ge=1, le=31)
+    period_days: int = Field(default=7, ge=1, le=HISTORY_DAYS)  # an account keeps that much history
     email: int = Field(default=3, ge=0, le=7)  # stricter than 7-in-7: electronic volume (1006.14(a))
     sms: int = Field(default=3, ge=0, le=7)
     call: int = Field(default=7, ge=0, le=7)  # Reg F 1006.14(b)(2) presumption; for when a call channel exists
@@ -249,8 +249,8 @@ class OutreachPolicy(BaseModel):
     stages: tuple[StagePolicy, ...] = DEFAULT_STAGES
     window: ContactWindow = Field(default_factory=ContactWindow)
     caps: CapsPolicy = Field(default_factory=CapsPolicy)
-    pause_after_conversation_days: int = Field(default=7, ge=0, le=30)  # 1006.14(b)(2)(ii)
-    escalate_after_attempts: int = Field(default=3, ge=1, le=10)  # unanswered attempts before the next channel
+    pause_after_conversation_days: int = Field(default=7, ge=0, le=30)  # 1006.14(b)(2)(ii); within HISTORY_DAYS
+    escalate_after_attempts: int = Field(default=3, ge=1, le=HISTORY_COUNT)  # unanswered tries, then the next channel
     installment_notice_days: int = Field(default=3, ge=0, le=14)  # INSTALLMENT_DUE this many days before
     promise_notice_days: int = Field(default=1, ge=0, le=7)  # PROMISE_DUE this many days before the date
     segmentation: SegmentationPolicy = Field(default_factory=SegmentationPolicy)

@@ -37,6 +37,7 @@ from functions.core.account import (
     Debtor,
     Flag,
     Placement,
+    bounded_history,
     due_shard,
 )
 from functions.core.links import new_link_ref
@@ -651,6 +652,7 @@ def record_contact(account_id: str, at: datetime, job_id: str, channel: Channel)
                 AccountModel.last_contact_at.set(at),
                 AccountModel.last_job_id.set(job_id),
                 AccountModel.recent_contacts.set((AccountModel.recent_contacts | []).append([contact])),
+                AccountModel.version.add(1),  # a claim that bounds the history sets it whole, under the version
             ],
             condition=AccountModel.account_id.exists()
             & (AccountModel.last_job_id.does_not_exist() | (AccountModel.last_job_id != job_id)),
@@ -803,26 +805,39 @@ def contact_claim(
     account is still the version the job was decided on. A job for the same account decided on that version
     can no longer claim (its caps would not see this contact); a claimed job is counted even if its sender
     dies before recording it (recorded as sent, as the claim says). `contact_uncount` takes it back when
-    the job turns out not to be sent. `last_job_id` is not written: the job's claim and audit marker are its
-    once-only guard (and the item stays that much smaller: every write of an account costs 1 unit per KB)."""
+    the job turns out not to be sent. The history is bounded on the way (`core.account.bounded_history`): when
+    anything is dropped the list is written whole, which the version condition makes safe because every
+    writer that appends to it moves the version too. `last_job_id` is not written: the job's claim and audit
+    marker are its once-only guard (and the item stays that much smaller: every write of an account costs 1 unit
+    per KB)."""
     contact = ContactAttribute(at=at, channel=channel.value, kind=ContactKind.ATTEMPT.value)
+    kept = bounded_history(account.recent_contacts, at)
+    if kept is account.recent_contacts:
+        history = AccountModel.recent_contacts.set((AccountModel.recent_contacts | []).append([contact]))
+    else:  # the history as read, less what no rule reads any more: safe under the version (every appender moves it)
+        history = AccountModel.recent_contacts.set([_contact_attribute(c) for c in kept] + [contact])
     actions: list[Action] = [
         AccountModel.contacts_sent.add(1),
         AccountModel.last_contact_at.set(at),
-        AccountModel.recent_contacts.set((AccountModel.recent_contacts | []).append([contact])),
+        history,
         AccountModel.version.set(account.version + 1),
     ]
     _, _, unchanged = unchanged_check(account)
     return AccountModel(account.account_id), actions, unchanged
 
 
+def _contact_attribute(contact: Contact) -> ContactAttribute:
+    return ContactAttribute(at=contact.at, channel=contact.channel.value, kind=contact.kind.value)
+
+
 def contact_uncount(account: Account, at: datetime) -> tuple[AccountModel, list[Action], Condition]:
     """Undo `contact_claim(account, at, ...)` for a job that was not sent after all (the provider refused it
     for good, or it is to be tried again): the count, the contact it appended and the last contact as it was
-    when `account` was read. Only while that count is still the last one (so never twice)."""
+    when `account` was read (the contacts the claim dropped from the history stay dropped: no rule reads
+    them). Only while that count is still the last one (so never twice)."""
     actions: list[Action] = [
         AccountModel.contacts_sent.add(-1),
-        AccountModel.recent_contacts[len(account.recent_contacts)].remove(),
+        AccountModel.recent_contacts[len(bounded_history(account.recent_contacts, at))].remove(),
         AccountModel.last_contact_at.set(account.last_contact_at)
         if account.last_contact_at
         else AccountModel.last_contact_at.remove(),
@@ -848,6 +863,7 @@ def contact_update(
         AccountModel.last_contact_at.set(at),
         AccountModel.last_job_id.set(job_id),
         AccountModel.recent_contacts.set((AccountModel.recent_contacts | []).append([contact])),
+        AccountModel.version.add(1),  # as `record_contact`
     ]
     return AccountModel(account_id), actions, AccountModel.account_id.exists()
 

@@ -66,6 +66,9 @@ def add_conversation(account_id: str, contact: Contact, now: datetime) -> bool:
             actions=[
                 AccountModel.recent_contacts.set((AccountModel.recent_contacts | []).append([entry])),
                 AccountModel.updated_at.set(now),
+                # A sender's claim decided before this conversation fails on the version (the pause applies),
+                # and one that bounds the history (writes it whole) cannot drop this entry.
+                AccountModel.version.add(1),
             ],
             condition=AccountModel.account_id.exists(),
         ),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from functions.core.account import Channel
+from functions.core.account import Channel, Contact, ContactKind, bounded_history
 from functions.core.audit import AuditEvent, EventType, chain_breaks
 from functions.store import accounts, events
+from functions.store import ops as ops_store
 from tests.events.factories import make_account, place
 
 AT = datetime(2026, 3, 8, 14, tzinfo=UTC)
@@ -113,3 +114,38 @@ def test_a_send_is_counted_as_it_is_claimed_and_a_job_decided_before_cannot_clai
     assert accounts.uncount_contact(read, AT) is False
     back = accounts.get("acme#A-1")
     assert (back.contacts_sent, back.recent_contacts, back.last_contact_at) == (0, (), None)
+
+
+def test_a_claim_bounds_the_contact_history_and_its_uncount_takes_back_only_its_own_contact(aws) -> None:
+    """A year of messages: the claim writes what `bounded_history` keeps, plus its own contact; the item stops
+    growing. A job not sent after all takes back its contact, and the dropped ones stay dropped."""
+    place(make_account("A-1"), AT)
+    for day in range(365, 0, -3):
+        accounts.record_contact("acme#A-1", AT - timedelta(days=day), f"old-{day}", Channel.EMAIL)
+    read = accounts.get("acme#A-1")
+    kept = bounded_history(read.recent_contacts, AT)
+    assert len(kept) < len(read.recent_contacts) == 122
+
+    assert events.claim([claim("acme#A-1", "job:1", update=accounts.contact_claim(read, AT, "1", Channel.SMS))]) == {
+        "job:1": events.CLAIMED
+    }
+    claimed = accounts.get("acme#A-1")
+    assert claimed.recent_contacts == (*kept, Contact(AT, Channel.SMS))
+    assert (claimed.contacts_sent, claimed.version) == (read.contacts_sent + 1, read.version + 1)
+
+    assert accounts.uncount_contact(read, AT) is True
+    back = accounts.get("acme#A-1")
+    assert back.recent_contacts == kept and back.contacts_sent == read.contacts_sent
+
+
+def test_a_conversation_logged_after_a_job_was_decided_stops_its_claim(aws) -> None:
+    """An operator's note of a call moves the version: the job decided before it is decided again (the pause
+    after a conversation applies), and a claim that writes the history whole cannot drop the note."""
+    place(make_account("A-1"), AT)
+    read = accounts.get("acme#A-1")
+    call = Contact(AT, Channel.EMAIL, ContactKind.CONVERSATION)
+    assert ops_store.add_conversation("acme#A-1", call, AT)
+
+    job = claim("acme#A-1", "job:1", update=accounts.contact_claim(read, AT, "1", Channel.EMAIL))
+    assert events.claim([job]) == {"job:1": events.CHANGED}
+    assert accounts.get("acme#A-1").recent_contacts == (call,)
