@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 
+from bench.cost import item_size
 from functions.core.account import Channel, Contact, ContactKind, bounded_history
 from functions.core.audit import AuditEvent, EventType, chain_breaks
 from functions.store import accounts, events
@@ -149,3 +151,20 @@ def test_a_conversation_logged_after_a_job_was_decided_stops_its_claim(aws) -> N
     job = claim("acme#A-1", "job:1", update=accounts.contact_claim(read, AT, "1", Channel.EMAIL))
     assert events.claim([job]) == {"job:1": events.CHANGED}
     assert accounts.get("acme#A-1").recent_contacts == (call,)
+
+
+def test_an_account_stops_growing_once_its_history_is_bounded(aws) -> None:
+    """One message every 3 days: the item grows ~48 bytes a message for its first month, then stays put
+    (it grew without end before: 3,815 bytes after 60 messages, 6,695 after 120)."""
+    place(make_account("A-1"), AT)
+    table, key = accounts.AccountModel.Meta.table_name, {"account_id": {"S": "acme#A-1"}}
+    sizes = []
+    for n in range(60):
+        read = accounts.get("acme#A-1")
+        job = claim(
+            "acme#A-1", f"job:{n}", update=accounts.contact_claim(read, AT + timedelta(days=3 * n), "1", Channel.EMAIL)
+        )
+        assert events.claim([job]) == {f"job:{n}": events.CLAIMED}
+        sizes.append(item_size(boto3.client("dynamodb").get_item(TableName=table, Key=key)["Item"]))
+    print(f"\naccount item after 10 / 30 / 60 messages: {sizes[9]} / {sizes[29]} / {sizes[59]} bytes")
+    assert sizes[29] == sizes[59] < 1_500
