@@ -81,6 +81,9 @@ class Feedback:
         self._sms_sender_id = sms_sender_id
 
     def handle(self, message: dict[str, Any], message_id: str, now: datetime) -> FeedbackOutcome:
+        counted = self.receipt(message)
+        if counted is not None:
+            return counted
         if "eventType" in message and isinstance(message.get("mail"), dict):
             return self._ses(message, str(message["eventType"]), now)
         if "notificationType" in message and isinstance(message.get("mail"), dict):
@@ -90,6 +93,27 @@ class Feedback:
         if str(message.get("eventType", "")).startswith("TEXT_"):
             return self._sms_event(message, now)
         return FeedbackOutcome("unknown")
+
+    def receipt(self, message: dict[str, Any]) -> FeedbackOutcome | None:
+        """A delivery receipt (SES `Delivery`, an SMS delivered event), or None for any other message.
+
+        A receipt only counts a delivery on its channel (`engagement`'s `<channel>:delivered`), one UpdateItem
+        per account that fails harmlessly for an account that is gone: it needs neither the account read nor
+        the message id recorded first (the events handler's idempotency, two writes), which every other message
+        gets. One arrives for nearly every message sent, so that is a read and two writes less per message; the
+        price is that an SNS redelivery of a receipt (rare) counts the delivery twice."""
+        kind = str(message.get("eventType") or message.get("notificationType") or "")
+        mail = message.get("mail")
+        if kind == "Delivery" and isinstance(mail, dict):
+            recipients = [str(r) for r in mail.get("destination") or []]
+            channel, label, account_ids = Channel.EMAIL, "ses:Delivery", self._ses_accounts(mail, recipients)
+        elif kind in SMS_DELIVERED and message.get("destinationPhoneNumber"):
+            phone = str(message["destinationPhoneNumber"])
+            channel, label, account_ids = Channel.SMS, f"sms_event:{kind}", store.account_ids_by_phone(phone)
+        else:
+            return None
+        counted = sum(learning.record_delivery(account_id, channel) for account_id in account_ids)
+        return FeedbackOutcome(label, tuple(account_ids), counted)
 
     # -- SES -----------------------------------------------------------------------------------------
 
@@ -106,8 +130,8 @@ class Feedback:
                 changed += self._bounce(account, section, base_id, at)
             elif kind == "Complaint":
                 changed += self._complaint(account, section, base_id, at)
-            elif kind in ("Delivery", "Open", "Click"):
-                signal = {"Delivery": Signal.DELIVERED, "Open": Signal.OPENED, "Click": Signal.CLICKED}[kind]
+            elif kind in ("Open", "Click"):  # a Delivery is a `receipt`
+                signal = Signal.OPENED if kind == "Open" else Signal.CLICKED
                 learning.record_engagement(account, signal, Channel.EMAIL, at)
                 changed += 1
         return FeedbackOutcome(f"ses:{kind}", tuple(account_ids), changed)
@@ -216,21 +240,17 @@ class Feedback:
         return 1
 
     def _sms_event(self, message: dict[str, Any], now: datetime) -> FeedbackOutcome:
-        """SMS delivery events (AWS End User Messaging event destinations): a delivery counts for the
-        channel; an invalid number blocks SMS; a text the carrier blocked or called spam is audited."""
+        """SMS delivery events (AWS End User Messaging event destinations): an invalid number blocks SMS; a text
+        the carrier blocked or called spam is audited (a delivery counts for the channel: a `receipt`)."""
         kind = str(message["eventType"])
         phone = str(message.get("destinationPhoneNumber") or "")
-        if kind not in SMS_DELIVERED and kind not in SMS_REFUSED or not phone:
+        if kind not in SMS_REFUSED or not phone:
             return FeedbackOutcome(f"sms_event:{kind}")  # queued, pending, transient failures: nothing to learn
         at = from_epoch_millis(message["eventTimestamp"]) if message.get("eventTimestamp") else now
         account_ids = store.account_ids_by_phone(phone)
         changed = 0
         for account in _existing(account_ids):
             account_id = account.account_id
-            if kind in SMS_DELIVERED:
-                learning.record_engagement(account, Signal.DELIVERED, Channel.SMS, at)
-                changed += 1
-                continue
             blocked = kind == "TEXT_INVALID" and _block(
                 account_id, at, self._shards, Channel.SMS, Block.INVALID, overwrite=False
             )

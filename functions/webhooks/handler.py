@@ -48,6 +48,7 @@ class Runtime:
     settings: WebhooksSettings
     stripe: Any  # StripeEvents.handle, idempotent on the event id
     feedback: Any  # Feedback.handle, idempotent on the SNS message id
+    receipt: Any  # Feedback.receipt: delivery receipts, counted without the idempotency record
     config: IdempotencyConfig
 
 
@@ -90,6 +91,7 @@ def _build() -> Runtime:
         idempotent_function(data_keyword_argument="record", config=config, persistence_store=persistence)(
             handle_feedback
         ),
+        feedback_events.receipt,
         config,
     )
 
@@ -209,15 +211,19 @@ def stripe_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 @lambda_entry
 def events_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """SNS records (SES event publishing, SMS replies and SMS events), each processed once by message id.
-    A failure raises: Lambda retries the invocation and the records already done are skipped."""
+    """SNS records (SES event publishing, SMS replies and SMS events), each processed once by message id, but
+    delivery receipts, which only count (`Feedback.receipt`). A failure raises: Lambda retries the invocation
+    and the records already done are skipped."""
     runtime = _runtime()
     runtime.config.register_lambda_context(context)
     outcomes = []
     for record in event.get("Records") or []:
         sns = record.get("Sns") or {}
-        item = {"id": str(sns.get("MessageId")), "message": str(sns.get("Message") or ""), "at": sns.get("Timestamp")}
-        outcome = runtime.feedback(record=item)
+        body = str(sns.get("Message") or "")
+        item = {"id": str(sns.get("MessageId")), "message": body, "at": sns.get("Timestamp")}
+        message = feedback.parse_sns_message(body)
+        receipt = runtime.receipt(message) if message is not None else None
+        outcome = receipt.as_dict() if receipt is not None else runtime.feedback(record=item)
         metrics.add_metric(name="FeedbackEvents", unit=MetricUnit.Count, value=1)
         outcomes.append(outcome)
     return {"processed": len(outcomes), "outcomes": outcomes}

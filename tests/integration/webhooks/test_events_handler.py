@@ -6,6 +6,7 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sns.models import sns_backends
 
@@ -115,6 +116,28 @@ def test_delivery_open_and_click_feed_the_engagement_profile_once_each(hooks: di
     # The decision engine reads the same counters with the account (scheduler and sender reads).
     assert accounts.get(ACCOUNT.account_id).engagement == counts
     assert trail_types() == []  # engagement is not an audit fact
+
+
+def test_a_delivery_receipt_only_counts_while_every_other_event_is_recorded_once(hooks: dict[str, Any]) -> None:
+    """Receipts (one for nearly every message sent) skip the idempotency record and the account read; an SNS
+    redelivery of one counts again (the documented price), while an open delivered twice counts once."""
+    place(ACCOUNT, NOW)
+    idempotency = hooks["settings"].idempotency_table
+    result = run(("d-1", ses("ses_eventpub_delivery.json")), ("t-1", sms_event("DELIVERED", "sms-1")))
+    assert [(o["kind"], o["changed"]) for o in result["outcomes"]] == [
+        ("ses:Delivery", 1),
+        ("sms_event:TEXT_DELIVERED", 1),
+    ]
+    assert boto3.client("dynamodb").scan(TableName=idempotency)["Count"] == 0
+    run(("d-1", ses("ses_eventpub_delivery.json")), ("o-1", ses("ses_eventpub_open.json")))
+    run(("o-1", ses("ses_eventpub_open.json")))
+    assert boto3.client("dynamodb").scan(TableName=idempotency)["Count"] == 1  # the open's record
+    counts = webhooks_store.engagement_counts(ACCOUNT.account_id)
+    assert (counts["email:delivered"], counts["sms:delivered"], counts["email:opened"]) == (2, 1, 1)
+    # A receipt for an account that is gone (or never was) counts nothing and fails nothing.
+    stranger = ses("ses_eventpub_delivery.json")
+    stranger["mail"]["tags"]["account"] = [account_tag("acme#GONE")]
+    assert [(o["kind"], o["changed"]) for o in run(("d-9", stranger))["outcomes"]] == [("ses:Delivery", 0)]
 
 
 def test_an_identity_notification_without_tags_finds_the_account_by_address(hooks: dict[str, Any]) -> None:
