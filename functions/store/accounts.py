@@ -336,6 +336,7 @@ def new_item(
     item.status = AccountStatus.ACTIVE.value
     item.contacts_sent = 0
     item.recent_contacts = []
+    item.engagement = {}  # so the first delivery receipt is one UpdateItem (a nested SET needs the map)
     item.placed_by_upload = item.last_upload = upload_id
     item.created_at = item.updated_at = now
     item.link_ref = new_link_ref()
