@@ -32,9 +32,9 @@ with its parameters and response, and priced:
 - Lambda: one request per batch of 10 and per scheduler tick; duration = the handlers' measured CPU time
   plus `CALL_LATENCY_S` of waiting per AWS call (moto answers in-process; AWS's in-region latency is not
   measured here), billed at the functions' memory (512 MB, arm64).
-- CloudWatch Logs ingestion: `LOG_BYTES_PER_MESSAGE` (the sender's "job done" line and its share of the
-  EMF metrics line, as they print); for each receipt, what the events function printed (measured) plus
-  Lambda's START / END / REPORT lines (`LAMBDA_PLATFORM_LOG_BYTES`).
+- CloudWatch Logs ingestion: what the senders and, for each receipt, the events function printed
+  (measured: Powertools logs and EMF metrics go to stdout), plus Lambda's START / END / REPORT lines per
+  invocation (`LAMBDA_PLATFORM_LOG_BYTES`). The scheduler's one tick is left out (per run, not per message).
 - SNS: one publish per receipt (SES's, or End User Messaging's, to the events topic). The receipts' calls
   are priced but kept out of "AWS calls per delivered message" (the scheduler's and senders', issue 9's
   figure).
@@ -80,8 +80,7 @@ TARGET_SHARE = 0.05
 
 LAMBDA_MEMORY_GB = 512 / 1024  # scheduler and senders (infra/constructs/functions.py)
 CALL_LATENCY_S = 0.005  # assumed wait per AWS call inside the region
-LOG_BYTES_PER_MESSAGE = 1_000  # one "job done" line (~600 B) + a tenth of a batch's EMF line, rounded up
-LAMBDA_PLATFORM_LOG_BYTES = 350  # START, END and REPORT lines Lambda writes per invocation (a receipt's own)
+LAMBDA_PLATFORM_LOG_BYTES = 350  # START, END and REPORT lines Lambda writes per invocation
 SQS_ESM_REQUESTS_PER_BATCH = 2  # ReceiveMessage + DeleteMessageBatch by the event source mapping
 BATCH_SIZE = 10
 
@@ -317,13 +316,14 @@ def price(figures: Any, units: Units) -> dict[str, Any]:
     receipts = figures.receipts  # each an SNS publish by SES (or End User Messaging) and one invocation
     receipt_s = figures.receipts_cpu_s + CALL_LATENCY_S * sum(figures.receipt_calls.values())
     receipt_log_bytes = figures.receipts_log_bytes + receipts * LAMBDA_PLATFORM_LOG_BYTES
+    sender_log_bytes = figures.sender_log_bytes + batches * LAMBDA_PLATFORM_LOG_BYTES
     items = {
         "dynamodb_writes": sum(units.write.values()) * DYNAMODB_PER_MILLION_WRU / 1e6,
         "dynamodb_reads": sum(units.read.values()) * DYNAMODB_PER_MILLION_RRU / 1e6,
         "sqs": sqs_requests * SQS_PER_MILLION_REQUESTS / 1e6,
         "lambda_duration": (duration_s + receipt_s) * LAMBDA_MEMORY_GB * LAMBDA_PER_GB_SECOND_ARM,
         "lambda_requests": (batches + 1 + receipts) * LAMBDA_PER_MILLION_REQUESTS / 1e6,
-        "logs": (delivered * LOG_BYTES_PER_MESSAGE + receipt_log_bytes) / 1e9 * LOGS_PER_GB_INGESTED,
+        "logs": (sender_log_bytes + receipt_log_bytes) / 1e9 * LOGS_PER_GB_INGESTED,
         "secrets": calls["secretsmanager:GetSecretValue"] * SECRETS_PER_10K_CALLS / 1e4,
         "sns_receipts": receipts * SNS_PER_MILLION_PUBLISHES / 1e6,
     }
@@ -350,10 +350,11 @@ def price(figures: Any, units: Units) -> dict[str, Any]:
         "receipt_calls_per_message": sum(figures.receipt_calls.values()) * per_message,
         "receipt_calls": dict(figures.receipt_calls.most_common()),
         "receipt_log_bytes_per_receipt": receipt_log_bytes / max(receipts, 1),
+        "sender_log_bytes_per_message": sender_log_bytes * per_message,
         "lambda_seconds_per_message": duration_s * per_message,
         "assumptions": {
             "call_latency_s": CALL_LATENCY_S,
-            "log_bytes_per_message": LOG_BYTES_PER_MESSAGE,
+            "lambda_platform_log_bytes": LAMBDA_PLATFORM_LOG_BYTES,
             "lambda_memory_gb": LAMBDA_MEMORY_GB,
         },
     }

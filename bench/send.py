@@ -14,11 +14,13 @@ import argparse
 import contextlib
 import io
 import json
+import logging
 import os
 import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -47,6 +49,7 @@ class SendFigures:
     warm_delivered: int
     scheduler_cpu_s: float = 0.0  # the handler thread's (its shard queries run in a pool, not counted)
     sender_invocations: int = 0
+    sender_log_bytes: int = 0  # what the senders printed (CloudWatch Logs ingests it)
     # The delivery receipts of what was sent (SES Delivery / SMS delivered, one SNS message and one invocation of
     # the events function each): measured with `receipts=True`, apart from the scheduler's and senders' calls.
     receipts: int = 0
@@ -108,6 +111,8 @@ def measure(
     from local.pumps import SqsPump
     from local.stack import running
 
+    # The functions log at INFO as deployed (infra), not at the local stack's WARNING: their lines are priced.
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "INFO"
     os.environ.setdefault(names.ENV_PORTAL_URL, PORTAL_URL)
     os.environ.setdefault(names.ENV_PORTAL_API_URL, f"{PORTAL_URL}/api")
     real_call = BaseClient._make_api_call
@@ -139,7 +144,7 @@ def measure(
         )
         scheduler_cpu_s = time.thread_time() - started - (overhead["s"] - observed)
         scheduler_calls = sum(counter.calls.values())
-        cpu = {"s": 0.0, "warm_s": 0.0, "warm_delivered": 0, "invocations": 0}
+        cpu = {"s": 0.0, "warm_s": 0.0, "warm_delivered": 0, "invocations": 0, "log_bytes": 0}
 
         def sends() -> int:
             return counter.calls["sesv2:SendEmail"] + counter.calls["sns:Publish"]
@@ -149,10 +154,12 @@ def measure(
             invocations = {"n": 0}
 
             def invoke(event: dict[str, Any], context: Any) -> Any:
-                started, sent_before, observed = time.thread_time(), sends(), overhead["s"]
+                started, sent_before, observed, printed = time.thread_time(), sends(), overhead["s"], io.StringIO()
                 try:
-                    return counted(event, context)
+                    with _printing_to(printed):
+                        return counted(event, context)
                 finally:
+                    cpu["log_bytes"] += len(printed.getvalue().encode())
                     spent = time.thread_time() - started - (overhead["s"] - observed)
                     cpu["s"] += spent
                     cpu["invocations"] += 1
@@ -185,7 +192,7 @@ def measure(
             feedback = counter.wrap(events_handler)
             for event in sent.receipts(NOW):
                 started, observed, printed = time.thread_time(), overhead["s"], io.StringIO()
-                with contextlib.redirect_stdout(printed):  # what the function logs (Powertools: stdout)
+                with _printing_to(printed):
                     feedback(event, LocalLambdaContext("cleardue-webhooks-events"))
                 receipt_cpu += time.thread_time() - started - (overhead["s"] - observed)
                 receipt_log_bytes += len(printed.getvalue().encode())
@@ -203,11 +210,29 @@ def measure(
         warm_delivered=int(cpu["warm_delivered"]),
         scheduler_cpu_s=scheduler_cpu_s,
         sender_invocations=int(cpu["invocations"]),
+        sender_log_bytes=int(cpu["log_bytes"]),
         receipts=len(sent.emails) + len(sent.texts) if sent is not None else 0,
         receipt_calls=counter.calls - calls,
         receipts_cpu_s=receipt_cpu,
         receipts_log_bytes=receipt_log_bytes,
     )
+
+
+@contextlib.contextmanager
+def _printing_to(sink: io.StringIO) -> Iterator[None]:
+    """What a function writes to CloudWatch Logs, into `sink`: its prints (EMF metrics) and its logger's lines
+    (Powertools' handler holds the stdout it was created with, so it is pointed at `sink` too)."""
+    from functions.observability import logger
+
+    logger.setLevel("INFO")  # as deployed, whatever level the process's logger was created at
+    handler = logger.registered_handler
+    stream = handler.setStream(sink) if isinstance(handler, logging.StreamHandler) else None
+    try:
+        with contextlib.redirect_stdout(sink):
+            yield
+    finally:
+        if stream is not None:
+            handler.setStream(stream)
 
 
 class _SentMessages:
