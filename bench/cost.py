@@ -360,7 +360,7 @@ def price(figures: Any, units: Units) -> dict[str, Any]:
     }
 
 
-def measure(accounts: int) -> dict[str, Any]:
+def measure(accounts: int, history: int = 0) -> dict[str, Any]:
     """bench.send's figures for `accounts` due accounts, and their cost per 1,000 emails."""
     from bench.send import measure as send_measure
 
@@ -369,9 +369,12 @@ def measure(accounts: int) -> dict[str, Any]:
     def phase(name: str) -> None:
         units.phase = name
 
-    figures = send_measure(accounts, observer=units.observe, before=units.before, phase=phase, receipts=True)
+    figures = send_measure(
+        accounts, observer=units.observe, before=units.before, phase=phase, receipts=True, history=history
+    )
     return {
         "accounts": accounts,
+        "history": history,
         "delivered": figures.delivered,
         "emails": figures.emails,
         "texts": figures.texts,
@@ -387,8 +390,8 @@ def measure(accounts: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    args = cli.parser("bench.cost", accounts=300).parse_args()
-    result = measure(args.accounts)
+    args = cli.parser("bench.cost", accounts=300, history=0).parse_args()  # --history N: N emails already sent
+    result = measure(args.accounts, args.history)
     cli.write_figures(args.json, result)
     cost = result["cost"]
     print(

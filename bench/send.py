@@ -98,12 +98,19 @@ def generate(count: int) -> list[Any]:
 
 
 def measure(
-    count: int, observer: Any = None, before: Any = None, phase: Any = None, receipts: bool = False
+    count: int,
+    observer: Any = None,
+    before: Any = None,
+    phase: Any = None,
+    receipts: bool = False,
+    history: int = 0,
 ) -> SendFigures:
     """`observer(operation, params, response)` sees every counted call after it was made (response None: it
     failed); `before(operation, params, call)` sees it just before, with `call(operation, params)` to make
     uncounted calls on the same client; `phase(name)` hears "scheduler", then "sender", then (with `receipts`)
-    "receipts": each message sent comes back as its delivery receipt to the events function."""
+    "receipts": each message sent comes back as its delivery receipt to the events function. `history`: each
+    account has had that many emails already (one every 3 days until 8 days ago, each delivered), as an account
+    a month into its outreach has: its item is that much bigger, and every write of it costs 1 unit per KB."""
     from functions import names
     from functions.core.outreach import first_contact_at
     from functions.store import accounts as store
@@ -133,9 +140,10 @@ def measure(
 
         shards = stack.settings.due_shards
         placed = generate(count)
-        store.put_new(
-            [store.new_item(a, first_contact_at(a, NOW - timedelta(hours=1)), "bench", NOW, shards) for a in placed]
-        )
+        items = [store.new_item(a, first_contact_at(a, NOW - timedelta(hours=1)), "bench", NOW, shards) for a in placed]
+        for item in items:
+            _with_history(item, history)
+        store.put_new(items)
         if phase is not None:
             phase("scheduler")
         started, observed = time.thread_time(), overhead["s"]
@@ -233,6 +241,20 @@ def _printing_to(sink: io.StringIO) -> Iterator[None]:
     finally:
         if stream is not None:
             handler.setStream(stream)
+
+
+def _with_history(item: Any, emails: int) -> None:
+    """The account item as `emails` earlier emails (delivered, none answered) left it: its contact history, its
+    count and its engagement counter."""
+    from functions.store.accounts import ContactAttribute
+
+    if not emails:
+        return
+    moments = [NOW - timedelta(days=8 + 3 * n) for n in range(emails)][::-1]
+    item.recent_contacts = [ContactAttribute(at=at, channel="email", kind="attempt") for at in moments]
+    item.contacts_sent = emails
+    item.last_contact_at = moments[-1]
+    item.engagement = {"email:delivered": emails}
 
 
 class _SentMessages:
