@@ -1,10 +1,10 @@
 """`python -m bench.cost [--accounts N]`: the platform's AWS cost per 1,000 emails, from counted calls, measured
 CPU time and published prices, against SES's own $0.10 per 1,000 (target: at most 5 % of it).
 
-One scheduler tick and the senders' batches run on moto server (`bench.send.measure`), then every message
-sent comes back as its delivery receipt (an SES `Delivery` event or an SMS delivered event, through SNS to
-the events function, one invocation each, as AWS delivers them); every AWS call the functions make is seen
-with its parameters and response, and priced:
+One scheduler tick and the senders' batches run on moto server (`bench.send.measure`); every AWS call the
+functions make is seen with its parameters and response, and priced (no delivery receipt comes back: the
+stack asks for none, the sender counts what it hands over; until 2026-12-01 each was an SNS publish, an
+invocation and a write, 1.6 % of SES, priced here on the day they were dropped):
 
 - DynamoDB on-demand request units, from the items themselves, not assumed sizes: just before each counted
   write call every item it touches is read (uncounted, strongly consistent) and read again just after, so
@@ -32,12 +32,9 @@ with its parameters and response, and priced:
 - Lambda: one request per batch of 10 and per scheduler tick; duration = the handlers' measured CPU time
   plus `CALL_LATENCY_S` of waiting per AWS call (moto answers in-process; AWS's in-region latency is not
   measured here), billed at the functions' memory (512 MB, arm64).
-- CloudWatch Logs ingestion: what the senders and, for each receipt, the events function printed
-  (measured: Powertools logs and EMF metrics go to stdout), plus Lambda's START / END / REPORT lines per
-  invocation (`LAMBDA_PLATFORM_LOG_BYTES`). The scheduler's one tick is left out (per run, not per message).
-- SNS: one publish per receipt (SES's, or End User Messaging's, to the events topic). The receipts' calls
-  are priced but kept out of "AWS calls per delivered message" (the scheduler's and senders', issue 9's
-  figure).
+- CloudWatch Logs ingestion: what the senders printed (measured at INFO, as deployed: Powertools logs and
+  EMF metrics), plus Lambda's START / END / REPORT lines per invocation (`LAMBDA_PLATFORM_LOG_BYTES`). The
+  scheduler's one tick is left out (per run, not per message).
 - Secrets Manager: the calls counted (once per container).
 Not counted: SES itself (the reference), SNS texts (priced per country), KMS (SQS reuses data keys for
 5 minutes; DynamoDB caches table keys), data transfer inside the region (free).
@@ -70,8 +67,6 @@ LAMBDA_PER_GB_SECOND_ARM = 0.0000133334
 LAMBDA_PER_MILLION_REQUESTS = 0.20
 # https://aws.amazon.com/cloudwatch/pricing/ (Logs, standard ingestion)
 LOGS_PER_GB_INGESTED = 0.50
-# https://aws.amazon.com/sns/pricing/ (a standard topic's publishes; deliveries to Lambda are not charged)
-SNS_PER_MILLION_PUBLISHES = 0.50
 # https://aws.amazon.com/secrets-manager/pricing/
 SECRETS_PER_10K_CALLS = 0.05
 # https://aws.amazon.com/ses/pricing/ (outbound email, the reference)
@@ -313,19 +308,15 @@ def price(figures: Any, units: Units) -> dict[str, Any]:
     platform_calls = sum(n for key, n in calls.items() if key not in ("sesv2:SendEmail", "sns:Publish"))
     cpu_s = figures.warm_cpu_s / max(figures.warm_delivered, 1) * delivered + figures.scheduler_cpu_s
     duration_s = cpu_s + CALL_LATENCY_S * sum(calls.values())
-    receipts = figures.receipts  # each an SNS publish by SES (or End User Messaging) and one invocation
-    receipt_s = figures.receipts_cpu_s + CALL_LATENCY_S * sum(figures.receipt_calls.values())
-    receipt_log_bytes = figures.receipts_log_bytes + receipts * LAMBDA_PLATFORM_LOG_BYTES
     sender_log_bytes = figures.sender_log_bytes + batches * LAMBDA_PLATFORM_LOG_BYTES
     items = {
         "dynamodb_writes": sum(units.write.values()) * DYNAMODB_PER_MILLION_WRU / 1e6,
         "dynamodb_reads": sum(units.read.values()) * DYNAMODB_PER_MILLION_RRU / 1e6,
         "sqs": sqs_requests * SQS_PER_MILLION_REQUESTS / 1e6,
-        "lambda_duration": (duration_s + receipt_s) * LAMBDA_MEMORY_GB * LAMBDA_PER_GB_SECOND_ARM,
-        "lambda_requests": (batches + 1 + receipts) * LAMBDA_PER_MILLION_REQUESTS / 1e6,
-        "logs": (sender_log_bytes + receipt_log_bytes) / 1e9 * LOGS_PER_GB_INGESTED,
+        "lambda_duration": duration_s * LAMBDA_MEMORY_GB * LAMBDA_PER_GB_SECOND_ARM,
+        "lambda_requests": (batches + 1) * LAMBDA_PER_MILLION_REQUESTS / 1e6,
+        "logs": sender_log_bytes / 1e9 * LOGS_PER_GB_INGESTED,
         "secrets": calls["secretsmanager:GetSecretValue"] * SECRETS_PER_10K_CALLS / 1e4,
-        "sns_receipts": receipts * SNS_PER_MILLION_PUBLISHES / 1e6,
     }
     per_1000 = {name: 1000 * dollars * per_message for name, dollars in items.items()}
     total = sum(per_1000.values())
@@ -346,10 +337,6 @@ def price(figures: Any, units: Units) -> dict[str, Any]:
             for table, sizes in sorted(units.sizes.items())
         },
         "sqs_requests_per_message": sqs_requests * per_message,
-        "receipts_per_message": receipts * per_message,
-        "receipt_calls_per_message": sum(figures.receipt_calls.values()) * per_message,
-        "receipt_calls": dict(figures.receipt_calls.most_common()),
-        "receipt_log_bytes_per_receipt": receipt_log_bytes / max(receipts, 1),
         "sender_log_bytes_per_message": sender_log_bytes * per_message,
         "lambda_seconds_per_message": duration_s * per_message,
         "assumptions": {
@@ -369,9 +356,7 @@ def measure(accounts: int, history: int = 0) -> dict[str, Any]:
     def phase(name: str) -> None:
         units.phase = name
 
-    figures = send_measure(
-        accounts, observer=units.observe, before=units.before, phase=phase, receipts=True, history=history
-    )
+    figures = send_measure(accounts, observer=units.observe, before=units.before, phase=phase, history=history)
     return {
         "accounts": accounts,
         "history": history,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import logging
 import os
 import tempfile
@@ -21,7 +20,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -50,12 +49,6 @@ class SendFigures:
     scheduler_cpu_s: float = 0.0  # the handler thread's (its shard queries run in a pool, not counted)
     sender_invocations: int = 0
     sender_log_bytes: int = 0  # what the senders printed (CloudWatch Logs ingests it)
-    # The delivery receipts of what was sent (SES Delivery / SMS delivered, one SNS message and one invocation of
-    # the events function each): measured with `receipts=True`, apart from the scheduler's and senders' calls.
-    receipts: int = 0
-    receipt_calls: Counter[str] = field(default_factory=Counter)
-    receipts_cpu_s: float = 0.0
-    receipts_log_bytes: int = 0  # what the events function printed for them (CloudWatch Logs ingests it)
 
     @property
     def calls_per_message(self) -> float:
@@ -102,13 +95,11 @@ def measure(
     observer: Any = None,
     before: Any = None,
     phase: Any = None,
-    receipts: bool = False,
     history: int = 0,
 ) -> SendFigures:
     """`observer(operation, params, response)` sees every counted call after it was made (response None: it
     failed); `before(operation, params, call)` sees it just before, with `call(operation, params)` to make
-    uncounted calls on the same client; `phase(name)` hears "scheduler", then "sender", then (with `receipts`)
-    "receipts": each message sent comes back as its delivery receipt to the events function. `history`: each
+    uncounted calls on the same client; `phase(name)` hears "scheduler", then "sender". `history`: each
     account has had that many emails already (one every 3 days until 8 days ago, each delivered), as an account
     a month into its outreach has: its item is that much bigger, and every write of it costs 1 unit per KB."""
     from functions import names
@@ -131,7 +122,6 @@ def measure(
     overhead = {"s": 0.0}  # CPU the observers spend in the handler's thread: not the handler's
     if observer is not None or before is not None:
         _observe(counter, real_call, observer, before, overhead)
-    sent = _SentMessages.install(counter) if receipts else None
     with tempfile.TemporaryDirectory(prefix="cleardue-bench-") as directory, running(Path(directory)) as stack:
         import boto3
 
@@ -187,23 +177,7 @@ def measure(
             (stack.sms, sms_handler, "cleardue-sms-sender"),
         ):
             SqsPump(sqs, queue.url, queue.arn, timed(handler), name).drain(NOW)
-        calls = Counter(counter.calls)
-        receipt_cpu, receipt_log_bytes = 0.0, 0
-        if sent is not None:
-            from functions.webhooks.handler import events_handler
-
-            # The events function's settings name a Stripe secret; receipts never read it.
-            os.environ.setdefault(names.ENV_STRIPE_SECRET, "bench-stripe-unused")
-
-            if phase is not None:
-                phase("receipts")
-            feedback = counter.wrap(events_handler)
-            for event in sent.receipts(NOW):
-                started, observed, printed = time.thread_time(), overhead["s"], io.StringIO()
-                with _printing_to(printed):
-                    feedback(event, LocalLambdaContext("cleardue-webhooks-events"))
-                receipt_cpu += time.thread_time() - started - (overhead["s"] - observed)
-                receipt_log_bytes += len(printed.getvalue().encode())
+    calls = counter.calls
     emails, texts = calls["sesv2:SendEmail"], calls["sns:Publish"]
     return SendFigures(
         delivered=emails + texts,
@@ -219,10 +193,6 @@ def measure(
         scheduler_cpu_s=scheduler_cpu_s,
         sender_invocations=int(cpu["invocations"]),
         sender_log_bytes=int(cpu["log_bytes"]),
-        receipts=len(sent.emails) + len(sent.texts) if sent is not None else 0,
-        receipt_calls=counter.calls - calls,
-        receipts_cpu_s=receipt_cpu,
-        receipts_log_bytes=receipt_log_bytes,
     )
 
 
@@ -255,61 +225,6 @@ def _with_history(item: Any, emails: int) -> None:
     item.contacts_sent = emails
     item.last_contact_at = moments[-1]
     item.engagement = {"email:delivered": emails}
-
-
-class _SentMessages:
-    """What the senders handed to SES and SNS (the account tag of each email, the number of each text), read
-    from the counted calls, and the delivery receipt each would bring back."""
-
-    def __init__(self) -> None:
-        self.emails: list[tuple[str, str, list[str]]] = []  # SES message id, recipient, account tag
-        self.texts: list[tuple[str, str]] = []  # SNS message id, phone number
-
-    @classmethod
-    def install(cls, counter: CallCounter) -> _SentMessages:
-        sent = cls()
-        inner = BaseClient._make_api_call
-
-        def capture(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-            response = inner(client, operation, params)
-            if getattr(counter._active, "on", False):
-                if operation == "SendEmail":
-                    tags = {tag["Name"]: tag["Value"] for tag in params.get("EmailTags", [])}
-                    recipient = params["Destination"]["ToAddresses"][0]
-                    sent.emails.append((response["MessageId"], recipient, [tags.get("account", "")]))
-                elif operation == "Publish" and params.get("PhoneNumber"):
-                    sent.texts.append((response["MessageId"], params["PhoneNumber"]))
-            return response
-
-        BaseClient._make_api_call = capture  # type: ignore[method-assign]
-        return sent
-
-    def receipts(self, at: datetime) -> list[dict[str, Any]]:
-        """One SNS event per receipt, shaped as AWS delivers them (local/simulate/events/)."""
-        events = []
-        stamp = at.isoformat().replace("+00:00", "Z")
-        for message_id, recipient, tag in self.emails:
-            delivery = json.loads((EVENTS / "ses_eventpub_delivery.json").read_text(encoding="utf-8"))
-            delivery["mail"].update(messageId=message_id, destination=[recipient], tags={"account": tag})
-            delivery["delivery"].update(timestamp=stamp, recipients=[recipient])
-            events.append(_sns(f"receipt-{message_id}", delivery, stamp))
-        for message_id, phone in self.texts:
-            text = {
-                "eventType": "TEXT_DELIVERED", "eventVersion": "1.0", "eventTimestamp": int(at.timestamp() * 1000),
-                "isFinal": True, "destinationPhoneNumber": phone, "messageId": message_id, "messageStatus": "DELIVERED",
-            }  # fmt: skip
-            events.append(_sns(f"receipt-{message_id}", text, stamp))
-        return events
-
-
-EVENTS = Path(__file__).resolve().parents[1] / "local" / "simulate" / "events"
-
-
-def _sns(message_id: str, message: dict[str, Any], stamp: str) -> dict[str, Any]:
-    envelope = json.loads((EVENTS / "powertools_snsEvent.json").read_text(encoding="utf-8"))
-    envelope["Records"][0]["Sns"].update(MessageId=message_id, Message=json.dumps(message), Timestamp=stamp)
-    envelope["Records"][0]["Sns"]["MessageAttributes"] = {}
-    return envelope  # type: ignore[no-any-return]
 
 
 def _observe(counter: CallCounter, real_call: Any, observer: Any, before: Any, overhead: dict[str, float]) -> None:

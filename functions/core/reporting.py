@@ -52,7 +52,7 @@ COMMITMENTS = frozenset(
 )
 FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
     ("messaged", "Sent a collection message"),
-    ("delivered", "Delivered (provider receipt)"),
+    ("delivered", "Delivered (handed to the provider, not refused)"),
     ("opened", "Opened or clicked"),
     ("verified", "Passed the pay page's identity check"),
     ("committed", "Started a checkout, chose a plan or promised"),

@@ -207,7 +207,7 @@ def send_batch(
         if item.counted and item.delivery.outcome != service.SENT:
             # Refused for good: not a contact after all; taken back with the record (once, as the record is).
             assert isinstance(item.decided, service.Ready)
-            update = accounts.contact_uncount(item.decided.account, item.now)
+            update = accounts.contact_uncount(item.decided.account, item.now, item.job.channel)
         recordings.append(events.Recording(event, item.claim, update))
         recorded.append(item)
 
@@ -217,7 +217,7 @@ def send_batch(
         for item in uncounts:  # after the claims are given back: a claim still held reads as sent (and counted)
             assert isinstance(item.decided, service.Ready)
             try:
-                if not accounts.uncount_contact(item.decided.account, item.now):
+                if not accounts.uncount_contact(item.decided.account, item.now, item.job.channel):
                     log("a failed send's contact was counted since", {"job_id": item.job.job_id})
             except Exception as exc:  # noqa: BLE001  # over-counted by one: caps err on the side of fewer contacts
                 log("a failed send's contact could not be taken back", {"job_id": item.job.job_id, "error": str(exc)})

@@ -45,6 +45,22 @@ def counters_in(value: Any) -> dict[str, int]:
     return {str(key): int(count) for key, count in raw.items() if isinstance(count, int | float)}
 
 
+# The messages handed to the provider per channel: top-level numbers the sender's claim adds to (an ADD needs no
+# map to exist), read as the engagement counters "<channel>:delivered" (added to what the map holds: counts
+# from the delivery receipts the stack received before it counted at the claim).
+DELIVERED_ATTRIBUTES = {"email:delivered": "delivered_email", "sms:delivered": "delivered_sms"}
+
+
+def engagement_in(item: Any) -> dict[str, int]:
+    """An accounts item's engagement counters: its map, and the delivered counts kept beside it."""
+    counts = counters_in(item.engagement)
+    for key, attribute in DELIVERED_ATTRIBUTES.items():
+        sent = getattr(item, attribute, None)
+        if sent:
+            counts[key] = counts.get(key, 0) + int(sent)
+    return counts
+
+
 def money_out(value: Money) -> dict[str, Any]:
     return {"minor": value.minor, "currency": value.currency}
 
@@ -194,5 +210,5 @@ def outcomes_in(item: Any, currency: str) -> dict[str, Any]:
         "credit": Money(int(item.credit_minor), currency) if item.credit_minor else None,
         "dispute": dispute_in(plain(item.dispute)),
         "tier": int(item.tier) if item.tier is not None else None,
-        "engagement": counters_in(item.engagement),
+        "engagement": engagement_in(item),
     }

@@ -178,6 +178,9 @@ class AccountModel(Model):
     link_ref = UnicodeAttribute(null=True)  # the pay link's opaque reference, set once at placement
     # Counters only the webhooks write, one atomic increment each (store.webhooks.add_engagement).
     engagement = MapAttribute(null=True)  # type: ignore[var-annotated]
+    # Messages handed to the provider, counted by the sender's claim (account_state.DELIVERED_ATTRIBUTES).
+    delivered_email = NumberAttribute(null=True)
+    delivered_sms = NumberAttribute(null=True)
     # Written only by the portal (store.portal.PortalStateModel); read here for decisions and messages.
     portal_language = UnicodeAttribute(null=True)
     portal_preferred_time = UnicodeAttribute(null=True)
@@ -336,7 +339,7 @@ def new_item(
     item.status = AccountStatus.ACTIVE.value
     item.contacts_sent = 0
     item.recent_contacts = []
-    item.engagement = {}  # so the first delivery receipt is one UpdateItem (a nested SET needs the map)
+    item.engagement = {}  # so the first response is one UpdateItem (a nested SET needs the map)
     item.placed_by_upload = item.last_upload = upload_id
     item.created_at = item.updated_at = now
     item.link_ref = new_link_ref()
@@ -821,17 +824,23 @@ def contact_claim(
         AccountModel.contacts_sent.add(1),
         AccountModel.last_contact_at.set(at),
         history,
+        _delivered(channel).add(1),
         AccountModel.version.set(account.version + 1),
     ]
     _, _, unchanged = unchanged_check(account)
     return AccountModel(account.account_id), actions, unchanged
 
 
+def _delivered(channel: Channel) -> NumberAttribute:
+    """The channel's count of messages handed to the provider (read as engagement's "<channel>:delivered")."""
+    return AccountModel.delivered_sms if channel is Channel.SMS else AccountModel.delivered_email
+
+
 def _contact_attribute(contact: Contact) -> ContactAttribute:
     return ContactAttribute(at=contact.at, channel=contact.channel.value, kind=contact.kind.value)
 
 
-def contact_uncount(account: Account, at: datetime) -> tuple[AccountModel, list[Action], Condition]:
+def contact_uncount(account: Account, at: datetime, channel: Channel) -> tuple[AccountModel, list[Action], Condition]:
     """Undo `contact_claim(account, at, ...)` for a job that was not sent after all (the provider refused it
     for good, or it is to be tried again): the count, the contact it appended and the last contact as it was
     when `account` was read (the contacts the claim dropped from the history stay dropped: no rule reads
@@ -839,6 +848,7 @@ def contact_uncount(account: Account, at: datetime) -> tuple[AccountModel, list[
     actions: list[Action] = [
         AccountModel.contacts_sent.add(-1),
         AccountModel.recent_contacts[len(bounded_history(account.recent_contacts, at))].remove(),
+        _delivered(channel).add(-1),
         AccountModel.last_contact_at.set(account.last_contact_at)
         if account.last_contact_at
         else AccountModel.last_contact_at.remove(),
@@ -847,9 +857,9 @@ def contact_uncount(account: Account, at: datetime) -> tuple[AccountModel, list[
     return AccountModel(account.account_id), actions, condition
 
 
-def uncount_contact(account: Account, at: datetime) -> bool:
+def uncount_contact(account: Account, at: datetime, channel: Channel) -> bool:
     """`contact_uncount` on its own (a job whose claim was given back). False if it no longer applies."""
-    model, actions, condition = contact_uncount(account, at)
+    model, actions, condition = contact_uncount(account, at, channel)
     return conditional_write(lambda: model.update(actions=actions, condition=condition), "uncounting contact")
 
 

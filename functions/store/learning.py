@@ -82,14 +82,6 @@ def record_engagement(account: Account, signal: Signal, channel: Channel | None,
     return True
 
 
-def record_delivery(account_id: str, channel: Channel) -> bool:
-    """A message delivered on `channel`: the account's delivered count (no hour: a delivery is not a response),
-    one UpdateItem without reading the account. False if the account does not exist."""
-    from functions.store import webhooks
-
-    return webhooks.add_engagement(account_id, {f"{channel._value_}:{Signal.DELIVERED._value_}": 1})
-
-
 def prior_counts(lender_id: str) -> dict[str, dict[int, int]]:
     """Every prior segment of the lender with its hour-of-week counts (one Query, paged)."""
     counts: dict[str, dict[int, int]] = {}

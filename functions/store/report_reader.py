@@ -62,6 +62,7 @@ REPORT_ATTRIBUTES = (
     "dispute",
     "tier",
     "engagement",
+    *state.DELIVERED_ATTRIBUTES.values(),
     "created_at",
 )
 

@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from functions.store import StoreError, pii
+from functions.store.account_state import DELIVERED_ATTRIBUTES
 from functions.store.accounts import AccountModel
 from functions.store.events import ID_KEY_PREFIX, EventIdModel
 
@@ -75,7 +76,12 @@ def add_engagement(account_id: str, counts: dict[str, int], marks: dict[str, str
     client = _client()
     for index, (name, source) in enumerate(sorted((marks or {}).items())):
         names[f"#m{index}"], names[f"#s{index}"] = name, source
-        sets.append(f"#e.#m{index} = if_not_exists(#e.#s{index}, :zero)")
+        counted = DELIVERED_ATTRIBUTES.get(source)  # the sender's count beside the map (account_state)
+        if counted is None:
+            sets.append(f"#e.#m{index} = if_not_exists(#e.#s{index}, :zero)")
+        else:
+            names[f"#d{index}"] = counted
+            sets.append(f"#e.#m{index} = if_not_exists(#e.#s{index}, :zero) + if_not_exists(#d{index}, :zero)")
     for attempt in range(2):
         try:
             client.update_item(
@@ -117,12 +123,18 @@ def engagement_counts(account_id: str) -> dict[str, int]:
             .get_item(
                 TableName=AccountModel.Meta.table_name,
                 Key={"account_id": {"S": account_id}},
-                ProjectionExpression="#e",
+                ProjectionExpression=", ".join(["#e", *DELIVERED_ATTRIBUTES.values()]),
                 ExpressionAttributeNames={"#e": ENGAGEMENT_ATTRIBUTE},
             )
             .get("Item")
         )
     except (BotoCoreError, ClientError) as exc:
         raise StoreError(f"reading engagement failed: {exc}") from exc
-    stored = (item or {}).get(ENGAGEMENT_ATTRIBUTE, {}).get("M", {})
-    return {name: int(value["N"]) for name, value in stored.items() if "N" in value}
+    item = item or {}
+    stored = item.get(ENGAGEMENT_ATTRIBUTE, {}).get("M", {})
+    counts = {name: int(value["N"]) for name, value in stored.items() if "N" in value}
+    for key, attribute in DELIVERED_ATTRIBUTES.items():
+        sent = int(item.get(attribute, {}).get("N", 0))
+        if sent:
+            counts[key] = counts.get(key, 0) + sent
+    return counts

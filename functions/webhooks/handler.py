@@ -48,7 +48,7 @@ class Runtime:
     settings: WebhooksSettings
     stripe: Any  # StripeEvents.handle, idempotent on the event id
     feedback: Any  # Feedback.handle, idempotent on the SNS message id
-    receipt: Any  # Feedback.receipt: delivery receipts, counted without the idempotency record
+    receipt: Any  # Feedback.receipt: delivery receipts, acknowledged without the idempotency record
     config: IdempotencyConfig
 
 
@@ -212,8 +212,8 @@ def stripe_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 @lambda_entry
 def events_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """SNS records (SES event publishing, SMS replies and SMS events), each processed once by message id, but
-    delivery receipts, which only count (`Feedback.receipt`). A failure raises: Lambda retries the invocation
-    and the records already done are skipped."""
+    delivery receipts, which change nothing (`Feedback.receipt`). A failure raises: Lambda retries the
+    invocation and the records already done are skipped."""
     runtime = _runtime()
     runtime.config.register_lambda_context(context)
     outcomes = []

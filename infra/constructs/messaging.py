@@ -19,9 +19,10 @@ from infra.nag import acknowledge, skip_checkov
 VISIBILITY_TO_CONSUMER_TIMEOUT = 6
 DEAD_LETTER_RETENTION = Duration.days(14)  # SQS's maximum: two weeks to look at and redrive a failure
 
-# What SES reports to the webhooks function (engagement, bounces, complaints, rendering problems).
+# What SES reports to the webhooks function (engagement, bounces, complaints, rendering problems). Not DELIVERY:
+# the sender counts what it hands to SES as it claims the job; a receipt for nearly every email would cost an
+# SNS publish, an invocation and a write each (functions/webhooks/feedback.py, Feedback.receipt).
 PUBLISHED_EMAIL_EVENTS = (
-    ses.EmailSendingEvent.DELIVERY,
     ses.EmailSendingEvent.BOUNCE,
     ses.EmailSendingEvent.COMPLAINT,
     ses.EmailSendingEvent.OPEN,

@@ -434,10 +434,7 @@ class Simulation:
         self.stats[f"intent_{intent.kind}"] += 1
         kind, seen = intent.kind, intent.seen
         if kind == "delivered":
-            if seen.channel == "email":
-                self._ses_event(state, seen, "Delivery")
-            else:
-                self._sms_event(state, seen)
+            pass  # no receipt: the stack asks for none (infra), the sender counted the message as it claimed it
         elif kind == "open":
             self._ses_event(state, seen, "Open")
         elif kind == "click":
@@ -470,7 +467,7 @@ class Simulation:
         """SES event publishing (configuration set -> SNS), as the fixtures in /work/shared show it."""
         from functions.core.engagement import ACCOUNT_TAG, account_tag
 
-        name = {"Delivery": "delivery", "Open": "open", "Click": "click", "Complaint": "complaint"}[kind]
+        name = {"Open": "open", "Click": "click", "Complaint": "complaint"}[kind]
         event = _fixture(f"ses_eventpub_{name}.json")
         address = str(state.debtor.email)
         mail = event["mail"]
@@ -481,27 +478,9 @@ class Simulation:
         section["timestamp"] = _iso_ms(self.now)
         if kind == "Complaint":
             section["complainedRecipients"] = [{"emailAddress": address}]
-        if kind == "Delivery":
-            section["recipients"] = [address]
         if kind == "Click" and seen.token:
             section["link"] = f"{os.environ.get('PORTAL_URL', '')}/#t={seen.token}"
         self._invoke_feedback(f"sim-ses-{seen.message_id}-{name}", event)
-
-    def _sms_event(self, state: DebtorState, seen: Seen) -> None:
-        """An SMS delivery event (AWS End User Messaging event destination through SNS)."""
-        message = {
-            "eventType": "TEXT_DELIVERED",
-            "eventVersion": "1.0",
-            "eventTimestamp": int(self.now.timestamp() * 1000),
-            "isFinal": True,
-            "originationPhoneNumber": "+18005550199",
-            "destinationPhoneNumber": state.debtor.phone,
-            "isoCountryCode": "US",
-            "messageId": seen.message_id,
-            "messageStatus": "DELIVERED",
-            "messageStatusDescription": "Message has been accepted by phone carrier",
-        }
-        self._invoke_feedback(f"sim-sms-{seen.message_id}-delivered", message)
 
     def _sms_reply(self, state: DebtorState, body: str) -> None:
         """A two-way SMS reply as SNS publishes it to the webhooks function's topic."""

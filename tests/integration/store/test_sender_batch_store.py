@@ -110,12 +110,14 @@ def test_a_send_is_counted_as_it_is_claimed_and_a_job_decided_before_cannot_clai
     assert events.claim([second]) == {"job:2": events.CHANGED}
     counted = accounts.get("acme#A-1")
     assert (counted.contacts_sent, len(counted.recent_contacts), counted.version) == (1, 1, read.version + 1)
+    assert counted.engagement == {"email:delivered": 1}  # handed to the provider: what responses are judged against
 
     # Not sent after all: taken back once, however often it is asked.
-    assert accounts.uncount_contact(read, AT) is True
-    assert accounts.uncount_contact(read, AT) is False
+    assert accounts.uncount_contact(read, AT, Channel.EMAIL) is True
+    assert accounts.uncount_contact(read, AT, Channel.EMAIL) is False
     back = accounts.get("acme#A-1")
     assert (back.contacts_sent, back.recent_contacts, back.last_contact_at) == (0, (), None)
+    assert back.engagement == {}
 
 
 def test_a_claim_bounds_the_contact_history_and_its_uncount_takes_back_only_its_own_contact(aws) -> None:
@@ -135,7 +137,7 @@ def test_a_claim_bounds_the_contact_history_and_its_uncount_takes_back_only_its_
     assert claimed.recent_contacts == (*kept, Contact(AT, Channel.SMS))
     assert (claimed.contacts_sent, claimed.version) == (read.contacts_sent + 1, read.version + 1)
 
-    assert accounts.uncount_contact(read, AT) is True
+    assert accounts.uncount_contact(read, AT, Channel.SMS) is True
     back = accounts.get("acme#A-1")
     assert back.recent_contacts == kept and back.contacts_sent == read.contacts_sent
 
