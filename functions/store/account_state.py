@@ -51,14 +51,21 @@ def counters_in(value: Any) -> dict[str, int]:
 DELIVERED_ATTRIBUTES = {"email:delivered": "delivered_email", "sms:delivered": "delivered_sms"}
 
 
-def engagement_in(item: Any) -> dict[str, int]:
-    """An accounts item's engagement counters: its map, and the delivered counts kept beside it."""
-    counts = counters_in(item.engagement)
+def with_delivered(counts: dict[str, int], delivered: dict[str, Any]) -> dict[str, int]:
+    """`counts` (the engagement map's) plus the delivered counts kept beside it (`delivered`: attribute name ->
+    stored number, or None)."""
     for key, attribute in DELIVERED_ATTRIBUTES.items():
-        sent = getattr(item, attribute, None)
+        sent = delivered.get(attribute)
         if sent:
             counts[key] = counts.get(key, 0) + int(sent)
     return counts
+
+
+def engagement_in(item: Any) -> dict[str, int]:
+    """An accounts item's engagement counters: its map, and the delivered counts kept beside it."""
+    return with_delivered(
+        counters_in(item.engagement), {a: getattr(item, a, None) for a in DELIVERED_ATTRIBUTES.values()}
+    )
 
 
 def money_out(value: Money) -> dict[str, Any]:

@@ -833,7 +833,8 @@ def contact_claim(
 
 def _delivered(channel: Channel) -> NumberAttribute:
     """The channel's count of messages handed to the provider (read as engagement's "<channel>:delivered")."""
-    return AccountModel.delivered_sms if channel is Channel.SMS else AccountModel.delivered_email
+    attribute: NumberAttribute = getattr(AccountModel, state.DELIVERED_ATTRIBUTES[f"{channel.value}:delivered"])
+    return attribute
 
 
 def _contact_attribute(contact: Contact) -> ContactAttribute:

@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from functions.store import StoreError, pii
-from functions.store.account_state import DELIVERED_ATTRIBUTES
+from functions.store.account_state import DELIVERED_ATTRIBUTES, with_delivered
 from functions.store.accounts import AccountModel
 from functions.store.events import ID_KEY_PREFIX, EventIdModel
 
@@ -133,8 +133,6 @@ def engagement_counts(account_id: str) -> dict[str, int]:
     item = item or {}
     stored = item.get(ENGAGEMENT_ATTRIBUTE, {}).get("M", {})
     counts = {name: int(value["N"]) for name, value in stored.items() if "N" in value}
-    for key, attribute in DELIVERED_ATTRIBUTES.items():
-        sent = int(item.get(attribute, {}).get("N", 0))
-        if sent:
-            counts[key] = counts.get(key, 0) + sent
-    return counts
+    return with_delivered(
+        counts, {attribute: item.get(attribute, {}).get("N") for attribute in DELIVERED_ATTRIBUTES.values()}
+    )
