@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import message_from_string
+from email.header import decode_header, make_header
 from email.message import Message
 from zoneinfo import ZoneInfo
 
@@ -55,7 +56,7 @@ def seen_email(raw: str, message_id: str, at: datetime) -> Seen:
     text = _plain_text(mime)
     found = TOKEN.search(text)
     tone = next((name for marker, name in TONE_MARKERS if marker in text), None)
-    subject = str(mime.get("Subject") or "")
+    subject = str(make_header(decode_header(mime.get("Subject") or "")))  # RFC 2047 words decoded
     variant = "b" if subject[:1] in "$€£¥" or subject[:1].isdigit() else "a"
     return Seen(
         "email", at, message_id, found.group(1) if found else None, tone is not None, tone or "neutral", variant

@@ -14,6 +14,7 @@ keeps itself). Results, order, paging and filters are moto's unchanged; scans ke
 
 from __future__ import annotations
 
+import base64
 import bisect
 import contextlib
 import copy
@@ -27,6 +28,7 @@ import threading
 from collections import Counter
 from typing import Any
 
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import GlobalSecondaryIndex, Table
 
 _scope = threading.local()
@@ -717,6 +719,78 @@ def apply() -> None:
     if _original_retention_check is None:
         _original_retention_check = SQSBackend.is_message_valid_based_on_retention_period
         SQSBackend.is_message_valid_based_on_retention_period = _retention_check  # type: ignore[method-assign]
+    global _original_size, _original_regular_json, _original_to_dict
+    if _original_size is None:
+        from moto.dynamodb import responses
+        from moto.dynamodb.models import utilities
+
+        _original_size, _original_regular_json = DynamoType.size, DynamoType.to_regular_json
+        _original_to_dict = utilities.dynamo_to_dict
+        DynamoType.size = _size  # type: ignore[method-assign]
+        DynamoType.to_regular_json = _regular_json  # type: ignore[method-assign]
+        utilities.dynamo_to_dict = responses.dynamo_to_dict = _to_dict
+
+
+# -- item sizes ----------------------------------------------------------------------------------------
+# moto measures an item on every top-level attribute it sets (LimitedSizeDict: the whole item, each time) and
+# its size() wraps every map member in a new DynamoType (which re-wraps its children) just to measure it.
+# The same sum, read from the values as they are.
+_original_size: Any = None
+_original_regular_json: Any = None
+
+
+def _utf8(value: Any) -> int:
+    return len(value if isinstance(value, bytes) else value.encode("utf-8"))
+
+
+def _size(self: Any) -> int:
+    kind, value = self.type, self.value
+    if kind == "S" or kind == "B":
+        return 1 if isinstance(value, bool) else _utf8(value)
+    if kind == "N":
+        return len(str(value))
+    if kind == "M":
+        return sum(_utf8(key) + (_size(member) if type(member) is DynamoType else DynamoType(member).size())
+                   for key, member in value.items())  # fmt: skip
+    if kind == "L":
+        return sum(member.size() for member in value)
+    if kind == "SS" or kind == "BS":
+        return sum(_utf8(member) for member in value)
+    if kind == "NS":
+        return sum(len(str(member)) for member in value)
+    return 1 if isinstance(value, bool) else _utf8(value)  # BOOL and NULL (True)
+
+
+def _regular_json(self: Any) -> dict[str, Any]:
+    """DynamoType.to_regular_json without the deep copy of the whole subtree at every level of it."""
+    value = self.value
+    if isinstance(value, dict):
+        value = {key: _regular_json(member) if isinstance(member, DynamoType) else copy.deepcopy(member)
+                 for key, member in value.items()}  # fmt: skip
+    elif isinstance(value, list):
+        value = [_regular_json(member) if isinstance(member, DynamoType) else copy.deepcopy(member) for member in value]
+    else:
+        value = copy.deepcopy(value)
+    if self.type == "B" and isinstance(value, str):
+        value = base64.b64decode(value)
+    return {self.type: value}
+
+
+_original_to_dict: Any = None
+
+
+def _to_dict(obj: Any) -> Any:
+    """moto's dynamo_to_dict, answering the plain JSON it walks through (most of a result) without its checks."""
+    kind = type(obj)
+    if kind is dict:
+        return {key: _to_dict(value) for key, value in obj.items()}
+    if kind is list:
+        return [_to_dict(value) for value in obj]
+    if kind is str or kind is int or kind is bool or kind is float or obj is None:
+        return obj
+    if kind is DynamoType and obj.type != "B" and obj.type != "BS":
+        return {obj.type: _to_dict(obj.value)}
+    return _original_to_dict(obj)  # its own recursion comes back here (the module's name is patched)
 
 
 # -- DynamoDB responses ---------------------------------------------------------------------------------
@@ -835,3 +909,12 @@ def restore() -> None:
 
         SQSBackend.is_message_valid_based_on_retention_period = _original_retention_check  # type: ignore[method-assign]
         _original_retention_check = None
+    global _original_size, _original_regular_json, _original_to_dict
+    if _original_size is not None:
+        from moto.dynamodb import responses
+        from moto.dynamodb.models import utilities
+
+        DynamoType.size = _original_size  # type: ignore[method-assign]
+        DynamoType.to_regular_json = _original_regular_json  # type: ignore[method-assign]
+        utilities.dynamo_to_dict = responses.dynamo_to_dict = _original_to_dict
+        _original_size = _original_regular_json = _original_to_dict = None

@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from email.message import EmailMessage
 
+from functions.core.messages import EmailMessage
+from functions.sender.service import mime_message
 from local.simulate import behaviour
 from local.simulate.behaviour import DebtorState, Seen
 from local.simulate.population import DEFAULT_POPULATION, load, sample
@@ -62,9 +63,15 @@ def test_blasting_past_the_tolerance_ends_in_opt_outs() -> None:
 
 
 def test_an_email_is_read_as_its_recipient_sees_it() -> None:
-    mime = EmailMessage()
-    mime["Subject"] = "$120.00 is past due: Sim Bank account ••••0042"
-    mime.set_content("A friendly reminder about your Sim Bank account: pay at https://pay.example/#t=2abcDEF_-123\n")
+    # Given the MIME the sender hands SES (a subject with "••••" is RFC 2047 encoded as a whole)
+    message = EmailMessage(
+        subject="$120.00 is past due: Sim Bank account ••••0042",
+        text="A friendly reminder about your Sim Bank account: pay at https://pay.example/#t=2abcDEF_-123\n",
+        html="<p>A friendly reminder</p>",
+        headers={},
+        language="en",
+    )
+    mime = mime_message(message, "Sim Bank <billing@sim.example>", "debtor@sim.example")
 
     seen = behaviour.seen_email(mime.as_string(), "m-9", NOON_NY)
 

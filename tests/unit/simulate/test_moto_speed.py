@@ -3,14 +3,18 @@ with ranges, filters, paging and order, and the item operations' JSON."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models import dynamodb_backends, utilities
+from moto.dynamodb.models.dynamo_type import DynamoType
 
 from local.simulate import moto_speed
 from tests.unit.simulate.helpers import create_indexed_table, key_schema
@@ -454,3 +458,46 @@ def test_sends_to_standard_and_fifo_queues_are_moto_s_own() -> None:
         assert run() == expected
     finally:
         moto_speed.restore()
+
+
+_SCALARS = st.one_of(
+    st.builds(lambda s: {"S": s}, st.text(max_size=12)),
+    st.builds(
+        lambda n: {"N": str(n)},
+        st.one_of(st.integers(-(10**12), 10**12), st.decimals(allow_nan=False, allow_infinity=False, places=3)),
+    ),
+    st.builds(lambda b: {"B": b}, st.binary(max_size=8)),
+    st.builds(lambda b: {"B": base64.b64encode(b).decode()}, st.binary(max_size=8)),  # as the wire carries it
+    st.builds(lambda b: {"BOOL": b}, st.booleans()),
+    st.just({"NULL": True}),
+    st.builds(lambda v: {"SS": sorted(v)}, st.sets(st.text(min_size=1, max_size=6), min_size=1, max_size=4)),
+    st.builds(lambda v: {"NS": sorted(map(str, v))}, st.sets(st.integers(0, 999), min_size=1, max_size=4)),
+    st.builds(lambda v: {"BS": sorted(v)}, st.sets(st.binary(min_size=1, max_size=4), min_size=1, max_size=3)),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.builds(lambda v: {"L": v}, st.lists(inner, max_size=4)),
+        st.builds(lambda v: {"M": v}, st.dictionaries(st.text(max_size=6), inner, max_size=4)),
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_VALUES)
+def test_an_item_s_size_and_json_are_moto_s_own(value: dict[str, Any]) -> None:
+    def answers() -> tuple[Any, ...]:
+        item = DynamoType(value)
+        result = {"Items": [{"a": item, "k": DynamoType({"S": "x"})}], "Count": 1, "n": None, "r": 0.5}
+        return item.size(), item.to_regular_json(), utilities.dynamo_to_dict(result)
+
+    originals = DynamoType.size, DynamoType.to_regular_json, utilities.dynamo_to_dict
+    expected = answers()
+    moto_speed.apply()
+    try:
+        assert (DynamoType.size, DynamoType.to_regular_json, utilities.dynamo_to_dict) != originals
+        assert answers() == expected
+    finally:
+        moto_speed.restore()
+    assert (DynamoType.size, DynamoType.to_regular_json, utilities.dynamo_to_dict) == originals
