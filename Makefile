@@ -17,8 +17,10 @@ run: $(STAMP)
 	$(BIN)/cleardue up
 
 # The million-row ingestion test runs here on 200,000 rows (same checkpoint path); `make large` runs it whole.
+# Two pytest-xdist workers, one per core of the CI machine; each test file stays on one (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: $(STAMP) browser lint typecheck
-	LARGE_TEST_ROWS=200000 $(BIN)/python -m pytest
+	LARGE_TEST_ROWS=200000 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 large: $(STAMP)
 	$(BIN)/python -m pytest -m large

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -27,10 +28,31 @@ _pii_sentinel = pii_sentinel.install()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """No log line of the whole run may hold a sample debtor's PII (tests/pii_sentinel.py)."""
+    """No log line of the whole run may hold a sample debtor's PII (tests/pii_sentinel.py). Under pytest-xdist
+    each worker hands its leaks to the controller (`workeroutput`), which fails the run: a worker's own exit
+    status is not the run's."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["pii_leaks"] = _pii_sentinel.leaks[:20]
+        return
     if _pii_sentinel.leaks:
         print("\nPII in the functions' logs during the test session:", *_pii_sentinel.leaks[:20], sep="\n  ")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist (controller): a worker finished; keep the PII its tests' log lines held."""
+    _pii_sentinel.leaks.extend(getattr(node, "workeroutput", {}).get("pii_leaks", []))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`make test` runs on two pytest-xdist workers (`--dist loadgroup`): each file's tests stay on one worker
+    (its module fixtures are built once), and the infra tests share one (one synthesis of the CDK app)."""
+    for item in items:
+        path = item.path.relative_to(ROOT)
+        item.add_marker(pytest.mark.xdist_group("infra" if path.parts[:2] == ("tests", "infra") else str(path)))
 
 
 REGION = "us-east-1"
@@ -141,17 +163,20 @@ def context() -> LocalLambdaContext:
 @pytest.fixture(scope="session")
 def axe_source() -> str:
     """axe-core's browser bundle (npm install into .local/axe once; the folder is ignored by git)."""
-    if not AXE_JS.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("npm is needed to fetch axe-core (Node 20 ships it)")
-        subprocess.run(
-            [npm, "install", "--prefix", str(AXE_DIR), f"axe-core@{AXE_VERSION}", "--no-audit", "--no-fund"],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-    return AXE_JS.read_text(encoding="utf-8")
+    AXE_DIR.mkdir(parents=True, exist_ok=True)
+    with (AXE_DIR / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two pytest-xdist workers may both need it first
+        if not AXE_JS.exists():
+            npm = shutil.which("npm")
+            if npm is None:
+                pytest.fail("npm is needed to fetch axe-core (Node 20 ships it)")
+            subprocess.run(
+                [npm, "install", "--prefix", str(AXE_DIR), f"axe-core@{AXE_VERSION}", "--no-audit", "--no-fund"],
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+        return AXE_JS.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="session")

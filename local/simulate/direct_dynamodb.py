@@ -26,17 +26,20 @@ Not emulated: botocore's event hooks for these calls (`before-parameter-build`, 
 `after-call`, ... are not emitted: no handler in the simulation registers one; local/faults.py's fault
 injection uses `before-call` and is not used in a simulation), retries (moto never throttles), request
 signing and parameter validation (PynamoDB turns botocore's validation off anyway), and the HTTP headers'
-exact values (CRC32, date). Every other service and operation (table creation, SQS, SES, SNS, S3, KMS, ...)
-takes botocore's normal path. `calls` counts every botocore API call of the process by service and
-operation (the run's AWS calls, whichever path they take).
+exact values (CRC32, date). SQS's queue operations and SES v2's SendEmail take a direct path of their own
+(below); every other service and operation (table creation, SNS, S3, KMS, ...) takes botocore's normal
+path. `calls` counts every botocore API call of the process by service and operation (the run's AWS calls,
+whichever path they take).
 """
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import os
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -97,6 +100,8 @@ def _make_api_call(self: BaseClient, operation_name: str, api_params: dict[str, 
         answer = call_sqs(self, operation_name, api_params)
         if answer is not None:
             return answer
+    if _direct and service == "sesv2" and operation_name == "SendEmail":
+        return call_sesv2_send_email(self, api_params)
     return _original_make_api_call(self, operation_name, api_params)
 
 
@@ -113,31 +118,76 @@ SQS_TARGET_PREFIX = "AmazonSQS."
 
 
 def call_sqs(client: BaseClient, operation_name: str, api_params: dict[str, Any]) -> dict[str, Any] | None:
-    global direct_calls
     from moto.sqs.responses import SQSResponse
-    from moto.utilities.utils import get_partition
 
     try:
         wire = json.dumps(api_params, separators=(",", ":"))
     except TypeError:
         return None  # binary message attributes: the normal path
     params = {key: value for key, value in json.loads(wire).items() if value is not None}
-    direct_calls += 1
-    region = client.meta.region_name
     handler = SQSResponse()
     handler.params = params
     handler.uri_match = {}
     handler.querystring = {}
     handler.body = wire
     handler.headers = {"X-Amz-Target": SQS_TARGET_PREFIX + operation_name, "Content-Type": CONTENT_TYPE}
+    queue_url = str(params.get("QueueUrl", ""))
+    handler.uri = queue_url
+    handler.path = urlparse(queue_url).path
+    return _call_action(client, operation_name, handler)
+
+
+# -- SES v2 -----------------------------------------------------------------------------------------------
+# The sender's SendEmail goes to moto's own SESV2Response.send_email with the body botocore would write (REST-JSON:
+# blobs base64-encoded); moto's errors are serialised as moto would send them; botocore's parser reads both.
+def _blob(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")  # botocore's REST-JSON serialiser writes blobs so
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def call_sesv2_send_email(client: BaseClient, api_params: dict[str, Any]) -> dict[str, Any]:
+    from moto.core.exceptions import ServiceException
+    from moto.core.responses import ActionResult
+    from moto.sesv2.responses import SESV2Response
+    from werkzeug.exceptions import HTTPException
+
+    handler = SESV2Response()
+    handler.body = json.dumps(api_params, separators=(",", ":"), default=_blob)
+    handler.querystring = {"Action": ["SendEmail"]}  # the operation moto serialises an error for
+    handler.headers = {"Content-Type": "application/json"}
+    handler.method = "POST"
+    handler.path = "/v2/email/outbound-emails"
+
+    def send() -> tuple[int, dict[str, Any], str | bytes]:
+        try:
+            return 200, {"content-type": "application/json"}, handler.send_email()
+        except ServiceException as exc:
+            return handler.serialized(ActionResult(exc))  # type: ignore[no-any-return]
+        except HTTPException as exc:
+            return int(exc.code or 500), dict(exc.get_headers() or []), exc.description or ""
+
+    return _call_action(client, "SendEmail", handler, send)
+
+
+def _call_action(
+    client: BaseClient,
+    operation_name: str,
+    handler: Any,
+    act: Callable[[], tuple[int, dict[str, Any], str | bytes]] | None = None,
+) -> dict[str, Any]:
+    """Run a moto response handler for one call (its own dispatch, `call_action`, unless `act` is given) and
+    answer, or raise, as botocore would."""
+    global direct_calls
+    from moto.utilities.utils import get_partition
+
+    direct_calls += 1
+    region = client.meta.region_name
     handler.response_headers = {"server": "amazon.com"}
     handler.region = region
     handler.partition = get_partition(region)
     handler.current_account = _account(client)
-    queue_url = str(params.get("QueueUrl", ""))
-    handler.uri = queue_url
-    handler.path = urlparse(queue_url).path
-    status, headers, body = handler.call_action()
+    status, headers, body = (act or handler.call_action)()
     operation_model = client._service_model.operation_model(operation_name)
     headers = {str(key).lower(): str(value) for key, value in headers.items() if key != "status"}
     headers.setdefault("x-amzn-requestid", _request_id())

@@ -291,3 +291,43 @@ def test_the_direct_path_sends_receives_and_fails_on_sqs_as_the_normal_path() ->
     assert {o[1] for o in normal if o[0] != "ok"} >= {"QueueDoesNotExist", "EmptyBatchRequest"}
     for number, (expected, found) in enumerate(zip(normal, direct, strict=True)):
         assert found == expected, f"call {number}"
+
+
+def _ses_script() -> list[tuple[Any, ...]]:
+    """The sender's SendEmail: raw MIME with tags and a configuration set, from a verified and an unverified
+    address; then what SES kept of each message."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    ses = boto3.client("sesv2", region_name=REGION)
+    ses.create_email_identity(EmailIdentity="lender.example")
+    raw = "From: Lender <billing@lender.example>\r\nTo: dana@example.com\r\nSubject: =?utf-8?q?=C3=91?=\r\n\r\nHi\r\n"
+
+    def send(sender: str) -> Any:
+        return ses.send_email(
+            FromEmailAddress=sender,
+            Destination={"ToAddresses": ["dana@example.com"]},
+            Content={"Raw": {"Data": raw.encode()}},
+            EmailTags=[{"Name": "job_id", "Value": "j-1"}],
+        )
+
+    outcomes = [_outcome(lambda: send("billing@lender.example")), _outcome(lambda: send("x@unverified.example"))]
+    kept = ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
+    return [*outcomes, ("kept", [(m.source, m.destinations, m.raw_data) for m in kept])]
+
+
+def test_the_direct_path_sends_and_refuses_email_as_the_normal_path() -> None:
+    outcomes = []
+    for direct in (False, True):
+        with mock_aws():
+            direct_dynamodb.install(direct=direct)
+            before = direct_dynamodb.direct_calls
+            try:
+                outcomes.append((_ses_script(), direct_dynamodb.direct_calls - before))
+            finally:
+                direct_dynamodb.uninstall()
+    (normal, normal_taken), (direct, taken) = (([_scrub(o) for o in found], count) for found, count in outcomes)
+    assert (normal_taken, taken) == (0, 2)
+    assert normal[0] == ("ok", {}) and normal[1][:2] == ("error", "MessageRejected")
+    assert normal[2][1][0][2].endswith("Hi\r\n")
+    assert direct == normal
