@@ -276,17 +276,23 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-def test_the_direct_path_sends_receives_and_fails_on_sqs_as_the_normal_path() -> None:
+def _both_paths(script: Callable[[], list[tuple[Any, ...]]]) -> tuple[tuple[list[Any], int], tuple[list[Any], int]]:
+    """`script` on a fresh moto through botocore's normal path, then through the direct path: each run's
+    outcomes (random message ids scrubbed) and how many calls took the direct path."""
     outcomes = []
     for direct in (False, True):
         with mock_aws():
             direct_dynamodb.install(direct=direct)
             before = direct_dynamodb.direct_calls
             try:
-                outcomes.append((_sqs_script(), direct_dynamodb.direct_calls - before))
+                outcomes.append(([_scrub(outcome) for outcome in script()], direct_dynamodb.direct_calls - before))
             finally:
                 direct_dynamodb.uninstall()
-    (normal, _), (direct, taken) = (([_scrub(o) for o in found], count) for found, count in outcomes)
+    return outcomes[0], outcomes[1]
+
+
+def test_the_direct_path_sends_receives_and_fails_on_sqs_as_the_normal_path() -> None:
+    (normal, _), (direct, taken) = _both_paths(_sqs_script)
     assert taken >= 10
     assert {o[1] for o in normal if o[0] != "ok"} >= {"QueueDoesNotExist", "EmptyBatchRequest"}
     for number, (expected, found) in enumerate(zip(normal, direct, strict=True)):
@@ -294,8 +300,8 @@ def test_the_direct_path_sends_receives_and_fails_on_sqs_as_the_normal_path() ->
 
 
 def _ses_script() -> list[tuple[Any, ...]]:
-    """The sender's SendEmail: raw MIME with tags and a configuration set, from a verified and an unverified
-    address; then what SES kept of each message."""
+    """The sender's SendEmail: raw MIME with tags, from a verified and an unverified address; then what SES kept
+    of each message."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
@@ -317,16 +323,7 @@ def _ses_script() -> list[tuple[Any, ...]]:
 
 
 def test_the_direct_path_sends_and_refuses_email_as_the_normal_path() -> None:
-    outcomes = []
-    for direct in (False, True):
-        with mock_aws():
-            direct_dynamodb.install(direct=direct)
-            before = direct_dynamodb.direct_calls
-            try:
-                outcomes.append((_ses_script(), direct_dynamodb.direct_calls - before))
-            finally:
-                direct_dynamodb.uninstall()
-    (normal, normal_taken), (direct, taken) = (([_scrub(o) for o in found], count) for found, count in outcomes)
+    (normal, normal_taken), (direct, taken) = _both_paths(_ses_script)
     assert (normal_taken, taken) == (0, 2)
     assert normal[0] == ("ok", {}) and normal[1][:2] == ("error", "MessageRejected")
     assert normal[2][1][0][2].endswith("Hi\r\n")
