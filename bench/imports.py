@@ -19,6 +19,13 @@ and the modules its usual invocation imports lazily, e.g. the Stripe SDK that ev
 webhook reaches): a cold start pays the second, so the worst ratio is taken from it. The webhooks module serves
 two functions (Stripe's webhook, and the SES/SNS email events, which never reach Stripe), measured apart. Not
 counted: matplotlib, which the daily reports function loads to draw its charts (its own layer, not installed here).
+
+A third figure per function, `dependencies`: the same import and first call without our code. Every module the
+function's import and first call put in `sys.modules`, except the `functions` package, imported in the order they
+were loaded (a parent package before its modules, as Python loads them), in a fresh interpreter. It is what the
+libraries the function uses (boto3, Powertools, pydantic, PynamoDB, cryptography, Jinja2 and the standard
+library's modules they or we load) cost at import before any line of ours runs: a function cannot import in less
+without dropping or deferring a dependency, whatever our own modules do. `own` is the difference.
 """
 
 from __future__ import annotations
@@ -98,23 +105,52 @@ def _run(code: str, env: dict[str, str], cwd: Path) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def _codes() -> dict[str, str]:
-    """Each figure's code: startup, the reference, each handler module, each function's import + first call."""
+def _loaded(code: str, env: dict[str, str], cwd: Path) -> list[str]:
+    """The modules `code` puts in sys.modules, other than ours (the `functions` package), in the order loaded."""
+    probe = (
+        "import sys; _before = set(sys.modules)\n"
+        f"{code}\n"
+        "print('\\n'.join(m for m in list(sys.modules) if m not in _before and m.split('.')[0] != 'functions'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", probe], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    )
+    return result.stdout.split()
+
+
+def _dependencies_code(modules: list[str]) -> str:
+    """Import `modules` in order; one that cannot be imported by name (an alias a package puts in sys.modules
+    itself, e.g. `six.moves`) is skipped: its package's import made it."""
+    return (
+        "import importlib\n"
+        f"for _name in {modules!r}:\n"
+        "    try:\n"
+        "        importlib.import_module(_name)\n"
+        "    except Exception:\n"
+        "        pass"
+    )
+
+
+def _codes(dependencies: dict[str, str] | None = None) -> dict[str, str]:
+    """Each figure's code: startup, the reference, each handler module, each function's import + first call, and
+    (given) each function's dependencies alone."""
     codes = {"startup": "pass", REFERENCE: f"import {REFERENCE}"}
     for name, (module, lazy) in HANDLERS.items():
         codes[f"import {module}"] = f"import {module}"
         codes[name] = "; ".join(f"import {m}" for m in (module, *lazy))
+        if dependencies is not None:
+            codes[f"dependencies {name}"] = dependencies[name]
     return codes
 
 
-def _figures(samples: dict[str, list[float]]) -> dict[str, object]:
+def _figures(samples: dict[str, list[float]], dependencies: dict[str, str] | None = None) -> dict[str, object]:
     startup = statistics.median(samples["pass"])
     seconds = {code: max(0.0, statistics.median(values) - startup) for code, values in samples.items()}
     codes = _codes()
     reference = seconds[codes[REFERENCE]]
     imported = {name: seconds[f"import {module}"] for name, (module, _) in HANDLERS.items()}
     first_call = {name: seconds[codes[name]] for name in HANDLERS}
-    return {
+    figures: dict[str, object] = {
         "startup_s": startup,
         "boto3_s": reference,
         "import_s": imported,
@@ -123,6 +159,13 @@ def _figures(samples: dict[str, list[float]]) -> dict[str, object]:
         "ratio_to_boto3": {name: value / reference for name, value in first_call.items()},
         "worst_ratio": max(value / reference for value in first_call.values()),
     }
+    if dependencies is not None:
+        alone = {name: seconds[dependencies[name]] for name in HANDLERS}
+        figures["dependencies_s"] = alone
+        figures["dependencies_ratio_to_boto3"] = {name: value / reference for name, value in alone.items()}
+        figures["own_s"] = {name: first_call[name] - alone[name] for name in HANDLERS}
+        figures["best_dependencies_ratio"] = min(value / reference for value in alone.values())
+    return figures
 
 
 def measure(runs: int = 9, baseline: Path | None = None) -> dict[str, object]:
@@ -134,7 +177,12 @@ def measure(runs: int = 9, baseline: Path | None = None) -> dict[str, object]:
         layer, task, baseline_task = lambda_layout(Path(base), baseline)
         trees = {"current": task} | ({"baseline": baseline_task} if baseline_task is not None else {})
         envs = {tree: _env(layer, root) for tree, root in trees.items()}
-        codes = sorted(set(_codes().values()))
+        dependencies = {
+            name: _dependencies_code(_loaded(code, envs["current"], task))
+            for name, code in _codes().items()
+            if name in HANDLERS
+        }
+        codes = sorted(set(_codes(dependencies).values()))
         for tree, root in trees.items():  # warm the file cache; fail early on an import error
             for code in codes:
                 _run(code, envs[tree], root)
@@ -146,8 +194,13 @@ def measure(runs: int = 9, baseline: Path | None = None) -> dict[str, object]:
                     seconds = _run(code, envs[tree], root)
                     wall[tree][code].append(seconds[0])
                     cpu[tree][code].append(seconds[1])
-    figures: dict[str, object] = {"runs": runs, "measure": "cpu", **_figures(cpu["current"]), "target": TARGET}
-    figures["wall"] = _figures(wall["current"])
+    figures: dict[str, object] = {
+        "runs": runs,
+        "measure": "cpu",
+        **_figures(cpu["current"], dependencies),
+        "target": TARGET,
+    }
+    figures["wall"] = _figures(wall["current"], dependencies)
     if baseline is not None:
         figures["baseline"] = {**_figures(cpu["baseline"]), "wall": _figures(wall["baseline"])}
     return figures
@@ -156,12 +209,22 @@ def measure(runs: int = 9, baseline: Path | None = None) -> dict[str, object]:
 def _print(title: str, figures: dict[str, Any]) -> None:
     startup_ms = 1000 * figures["startup_s"]
     print(f"{title}import boto3: {1000 * figures['boto3_s']:.0f} ms (interpreter start {startup_ms:.0f} ms)")
-    print(f"  {'function':15} {'import':>16}   {'+ first call':>16}   (target <= {TARGET} x boto3)")
+    alone = "dependencies_s" in figures
+    print(
+        f"  {'function':15} {'import':>16}   {'+ first call':>16}   (target <= {TARGET} x boto3)"
+        + (f"   {'its dependencies alone':>22}   {'own code':>8}" if alone else "")
+    )
     for name, ratio in figures["ratio_to_boto3"].items():
         ms = 1000 * figures["handlers_s"][name]
         import_ms = 1000 * figures["import_s"][name]
         import_ratio = figures["import_ratio_to_boto3"][name]
-        print(f"  {name:15} {import_ms:6.0f} ms {import_ratio:5.2f} x   {ms:6.0f} ms {ratio:5.2f} x")
+        line = f"  {name:15} {import_ms:6.0f} ms {import_ratio:5.2f} x   {ms:6.0f} ms {ratio:5.2f} x"
+        if alone:
+            dependencies_ms = 1000 * figures["dependencies_s"][name]
+            dependencies_ratio = figures["dependencies_ratio_to_boto3"][name]
+            own_ms = 1000 * figures["own_s"][name]
+            line += f"   {dependencies_ms:13.0f} ms {dependencies_ratio:5.2f} x   {own_ms:5.0f} ms"
+        print(line)
 
 
 def main() -> None:

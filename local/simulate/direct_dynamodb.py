@@ -29,7 +29,9 @@ signing and parameter validation (PynamoDB turns botocore's validation off anywa
 exact values (CRC32, date). SQS's queue operations and SES v2's SendEmail take a direct path of their own
 (below); every other service and operation (table creation, SNS, S3, KMS, ...) takes botocore's normal
 path. `calls` counts every botocore API call of the process by service and operation (the run's AWS calls,
-whichever path they take).
+whichever path they take); `cpu_seconds` adds up, by service, the CPU time the calling thread spent inside them
+(everything from the handler's botocore call to its answer: botocore's work on the normal path, the wire's JSON
+round trip on the direct one, and moto's), so a run can tell the emulated AWS apart from the functions' own work.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ import base64
 import itertools
 import json
 import os
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -61,6 +65,9 @@ TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = "application/x-amz-json-1.0"
 
 calls: Counter[tuple[str, str]] = Counter()
+cpu_seconds: Counter[str] = Counter()
+_cpu_lock = threading.Lock()
+_inside = threading.local()
 direct_calls = 0
 _original_make_api_call: Any = None
 _direct = True
@@ -92,6 +99,20 @@ def installed() -> bool:
 def _make_api_call(self: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
     service = self._service_model.service_name
     calls[(service, operation_name)] += 1
+    if getattr(_inside, "call", False):  # a call made while answering one (none today): timed by the outer one
+        return _route(self, service, operation_name, api_params)
+    _inside.call = True
+    started = time.thread_time()
+    try:
+        return _route(self, service, operation_name, api_params)
+    finally:
+        spent = time.thread_time() - started
+        _inside.call = False
+        with _cpu_lock:
+            cpu_seconds[service] += spent
+
+
+def _route(self: BaseClient, service: str, operation_name: str, api_params: dict[str, Any]) -> Any:
     if _direct and service == "dynamodb" and operation_name in OPERATIONS:
         answer = call(self, operation_name, api_params)
         if answer is not None:

@@ -5,6 +5,8 @@ through PynamoDB (its PutError / UpdateError / TransactWriteError with their cau
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -328,3 +330,48 @@ def test_the_direct_path_sends_and_refuses_email_as_the_normal_path() -> None:
     assert normal[0] == ("ok", {}) and normal[1][:2] == ("error", "MessageRejected")
     assert normal[2][1][0][2].endswith("Hi\r\n")
     assert direct == normal
+
+
+def _busy(seconds: float) -> None:
+    until = time.thread_time() + seconds
+    while time.thread_time() < until:
+        pass
+
+
+def test_the_cpu_inside_aws_calls_is_counted_by_service_and_once() -> None:
+    # Given the direct path installed, and a table
+    with mock_aws():
+        direct_dynamodb.install()
+        client = boto3.client("dynamodb", region_name=REGION)
+        client.create_table(
+            TableName="t",
+            KeySchema=key_schema("pk"),
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        real_route = direct_dynamodb._route
+
+        def slow(self: Any, service: str, operation: str, params: dict[str, Any]) -> Any:
+            if operation in ("DescribeTable", "GetItem"):  # 50 ms of CPU each
+                _busy(0.05)
+            if operation == "DescribeTable":  # and a call made while answering this one
+                client.get_item(TableName="t", Key={"pk": {"S": "inner"}})
+            return real_route(self, service, operation, params)
+
+        direct_dynamodb._route = slow  # type: ignore[assignment]
+        try:
+            before, calls_before = Counter(direct_dynamodb.cpu_seconds), Counter(direct_dynamodb.calls)
+            started = time.thread_time()
+            client.describe_table(TableName="t")  # when a call takes 100 ms, 50 of them in a call it makes
+            spent = time.thread_time() - started
+        finally:
+            direct_dynamodb._route = real_route  # type: ignore[assignment]
+        inside = Counter(direct_dynamodb.cpu_seconds)
+        inside.subtract(before)
+        made = Counter(direct_dynamodb.calls)
+        made.subtract(calls_before)
+
+    # Then its CPU is counted under its service, the inner call's within it and not twice; both calls are counted
+    assert made[("dynamodb", "DescribeTable")] == 1 and made[("dynamodb", "GetItem")] == 1
+    assert 0.1 <= inside["dynamodb"] <= spent
+    assert set(+inside) == {"dynamodb"}
