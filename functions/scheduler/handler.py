@@ -76,9 +76,7 @@ def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str,
         charges=charges,
         model=_model(settings.propensity_model),
     ).run(now)
-    logger.info(
-        "schedule pass", extra={"at": now.isoformat(), **{k: v for k, v in asdict(summary).items() if k != "job_ids"}}
-    )
+    logger.info("schedule pass", extra=_log_fields(now, summary))
     metrics.add_metric(name="AccountsDue", unit=MetricUnit.Count, value=summary.due)
     metrics.add_metric(name="JobsEnqueued", unit=MetricUnit.Count, value=summary.enqueued)
     metrics.add_metric(name="ContactsHeld", unit=MetricUnit.Count, value=summary.held)
@@ -92,10 +90,23 @@ def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str,
             name="ContactsHeldByRule", unit=MetricUnit.Count, value=count, namespace=METRICS_NAMESPACE
         ) as metric:
             metric.add_dimension(name="rule", value=rule)
+    for channel, count in sorted(summary.by_channel.items()):
+        with single_metric(
+            name="JobsEnqueuedByChannel", unit=MetricUnit.Count, value=count, namespace=METRICS_NAMESPACE
+        ) as metric:
+            metric.add_dimension(name="channel", value=channel)
     answer = asdict(summary)
     if erased := _due_erasures(now):
         answer["erased"] = len(erased)
     return answer
+
+
+def _log_fields(now: Any, summary: Any) -> dict[str, Any]:
+    """The pass's summary as the log line's fields: the job ids left out (one per message), the counts by channel as
+    `enqueued_<channel>` (under a key named `email` the log's PII masking would hide the number)."""
+    fields = {key: value for key, value in asdict(summary).items() if key not in ("job_ids", "by_channel")}
+    fields.update({f"enqueued_{channel}": count for channel, count in sorted(summary.by_channel.items())})
+    return {"at": now.isoformat(), **fields}
 
 
 def _due_erasures(now: Any) -> list[str]:

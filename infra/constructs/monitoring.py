@@ -44,6 +44,7 @@ KPI_GRAPHS = (
 # Metrics with a dimension of their own (reason, currency): every series the functions emit, found by search.
 KPI_SEARCHES = (
     ("Held by reason (compliance rule)", "ContactsHeldByRule"),
+    ("Jobs enqueued by channel", "JobsEnqueuedByChannel"),
     ("Amount collected (minor units, by currency)", names.METRIC_AMOUNT_COLLECTED),
     ("Installment charges (by outcome)", names.METRIC_INSTALLMENT_CHARGES),
 )

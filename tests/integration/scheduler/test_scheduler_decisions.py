@@ -3,7 +3,9 @@ state, the time budget, and held-by-rule metrics."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -19,6 +21,7 @@ from functions.core.account import (
 )
 from functions.core.jobs import Job, Template
 from functions.core.money import Money
+from functions.observability import logger
 from functions.scheduler import handler
 from functions.scheduler.handler import lambda_handler
 from functions.store import accounts
@@ -163,3 +166,28 @@ def test_a_contact_held_by_a_cap_is_counted_under_the_cap_not_the_missing_consen
     )
     summary = lambda_handler(scheduled_event(TICK), context)
     assert summary["held_by"] == {"frequency_cap": 1}
+
+
+def test_the_pass_logs_and_counts_its_jobs_by_channel(aws, context, capsys) -> None:
+    # Given an account reached by text and one by email
+    place(texting("RICH"))
+    place(make_account("PLAIN"))
+
+    # When a pass enqueues their jobs, its log lines written as Lambda ships them
+    stream = logger.registered_handler
+    assert isinstance(stream, logging.StreamHandler)
+    previous = stream.setStream(io.StringIO())
+    try:
+        lambda_handler(scheduled_event(TICK), context)
+        written = stream.stream.getvalue()
+    finally:
+        stream.setStream(previous)
+
+    # Then its log line counts them by channel, readable (a key named `email` would have its value masked as PII)
+    (logged,) = [json.loads(line) for line in written.splitlines() if '"schedule pass"' in line]
+    assert (logged["enqueued_email"], logged["enqueued_sms"], logged["enqueued"]) == (1, 1, 2)
+    assert "by_channel" not in logged and "job_ids" not in logged
+    # and a metric per channel
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    by_channel = {m["channel"]: m["JobsEnqueuedByChannel"] for m in lines if "JobsEnqueuedByChannel" in m}
+    assert by_channel in ({"email": 1, "sms": 1}, {"email": [1.0], "sms": [1.0]}), by_channel
