@@ -203,6 +203,36 @@ def test_sqs_receives_what_moto_delivers() -> None:
             moto_speed.restore()
 
 
+def test_a_queue_lists_the_messages_moto_lists_as_visible() -> None:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs.models import Queue, sqs_backends
+
+    # Given a queue holding messages visible, delayed, in flight, and made visible again
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="listed")["QueueUrl"]
+        entries = [{"Id": str(n), "MessageBody": f"m{n}", "DelaySeconds": 30 if n % 3 == 0 else 0} for n in range(9)]
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=3, VisibilityTimeout=60)["Messages"]
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=received[0]["ReceiptHandle"], VisibilityTimeout=0)
+        queue = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_queue("listed")
+        original = Queue.__dict__["messages"]
+
+        # When moto_speed lists its visible messages, and moto does
+        moto_speed.apply()
+        try:
+            assert Queue.__dict__["messages"] is not original
+            listed = [message.body for message in queue.messages]
+        finally:
+            moto_speed.restore()
+        expected = [message.body for message in queue.messages]
+
+    # Then both list the same messages: neither the delayed nor the ones in flight
+    assert listed == expected
+    assert len(expected) == 9 - 3 - 2  # 3 delayed, 2 of the 3 received still in flight
+    assert Queue.__dict__["messages"] is original
+
+
 def _create_sparse(client: Any) -> None:
     """A table with a sparse keys-only due index (the accounts table's shape), an index without a range key and
     a local index: items enter and leave them as their attributes come and go."""
