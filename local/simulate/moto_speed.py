@@ -610,11 +610,11 @@ _original_retention_check: Any = None
 
 
 def _retention_check(self: Any, queue_name: str, message: Any) -> bool:
-    from moto.core.utils import unix_time
+    from moto.sqs import models  # its clock, as moto's own check reads it (the simulation's may stand in)
 
     retention_period = self.get_queue(queue_name).message_retention_period
     retain_until = retention_period + message.sent_timestamp / 1000
-    return not retain_until <= unix_time()
+    return not retain_until <= models.unix_time()
 
 
 # Every ReceiveMessage lists the queue's visible messages (`Queue.messages`), asking each message whether it is

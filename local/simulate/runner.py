@@ -90,6 +90,42 @@ def _iso_ms(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
+@contextlib.contextmanager
+def virtual_sqs_clock(now: Callable[[], datetime]) -> Iterator[None]:
+    """moto's SQS on the simulation's clock: a message's delay, its visibility after a receive (a handler's
+    back-off of 30 s, the queue's timeout after a failed batch) and its retention run in virtual time, as they
+    run in AWS's time beside the functions. On the real clock a 30-second back-off lasted 30 seconds of the run
+    (about half a virtual day), and the messages waiting it out made every receive walk them."""
+    from moto.sqs import models
+
+    real = models.unix_time, models.unix_time_millis
+
+    def unix_time(dt: datetime | None = None) -> float:
+        return now().timestamp() if dt is None else real[0](dt)
+
+    def unix_time_millis(dt: datetime | None = None) -> float:
+        return unix_time(dt) * 1000.0
+
+    models.unix_time, models.unix_time_millis = unix_time, unix_time_millis  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        models.unix_time, models.unix_time_millis = real  # type: ignore[assignment]
+
+
+def next_visible(queues: Iterator[Any], now: datetime) -> datetime | None:
+    """The first moment after `now` at which a message of `queues` (moto's) becomes visible: the end of a delay or
+    of a visibility timeout (an observer's read of moto's queues, as the clock reads the due index)."""
+    moment = now.timestamp() * 1000.0
+    later = [
+        max(message.visible_at, message.delayed_until)
+        for queue in queues
+        for message in queue._messages
+        if max(message.visible_at, message.delayed_until) > moment
+    ]
+    return datetime.fromtimestamp(min(later) / 1000.0, UTC) if later else None
+
+
 class _VirtualTime:
     """Stands in for the `time` module inside the Stripe emulator's state: objects are `created` on the
     virtual clock (Stripe stamps events with its own clock; here that clock is the simulation's)."""
@@ -149,7 +185,7 @@ class Simulation:
         os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
         os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "cleardue-simulation"
         try:
-            with mock_aws():
+            with mock_aws(), virtual_sqs_clock(lambda: self.now):
                 from functions.store.settings import StoreSettings
 
                 stack = LocalStack(state_dir=state_dir, endpoint="in-process")
@@ -215,6 +251,7 @@ class Simulation:
         self.email = SqsPump(self.sqs, stack.email.url, stack.email.arn, email_handler, "sender")
         self.sms = SqsPump(self.sqs, stack.sms.url, stack.sms.arn, sms_handler, "sms-sender")
         self.charges = SqsPump(self.sqs, stack.charges.url, stack.charges.arn, charger_handler, "charger")
+        self._job_queues = (stack.email, stack.sms, stack.charges)
         self.scheduler = scheduler_handler
         self.portal = portal_handler
         self.feedback = events_handler
@@ -281,6 +318,16 @@ class Simulation:
         moment = parse_utc(earliest.replace("+0000", "+00:00"))
         return max(moment, self.now)
 
+    def _next_visible(self) -> datetime | None:
+        """When a message of the functions' job queues next becomes visible (their event source mappings would
+        deliver it then)."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.sqs.models import sqs_backends
+
+        backend = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+        queues = (backend.get_queue(queue.url.rsplit("/", 1)[1]) for queue in self._job_queues)
+        return next_visible(queues, self.now)
+
     @staticmethod
     def _tick_at(moment: datetime) -> datetime:
         """EventBridge's next 15-minute tick at or after `moment`."""
@@ -338,7 +385,8 @@ class Simulation:
             if tick is not None and last_tick is not None and tick <= last_tick:
                 tick = last_tick + TICK  # what the last tick left due (a failure, a run out of time) waits for the next
             action = self.intents[0][0] if self.intents else None
-            candidates = [moment for moment in (tick, action) if moment is not None]
+            retry = self._next_visible()  # a job's back-off, or a failed batch's visibility, ends
+            candidates = [moment for moment in (tick, action, retry) if moment is not None]
             if not candidates:
                 break
             moment = min(candidates)
