@@ -67,6 +67,8 @@ ROWS: tuple[Row, ...] = (
      lambda v: True),
     ("cold import, worst handler / import boto3", "ratio", lambda r: r["imports"]["worst_ratio"], "<= 1.3",
      lambda v: v <= 1.3),
+    ("  its dependencies alone, the lowest function / boto3", "ratio",
+     lambda r: r["imports"]["best_dependencies_ratio"], "", lambda v: True),
     ("platform cost per 1,000 emails", "USD", lambda r: r["send"]["cost"]["usd_per_1000_emails"], "<= 0.005",
      lambda v: v <= 0.005),
     ("  as a share of SES's $0.10", "%", lambda r: 100 * r["send"]["cost"]["share_of_ses"], "<= 5", lambda v: v <= 5),
@@ -92,6 +94,8 @@ def table(results: dict[str, Any]) -> list[str]:
     handlers = results["imports"]["ratio_to_boto3"]
     lines.append("")
     lines.append("cold import / import boto3: " + ", ".join(f"{name} {ratio:.2f}" for name, ratio in handlers.items()))
+    alone = results["imports"]["dependencies_ratio_to_boto3"]
+    lines.append("  its dependencies alone: " + ", ".join(f"{name} {ratio:.2f}" for name, ratio in alone.items()))
     cost = results["send"]["cost"]["by_item_usd_per_1000"]
     lines.append("cost per 1,000 emails by item (USD): " + ", ".join(f"{k} {v:.5f}" for k, v in cost.items()))
     return lines
