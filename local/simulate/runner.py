@@ -354,19 +354,19 @@ class Simulation:
                 self._place()
                 self.timings["setup_s"] = time.perf_counter() - started
                 calls_before = Counter(direct_dynamodb.calls)
-                aws_cpu_before = Counter(direct_dynamodb.cpu_seconds)
+                aws_before = Counter(direct_dynamodb.seconds)
                 cpu_before = time.process_time()
                 self._loop()
                 self.timings["loop_s"] = time.perf_counter() - started - self.timings["setup_s"]
                 self.timings["loop_cpu_s"] = time.process_time() - cpu_before
-                # The loop's CPU inside the AWS calls (moto and the client's side of the call), by service, and
-                # the rest: the functions' own work, the debtors, the clock (every thread; see direct_dynamodb)
-                aws_cpu = Counter(direct_dynamodb.cpu_seconds)
-                aws_cpu.subtract(aws_cpu_before)
-                for service, seconds in aws_cpu.items():
-                    self.timings[f"loop_aws_cpu_{service}_s"] = seconds
-                self.timings["loop_aws_cpu_s"] = sum(aws_cpu.values())
-                self.timings["loop_other_cpu_s"] = self.timings["loop_cpu_s"] - self.timings["loop_aws_cpu_s"]
+                # The loop's time inside the AWS calls (moto and the client's side of the call), by service, and
+                # the rest of its CPU: the functions' own work, the debtors, the clock (see direct_dynamodb)
+                inside = Counter(direct_dynamodb.seconds)
+                inside.subtract(aws_before)
+                for service, seconds in inside.items():
+                    self.timings[f"loop_aws_{service}_s"] = seconds
+                self.timings["loop_aws_s"] = sum(inside.values())
+                self.timings["loop_other_cpu_s"] = self.timings["loop_cpu_s"] - self.timings["loop_aws_s"]
                 loop_calls = Counter(direct_dynamodb.calls)
                 loop_calls.subtract(calls_before)
                 self.stats["aws_calls"] = sum(loop_calls.values())
