@@ -214,16 +214,22 @@ def test_the_direct_path_answers_and_fails_as_the_normal_path() -> None:
         assert found == expected, f"call {number}"
 
 
+def _direct_client_with_table(name: str) -> Any:
+    """Inside mock_aws: the direct path installed, a DynamoDB client, and a table keyed on `pk`."""
+    direct_dynamodb.install()
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.create_table(
+        TableName=name,
+        KeySchema=key_schema("pk"),
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return client
+
+
 def test_binary_attributes_take_the_normal_path_with_the_same_answer() -> None:
     with mock_aws():
-        direct_dynamodb.install()
-        client = boto3.client("dynamodb", region_name=REGION)
-        client.create_table(
-            TableName="b",
-            KeySchema=key_schema("pk"),
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        client = _direct_client_with_table("b")
         before = direct_dynamodb.direct_calls
         client.put_item(TableName="b", Item={"pk": {"S": "x"}, "blob": {"B": b"\x00\xff"}})
         assert direct_dynamodb.direct_calls == before  # bytes: botocore's path encodes them
@@ -341,14 +347,7 @@ def _busy(seconds: float) -> None:
 def test_the_time_inside_aws_calls_is_counted_by_service_and_once() -> None:
     # Given the direct path installed, and a table
     with mock_aws():
-        direct_dynamodb.install()
-        client = boto3.client("dynamodb", region_name=REGION)
-        client.create_table(
-            TableName="t",
-            KeySchema=key_schema("pk"),
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        client = _direct_client_with_table("t")
         real_route = direct_dynamodb._route
 
         def slow(self: Any, service: str, operation: str, params: dict[str, Any]) -> Any:
