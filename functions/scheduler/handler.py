@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -19,7 +20,7 @@ from functions.core.compliance import GatePolicy, gate_policy
 from functions.core.lender import PlanBounds
 from functions.core.policy import Rules, restrict_channels
 from functions.observability import METRICS_NAMESPACE, lambda_entry, logger, metrics
-from functions.scheduler.service import ChargeQueue, Scheduler
+from functions.scheduler.service import ChargeQueue, Scheduler, ScheduleSummary
 from functions.scheduler.settings import SchedulerSettings
 from functions.store import StoreError, erasure, learning, lenders, tables
 
@@ -101,7 +102,7 @@ def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str,
     return answer
 
 
-def _log_fields(now: Any, summary: Any) -> dict[str, Any]:
+def _log_fields(now: datetime, summary: ScheduleSummary) -> dict[str, Any]:
     """The pass's summary as the log line's fields: the job ids left out (one per message), the counts by channel as
     `enqueued_<channel>` (under a key named `email` the log's PII masking would hide the number)."""
     fields = {key: value for key, value in asdict(summary).items() if key not in ("job_ids", "by_channel")}

@@ -117,13 +117,9 @@ def next_visible(queues: Iterator[Any], now: datetime) -> datetime | None:
     """The first moment after `now` at which a message of `queues` (moto's) becomes visible: the end of a delay or
     of a visibility timeout (an observer's read of moto's queues, as the clock reads the due index)."""
     moment = now.timestamp() * 1000.0
-    later = [
-        max(message.visible_at, message.delayed_until)
-        for queue in queues
-        for message in queue._messages
-        if max(message.visible_at, message.delayed_until) > moment
-    ]
-    return datetime.fromtimestamp(min(later) / 1000.0, UTC) if later else None
+    ends = (max(message.visible_at, message.delayed_until) for queue in queues for message in queue._messages)
+    first = min((end for end in ends if end > moment), default=None)
+    return datetime.fromtimestamp(first / 1000.0, UTC) if first is not None else None
 
 
 class _VirtualTime:
